@@ -1,0 +1,1 @@
+"""Go2 deployment: safety layer, state machine, sim and Unitree backends, deploy ROS node."""

@@ -1,0 +1,1 @@
+"""Make-An-Agent policy generator: parameter autoencoder, behavior embedding, latent diffusion, and the generator ROS node."""

@@ -1,0 +1,1 @@
+"""Manipulation domains (MetaWorld, Robosuite): policy collection, evaluation protocol, baselines."""
