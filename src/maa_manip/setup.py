@@ -31,7 +31,7 @@ setup(
     python_requires=">=3.10",
     entry_points={
         "console_scripts": [
-            
+
         ],
     },
 )

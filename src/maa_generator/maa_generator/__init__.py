@@ -1,1 +1,1 @@
-"""Make-An-Agent policy generator: parameter autoencoder, behavior embedding, latent diffusion, and the generator ROS node."""
+"""Make-An-Agent policy generator: parameter autoencoder, behavior embedding, latent diffusion, ROS node."""

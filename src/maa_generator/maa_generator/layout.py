@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -122,7 +122,7 @@ class PolicyLayout:
                 "log_std_bounds": list(self.log_std_bounds)}
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "PolicyLayout":
+    def from_dict(cls, data: Mapping) -> PolicyLayout:
         known = {"obs_dim", "action_dim", "hidden", "activation", "output", "name", "log_std_bounds"}
         unknown = set(data) - known
         if unknown:

@@ -30,7 +30,7 @@ class PolicyMLP(nn.Module):
         """Deterministic action ``[..., action_dim]``."""
         return self.layout.output_to_action(self.raw(obs))
 
-    def load_flat(self, flat: np.ndarray | torch.Tensor) -> "PolicyMLP":
+    def load_flat(self, flat: np.ndarray | torch.Tensor) -> PolicyMLP:
         arr = flat.detach().cpu().numpy() if isinstance(flat, torch.Tensor) else flat
         params = self.layout.unflatten(arr)
         self.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in params.items()})

@@ -1,1 +1,1 @@
-"""Unitree Go2 locomotion domain: MuJoCo model, joint order, walk-these-ways observation/reward/control logic, engines."""
+"""Unitree Go2 locomotion domain: MuJoCo model, joint order, walk-these-ways logic, engines."""
