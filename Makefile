@@ -1,0 +1,36 @@
+# maa: behavior-prompted policy generation for ROS 2 robots.
+#   make demo   set up if needed, then run the main job on the embedded default (simulated Go2, local DDS, bundled models)
+#   make test   set up if needed, then lint + all tests
+#   make bench  every script in bench/, each printing a final JSON line of measured figures
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+ENV := source scripts/env.sh
+# Tests and the demo talk DDS on this host only, in their own domain.
+LOCAL_DDS := ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_LOCALHOST_ONLY=1
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test lint unit bench freeze clean
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	@$(ENV) && $(LOCAL_DDS) python scripts/demo.py
+
+lint: setup
+	@$(ENV) && ruff check src training bench tests scripts launch && python scripts/lint_packages.py
+
+unit: setup
+	@$(ENV) && $(LOCAL_DDS) MAA_REQUIRE_ROS=1 python -m pytest $(PYTEST_ARGS)
+
+test: lint unit
+
+bench: setup
+	@$(ENV) && for b in bench/*.py; do echo "== $$b"; python "$$b"; done
+
+freeze: setup
+	@$(ENV) && (echo '# Every pinned version maa installs (pip install -c requirements/constraints.txt ...). Regenerate: make freeze'; \
+	  pip freeze --exclude-editable | grep -v '^-e' | sed 's/^torch==\(.*\)+cpu/torch==\1/') > requirements/constraints.txt
+
+clean:
+	rm -rf build install log

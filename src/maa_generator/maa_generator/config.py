@@ -1,0 +1,311 @@
+"""Typed model configuration: YAML -> nested dataclasses that reject unknown keys and wrong types.
+
+The generic helpers (:func:`from_dict`, :func:`to_dict`, :func:`load_yaml`) work for any dataclass, so training
+and dataset configs elsewhere reuse them. Model sections live under the top-level YAML keys ``autoencoder:``,
+``embedding:`` and ``diffusion:`` (see ``config/{tiny,default,paper}.yaml``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+MODEL_SECTIONS = ("autoencoder", "embedding", "diffusion")
+
+
+class ConfigError(ValueError):
+    """Raised for unknown keys, wrong types or invalid values in a configuration."""
+
+
+# --------------------------------------------------------------------------- generic helpers
+def _type_name(tp) -> str:
+    if isinstance(tp, type):
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+def _convert(value, tp, path: str):
+    """Check/convert ``value`` against the annotation ``tp``; raise :class:`ConfigError` with ``path``."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is typing.Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, path)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(f"{path}: expected {_type_name(tp)}, got {type(value).__name__}")
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{path}: expected a mapping for {tp.__name__}, got {type(value).__name__}")
+        return from_dict(tp, value, path)
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{path}: expected {_type_name(tp)}, got {type(value).__name__}")
+        if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+            if len(args) != len(value):
+                raise ConfigError(f"{path}: expected {len(args)} items, got {len(value)}")
+            return tuple(_convert(v, a, f"{path}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+        item = args[0] if args else typing.Any
+        items = [_convert(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin in (dict, Mapping) or tp in (dict,):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{path}: expected a mapping, got {type(value).__name__}")
+        return dict(value)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}: expected float, got {type(value).__name__}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: expected int, got {type(value).__name__}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: expected bool, got {type(value).__name__}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: expected str, got {type(value).__name__}")
+        return value
+    raise ConfigError(f"{path}: unsupported annotation {_type_name(tp)}")
+
+
+def from_dict(cls, data: Mapping, path: str = ""):
+    """Build dataclass ``cls`` (possibly nested) from ``data``.
+
+    Missing keys take the dataclass defaults; unknown keys and wrong types raise :class:`ConfigError` with a
+    dotted path, e.g. ``autoencoder.latent_channels: expected int, got str``.
+    """
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls!r} is not a dataclass")
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path or cls.__name__}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        where = f"{path}: " if path else ""
+        raise ConfigError(f"{where}unknown key(s) {unknown} for {cls.__name__}; expected a subset of {sorted(names)}")
+    kwargs = {}
+    for name in names:
+        if name in data:
+            sub = f"{path}.{name}" if path else name
+            kwargs[name] = _convert(data[name], hints[name], sub)
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}" if path else str(exc)) from None
+    except TypeError as exc:  # missing required fields
+        raise ConfigError(f"{path or cls.__name__}: {exc}") from None
+
+
+def to_dict(dc) -> dict:
+    """Dataclass -> plain dict of builtins (lists, not tuples), suitable for YAML/JSON."""
+
+    def conv(v):
+        if dataclasses.is_dataclass(v):
+            return {f.name: conv(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, (list, tuple)):
+            return [conv(x) for x in v]
+        if isinstance(v, Mapping):
+            return {k: conv(x) for k, x in v.items()}
+        return v
+
+    return conv(dc)
+
+
+def load_yaml(path: str | Path) -> dict:
+    """Read a YAML file whose top level is a mapping (an empty file gives ``{}``)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    with p.open() as fh:
+        data = yaml.safe_load(fh)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ConfigError(msg)
+
+
+# --------------------------------------------------------------------------- model configs
+@dataclass
+class AutoencoderConfig:
+    """Parameter autoencoder (policy weights <-> latent tokens ``[T, C]``).
+
+    Args:
+        chunks: layer indices per latent token, e.g. ``[[0], [1, 2]]`` (the paper's two tokens for the 3-layer
+            MetaWorld actor). ``None``: one token per linear layer. Every layer must appear exactly once, in order.
+        latent_channels: ``C``, size of each token.
+        hidden: hidden widths of each per-chunk MLP encoder (mirrored in the decoder).
+        activation: ``silu`` | ``elu`` | ``leaky_relu`` | ``gelu``.
+        input_noise: std of Gaussian noise added to the (normalized) parameters in training mode. The official
+            config uses 0.001; the paper text states 1e-4.
+        latent_noise: std of Gaussian noise added to the latent in training mode. Official config 0.01; paper 1e-3.
+        std_floor: lower bound on per-parameter std of the normalizer (keeps constant parameters finite).
+    """
+
+    chunks: list[list[int]] | None = None
+    latent_channels: int = 64
+    hidden: list[int] = field(default_factory=lambda: [256])
+    activation: str = "silu"
+    input_noise: float = 0.001
+    latent_noise: float = 0.01
+    std_floor: float = 1e-4
+
+    def __post_init__(self) -> None:
+        _check(self.latent_channels > 0, f"autoencoder.latent_channels must be > 0, got {self.latent_channels}")
+        _check(all(h > 0 for h in self.hidden), f"autoencoder.hidden widths must be > 0, got {self.hidden}")
+        _check(self.activation in ("silu", "elu", "leaky_relu", "gelu"),
+               f"autoencoder.activation must be silu|elu|leaky_relu|gelu, got {self.activation!r}")
+        _check(self.input_noise >= 0 and self.latent_noise >= 0,
+               f"autoencoder noise must be >= 0, got input_noise={self.input_noise}, latent_noise={self.latent_noise}")
+        _check(self.std_floor > 0, f"autoencoder.std_floor must be > 0, got {self.std_floor}")
+        if self.chunks is not None:
+            _check(len(self.chunks) > 0 and all(len(c) > 0 for c in self.chunks),
+                   f"autoencoder.chunks must be non-empty lists of layer indices, got {self.chunks}")
+            flat = [i for c in self.chunks for i in c]
+            _check(flat == list(range(len(flat))),
+                   f"autoencoder.chunks must cover layers 0..L-1 exactly once in order, got {self.chunks}")
+
+
+@dataclass
+class EmbeddingConfig:
+    """Behavior embedding (contrastive, two branches).
+
+    Args:
+        n_steps: ``n``, number of leading state-action pairs in the trajectory prompt ``h`` (paper 60).
+        m_states: ``m``, number of states after the first success in the success prompt ``v`` (paper 3).
+        hidden: hidden widths of both branch MLPs.
+        out_dim: output width of each branch (paper 128); the condition is their concatenation (``2*out_dim``).
+        temperature: InfoNCE logits are divided by this.
+        w_init: initial scale of the learnable bilinear metric ``W`` (``w_init * I``).
+        segments: 0: success prompts (manipulation). >0: segmented prompts with that many segments (locomotion);
+            the embedding of a multi-segment prompt is the mean of its per-segment embeddings.
+        obs_dim, act_dim: trajectory dims if they differ from the policy layout's (``None``: use the layout's).
+    """
+
+    n_steps: int = 60
+    m_states: int = 3
+    hidden: list[int] = field(default_factory=lambda: [256, 256])
+    out_dim: int = 128
+    temperature: float = 1.0
+    w_init: float = 1.0
+    segments: int = 0
+    obs_dim: int | None = None
+    act_dim: int | None = None
+
+    def __post_init__(self) -> None:
+        _check(self.n_steps > 0, f"embedding.n_steps must be > 0, got {self.n_steps}")
+        _check(self.m_states > 0, f"embedding.m_states must be > 0, got {self.m_states}")
+        _check(self.out_dim > 0, f"embedding.out_dim must be > 0, got {self.out_dim}")
+        _check(all(h > 0 for h in self.hidden), f"embedding.hidden widths must be > 0, got {self.hidden}")
+        _check(self.temperature > 0, f"embedding.temperature must be > 0, got {self.temperature}")
+        _check(self.segments >= 0, f"embedding.segments must be >= 0, got {self.segments}")
+        for name in ("obs_dim", "act_dim"):
+            v = getattr(self, name)
+            _check(v is None or v > 0, f"embedding.{name} must be > 0 or null, got {v}")
+
+
+@dataclass
+class DiffusionConfig:
+    """Latent diffusion: conditional 1D UNet + DDIM.
+
+    The UNet treats the latent ``[T, C]`` as ``T`` input channels over a length-``C`` sequence; ``C`` must be
+    divisible by ``2 ** (len(down_dims) - 1)``.
+
+    Args:
+        down_dims: channel widths per UNet level (paper 512/1024/2048).
+        kernel_size: conv kernel size (odd).
+        n_groups: GroupNorm groups (must divide every width).
+        blocks_per_level: residual blocks per level on the way down (and up).
+        time_embed_dim: sinusoidal timestep embedding width.
+        cond_embed_dim: width of the conditioning MLP output (timestep + behavior embedding).
+        train_timesteps, beta_schedule, clip_sample, clip_sample_range, prediction_type, inference_steps: DDIM.
+        ema_decay: decay of the EMA copy used for sampling.
+    """
+
+    down_dims: list[int] = field(default_factory=lambda: [64, 128, 256])
+    kernel_size: int = 5
+    n_groups: int = 8
+    blocks_per_level: int = 2
+    time_embed_dim: int = 128
+    cond_embed_dim: int = 256
+    train_timesteps: int = 100
+    beta_schedule: str = "squaredcos_cap_v2"
+    clip_sample: bool = True
+    clip_sample_range: float = 1.0
+    prediction_type: str = "sample"
+    inference_steps: int = 10
+    ema_decay: float = 0.999
+
+    def __post_init__(self) -> None:
+        _check(len(self.down_dims) >= 1 and all(d > 0 for d in self.down_dims),
+               f"diffusion.down_dims must be non-empty positive widths, got {self.down_dims}")
+        _check(self.kernel_size > 0 and self.kernel_size % 2 == 1,
+               f"diffusion.kernel_size must be a positive odd int, got {self.kernel_size}")
+        _check(self.n_groups > 0 and all(d % self.n_groups == 0 for d in self.down_dims),
+               f"diffusion.n_groups={self.n_groups} must divide every down_dims width {self.down_dims}")
+        _check(self.blocks_per_level >= 1, f"diffusion.blocks_per_level must be >= 1, got {self.blocks_per_level}")
+        _check(self.time_embed_dim > 0 and self.time_embed_dim % 2 == 0,
+               f"diffusion.time_embed_dim must be a positive even int, got {self.time_embed_dim}")
+        _check(self.cond_embed_dim > 0, f"diffusion.cond_embed_dim must be > 0, got {self.cond_embed_dim}")
+        _check(self.train_timesteps > 1, f"diffusion.train_timesteps must be > 1, got {self.train_timesteps}")
+        _check(self.beta_schedule in ("squaredcos_cap_v2", "linear", "scaled_linear"),
+               f"diffusion.beta_schedule must be squaredcos_cap_v2|linear|scaled_linear, got {self.beta_schedule!r}")
+        _check(self.prediction_type in ("sample", "epsilon", "v_prediction"),
+               f"diffusion.prediction_type must be sample|epsilon|v_prediction, got {self.prediction_type!r}")
+        _check(0 < self.inference_steps <= self.train_timesteps,
+               f"diffusion.inference_steps must be in 1..{self.train_timesteps}, got {self.inference_steps}")
+        _check(0.0 <= self.ema_decay < 1.0, f"diffusion.ema_decay must be in [0, 1), got {self.ema_decay}")
+        _check(self.clip_sample_range > 0, f"diffusion.clip_sample_range must be > 0, got {self.clip_sample_range}")
+
+
+@dataclass
+class ModelConfig:
+    """The three generator stages."""
+
+    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping, *, model_sections_only: bool = False) -> ModelConfig:
+        """Build from a dict. With ``model_sections_only``, other top-level sections (data, training) are ignored."""
+        if model_sections_only:
+            data = {k: v for k, v in data.items() if k in MODEL_SECTIONS}
+        return from_dict(cls, data)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> ModelConfig:
+        """Load the model sections of a preset (``config/default.yaml``); other top-level sections are ignored."""
+        try:
+            return cls.from_mapping(load_yaml(path), model_sections_only=True)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+
+    def to_dict(self) -> dict:
+        return to_dict(self)
