@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import rclpy
 from maa_msgs.srv import GeneratePolicy
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 
@@ -46,7 +47,7 @@ def main() -> None:
     try:
         print("READY", flush=True)
         rclpy.spin(node)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         node.destroy_node()

@@ -1,0 +1,64 @@
+"""Domain randomization (walk-these-ways ranges, Go2 values) and the privileged parameters it produces.
+
+Privileged vector (critic input and adaptation-module regression target), ``PRIV_DIM = 7``:
+friction, restitution, added base mass [kg], motor strength, base linear velocity (body frame, x2.0) [m/s].
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+PRIV_NAMES = ("friction", "restitution", "added_mass", "motor_strength", "base_lin_vel_x", "base_lin_vel_y",
+              "base_lin_vel_z")
+PRIV_DIM = len(PRIV_NAMES)
+LIN_VEL_SCALE = 2.0
+
+
+@dataclass
+class RandomizationConfig:
+    """Ranges ``[lo, hi]`` sampled uniformly per episode; ``enabled: false`` gives nominal values."""
+
+    enabled: bool = True
+    friction: list[float] = field(default_factory=lambda: [0.2, 1.5])
+    restitution: list[float] = field(default_factory=lambda: [0.0, 0.4])
+    added_mass: list[float] = field(default_factory=lambda: [-1.0, 3.0])
+    motor_strength: list[float] = field(default_factory=lambda: [0.9, 1.1])
+    kp_factor: list[float] = field(default_factory=lambda: [0.9, 1.1])
+    kd_factor: list[float] = field(default_factory=lambda: [0.9, 1.1])
+    latency_prob: float = 0.5  #: probability that an episode runs with 1 policy step of action latency
+    push_interval_s: float = 15.0
+    push_max_vel: float = 0.5  #: [m/s] added to the base xy velocity at each push
+
+    def __post_init__(self) -> None:
+        for name in ("friction", "restitution", "added_mass", "motor_strength", "kp_factor", "kd_factor"):
+            lo, hi = getattr(self, name)
+            if lo > hi:
+                raise ValueError(f"domain_rand.{name}: expected [lo, hi] with lo <= hi, got {[lo, hi]}")
+        if not 0.0 <= self.latency_prob <= 1.0:
+            raise ValueError(f"domain_rand.latency_prob must be in [0,1], got {self.latency_prob}")
+
+
+NOMINAL = {"friction": 1.0, "restitution": 0.0, "added_mass": 0.0, "motor_strength": 1.0, "kp_factor": 1.0,
+           "kd_factor": 1.0, "latency": 0.0}
+
+
+def sample_params(rng: np.random.Generator, n: int, cfg: RandomizationConfig) -> dict[str, np.ndarray]:
+    """Per-env physical parameters, each ``[n]``: friction, restitution, added_mass, motor_strength, kp_factor,
+    kd_factor, latency (0 or 1 policy steps)."""
+    if not cfg.enabled:
+        return {k: np.full(n, v) for k, v in NOMINAL.items()}
+    out = {k: rng.uniform(*getattr(cfg, k), size=n) for k in NOMINAL if k != "latency"}
+    out["latency"] = (rng.random(n) < cfg.latency_prob).astype(np.float64)
+    return out
+
+
+def privileged_obs(params: dict[str, np.ndarray], base_lin_vel: np.ndarray) -> np.ndarray:
+    """``[N, 7]`` privileged vector (see module doc) from the sampled params and body-frame base velocity."""
+    cols = [params["friction"], params["restitution"], params["added_mass"], params["motor_strength"]]
+    return np.concatenate([np.stack(cols, axis=1), base_lin_vel * LIN_VEL_SCALE], axis=1).astype(np.float32)
+
+
+def restitution_to_dampratio(restitution: np.ndarray) -> np.ndarray:
+    """MuJoCo has no restitution coefficient: map it to the contact damping ratio (1 = no bounce)."""
+    return 1.0 - 0.8 * np.asarray(restitution)
