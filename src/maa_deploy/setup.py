@@ -21,6 +21,7 @@ setup(
         ("share/ament_index/resource_index/packages", ["resource/" + PACKAGE]),
         ("share/" + PACKAGE, ["package.xml"]),
         ("share/" + PACKAGE + "/launch", _rel("launch/*.py")),
+        ("share/" + PACKAGE + "/config", _rel("config/*.yaml")),
     ],
     install_requires=["numpy", "pyyaml"],
     zip_safe=False,

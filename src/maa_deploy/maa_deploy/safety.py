@@ -15,53 +15,32 @@ All arrays are ``[12]`` in policy joint order (FL, FR, RL, RR; hip, thigh, calf)
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
-
+from maa_generator.config import ConfigError, from_dict, load_yaml
+from maa_go2.control import JOINT_LOWER, JOINT_UPPER, TORQUE_LIMITS
 from maa_go2.joint_order import NUM_JOINTS
-
-# Go2 joint limits (rad) per leg (hip, thigh, calf); front and rear thighs differ.
-_HIP = (-1.0472, 1.0472)
-_FRONT_THIGH = (-1.5708, 3.4907)
-_REAR_THIGH = (-0.5236, 4.5379)
-_CALF = (-2.7227, -0.8378)
-GO2_JOINT_LOWER = np.array([lim[0] for leg in range(4)
-                            for lim in (_HIP, _FRONT_THIGH if leg < 2 else _REAR_THIGH, _CALF)])
-GO2_JOINT_UPPER = np.array([lim[1] for leg in range(4)
-                            for lim in (_HIP, _FRONT_THIGH if leg < 2 else _REAR_THIGH, _CALF)])
-GO2_TORQUE_LIMIT = np.array([23.7, 23.7, 35.55] * 4)
 
 CLAMPS = ("action_clip", "joint_limit", "rate_limit", "torque_clamp")
 FAULTS = ("nan", "stale_state", "attitude")
 
 
-class ConfigError(ValueError):
-    """A config mapping has unknown keys or wrong values."""
-
-
 def dataclass_from_mapping(cls, data: Mapping | None, what: str):
-    """Build dataclass ``cls`` from ``data``, rejecting unknown keys (shared by the deploy configs)."""
-    data = dict(data or {})
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(f"unknown {what} config keys {unknown}; expected a subset of {sorted(names)}")
-    return cls(**data)
+    """Build dataclass ``cls`` from ``data`` with ``maa_generator.config.from_dict`` (unknown keys/types rejected)."""
+    return from_dict(cls, data or {}, what)
 
 
 def load_yaml_mapping(path: str | Path, section: str | None = None) -> dict:
     """Read a YAML file (optionally one top-level ``section`` of it) as a dict."""
-    data = yaml.safe_load(Path(path).read_text()) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    data = load_yaml(path)
     if section is not None:
         data = data.get(section, {}) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: section {section!r} must be a mapping, got {type(data).__name__}")
     return data
 
 
@@ -76,7 +55,7 @@ class SafetyConfig:
     max_roll: float = 0.8  # rad
     max_pitch: float = 0.8  # rad
     state_timeout_s: float = 0.04  # lowstate older than this -> damping
-    torque_limits: list[float] = field(default_factory=lambda: GO2_TORQUE_LIMIT.tolist())
+    torque_limits: list[float] = field(default_factory=lambda: TORQUE_LIMITS.tolist())
 
     def __post_init__(self) -> None:
         for name in ("action_clip", "max_delta_q_per_tick", "torque_limit_scale", "max_roll", "max_pitch",
@@ -126,10 +105,10 @@ class SafetyLayer:
 
     Args:
         config: thresholds.
-        joint_lower, joint_upper: ``[12]`` hardware joint limits (default: Go2).
+        joint_lower, joint_upper: ``[12]`` hardware joint limits (default: Go2, ``maa_go2.control``).
     """
 
-    def __init__(self, config: SafetyConfig | None = None, joint_lower=GO2_JOINT_LOWER, joint_upper=GO2_JOINT_UPPER):
+    def __init__(self, config: SafetyConfig | None = None, joint_lower=JOINT_LOWER, joint_upper=JOINT_UPPER):
         self.config = config or SafetyConfig()
         m = self.config.joint_limit_margin
         self.lower = np.asarray(joint_lower, dtype=np.float64) + m

@@ -159,3 +159,11 @@ def segmented_prompt(obs: np.ndarray, act: np.ndarray, n: int, m: int,
 def prompt_dims(obs_dim: int, act_dim: int, n: int, m: int) -> tuple[int, int]:
     """``(Dh, Dv)`` = ``(n * (obs_dim + act_dim), m * obs_dim)``."""
     return n * (obs_dim + act_dim), m * obs_dim
+
+
+def make_prompt(traj: Trajectory, n: int, m: int, segments: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Prompt of one :class:`Trajectory`: ``success_prompt`` if ``segments == 0`` (``[Dh]``, ``[Dv]``), else
+    ``segmented_prompt`` with ``segments`` segments (``[S, Dh]``, ``[S, Dv]``)."""
+    if segments == 0:
+        return success_prompt(traj.obs, traj.act, traj.success, n, m)
+    return segmented_prompt(traj.obs, traj.act, n, m, segments)

@@ -1,0 +1,68 @@
+"""Pip-only equivalent of ``ros2 launch maa_deploy go2.launch.py`` for machines without the launch packages.
+
+    launch_go2 robot:=sim [params_file:=...] [network_interface:=...] [prompt_source:=false]
+
+Starts the nodes of :func:`maa_deploy.graph.go2_graph` as ``python -m <module> --ros-args ...`` subprocesses with
+exactly the parameters the launch file passes, forwards SIGINT/SIGTERM to them, and exits with the first failing
+child's status.
+"""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+from .graph import go2_graph
+
+ARGS = {"robot": "sim", "params_file": "", "network_interface": "", "prompt_source": "true"}
+
+
+def parse_args(argv: list[str]) -> dict[str, str]:
+    values = dict(ARGS)
+    for arg in argv:
+        key, sep, value = arg.partition(":=")
+        if not sep or key not in ARGS:
+            raise SystemExit(f"launch_go2: unknown argument {arg!r}; expected NAME:=VALUE with NAME in {sorted(ARGS)}")
+        values[key] = value
+    return values
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    specs = go2_graph(args["robot"], args["params_file"] or None, args["network_interface"],
+                      args["prompt_source"].lower() in ("1", "true", "yes"))
+    procs = []
+    for spec in specs:
+        cmd = [sys.executable, "-m", spec.module, *spec.ros_args()]
+        print(f"[launch_go2] starting {spec.name}: {' '.join(cmd)}", flush=True)
+        procs.append(subprocess.Popen(cmd))
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    code = 0
+    while not stopping and all(p.poll() is None for p in procs):
+        time.sleep(0.1)
+    for p in procs:
+        if p.poll() is not None and p.returncode not in (0, -signal.SIGINT):
+            code = code or p.returncode
+            print(f"[launch_go2] a node exited with status {p.returncode}; stopping the graph", flush=True)
+    for p in procs:  # SIGINT first: the deploy node commands damping on SIGINT
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + 10
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,228 @@
+"""Run a generated Go2 actor with the pretrained adaptation module; validate and hot-swap actor weights.
+
+Per tick (:meth:`PolicyRunner.act`): push the observation ``[obs_dim]`` into the history, ``latent =
+adaptation(history [history_len * obs_dim])``, ``action = actor([obs, latent])`` — numpy forwards through
+``PolicyLayout.forward_numpy``. The generated part is the actor only; the adaptation module is fixed.
+
+Hot swap: :meth:`PolicyRunner.prepare` (call it off the control thread, or use :meth:`load_async`) loads, validates
+(actor layout fingerprint, checksum, finite values, action magnitude on canned observations) and builds an
+immutable :class:`LoadedPolicy`; :meth:`swap` is a single reference assignment, and :meth:`act` reads that reference
+once per tick, so a tick always runs entirely on the old or entirely on the new policy. A rejected candidate
+leaves the active policy untouched and is reported in :attr:`PolicyRunner.last_error`.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from maa_generator.layout import PolicyLayout
+from maa_go2 import commands as go2_commands
+from maa_go2.control import POLICY_DT, action_to_target
+from maa_go2.observation import OBS_DIM, ObservationHistory, build_observation
+
+from .backends.base import RobotState
+from .weights_io import WeightsError, WeightsPayload, load_weights_file, payload_from_message
+
+
+class ObservationBuilder(Protocol):
+    """Builds the policy observation ``[obs_dim]`` from a measured state and the last action ``[12]``."""
+
+    obs_dim: int
+
+    def build(self, state: RobotState, action: np.ndarray) -> np.ndarray: ...
+
+    def reset(self) -> None: ...
+
+
+def projected_gravity(quat_wxyz: np.ndarray) -> np.ndarray:
+    """Gravity unit vector ``[3]`` in the body frame for base orientation ``quat`` (w, x, y, z), world <- body."""
+    w, u = float(quat_wxyz[0]), np.asarray(quat_wxyz[1:], dtype=np.float64)
+    v = np.array([0.0, 0.0, -1.0])
+    return v * (2.0 * w * w - 1.0) - 2.0 * w * np.cross(u, v) + 2.0 * u * float(u @ v)
+
+
+class Go2ObservationBuilder:
+    """The walk-these-ways Go2 observation (``maa_go2.observation``) for one robot.
+
+    ``commands`` ``[15]`` (``maa_go2.commands.COMMAND_NAMES``) may be replaced at any time (e.g. by a ROS topic);
+    the gait clock advances by ``dt`` per :meth:`build` call.
+    """
+
+    obs_dim = OBS_DIM
+
+    def __init__(self, commands: np.ndarray | None = None, dt: float = POLICY_DT):
+        self.dt = dt
+        self.commands = np.zeros(go2_commands.NUM_COMMANDS) if commands is None else np.asarray(commands, float)
+        self.reset()
+
+    def reset(self) -> None:
+        self.gait_index = np.zeros(1)
+        self.last_action = np.zeros(12)
+
+    def set_commands(self, commands: np.ndarray) -> None:
+        commands = np.asarray(commands, dtype=np.float64)
+        if commands.shape != (go2_commands.NUM_COMMANDS,) or not np.all(np.isfinite(commands)):
+            raise ValueError(f"commands must be finite with shape [{go2_commands.NUM_COMMANDS}], got "
+                             f"{list(commands.shape)}")
+        self.commands = commands
+
+    def build(self, state: RobotState, action: np.ndarray) -> np.ndarray:
+        """``[70]`` float32 observation; ``action`` is the action applied this tick (before scaling)."""
+        cmd = self.commands[None]
+        self.gait_index = go2_commands.advance_gait(self.gait_index, cmd, self.dt)
+        clock = go2_commands.clock_inputs(go2_commands.foot_indices(self.gait_index, cmd))
+        obs = build_observation(projected_gravity(state.quat)[None], cmd, np.asarray(state.q)[None],
+                                np.asarray(state.dq)[None], np.asarray(action)[None], self.last_action[None], clock)
+        self.last_action = np.asarray(action, dtype=np.float64).copy()
+        return obs[0].astype(np.float32)
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    """An immutable, validated actor ready to run."""
+
+    layout: PolicyLayout
+    flat: np.ndarray
+    checksum: str
+    source: str
+    screen_max_abs_action: float
+    prepared_at: float
+
+
+class PolicyRunner:
+    """Actor + adaptation module execution with validated, atomic hot swap.
+
+    Args:
+        actor_layout: the layout every generated actor must have (input ``obs_dim + latent_dim``).
+        adaptation: the pretrained adaptation module (``[history_len * obs_dim] -> [latent_dim]``, output linear).
+        obs_dim: observation size (70 for the Go2).
+        max_screen_action: reject candidates whose |action| on the canned observations exceeds this.
+        screen_seed: seed of the canned observations.
+    """
+
+    def __init__(self, actor_layout: PolicyLayout, adaptation: WeightsPayload, obs_dim: int = OBS_DIM,
+                 max_screen_action: float = 10.0, screen_seed: int = 0):
+        self.actor_layout = actor_layout
+        self.adaptation = adaptation
+        self.obs_dim = obs_dim
+        ad = adaptation.layout
+        if ad.output != "linear" or ad.obs_dim % obs_dim:
+            raise WeightsError(f"adaptation module must be linear-output with input history_len*{obs_dim}, got "
+                               f"{ad.to_dict()}")
+        self.history_len = ad.obs_dim // obs_dim
+        self.latent_dim = ad.action_dim
+        if actor_layout.obs_dim != obs_dim + self.latent_dim:
+            raise WeightsError(f"actor input must be obs_dim + latent_dim = {obs_dim} + {self.latent_dim}, "
+                               f"got actor obs_dim {actor_layout.obs_dim}")
+        self.max_screen_action = max_screen_action
+        rng = np.random.default_rng(screen_seed)
+        self._screen_obs = np.concatenate([np.zeros((1, obs_dim)), rng.normal(0.0, 0.5, (15, obs_dim))]).astype(
+            np.float32)
+        self._screen_latent = adaptation.layout.forward_numpy(
+            adaptation.flat, np.tile(self._screen_obs, (1, self.history_len)))
+        self._history = ObservationHistory(1, self.history_len, obs_dim)
+        self._history_primed = False
+        self._active: LoadedPolicy | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self.last_error: str | None = None
+        self.swaps = 0
+        self.rejections = 0
+
+    # ------------------------------------------------------------------ state
+    @property
+    def active(self) -> LoadedPolicy | None:
+        return self._active
+
+    def reset_history(self) -> None:
+        """Forget past observations (call when entering POLICY); the next observation fills the history."""
+        self._history_primed = False
+
+    # ---------------------------------------------------------------- loading
+    def prepare(self, source: str | Path | WeightsPayload | Any) -> LoadedPolicy:
+        """Load and validate a candidate actor without touching the active one.
+
+        Args:
+            source: a weights file path, a :class:`WeightsPayload`, or a ``maa_msgs/PolicyWeights``-like object.
+        Raises:
+            WeightsError: unreadable/truncated file, layout mismatch, checksum mismatch, NaN/inf, or actions whose
+                magnitude exceeds ``max_screen_action`` on the canned observations.
+        """
+        if isinstance(source, (str, Path)):
+            payload = load_weights_file(source)
+        elif isinstance(source, WeightsPayload):
+            payload = source
+        else:
+            payload = payload_from_message(source, self.actor_layout)
+        if payload.layout.fingerprint() != self.actor_layout.fingerprint():
+            raise WeightsError(f"{payload.source}: layout mismatch: this robot runs actor {list(self.actor_layout.dims)} "
+                               f"({self.actor_layout.activation}, {self.actor_layout.output}, fingerprint "
+                               f"{self.actor_layout.fingerprint()}), got {list(payload.layout.dims)} "
+                               f"({payload.layout.activation}, {payload.layout.output}, fingerprint "
+                               f"{payload.layout.fingerprint()})")
+        actions = self.actor_layout.forward_numpy(payload.flat, np.concatenate([self._screen_obs, self._screen_latent],
+                                                                               axis=1))
+        peak = float(np.max(np.abs(actions))) if np.all(np.isfinite(actions)) else math.inf
+        if not peak <= self.max_screen_action:
+            raise WeightsError(f"{payload.source}: action screen failed: max |action| on canned observations is "
+                               f"{peak:.3g} > {self.max_screen_action}")
+        return LoadedPolicy(self.actor_layout, payload.flat, payload.checksum, payload.source, peak, time.monotonic())
+
+    def swap(self, policy: LoadedPolicy) -> None:
+        """Make ``policy`` active (one reference assignment; safe while :meth:`act` runs on another thread)."""
+        self._active = policy
+        self.swaps += 1
+
+    def load(self, source) -> LoadedPolicy:
+        """:meth:`prepare` then :meth:`swap`; on failure the active policy is kept and the error re-raised."""
+        try:
+            policy = self.prepare(source)
+        except WeightsError as exc:
+            self.rejections += 1
+            self.last_error = str(exc)
+            raise
+        self.swap(policy)
+        self.last_error = None
+        return policy
+
+    def load_async(self, source) -> Future:
+        """Run :meth:`load` on a background thread; the future gives the :class:`LoadedPolicy` or the error."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy-loader")
+        return self._executor.submit(self.load, source)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+
+    # ---------------------------------------------------------------- running
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """Action ``[action_dim]`` for observation ``[obs_dim]``.
+
+        Raises:
+            RuntimeError: no policy loaded. ValueError: wrong observation shape.
+        """
+        policy = self._active  # read once: the whole tick uses one policy
+        if policy is None:
+            raise RuntimeError("no policy loaded: call load() with generated weights first")
+        obs = np.asarray(obs, dtype=np.float32)
+        if obs.shape != (self.obs_dim,):
+            raise ValueError(f"observation must have shape [{self.obs_dim}], got {list(obs.shape)}")
+        if not self._history_primed:
+            self._history.reset(np.array([0]), obs[None])
+            self._history_primed = True
+        history = self._history.push(obs[None])
+        latent = self.adaptation.layout.forward_numpy(self.adaptation.flat, history)[0]
+        return policy.layout.forward_numpy(policy.flat, np.concatenate([obs, latent]))
+
+    @staticmethod
+    def action_to_q_des(action: np.ndarray) -> np.ndarray:
+        """Policy action ``[12]`` -> joint targets ``[12]`` rad (``maa_go2.control.action_to_target``)."""
+        return action_to_target(np.asarray(action, dtype=np.float64)[None])[0]

@@ -1,0 +1,164 @@
+"""The policy generator: behavior demonstration -> policy network weights.
+
+``Generator`` bundles the policy layout, :class:`ParamAutoencoder`, :class:`BehaviorEmbedding` and
+:class:`LatentDiffusion`::
+
+    gen = Generator.load("runs/metaworld/generator")
+    policies = gen.generate(trajectory, num_candidates=10, seed=0)
+    action = policies[0].layout.forward_numpy(policies[0].flat, obs)
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .autoencoder import ParamAutoencoder
+from .checkpoint import CheckpointError, load_checkpoint, load_state, read_metadata, save_checkpoint
+from .config import ConfigError, ModelConfig
+from .diffusion import LatentDiffusion
+from .embedding import BehaviorEmbedding
+from .layout import LayoutError, PolicyLayout
+from .prompt import PromptError, Trajectory, make_prompt
+
+CHECKPOINT_KIND = "maa_generator"
+
+
+@dataclass
+class GeneratedPolicy:
+    """One generated policy: ``flat`` float32 ``[P]`` in ``layout``'s flat order."""
+
+    layout: PolicyLayout
+    flat: np.ndarray
+    prompt_index: int
+    candidate_index: int
+    seed: int
+
+
+class Generator(nn.Module):
+    """Layout + autoencoder + behavior embedding + latent diffusion.
+
+    Attributes:
+        layout: the generated policies' :class:`PolicyLayout`.
+        config: the :class:`ModelConfig` it was built with.
+        autoencoder, embedding, diffusion: the three stages.
+    """
+
+    def __init__(self, layout: PolicyLayout, config: ModelConfig, autoencoder: ParamAutoencoder,
+                 embedding: BehaviorEmbedding, diffusion: LatentDiffusion):
+        super().__init__()
+        self.layout = layout
+        self.config = config
+        self.autoencoder = autoencoder
+        self.embedding = embedding
+        self.diffusion = diffusion
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def build(cls, layout: PolicyLayout, config: ModelConfig) -> Generator:
+        """Randomly initialized generator for ``layout`` (trajectory dims default to the layout's)."""
+        ae = ParamAutoencoder(layout, config.autoencoder)
+        ecfg = config.embedding
+        emb = BehaviorEmbedding(ecfg.obs_dim or layout.obs_dim, ecfg.act_dim or layout.action_dim, ecfg)
+        diff = LatentDiffusion(ae.latent_shape, emb.cond_dim, config.diffusion)
+        return cls(layout, config, ae, emb, diff).eval()
+
+    def stages(self) -> dict[str, nn.Module]:
+        return {"autoencoder": self.autoencoder, "embedding": self.embedding, "diffusion": self.diffusion}
+
+    def save(self, path: str | Path, extra: dict | None = None) -> Path:
+        """Write ``model.safetensors`` + ``config.json`` to directory ``path``."""
+        meta = {"kind": CHECKPOINT_KIND, **(extra or {})}
+        return save_checkpoint(path, self.stages(), self.config.to_dict(), meta, layout=self.layout.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> Generator:
+        """Load a generator saved by :meth:`save` (verifies checksum, format version, keys and shapes)."""
+        meta = read_metadata(path)
+        if meta.get("layout") is None:
+            raise CheckpointError(f"{path}: checkpoint has no policy layout; not a generator checkpoint")
+        try:
+            layout = PolicyLayout.from_dict(meta["layout"])
+            config = ModelConfig.from_mapping(meta["config"])
+        except (LayoutError, ConfigError) as exc:
+            raise CheckpointError(f"{path}: invalid generator metadata: {exc}") from None
+        gen = cls.build(layout, config)
+        ckpt = load_checkpoint(path)
+        load_state(gen.stages(), ckpt.state, str(path))
+        return gen.to(map_location).eval()
+
+    # ------------------------------------------------------------------ prompts
+    def check_trajectory(self, traj: Trajectory, index: int = 0) -> None:
+        """Raise :class:`PromptError` if ``traj`` does not fit this model (dims, NaN)."""
+        if not isinstance(traj, Trajectory):
+            raise PromptError(f"trajectory {index}: expected a maa_generator.prompt.Trajectory, got "
+                              f"{type(traj).__name__}")
+        emb = self.embedding
+        if traj.obs.ndim != 2 or traj.obs.shape[1] != emb.obs_dim:
+            raise PromptError(f"trajectory {index}: expected obs_dim {emb.obs_dim} (layout {self.layout.name}), got "
+                              f"obs of shape {list(traj.obs.shape)}")
+        if traj.act.ndim != 2 or traj.act.shape[1] != emb.act_dim:
+            raise PromptError(f"trajectory {index}: expected act_dim {emb.act_dim} (layout {self.layout.name}), got "
+                              f"act of shape {list(traj.act.shape)}")
+        if not (np.all(np.isfinite(traj.obs)) and np.all(np.isfinite(traj.act))):
+            raise PromptError(f"trajectory {index}: contains non-finite values (NaN/inf)")
+        if self.config.embedding.segments > traj.length:
+            raise PromptError(f"trajectory {index}: {traj.length} steps is fewer than the "
+                              f"{self.config.embedding.segments} prompt segments")
+
+    def prompts(self, trajectories: Sequence[Trajectory]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Validated prompts ``h`` ``[B(, S), Dh]`` and ``v`` ``[B(, S), Dv]`` as float32 tensors."""
+        ecfg = self.config.embedding
+        hs, vs = [], []
+        for i, traj in enumerate(trajectories):
+            self.check_trajectory(traj, i)
+            h, v = make_prompt(traj, ecfg.n_steps, ecfg.m_states, ecfg.segments)
+            hs.append(h)
+            vs.append(v)
+        return torch.from_numpy(np.stack(hs)), torch.from_numpy(np.stack(vs))
+
+    # ------------------------------------------------------------------ generation
+    def generate(self, trajectories: Trajectory | Sequence[Trajectory], num_candidates: int = 1,
+                 seed: int = 0) -> list[GeneratedPolicy]:
+        """Generate ``num_candidates`` policies per trajectory, all ``B * K`` sampled in one batch.
+
+        Args:
+            trajectories: one :class:`Trajectory` or a list of ``B``.
+            num_candidates: ``K`` >= 1 candidates per trajectory.
+            seed: seeds the diffusion noise; the same inputs and seed give bitwise-identical weights.
+        Returns:
+            ``B * K`` :class:`GeneratedPolicy`, prompt-major.
+        """
+        trajs = [trajectories] if isinstance(trajectories, Trajectory) else list(trajectories)
+        if not trajs:
+            raise PromptError("generate() needs at least one trajectory, got none")
+        if not isinstance(num_candidates, int) or num_candidates < 1:
+            raise ValueError(f"num_candidates must be an int >= 1, got {num_candidates!r}")
+        h, v = self.prompts(trajs)
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.inference_mode():
+                device = self.diffusion.latent_center.device
+                cond = self.embedding.embed(h.to(device), v.to(device))
+                latents = self.diffusion.sample(cond, num_candidates, seed)
+                flat = self.autoencoder.decode(latents).float().cpu().numpy()
+        finally:
+            self.train(was_training)
+        bad = ~np.isfinite(flat)
+        if bad.any():
+            raise FloatingPointError(f"generated parameters contain {int(bad.sum())} non-finite values; the "
+                                     "checkpoint may be untrained or corrupt")
+        return [GeneratedPolicy(layout=self.layout, flat=flat[b * num_candidates + k], prompt_index=b,
+                                candidate_index=k, seed=seed)
+                for b in range(len(trajs)) for k in range(num_candidates)]
+
+    def num_params(self) -> dict[str, int]:
+        """Trainable parameter counts per stage (the diffusion count excludes its EMA copy)."""
+        return {"autoencoder": sum(p.numel() for p in self.autoencoder.parameters()),
+                "embedding": sum(p.numel() for p in self.embedding.parameters()),
+                "diffusion": sum(p.numel() for p in self.diffusion.unet.parameters())}

@@ -1,0 +1,142 @@
+"""ROS 2 generator node: prompts in, generated policy weights out.
+
+* subscribes ``prompt_topic`` (maa_msgs/Trajectory) and keeps the latest valid prompts;
+* serves ``/generate_policy`` (maa_msgs/srv/GeneratePolicy) on its own callback group, so prompts keep flowing
+  while a request is generating;
+* publishes the selected policy on ``weights_topic`` (maa_msgs/PolicyWeights; reliable, transient local, depth 1),
+  so a deploy node that starts later still receives the latest policy.
+All logic lives in :mod:`maa_generator.service`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+
+import rclpy
+from maa_msgs.msg import PolicyWeights
+from maa_msgs.msg import Trajectory as TrajectoryMsg
+from maa_msgs.srv import GeneratePolicy
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+from .config import ConfigError, from_dict
+from .prompt import PromptError
+from .ros_convert import trajectory_from_msg, weights_to_msg
+from .service import GenerationRequest, GenerationService, GeneratorNodeConfig, ResultCode
+from .weights_codec import PolicyMeta
+
+LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def declare_config(node: Node, cls):
+    """Declare one ROS parameter per dataclass field (defaults from the dataclass) and build a validated config."""
+    values = {}
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        values[f.name] = node.declare_parameter(f.name, default).value
+    return from_dict(cls, values)
+
+
+class GeneratorNode(Node):
+    def __init__(self) -> None:
+        super().__init__("maa_generator")
+        self.cfg: GeneratorNodeConfig = declare_config(self, GeneratorNodeConfig)
+        generator = self._load_generator()
+        self.service = GenerationService(
+            generator, default_candidates=self.cfg.num_candidates, default_seed=self.cfg.seed,
+            max_candidates=self.cfg.max_candidates, screener=self._make_screener(generator),
+            keep_prompts=self.cfg.keep_prompts)
+        self.generator_id = getattr(generator, "generator_id", self.cfg.model_path)
+        self.weights_pub = self.create_publisher(PolicyWeights, self.cfg.weights_topic, LATCHED)
+        self.create_subscription(TrajectoryMsg, self.cfg.prompt_topic, self.on_prompt, 10,
+                                 callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_service(GeneratePolicy, self.cfg.service_name, self.on_generate,
+                            callback_group=MutuallyExclusiveCallbackGroup())
+        self.get_logger().info(f"ready: service {self.cfg.service_name}, prompts on {self.cfg.prompt_topic}, "
+                               f"weights on {self.cfg.weights_topic}, model {self.cfg.model_path or '(none)'}")
+
+    def _load_generator(self):
+        if not self.cfg.model_path:
+            self.get_logger().error("parameter model_path is empty: requests will fail with GENERATOR_NOT_READY")
+            return None
+        from .generator import Generator
+
+        try:
+            return Generator.load(self.cfg.model_path, map_location=self.cfg.device)
+        except (OSError, ValueError) as exc:
+            self.get_logger().error(f"cannot load generator from {self.cfg.model_path}: {exc}")
+            return None
+
+    def _make_screener(self, generator):
+        if generator is None:
+            return None
+        from .screening import make_screener
+
+        domain = self.cfg.screen_domain or getattr(generator, "domain", "")
+        try:
+            return make_screener(domain, seconds=self.cfg.screen_seconds)
+        except (ImportError, ValueError) as exc:
+            self.get_logger().warning(f"screening unavailable for domain {domain!r}: {exc}")
+            return None
+
+    def on_prompt(self, msg: TrajectoryMsg) -> None:
+        try:
+            self.service.add_prompt(trajectory_from_msg(msg))
+        except PromptError as exc:
+            self.get_logger().warning(f"rejected prompt from {msg.source or 'unknown source'}: {exc}")
+
+    def on_generate(self, request: GeneratePolicy.Request, response: GeneratePolicy.Response):
+        prompt = None
+        if not request.use_latest_prompt:
+            try:
+                prompt = trajectory_from_msg(request.prompt)
+            except PromptError as exc:
+                response.error_code, response.error_msg = int(ResultCode.INVALID_PROMPT), str(exc)
+                return response
+        result = self.service.handle(GenerationRequest(
+            prompt=prompt, use_latest_prompt=request.use_latest_prompt, num_candidates=request.num_candidates,
+            seed=request.seed, screen=request.screen))
+        response.error_code, response.error_msg = int(result.code), result.message
+        response.generation_time_s = float(result.elapsed_s)
+        if not result.ok:
+            self.get_logger().warning(f"generation failed ({result.code.name}): {result.message}")
+            return response
+        score = float(result.scores[result.selected]) if result.scores.size else math.nan
+        meta = PolicyMeta(generator_id=str(self.generator_id), domain=result.prompt.domain, task=result.prompt.task,
+                          seed=result.seed, candidate_index=result.selected, score=score)
+        msg = weights_to_msg(result.layout, result.flat, meta)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        response.weights = msg
+        response.candidate_scores = [float(s) for s in result.scores]
+        self.weights_pub.publish(msg)
+        self.get_logger().info(f"generated {len(result.candidates)} candidate(s) for {meta.domain}/{meta.task} in "
+                               f"{result.elapsed_s * 1e3:.0f} ms; published candidate {result.selected}")
+        return response
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    try:
+        node = GeneratorNode()
+    except (ConfigError, ValueError) as exc:
+        print(f"maa_generator: invalid parameters: {exc}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    executor = MultiThreadedExecutor(num_threads=3)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

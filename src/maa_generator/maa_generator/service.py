@@ -1,0 +1,186 @@
+"""The generation service behind ``/generate_policy`` (ROS-free; the node only wires it to ROS).
+
+It keeps the latest prompts received on the trajectory topic, serves one generation request at a time
+(others get ``BUSY``), samples K candidates with the generator, optionally screens them in simulation, and
+returns the best with nav2-style result codes.
+"""
+from __future__ import annotations
+
+import collections
+import enum
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .layout import PolicyLayout
+from .prompt import PromptError, Trajectory
+
+
+class ResultCode(enum.IntEnum):
+    """Mirrors the constants of ``maa_msgs/srv/GeneratePolicy`` (a test keeps them equal)."""
+
+    NONE = 0
+    UNKNOWN = 900
+    NO_PROMPT = 901
+    INVALID_PROMPT = 902
+    GENERATOR_NOT_READY = 903
+    GENERATION_FAILED = 904
+    SCREENING_FAILED = 905
+    BUSY = 906
+    TIMEOUT = 907
+
+
+#: ``screener(layout, flats [K, P], trajectory) -> scores [K]`` (higher is better, NaN = candidate failed).
+Screener = Callable[[PolicyLayout, np.ndarray, Trajectory], np.ndarray]
+
+
+@dataclass
+class GenerationRequest:
+    prompt: Trajectory | None = None
+    use_latest_prompt: bool = False
+    num_candidates: int = 0          # 0 -> service default
+    seed: int = -1                   # -1 -> service default
+    screen: bool = False
+
+
+@dataclass
+class GenerationResult:
+    code: ResultCode
+    message: str = ""
+    layout: PolicyLayout | None = None
+    flat: np.ndarray | None = None          # [P] the selected policy
+    candidates: np.ndarray | None = None    # [K, P]
+    scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    selected: int = 0
+    seed: int = -1
+    prompt: Trajectory | None = None
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.code == ResultCode.NONE
+
+
+class GenerationService:
+    """Thread-safe request handling around a loaded generator.
+
+    Args:
+        generator: a :class:`~maa_generator.generator.Generator` (or any object with ``layout``,
+            ``check_trajectory(traj)`` and ``generate(trajectories, num_candidates, seed)``); ``None`` until loaded.
+        default_candidates: K used when a request asks for 0.
+        default_seed: seed used when a request passes -1.
+        max_candidates: upper bound on K (memory guard).
+        screener: optional simulation screener, used when a request sets ``screen``.
+        keep_prompts: how many received prompts to keep.
+    """
+
+    def __init__(self, generator=None, *, default_candidates: int = 1, default_seed: int = 0,
+                 max_candidates: int = 256, screener: Screener | None = None, keep_prompts: int = 8):
+        self.generator = generator
+        self.default_candidates = default_candidates
+        self.default_seed = default_seed
+        self.max_candidates = max_candidates
+        self.screener = screener
+        self._prompts: collections.deque[Trajectory] = collections.deque(maxlen=keep_prompts)
+        self._prompt_lock = threading.Lock()
+        self._busy = threading.Lock()
+
+    # ------------------------------------------------------------------ prompts
+    def check_prompt(self, traj: Trajectory) -> None:
+        """Raise :class:`PromptError` if ``traj`` cannot condition the loaded generator."""
+        if self.generator is not None:
+            self.generator.check_trajectory(traj)
+
+    def add_prompt(self, traj: Trajectory) -> None:
+        """Validate and keep a received prompt (raises :class:`PromptError` when it is unusable)."""
+        self.check_prompt(traj)
+        with self._prompt_lock:
+            self._prompts.append(traj)
+
+    @property
+    def latest_prompt(self) -> Trajectory | None:
+        with self._prompt_lock:
+            return self._prompts[-1] if self._prompts else None
+
+    # ----------------------------------------------------------------- requests
+    def handle(self, req: GenerationRequest) -> GenerationResult:
+        """Serve one request; never raises (errors become result codes)."""
+        if not self._busy.acquire(blocking=False):
+            return GenerationResult(ResultCode.BUSY, "another generation request is being served; retry later")
+        start = time.perf_counter()
+        try:
+            result = self._handle(req)
+        except Exception as exc:  # the service must answer, whatever failed inside
+            result = GenerationResult(ResultCode.UNKNOWN, f"{type(exc).__name__}: {exc}")
+        finally:
+            self._busy.release()
+        result.elapsed_s = time.perf_counter() - start
+        return result
+
+    def _handle(self, req: GenerationRequest) -> GenerationResult:
+        gen = self.generator
+        if gen is None:
+            return GenerationResult(ResultCode.GENERATOR_NOT_READY, "no generator model is loaded")
+        prompt = self.latest_prompt if req.use_latest_prompt else req.prompt
+        if prompt is None:
+            why = "no trajectory received on the prompt topic yet" if req.use_latest_prompt else "request has no prompt"
+            return GenerationResult(ResultCode.NO_PROMPT, why)
+        try:
+            self.check_prompt(prompt)
+        except PromptError as exc:
+            return GenerationResult(ResultCode.INVALID_PROMPT, str(exc))
+        k = req.num_candidates or self.default_candidates
+        if not 1 <= k <= self.max_candidates:
+            return GenerationResult(ResultCode.INVALID_PROMPT, f"num_candidates must be in [1, {self.max_candidates}]"
+                                                               f", got {k}")
+        seed = self.default_seed if req.seed < 0 else int(req.seed)
+        try:
+            policies = gen.generate([prompt], num_candidates=k, seed=seed)
+            flats = np.stack([np.asarray(p.flat, dtype=np.float32) for p in policies])
+        except (PromptError, ValueError, FloatingPointError) as exc:
+            return GenerationResult(ResultCode.GENERATION_FAILED, str(exc))
+        if not np.all(np.isfinite(flats)):
+            return GenerationResult(ResultCode.GENERATION_FAILED, "generator produced non-finite weights")
+        result = GenerationResult(ResultCode.NONE, layout=gen.layout, candidates=flats, seed=seed, prompt=prompt)
+        if req.screen:
+            if self.screener is None:
+                return GenerationResult(ResultCode.SCREENING_FAILED, "screening requested but no screener is "
+                                                                     "configured for this generator's domain")
+            scores = np.asarray(self.screener(gen.layout, flats, prompt), dtype=np.float32).reshape(-1)
+            if scores.shape != (k,):
+                return GenerationResult(ResultCode.SCREENING_FAILED, f"screener returned {scores.shape}, expected ({k},)")
+            if not np.any(np.isfinite(scores)):
+                return GenerationResult(ResultCode.SCREENING_FAILED, f"all {k} candidates failed screening")
+            result.scores = scores
+            result.selected = int(np.nanargmax(scores))
+        result.flat = flats[result.selected]
+        return result
+
+
+@dataclass
+class GeneratorNodeConfig:
+    """Parameters of the generator node (ROS parameters of the same names; see ``config/generator.yaml``)."""
+
+    model_path: str = ""                 # directory written by training/train.py (Generator.save)
+    device: str = "cpu"                  # "cpu" | "cuda" | "cuda:N"
+    num_candidates: int = 1              # default K when a request passes 0
+    max_candidates: int = 256
+    seed: int = 0                        # default seed when a request passes -1
+    screen_domain: str = ""              # "" (from the model), "go2", "metaworld"
+    screen_seconds: float = 4.0          # simulated seconds per candidate when screening
+    prompt_topic: str = "/maa/prompt"
+    weights_topic: str = "/maa/policy_weights"
+    service_name: str = "/generate_policy"
+    keep_prompts: int = 8
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.num_candidates <= self.max_candidates:
+            raise ValueError(f"num_candidates must be in [1, max_candidates={self.max_candidates}], "
+                             f"got {self.num_candidates}")
+        if self.screen_seconds <= 0:
+            raise ValueError(f"screen_seconds must be > 0, got {self.screen_seconds}")
+        if not (self.device == "cpu" or self.device.startswith("cuda")):
+            raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")

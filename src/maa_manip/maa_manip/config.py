@@ -1,0 +1,141 @@
+"""Typed configs of the manipulation collectors and evaluation (YAML -> dataclasses, unknown keys rejected)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from maa_generator.config import ConfigError, from_dict, load_yaml, to_dict
+
+__all__ = ["DaggerConfig", "SacConfig", "CollectConfig", "EvalConfig", "load_collect_config", "load_eval_config",
+           "ConfigError", "to_dict"]
+
+
+def _need(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ConfigError(msg)
+
+
+@dataclass
+class DaggerConfig:
+    """DAgger distillation of MetaWorld's scripted expert into the SAC-layout actor (one run = (task, seed)).
+
+    Each iteration evaluates the current actor (deterministic) in ``train_inits`` fixed configurations of the
+    run's seed plus ``random_inits`` random ones, records that checkpoint (params, success, prompt from its own
+    rollout), labels the visited states with the expert (+ Gaussian label noise of std ``noise``, the run's noise
+    level = ``noise_levels[seed % len]``) and takes ``grad_steps`` Adam steps on the aggregated data.
+    """
+
+    iterations: int = 50
+    expert_episodes: int = 1
+    train_inits: int = 2
+    random_inits: int = 2
+    grad_steps: int = 60
+    batch_size: int = 256
+    lr: float = 1e-3
+    noise_levels: list[float] = field(default_factory=lambda: [0.0, 0.1, 0.2, 0.3])
+    partial_every: int = 10
+
+    def __post_init__(self) -> None:
+        _need(self.iterations >= 1, f"dagger.iterations must be >= 1, got {self.iterations}")
+        _need(self.train_inits >= 1, f"dagger.train_inits must be >= 1, got {self.train_inits}")
+        _need(self.random_inits >= 0, f"dagger.random_inits must be >= 0, got {self.random_inits}")
+        _need(self.grad_steps >= 1 and self.batch_size >= 1, "dagger.grad_steps and batch_size must be >= 1")
+        _need(bool(self.noise_levels) and all(x >= 0 for x in self.noise_levels),
+              f"dagger.noise_levels must be a non-empty list of stds >= 0, got {self.noise_levels}")
+
+
+@dataclass
+class SacConfig:
+    """Paper SAC (critics 128x128, batch 128, lr 3e-4, gamma 0.99, tau 0.005, auto entropy, 5k random steps).
+
+    ``num_seeds`` runs train together with batched networks; each has ``envs_per_seed`` environments.
+    Checkpoints are saved every ``ckpt_every`` agent steps once a test success of ``ckpt_min_success`` is reached.
+    """
+
+    total_steps: int = 1_000_000
+    num_seeds: int = 4
+    envs_per_seed: int = 1
+    hidden: int = 128
+    batch_size: int = 128
+    lr: float = 3e-4
+    gamma: float = 0.99
+    tau: float = 0.005
+    random_steps: int = 5000
+    buffer_size: int = 1_000_000
+    updates_per_step: int = 1
+    ckpt_every: int = 10_000
+    ckpt_min_success: float = 1.0
+    test_every: int = 10_000
+    test_episodes: int = 1
+    prompt_episode: int = 0
+
+    def __post_init__(self) -> None:
+        _need(self.total_steps >= 1 and self.num_seeds >= 1 and self.envs_per_seed >= 1,
+              "sac.total_steps, num_seeds and envs_per_seed must be >= 1")
+        _need(0 < self.gamma <= 1 and 0 < self.tau <= 1, f"sac.gamma/tau must be in (0, 1], got {self.gamma}/{self.tau}")
+        _need(self.ckpt_every >= 1 and self.test_every >= 1, "sac.ckpt_every and test_every must be >= 1")
+
+
+@dataclass
+class CollectConfig:
+    """Top-level MetaWorld collection config (``config/metaworld_*.yaml``)."""
+
+    collector: str = "dagger"
+    root: str = "data/metaworld_zoo"
+    tasks: list[str] = field(default_factory=lambda: ["reach"])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    episode_steps: int = 500
+    prompt_n: int = 60
+    prompt_m: int = 3
+    store_episodes: int = 2
+    torch_threads: int = 1
+    tensorboard: str = "runs/collect_metaworld"
+    dagger: DaggerConfig = field(default_factory=DaggerConfig)
+    sac: SacConfig = field(default_factory=SacConfig)
+
+    def __post_init__(self) -> None:
+        _need(self.collector in ("dagger", "sac"), f"collector must be 'dagger' or 'sac', got {self.collector!r}")
+        _need(bool(self.tasks), "tasks must be a non-empty list")
+        _need(bool(self.seeds), "seeds must be a non-empty list")
+        _need(self.episode_steps >= 1, f"episode_steps must be >= 1, got {self.episode_steps}")
+        _need(self.prompt_n >= 1 and self.prompt_m >= 1, "prompt_n and prompt_m must be >= 1")
+        _need(self.store_episodes >= 0, "store_episodes must be >= 0")
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation protocol (``training/evaluate.py``)."""
+
+    generator: str = ""
+    zoo: str = "data/metaworld_zoo"
+    out: str = "results/metaworld/eval"
+    seen_tasks: list[str] = field(default_factory=list)
+    unseen_tasks: list[str] = field(default_factory=list)
+    num_prompts: int = 100
+    episodes: int = 5
+    episode_steps: int = 500
+    prompt_noise: float = 0.0
+    seed: int = 0
+    baselines: list[str] = field(default_factory=lambda: ["retrieval", "retrieval_noise", "bc"])
+    retrieval_noise_std: float = 0.01
+    bc_steps: int = 500
+    plots: int = 3
+
+    def __post_init__(self) -> None:
+        _need(self.num_prompts >= 1 and self.episodes >= 1, "num_prompts and episodes must be >= 1")
+        _need(self.prompt_noise >= 0, f"prompt_noise must be >= 0, got {self.prompt_noise}")
+        known = {"retrieval", "retrieval_noise", "bc"}
+        _need(set(self.baselines) <= known, f"unknown baselines {sorted(set(self.baselines) - known)}; "
+                                            f"expected a subset of {sorted(known)}")
+
+
+def load_collect_config(path: str | Path, overrides: dict | None = None) -> CollectConfig:
+    data = load_yaml(path)
+    data.update(overrides or {})
+    return from_dict(CollectConfig, data)
+
+
+def load_eval_config(path: str | Path, overrides: dict | None = None) -> EvalConfig:
+    data = load_yaml(path)
+    data.update(overrides or {})
+    return from_dict(EvalConfig, data)
