@@ -6,22 +6,29 @@ do not accumulate. The wait is an absolute-deadline sleep that a stop request in
 overruns makes the loop skip the deadlines already past (counted in ``missed``) and resume on the grid.
 On stop *or* exception, ``on_stop`` (the backend's damping) runs before :meth:`DeadlineLoop.run` returns/raises.
 
-A ROS node only has to create a :class:`DeployController`, run it in a :class:`DeadlineLoop` thread, and map
-topics/services to :meth:`DeployController.request_mode`, :meth:`DeployController.estop`,
-``controller.runner.load_async(...)`` and :meth:`DeployController.diagnostics`.
+A ROS node only has to build the stack (:func:`build_stack` from a :class:`DeployConfig`), start the
+:class:`DeadlineLoop` thread, and map topics/services to :meth:`DeployController.request_mode`,
+:meth:`DeployController.estop`, ``controller.runner.load_async(...)`` and :meth:`DeployController.diagnostics`.
 """
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+from maa_generator.config import ConfigError
+from maa_generator.layout import PolicyLayout
 
+from .backends import make_backend
 from .backends.base import Backend
-from .policy_runner import ObservationBuilder, PolicyRunner
-from .safety import SafetyLayer
-from .state_machine import Mode, StateMachine, TransitionError
+from .backends.unitree import UnitreeConfig
+from .policy_runner import Go2ObservationBuilder, ObservationBuilder, PolicyRunner
+from .safety import SafetyConfig, SafetyLayer, dataclass_from_mapping, load_yaml_mapping
+from .state_machine import Mode, StateMachine, StateMachineConfig, TransitionError
+from .weights_io import load_adaptation_file, load_weights_file
 
 
 class LoopStats:
@@ -57,15 +64,19 @@ class DeadlineLoop:
         period: seconds (0.02 = 50 Hz).
         on_stop: called once when the loop ends, normally or by exception (e.g. ``backend.damping``).
         clock: monotonic clock in seconds.
+        wait: ``wait(seconds) -> stop_requested`` sleeping until the deadline (default: the stop event's wait,
+            an absolute-deadline condition wait on the monotonic clock that :meth:`stop` interrupts). Tests
+            inject a simulated clock and wait.
     """
 
     def __init__(self, tick: Callable[[], None], period: float = 0.02, on_stop: Callable[[], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, wait: Callable[[float], bool] | None = None):
         if period <= 0:
             raise ValueError(f"period must be > 0 s, got {period}")
         self.tick, self.period, self.on_stop, self.clock = tick, period, on_stop, clock
         self.stats = LoopStats()
         self._stop = threading.Event()
+        self._wait = wait or self._stop.wait
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self.start_time: float | None = None
@@ -81,7 +92,7 @@ class DeadlineLoop:
                     break
                 deadline = t0 + k * self.period
                 remaining = deadline - self.clock()
-                if remaining > 0 and self._stop.wait(remaining):
+                if remaining > 0 and (self._wait(remaining) or self._stop.is_set()):
                     break
                 wake = self.clock()
                 self.tick()
@@ -206,3 +217,71 @@ class DeployController:
                 "policy": None if policy is None else {"source": policy.source, "checksum": policy.checksum[:16]},
                 "policy_swaps": self.runner.swaps if self.runner else 0,
                 "policy_last_error": self.runner.last_error if self.runner else None}
+
+
+# --------------------------------------------------------------------------- assembly for nodes / scripts
+@dataclass
+class DeployConfig:
+    """Everything the deploy stack needs; YAML section ``deploy`` (unknown keys rejected).
+
+    ``adaptation_path``: the pretrained adaptation module (``maa_go2.checkpoints.save_adaptation`` output or a
+    weights file). ``reference_actor_path``: an actor file whose layout every generated actor must match (e.g. the
+    PPO actor trained with that adaptation module); empty = ``maa_go2.actor_critic.go2_actor_layout`` (needs torch).
+    ``initial_policy_path``: optional actor to load at start (empty = wait for generated weights).
+    """
+
+    backend: str = "sim"  # "sim" | "unitree"
+    rate_hz: float = 50.0
+    adaptation_path: str = ""
+    reference_actor_path: str = ""
+    initial_policy_path: str = ""
+    max_screen_action: float = 10.0
+    sim_realtime: bool = True
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+    state_machine: StateMachineConfig = field(default_factory=StateMachineConfig)
+    unitree: UnitreeConfig = field(default_factory=UnitreeConfig)
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("sim", "unitree"):
+            raise ConfigError(f"deploy.backend must be 'sim' or 'unitree', got {self.backend!r}")
+        if not self.rate_hz > 0:
+            raise ConfigError(f"deploy.rate_hz must be > 0, got {self.rate_hz}")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping | None) -> DeployConfig:
+        return dataclass_from_mapping(cls, data, "deploy")
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, section: str | None = "deploy") -> DeployConfig:
+        return cls.from_mapping(load_yaml_mapping(path, section))
+
+
+def expected_actor_layout(cfg: DeployConfig) -> PolicyLayout:
+    """The actor layout generated weights must have (see :class:`DeployConfig`)."""
+    if cfg.reference_actor_path:
+        return load_weights_file(cfg.reference_actor_path).layout
+    from maa_go2.actor_critic import go2_actor_layout  # imports torch
+
+    return go2_actor_layout()
+
+
+def build_stack(cfg: DeployConfig, backend: Backend | None = None) -> tuple[DeployController, DeadlineLoop]:
+    """Create backend (unless given), runner, state machine, safety, controller and the (not started) loop.
+
+    The loop's ``on_stop`` commands damping. A node then only calls ``loop.start()`` and maps its interfaces to
+    ``controller.request_mode/estop/reset``, ``controller.runner.load_async`` and ``controller.diagnostics``.
+    """
+    if not cfg.adaptation_path:
+        raise ConfigError("deploy.adaptation_path is required (the pretrained adaptation module)")
+    adaptation = load_adaptation_file(cfg.adaptation_path)
+    runner = PolicyRunner(expected_actor_layout(cfg), adaptation, max_screen_action=cfg.max_screen_action)
+    if cfg.initial_policy_path:
+        runner.load(cfg.initial_policy_path)
+    if backend is None:
+        backend = (make_backend("sim", realtime=cfg.sim_realtime, damping_kd=cfg.state_machine.damping_kd)
+                   if cfg.backend == "sim" else make_backend("unitree", config=cfg.unitree))
+    clock = getattr(backend, "clock", time.monotonic)
+    controller = DeployController(backend, StateMachine(cfg.state_machine), SafetyLayer(cfg.safety), runner,
+                                  Go2ObservationBuilder(dt=1.0 / cfg.rate_hz), clock=clock)
+    loop = DeadlineLoop(controller.tick, period=1.0 / cfg.rate_hz, on_stop=backend.damping)
+    return controller, loop

@@ -22,9 +22,10 @@ from typing import Any, Protocol
 
 import numpy as np
 from maa_generator.layout import PolicyLayout
-from maa_go2 import commands as go2_commands
 from maa_go2.control import POLICY_DT, action_to_target
 from maa_go2.observation import OBS_DIM, ObservationHistory, build_observation
+
+from maa_go2 import commands as go2_commands
 
 from .backends.base import RobotState
 from .weights_io import WeightsError, WeightsPayload, load_weights_file, payload_from_message
@@ -161,11 +162,10 @@ class PolicyRunner:
         else:
             payload = payload_from_message(source, self.actor_layout)
         if payload.layout.fingerprint() != self.actor_layout.fingerprint():
-            raise WeightsError(f"{payload.source}: layout mismatch: this robot runs actor {list(self.actor_layout.dims)} "
-                               f"({self.actor_layout.activation}, {self.actor_layout.output}, fingerprint "
-                               f"{self.actor_layout.fingerprint()}), got {list(payload.layout.dims)} "
-                               f"({payload.layout.activation}, {payload.layout.output}, fingerprint "
-                               f"{payload.layout.fingerprint()})")
+            want, got = self.actor_layout, payload.layout
+            raise WeightsError(f"{payload.source}: layout mismatch: this robot runs actor {list(want.dims)} "
+                               f"({want.activation}, {want.output}, fingerprint {want.fingerprint()}), got "
+                               f"{list(got.dims)} ({got.activation}, {got.output}, fingerprint {got.fingerprint()})")
         actions = self.actor_layout.forward_numpy(payload.flat, np.concatenate([self._screen_obs, self._screen_latent],
                                                                                axis=1))
         peak = float(np.max(np.abs(actions))) if np.all(np.isfinite(actions)) else math.inf

@@ -64,7 +64,11 @@ def crc32_core(words: Sequence[int] | np.ndarray) -> int:
     Returns:
         The CRC as an ``int`` in ``[0, 2**32)``.
     """
-    data = np.asarray(words, dtype=np.uint32).astype(">u4").tobytes()
+    return crc32_msb_bytes(np.asarray(words, dtype=np.uint32).astype(">u4").tobytes())
+
+
+def crc32_msb_bytes(data: bytes) -> int:
+    """Non-reflected CRC-32 (poly 0x04C11DB7, init 0xFFFFFFFF, no final xor; "CRC-32/MPEG-2") of ``data``."""
     crc = 0xFFFFFFFF
     table = _TABLE
     for byte in data:

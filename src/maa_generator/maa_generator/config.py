@@ -112,7 +112,8 @@ def from_dict(cls, data: Mapping, path: str = ""):
     try:
         return cls(**kwargs)
     except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}" if path else str(exc)) from None
+        msg = str(exc)
+        raise ConfigError(msg if not path or msg.startswith(path) else f"{path}: {msg}") from None
     except TypeError as exc:  # missing required fields
         raise ConfigError(f"{path or cls.__name__}: {exc}") from None
 

@@ -77,8 +77,8 @@ class GeneratorNode(Node):
 
         domain = self.cfg.screen_domain or getattr(generator, "domain", "")
         try:
-            return make_screener(domain, seconds=self.cfg.screen_seconds)
-        except (ImportError, ValueError) as exc:
+            return make_screener(domain, seconds=self.cfg.screen_seconds, adaptation_path=self.cfg.adaptation_path)
+        except (ImportError, OSError, ValueError) as exc:
             self.get_logger().warning(f"screening unavailable for domain {domain!r}: {exc}")
             return None
 

@@ -171,6 +171,7 @@ class GeneratorNodeConfig:
     seed: int = 0                        # default seed when a request passes -1
     screen_domain: str = ""              # "" (from the model), "go2", "metaworld"
     screen_seconds: float = 4.0          # simulated seconds per candidate when screening
+    adaptation_path: str = ""            # go2: pretrained adaptation module used by the screener
     prompt_topic: str = "/maa/prompt"
     weights_topic: str = "/maa/policy_weights"
     service_name: str = "/generate_policy"

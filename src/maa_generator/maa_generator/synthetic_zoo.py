@@ -31,7 +31,7 @@ def _rollout(layout: PolicyLayout, flat: np.ndarray, goal: np.ndarray, steps: in
         push = np.zeros(2, np.float32)
         push[: min(2, layout.action_dim)] = a[:2]
         x = x + 0.1 * push + 0.02 * (goal - x)
-        succ.append(float(np.linalg.norm(x - goal)) < 0.15)
+        succ.append(float(np.linalg.norm(x - goal)) < 0.25)
     return np.stack(obs), np.stack(act), np.asarray(succ)
 
 

@@ -23,7 +23,7 @@ import os
 import random
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,128 +31,20 @@ import torch
 import yaml
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import AutoencoderConfig, ConfigError, DiffusionConfig, EmbeddingConfig, ModelConfig, from_dict, to_dict
+from .config import ConfigError, to_dict
 from .distributed import DistInfo, LossModule, all_mean, barrier, check_in_sync, shard_rows, wrap
 from .generator import Generator
 from .layout import PolicyLayout
 from .synthetic_zoo import make_synthetic_zoo
+from .train_config import (  # noqa: F401 - re-exported
+    STAGES,
+    DataConfig,
+    RunConfig,
+    StageConfig,
+    TrainConfig,
+    load_run_config,
+)
 from .zoo import Zoo
-
-STAGES = ("autoencoder", "embedding", "generator")
-
-
-# --------------------------------------------------------------------------- configs
-@dataclass
-class DataConfig:
-    """Where the training data comes from.
-
-    Args:
-        zoo: path of a policy zoo (``docs/zoo_format.md``); overridden by ``--zoo``.
-        synthetic: build a SYNTHETIC zoo under ``<out>/synthetic_zoo`` when no zoo is given (CI only).
-        synthetic_layout: ``PolicyLayout`` dict of the synthetic policies.
-        synthetic_tasks, synthetic_per_task: synthetic zoo size.
-        tasks: train on these tasks only (``None``: all).
-        min_success: drop checkpoints whose success rate is below this.
-        val_fraction: fraction of checkpoints held out for validation (at least 2 rows).
-        normalizer_rows: at most this many training rows are used to fit the normalizers.
-    """
-
-    zoo: str | None = None
-    synthetic: bool = False
-    synthetic_layout: dict = field(default_factory=lambda: {"obs_dim": 8, "action_dim": 2, "hidden": [32, 32]})
-    synthetic_tasks: int = 4
-    synthetic_per_task: int = 16
-    tasks: list[str] | None = None
-    min_success: float | None = None
-    val_fraction: float = 0.1
-    normalizer_rows: int = 20000
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.val_fraction < 1.0:
-            raise ConfigError(f"data.val_fraction must be in (0, 1), got {self.val_fraction}")
-        if self.synthetic_tasks < 2 or self.synthetic_per_task < 2:
-            raise ConfigError("data.synthetic_tasks and data.synthetic_per_task must be >= 2")
-
-
-@dataclass
-class StageConfig:
-    """One stage's optimization: ``steps`` AdamW steps at ``lr`` (linear warm-up, cosine decay to 10%)."""
-
-    steps: int = 1000
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    warmup_steps: int = 0
-    batch_size: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.steps < 1 or self.lr <= 0 or self.warmup_steps < 0:
-            raise ConfigError(f"stage needs steps >= 1, lr > 0, warmup_steps >= 0; got {self}")
-        if self.batch_size is not None and self.batch_size < 2:
-            raise ConfigError(f"stage batch_size must be >= 2 (InfoNCE needs negatives), got {self.batch_size}")
-
-
-@dataclass
-class TrainConfig:
-    """Shared training settings; ``batch_size`` is global (split over DDP ranks)."""
-
-    seed: int = 0
-    batch_size: int = 64
-    num_workers: int = 0
-    checkpoint_every: int = 200
-    val_every: int = 100
-    log_every: int = 10
-    grad_clip: float = 1.0
-    val_rows: int = 512
-    autoencoder: StageConfig = field(default_factory=StageConfig)
-    embedding: StageConfig = field(default_factory=StageConfig)
-    generator: StageConfig = field(default_factory=lambda: StageConfig(lr=2e-4))
-
-    def __post_init__(self) -> None:
-        if self.batch_size < 2 or self.num_workers < 0 or self.checkpoint_every < 1 or self.val_every < 1:
-            raise ConfigError(f"train: need batch_size >= 2, num_workers >= 0, checkpoint_every/val_every >= 1; "
-                              f"got batch_size={self.batch_size}, num_workers={self.num_workers}, "
-                              f"checkpoint_every={self.checkpoint_every}, val_every={self.val_every}")
-
-
-@dataclass
-class RunConfig:
-    """A whole preset file: the model sections plus ``data:`` and ``train:``."""
-
-    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
-    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
-    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
-    data: DataConfig = field(default_factory=DataConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-    @property
-    def model(self) -> ModelConfig:
-        return ModelConfig(self.autoencoder, self.embedding, self.diffusion)
-
-
-def _set_dotted(data: dict, key: str, value) -> None:
-    parts = key.split(".")
-    cur = data
-    for p in parts[:-1]:
-        cur = cur.setdefault(p, {})
-        if not isinstance(cur, dict):
-            raise ConfigError(f"override {key}: {p} is not a section")
-    cur[parts[-1]] = value
-
-
-def load_run_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
-    """Load a preset YAML (unknown keys are errors) and apply ``key.sub=value`` overrides (values parsed as YAML)."""
-    from .config import load_yaml
-
-    data = load_yaml(path)
-    for item in overrides or []:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} must look like section.key=value")
-        key, val = item.split("=", 1)
-        _set_dotted(data, key.strip(), yaml.safe_load(val))
-    try:
-        return from_dict(RunConfig, data)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
 
 
 # --------------------------------------------------------------------------- atomic checkpoint directories
@@ -160,9 +52,15 @@ def _atomic_dir(dest: Path, write: Callable[[Path], None]) -> None:
     """Write a directory via ``write(tmp)`` then swap it into ``dest`` (old copy kept as ``.old-*`` until done)."""
     tmp = dest.with_name(f".tmp-{dest.name}-{os.getpid()}")
     old = dest.with_name(f".old-{dest.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    write(tmp)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    for stale in dest.parent.glob(f".tmp-{dest.name}-*"):  # left by a killed writer
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        write(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if dest.exists():
         shutil.rmtree(old, ignore_errors=True)
         os.rename(dest, old)
@@ -278,7 +176,8 @@ def train_stage(spec: StageSpec, scfg: StageConfig, tcfg: TrainConfig, run_dir: 
     size = scfg.batch_size or tcfg.batch_size
     ddp = wrap(LossModule(module, spec.loss), info)
     loader = torch.utils.data.DataLoader(_Batches(spec, tcfg.seed, size, info, step, scfg.steps), batch_size=None,
-                                         num_workers=tcfg.num_workers)
+                                         num_workers=tcfg.num_workers,
+                                         generator=torch.Generator().manual_seed(tcfg.seed))  # keeps global RNG
 
     def save(dest_name: str, with_state: bool) -> None:
         rng = [_rng_state()]
@@ -319,7 +218,7 @@ def train_stage(spec: StageSpec, scfg: StageConfig, tcfg: TrainConfig, run_dir: 
             for k, v in metrics.items():
                 writer.add_scalar(f"{spec.name}/train_{k}", v, step)
             writer.add_scalar(f"{spec.name}/lr", sched.get_last_lr()[0], step)
-            bar.set_postfix(loss=f"{float(loss):.4f}")
+            bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
         if step % tcfg.val_every == 0 or step == scfg.steps:
             val = all_mean(_validate(spec, module), info)
             if info.is_main and writer is not None:
@@ -359,8 +258,165 @@ def load_stage_weights(run_dir: Path, stage: str, module: torch.nn.Module) -> Pa
                             f"(--stage {stage} or --stage all)")
 
 
-def stage_complete(run_dir: Path, stage: str, steps: int) -> bool:
-    d = _existing(Path(run_dir) / "stages" / stage / "last")
-    if d is None or not (d / "state.pt").is_file():
-        return False
-    return int(torch.load(d / "state.pt", map_location="cpu", weights_only=True)["step"]) >= steps
+# --------------------------------------------------------------------------- the three-stage pipeline
+def open_training_zoo(cfg: RunConfig, out: Path, info: DistInfo, zoo_path: str | None = None) -> Zoo:
+    """Open (or, for ``data.synthetic``, build under ``<out>/synthetic_zoo``) the zoo and apply the data filters."""
+    path = zoo_path or cfg.data.zoo
+    if path is None:
+        if not cfg.data.synthetic:
+            raise ConfigError("no policy zoo: pass --zoo PATH, set data.zoo, or use --synthetic (CI data)")
+        path = out / "synthetic_zoo"
+        if info.is_main:
+            layout = PolicyLayout.from_dict(cfg.data.synthetic_layout)
+            e = cfg.embedding
+            make_synthetic_zoo(path, layout, e.n_steps, e.m_states, cfg.data.synthetic_tasks,
+                               cfg.data.synthetic_per_task, e.segments, seed=cfg.train.seed)
+        barrier(info)
+    zoo = Zoo.open(path)
+    if cfg.data.tasks is not None or cfg.data.min_success is not None:
+        zoo = zoo.filter(tasks=cfg.data.tasks, min_success=cfg.data.min_success)
+    if zoo.num_checkpoints < 4:
+        raise ConfigError(f"zoo {path} has {zoo.num_checkpoints} checkpoints after filtering; need at least 4")
+    return zoo
+
+
+def _check_prompt_dims(zoo: Zoo, gen: Generator) -> None:
+    e, p = gen.config.embedding, zoo.prompt
+    emb = gen.embedding
+    got = {"n": e.n_steps, "m": e.m_states, "segments": e.segments, "h_dim": emb.h_dim, "v_dim": emb.v_dim}
+    bad = {k: (p[k], v) for k, v in got.items() if p[k] != v}
+    if bad:
+        raise ConfigError(f"embedding config does not match the zoo prompts {p}: (zoo, config) = {bad}; set "
+                          "embedding.n_steps/m_states/segments/obs_dim/act_dim accordingly")
+
+
+def _split(n: int, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    perm = np.random.default_rng(seed).permutation(n)
+    n_val = min(n - 2, max(2, int(round(frac * n))))
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def _chunked_mean(fn: Callable, rows: np.ndarray, size: int) -> float:
+    """Mean of ``fn(rows_chunk)`` over chunks of ``size`` (last chunk merged if it would have < 2 rows)."""
+    bounds = list(range(0, len(rows), size))
+    if len(bounds) > 1 and len(rows) - bounds[-1] < 2:
+        bounds.pop()
+    ends = bounds[1:] + [len(rows)]
+    vals = [float(fn(rows[a:b])) for a, b in zip(bounds, ends)]
+    return float(np.mean(vals))
+
+
+def _encode_all(fn: Callable, n: int, size: int) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat([fn(np.arange(a, min(n, a + size))).cpu() for a in range(0, n, size)])
+
+
+def run_training(cfg: RunConfig, out: str | Path, stage: str = "all", resume: bool = False,
+                 zoo_path: str | None = None, info: DistInfo | None = None) -> dict:
+    """Train ``stage`` (``autoencoder`` | ``embedding`` | ``generator`` | ``all``) into run directory ``out``.
+
+    Returns a summary dict (per-stage step/best_val, zoo path, generator path when written).
+    """
+    if stage not in (*STAGES, "all"):
+        raise ValueError(f"stage must be one of {[*STAGES, 'all']}, got {stage!r}")
+    info = info or DistInfo()
+    out = Path(out)
+    tcfg = cfg.train
+    torch.manual_seed(tcfg.seed + info.rank)
+    np.random.seed(tcfg.seed + info.rank)
+    random.seed(tcfg.seed + info.rank)
+    if info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    barrier(info)
+    zoo = open_training_zoo(cfg, out, info, zoo_path)
+    gen = Generator.build(zoo.layout, cfg.model)
+    _check_prompt_dims(zoo, gen)
+    resolved = {**to_dict(cfg), "resolved": {"zoo": str(zoo.root), "synthetic_zoo": zoo.synthetic,
+                                             "layout": zoo.layout.to_dict(), "world_size": info.world_size,
+                                             "num_checkpoints": zoo.num_checkpoints}}
+    writer = None
+    if info.is_main:
+        (out / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(out / "tb"))
+    todo = STAGES if stage == "all" else (stage,)
+    for name in todo:
+        if not resume and _existing(out / "stages" / name / "last") is not None:
+            raise FileExistsError(f"{out}/stages/{name} already has a checkpoint; pass --resume to continue it or "
+                                  "choose another --out")
+    train_rows, val_rows = _split(zoo.num_checkpoints, cfg.data.val_fraction, tcfg.seed)
+    val_rows = val_rows[: tcfg.val_rows]
+    dev = info.device
+    summary: dict = {"zoo": str(zoo.root), "stages": {}}
+    params = zoo.params()
+    h_all, v_all = zoo.prompts()
+    vsize = max(2, tcfg.batch_size)
+
+    def tensor(view, rows) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(view[rows]))
+
+    ae = gen.autoencoder
+    ae.fit_normalizer(tensor(params, train_rows[: cfg.data.normalizer_rows]))
+    if "autoencoder" in todo:
+        spec = StageSpec("autoencoder", ae, lambda m, x: m.loss(x), lambda r: (tensor(params, train_rows[r]),),
+                         len(train_rows),
+                         lambda m: _chunked_mean(lambda r: m.loss(tensor(params, r).to(dev))[0], val_rows, vsize))
+        summary["stages"]["autoencoder"] = train_stage(spec, tcfg.autoencoder, tcfg, out, resolved, info, resume,
+                                                       writer)
+    emb = gen.embedding
+    emb.fit_normalizer(tensor(h_all, train_rows[: cfg.data.normalizer_rows]),
+                       tensor(v_all, train_rows[: cfg.data.normalizer_rows]))
+    if "embedding" in todo:
+        spec = StageSpec("embedding", emb, lambda m, h, v: m.loss(h, v),
+                         lambda r: (tensor(h_all, train_rows[r]), tensor(v_all, train_rows[r])), len(train_rows),
+                         lambda m: _chunked_mean(lambda r: m.loss(tensor(h_all, r).to(dev),
+                                                                  tensor(v_all, r).to(dev))[0], val_rows, vsize))
+        summary["stages"]["embedding"] = train_stage(spec, tcfg.embedding, tcfg, out, resolved, info, resume, writer)
+    if "generator" in todo:
+        summary["stages"]["generator"] = _train_generator(gen, zoo, out, cfg, resolved, info, resume, writer,
+                                                          train_rows, val_rows)
+        if info.is_main:
+            final = out / "generator"
+            extra = {"zoo": str(zoo.root), "synthetic_zoo": zoo.synthetic, "run_dir": str(out),
+                     "steps": {k: v["step"] for k, v in summary["stages"].items()}}
+            _atomic_dir(final, lambda tmp: gen.cpu().save(tmp, extra=extra))
+            summary["generator"] = str(final)
+        barrier(info)
+    if writer is not None:
+        writer.close()
+    return summary
+
+
+def _train_generator(gen: Generator, zoo: Zoo, out: Path, cfg: RunConfig, resolved: dict, info: DistInfo,
+                     resume: bool, writer, train_rows: np.ndarray, val_rows: np.ndarray) -> dict:
+    """Encode the zoo with the trained AE, embed its prompts, then train the latent diffusion."""
+    dev, tcfg = info.device, cfg.train
+    ae, emb, diff = gen.autoencoder.to(dev), gen.embedding.to(dev), gen.diffusion
+    load_stage_weights(out, "autoencoder", ae)
+    load_stage_weights(out, "embedding", emb)
+    ae.eval()
+    emb.eval()
+    params = zoo.params()
+    h_all, v_all = zoo.prompts()
+    n, size = zoo.num_checkpoints, max(2, tcfg.batch_size)
+
+    def rows_tensor(view, rows):
+        return torch.from_numpy(np.ascontiguousarray(view[rows])).to(dev)
+
+    latents = _encode_all(lambda r: ae.encode(rows_tensor(params, r)), n, size)
+    cond = _encode_all(lambda r: emb.embed(rows_tensor(h_all, r), rows_tensor(v_all, r)), n, size)
+    if info.is_main:
+        (out / "cache").mkdir(exist_ok=True)
+        np.save(out / "cache" / "latents.npy", latents.numpy())
+        np.save(out / "cache" / "cond.npy", cond.numpy())
+    diff.fit_latent_normalizer(latents[torch.from_numpy(train_rows)])
+    tr, va = torch.from_numpy(train_rows), torch.from_numpy(val_rows)
+    spec = StageSpec("generator", diff, lambda m, z, c: m.loss(z, c),
+                     lambda r: (latents[tr[r]], cond[tr[r]]), len(train_rows),
+                     lambda m: _chunked_mean(lambda r: m.loss(latents[r].to(dev), cond[r].to(dev))[0],
+                                             va.numpy(), size),
+                     after_step=lambda m: m.update_ema())
+    result = train_stage(spec, tcfg.generator, tcfg, out, resolved, info, resume, writer)
+    load_stage_weights(out, "generator", diff)
+    return result

@@ -349,9 +349,17 @@ class Zoo:
 
     def _view(self, key: str, task: str | None) -> ConcatView:
         rows = self._rows if task is None else self.filter(tasks=[task])._rows
-        if any(key not in a for a in self._arrays):
-            raise ZooError(f"zoo {self.root} has no {key!r} in every shard (collected without trajectories?)")
-        return ConcatView([a[key] for a in self._arrays], rows)
+        sizes = [e["num_checkpoints"] for e in self.shards]
+        used = set(np.searchsorted(np.cumsum(sizes), rows, side="right").tolist())
+        lacking = [self.shards[i]["name"] for i in sorted(used) if key not in self._arrays[i]]
+        if lacking:
+            raise ZooError(f"zoo {self.root}: shard(s) {lacking} have no {key!r} (collected without trajectories?)")
+        have = next((a[key] for a in self._arrays if key in a), None)
+        if have is None:
+            raise ZooError(f"zoo {self.root}: no shard has {key!r}")
+        parts = [a[key] if key in a else np.broadcast_to(np.zeros((), have.dtype), (n, *have.shape[1:]))
+                 for a, n in zip(self._arrays, sizes)]
+        return ConcatView(parts, rows)
 
     def params(self, task: str | None = None) -> ConcatView:
         """Flat parameters ``[N, P]`` float32 (memory-mapped; index to gather rows)."""

@@ -29,12 +29,15 @@ class RandomizationConfig:
     latency_prob: float = 0.5  #: probability that an episode runs with 1 policy step of action latency
     push_interval_s: float = 15.0
     push_max_vel: float = 0.5  #: [m/s] added to the base xy velocity at each push
+    num_model_variants: int = 32  #: MuJoCo: distinct randomized models (friction/restitution/mass) envs draw from
 
     def __post_init__(self) -> None:
         for name in ("friction", "restitution", "added_mass", "motor_strength", "kp_factor", "kd_factor"):
             lo, hi = getattr(self, name)
             if lo > hi:
                 raise ValueError(f"domain_rand.{name}: expected [lo, hi] with lo <= hi, got {[lo, hi]}")
+        if self.num_model_variants < 1:
+            raise ValueError(f"domain_rand.num_model_variants must be >= 1, got {self.num_model_variants}")
         if not 0.0 <= self.latency_prob <= 1.0:
             raise ValueError(f"domain_rand.latency_prob must be in [0,1], got {self.latency_prob}")
 

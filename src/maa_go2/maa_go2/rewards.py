@@ -97,14 +97,16 @@ def reward_dof_pos_limits(s):
 
 
 def reward_tracking_contacts_shaped_force(s):
+    """WTW's term plus a constant: swing feet (desired contact 0) rewarded for carrying no force, in [0, 1]."""
     xp = xp_of(s.foot_force)
-    return -((1 - s.desired_contact) * (1 - xp.exp(-s.foot_force ** 2 / GAIT_FORCE_SIGMA))).sum(-1) / 4
+    return ((1 - s.desired_contact) * xp.exp(-s.foot_force ** 2 / GAIT_FORCE_SIGMA)).sum(-1) / 4
 
 
 def reward_tracking_contacts_shaped_vel(s):
+    """WTW's term plus a constant: stance feet rewarded for not moving, in [0, 1]."""
     xp = xp_of(s.foot_vel)
     v2 = (s.foot_vel ** 2).sum(-1)
-    return -(s.desired_contact * (1 - xp.exp(-v2 / GAIT_VEL_SIGMA))).sum(-1) / 4
+    return (s.desired_contact * xp.exp(-v2 / GAIT_VEL_SIGMA)).sum(-1) / 4
 
 
 def reward_feet_slip(s):
@@ -113,7 +115,7 @@ def reward_feet_slip(s):
 
 
 def reward_feet_clearance_cmd_linear(s):
-    phases = 1 - (1.0 - (s.foot_indices * 2.0 - 1.0).clip(0.0, 1.0) * 2.0).abs()
+    phases = 1 - abs(1.0 - (s.foot_indices * 2.0 - 1.0).clip(0.0, 1.0) * 2.0)
     target = s.commands[:, 9:10] * phases + 0.02
     return ((target - (s.foot_height - FOOT_RADIUS)) ** 2 * (1 - s.desired_contact)).sum(-1)
 
@@ -127,7 +129,7 @@ def reward_raibert_heuristic(s):
     width, length, freq = c[:, 12:13], c[:, 13:14], c[:, 4:5]
     sign_y = like(c, [1.0, -1.0, 1.0, -1.0])
     sign_x = like(c, [1.0, 1.0, -1.0, -1.0])
-    phases = (1 - s.foot_indices * 2.0).abs() - 0.5
+    phases = abs(1 - s.foot_indices * 2.0) - 0.5
     y_vel = c[:, 2:3] * length / 2
     ys_off = phases * y_vel * (0.5 / freq) * like(c, [1.0, 1.0, -1.0, -1.0])
     xs_off = phases * c[:, 0:1] * (0.5 / freq)
@@ -141,7 +143,7 @@ def reward_raibert_heuristic(s):
 DEFAULT_SCALES = {
     "tracking_lin_vel": 1.0, "tracking_ang_vel": 0.5, "lin_vel_z": -0.02, "ang_vel_xy": -0.001,
     "orientation_control": -5.0, "torques": -1e-4, "dof_vel": -1e-4, "action_rate": -0.01,
-    "action_smoothness_2": -0.1, "collision": -5.0, "dof_pos_limits": -10.0,
+    "action_smoothness_2": -0.01, "collision": -5.0, "dof_pos_limits": -10.0,
     "tracking_contacts_shaped_force": 4.0, "tracking_contacts_shaped_vel": 4.0, "feet_slip": -0.04,
     "feet_clearance_cmd_linear": -30.0, "jump": 10.0, "raibert_heuristic": -10.0,
 }
@@ -170,13 +172,15 @@ def compute_rewards(s: RewardState, cfg: RewardConfig, dt: float):
             continue
         val = REWARD_FUNCTIONS[name](s) * (scale * dt)
         terms[name] = val
-        if cfg.only_positive_ji22 and scale > 0 and name.startswith("tracking_") and "contacts" not in name:
+        if scale > 0:
             pos = pos + val
         else:
             neg = neg + val
     if cfg.only_positive_ji22:
         xp = xp_of(pos)
-        total = pos * xp.exp(neg / cfg.sigma_rew_neg)
+        # as WTW: terms with a positive scale (tracking, gait contact tracking, jump) form r_pos >= 0 (the gait
+        # contact terms are written in their non-negative form), so staying alive always pays.
+        total = pos.clip(0.0, None) * xp.exp(neg / cfg.sigma_rew_neg)
     else:
         total = pos + neg
     return total, terms

@@ -88,7 +88,7 @@ def _train(net, opt, obs: np.ndarray, act: np.ndarray, steps: int, batch: int, g
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return float(loss)
+    return loss.item()
 
 
 def _partial_path(root: Path, task: str, run: str) -> Path:

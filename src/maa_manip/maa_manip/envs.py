@@ -2,7 +2,7 @@
 
 Observations are the 39-d goal-observable MetaWorld state (hand xyz, gripper, two objects' pos+quat, the
 previous frame's 18 values, goal xyz), actions are 4-d in ``[-1, 1]`` (xyz delta, gripper effort), episodes
-are 500 steps (control period 0.0125 s x frame skip 5 = 0.0625 s... MetaWorld's ``dt``), the reward is the
+are 500 steps (control period ``dt`` = 0.0125 s), the reward is the
 dense v2 reward and success is ``info["success"]``.
 
 Two initialization modes:
@@ -15,6 +15,7 @@ Two initialization modes:
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -52,6 +53,7 @@ def expert_policy(task: str):
     """MetaWorld's scripted expert for ``task`` (object with ``get_action(obs[39]) -> act[4]``)."""
     import metaworld.policies as policies
 
+    warnings.filterwarnings("ignore", message=r"Constant\(s\) may be too high")
     camel = "".join(part.capitalize() for part in re.split("-", task_short(v3_name(task))))
     cls_name = f"Sawyer{camel}V3Policy"
     if not hasattr(policies, cls_name):
@@ -86,7 +88,6 @@ class MetaWorldEnv:
         env._set_task_called = True
         env.max_path_length = max(self.max_steps, env.max_path_length)
         self._env = env
-        self._rng = np.random.default_rng(init_seed)
         self.seed(init_seed)
         self.t = 0
 
@@ -96,20 +97,27 @@ class MetaWorldEnv:
         return float(self._env.dt)
 
     def seed(self, init_seed: int) -> None:
-        """Re-seed the initial-configuration generator (and, in ``fixed`` mode, redraw the configuration)."""
-        self._rng = np.random.default_rng(init_seed)
-        self._fixed_vec = self._draw_vec()
-        self._env.seed(int(init_seed) % (2**31))
+        """Re-seed the initial-configuration generator (and, in ``fixed`` mode, redraw the configuration).
 
-    def _draw_vec(self) -> np.ndarray:
-        space = self._env._random_reset_space
-        return self._rng.uniform(space.low, space.high, size=space.low.size).astype(np.float64)
+        Configurations are drawn by MetaWorld's own reset (seeded ``rand_vec`` mode), so task-specific rejection
+        rules (e.g. reach: goal far enough from the puck) hold.
+        """
+        env = self._env
+        env.seed(int(init_seed) % (2**31))
+        env._freeze_rand_vec = False
+        env.seeded_rand_vec = True
+        env.reset()
+        self._fixed_vec = np.array(env._last_rand_vec, dtype=np.float64)
 
     def reset(self) -> np.ndarray:
         """Start an episode -> obs ``[39]`` float32."""
         env = self._env
-        env._freeze_rand_vec = True
-        env._last_rand_vec = self._fixed_vec if self.init_mode == "fixed" else self._draw_vec()
+        if self.init_mode == "fixed":
+            env._freeze_rand_vec = True
+            env._last_rand_vec = self._fixed_vec.copy()
+        else:
+            env._freeze_rand_vec = False
+            env.seeded_rand_vec = True
         obs, _ = env.reset()
         self.t = 0
         return np.asarray(obs, dtype=np.float32)

@@ -1,0 +1,132 @@
+"""Simulated Go2 backend: the MuJoCo model of ``maa_go2`` driven like the real motors.
+
+The motors are emulated as on the robot: each physics step (``maa_go2.control.SIM_DT`` = 5 ms) applies
+``tau = kp (q_des - q) - kd dq + tau_ff`` clamped to the motor limits (``maa_go2.control.pd_torque``) with the
+latest command. Two timing modes:
+
+* ``realtime=False`` (default, deterministic, used by tests/benches): every :meth:`write_command` /
+  :meth:`damping` advances ``decimation`` physics steps (one 50 Hz control period);
+* ``realtime=True``: a background thread steps physics against wall-clock deadlines, whatever the controller does
+  (as the real robot would), so a stopped controller leaves the robot on its last command: the backend's own
+  command watchdog switches to damping after ``command_timeout_s`` — like :class:`UnitreeBackend`.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import mujoco
+import numpy as np
+from maa_go2.control import DECIMATION, DEFAULT_JOINT_POS, SIM_DT, TORQUE_LIMITS, pd_torque
+from maa_go2.engines.mujoco_engine import load_model
+from maa_go2.joint_order import NUM_JOINTS
+
+from .base import DEFAULT_DAMPING_KD, Backend, RobotState
+
+
+class SimBackend(Backend):
+    """MuJoCo Go2 behind the :class:`Backend` interface.
+
+    Args:
+        realtime: step physics on a wall-clock thread (see module docstring) instead of per command.
+        init_height: initial base height, m. init_q: ``[12]`` initial joints (default: the stand pose).
+        damping_kd: kd of :meth:`damping`. command_timeout_s: realtime-mode command watchdog, s.
+        xml_path: alternative MJCF (default: ``maa_go2`` asset).
+    """
+
+    name = "sim"
+
+    def __init__(self, realtime: bool = False, init_height: float = 0.34, init_q=None,
+                 damping_kd: float = DEFAULT_DAMPING_KD, command_timeout_s: float = 0.1, decimation: int = DECIMATION,
+                 xml_path: str | None = None):
+        self.model = load_model(xml_path)
+        self.model.opt.timestep = SIM_DT
+        self.data = mujoco.MjData(self.model)
+        self.data.qpos[2] = init_height
+        self.data.qpos[3:7] = [1.0, 0.0, 0.0, 0.0]
+        self.data.qpos[7:19] = DEFAULT_JOINT_POS if init_q is None else np.asarray(init_q, dtype=np.float64)
+        mujoco.mj_forward(self.model, self.data)
+        self.damping_kd, self.command_timeout_s, self.decimation = damping_kd, command_timeout_s, decimation
+        self.realtime = realtime
+        self._lock = threading.Lock()
+        self._cmd = self._damping_cmd()
+        self._cmd_time = time.monotonic()
+        self._t0 = 1000.0  # simulated clock origin (positive, unrelated to the wall clock)
+        self._stamp = self.clock()
+        self.steps = 0
+        self.counters = {"damping_stale_command": 0}
+        self._running = threading.Event()
+        self._thread = None
+        if realtime:
+            self._running.set()
+            self._thread = threading.Thread(target=self._realtime_loop, name="sim-physics", daemon=True)
+            self._thread.start()
+
+    # --------------------------------------------------------------- physics
+    def _damping_cmd(self) -> tuple:
+        z = np.zeros(NUM_JOINTS)
+        return z, z, np.full(NUM_JOINTS, self.damping_kd), z
+
+    def _step(self, n: int) -> None:
+        q_des, kp, kd, tau_ff = self._cmd
+        for _ in range(n):
+            q, dq = self.data.qpos[7:19], self.data.qvel[6:18]
+            tau = pd_torque(q_des[None], q[None], dq[None], kp, kd)[0]
+            if tau_ff.any():
+                tau = np.clip(tau + tau_ff, -TORQUE_LIMITS, TORQUE_LIMITS)
+            self.data.ctrl[:] = tau
+            mujoco.mj_step(self.model, self.data)
+            self.steps += 1
+        self._stamp = self.clock()
+
+    def clock(self) -> float:
+        """Clock of ``RobotState.stamp``: ``time.monotonic()`` in realtime mode, else simulated seconds (give it
+        to ``DeployController(clock=...)`` so stand interpolation and watchdogs run on simulated time)."""
+        return time.monotonic() if self.realtime else self._t0 + float(self.data.time)
+
+    def _realtime_loop(self) -> None:
+        t0, k = time.monotonic(), 0
+        while self._running.is_set():
+            with self._lock:
+                if time.monotonic() - self._cmd_time > self.command_timeout_s and self._cmd[1].any():
+                    self._cmd = self._damping_cmd()
+                    self.counters["damping_stale_command"] += 1
+                self._step(1)
+            k += 1
+            delay = t0 + k * SIM_DT - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+
+    # ------------------------------------------------------------- interface
+    def read_state(self) -> RobotState:
+        with self._lock:
+            d = self.data
+            return RobotState(q=d.qpos[7:19].copy(), dq=d.qvel[6:18].copy(), quat=d.qpos[3:7].copy(),
+                              gyro=d.qvel[3:6].copy(), stamp=self._stamp,
+                              tau_est=d.ctrl.copy())
+
+    def write_command(self, q_des, kp, kd, tau_ff=0.0) -> None:
+        cmd = tuple(np.broadcast_to(np.asarray(v, dtype=np.float64), (NUM_JOINTS,)).copy()
+                    for v in (q_des, kp, kd, tau_ff))
+        if not all(np.all(np.isfinite(c)) for c in cmd):
+            raise ValueError("sim command contains NaN/inf")
+        with self._lock:
+            self._cmd, self._cmd_time = cmd, time.monotonic()
+            if not self.realtime:
+                self._step(self.decimation)
+
+    def damping(self) -> None:
+        with self._lock:
+            self._cmd, self._cmd_time = self._damping_cmd(), time.monotonic()
+            if not self.realtime:
+                self._step(self.decimation)
+
+    @property
+    def base_height(self) -> float:
+        return float(self.data.qpos[2])
+
+    def close(self) -> None:
+        self.damping()
+        self._running.clear()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)

@@ -1,0 +1,137 @@
+"""Collect the Go2 policy zoo: actor checkpoints of one or more training runs (seeds) + behaviour prompts.
+
+Per checkpoint one long rollout (commands resampled every ``resample_s``; randomized physics) is recorded with the
+frozen *pretrained adaptation module*; it is cut into ``segments`` pieces and each gives a prompt pair
+(``maa_generator.prompt.segmented_prompt``: ``h`` = first ``n`` state-action pairs, ``v`` = last ``m`` states;
+locomotion has no success signal). All checkpoints of a run are rolled out together (one env each, batched actors).
+Output: a ``maa_generator.zoo`` shard per run (task ``go2_walk``), or ``<out>/go2_zoo_<run>.npz`` when the zoo
+module is unavailable.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from maa_generator.policy_torch import batched_forward
+
+from .checkpoints import load_actor, load_adaptation
+from .commands import CommandRanges
+from .control import POLICY_DT
+from .engines.mujoco_engine import MujocoGo2Env
+from .env_config import EnvConfig
+from .observation import OBS_DIM
+
+TASK = "go2_walk"
+
+
+@dataclass
+class CollectConfig:
+    runs: list[str] = field(default_factory=list)  #: training run dirs (one per seed), each with actors/*.safetensors
+    adaptation: str = "results/go2/adaptation_module.safetensors"  #: the pretrained (frozen) adaptation module
+    out: str = "results/go2/zoo"
+    every: int = 1  #: use every k-th actor checkpoint of a run
+    min_iteration: int = 0
+    seconds: float = 10.0
+    resample_s: float = 5.0
+    n: int = 40
+    m: int = 10
+    segments: int = 5
+    seed: int = 0
+    commands: CommandRanges = field(default_factory=CommandRanges)
+
+
+def _prompt_fn():
+    try:
+        from maa_generator.prompt import segmented_prompt
+
+        return segmented_prompt
+    except ImportError:  # pragma: no cover - only without maa_generator.prompt
+        def local(obs, act, n, m, num_segments):
+            hs, vs = [], []
+            for idx in np.array_split(np.arange(obs.shape[0]), num_segments):
+                so, sa = obs[idx], act[idx]
+                k = np.minimum(np.arange(n), len(idx) - 1)
+                hs.append(np.concatenate([so[k], sa[k]], 1).reshape(-1))
+                vs.append(so[np.maximum(np.arange(len(idx) - m, len(idx)), 0)].reshape(-1))
+            return np.stack(hs).astype(np.float32), np.stack(vs).astype(np.float32)
+
+        return local
+
+
+def list_actors(run: str | Path, every: int = 1, min_iteration: int = 0) -> list[Path]:
+    files = sorted(Path(run, "actors").glob("actor_*.safetensors"))
+    its = [int(re.findall(r"(\d+)", f.stem)[-1]) for f in files]
+    keep = [f for f, it in zip(files, its) if it >= min_iteration]
+    return keep[::max(1, every)]
+
+
+@torch.no_grad()
+def rollout_actors(flats: np.ndarray, layout, adaptation, cfg: CollectConfig, seed: int) -> dict:
+    """One env per actor; returns obs ``[K,T,70]``, act ``[K,T,12]``, mean reward ``[K]``, falls ``[K]``."""
+    k = flats.shape[0]
+    env_cfg = EnvConfig(num_envs=k, episode_length_s=cfg.seconds + 1.0, history_len=adaptation.history_len,
+                        resampling_time_s=cfg.resample_s, commands=cfg.commands)
+    env = MujocoGo2Env(env_cfg, seed=seed)
+    steps = int(round(cfg.seconds / POLICY_DT))
+    obs_buf = np.zeros((k, steps, OBS_DIM), np.float32)
+    act_buf = np.zeros((k, steps, 12), np.float32)
+    rew, falls = np.zeros(k), np.zeros(k)
+    flat_t = torch.from_numpy(flats)
+    obs, hist = env.obs.copy(), env.get_obs_history()
+    for t in range(steps):
+        latent = adaptation(torch.from_numpy(hist))
+        a_in = torch.cat([torch.from_numpy(obs), latent], -1)[:, None, :]
+        act = batched_forward(layout, flat_t, a_in)[:, 0].numpy()
+        obs_buf[:, t], act_buf[:, t] = obs, act
+        obs, _, r, done, info = env.step(act)
+        hist = info["obs_history"]
+        rew += r
+        falls += info["fell"]
+    return {"obs": obs_buf, "act": act_buf, "reward": rew / steps, "falls": falls}
+
+
+def collect(cfg: CollectConfig) -> list[str]:
+    """Collect every run in ``cfg.runs``; returns the written shard names / files."""
+    adaptation = load_adaptation(cfg.adaptation)
+    prompt = _prompt_fn()
+    written = []
+    for ri, run in enumerate(cfg.runs):
+        files = list_actors(run, cfg.every, cfg.min_iteration)
+        if not files:
+            raise FileNotFoundError(f"no actor checkpoints (actors/actor_*.safetensors) in run {run}")
+        loaded = [load_actor(f) for f in files]
+        layout = loaded[0][0]
+        flats = np.stack([fl for _, fl, _ in loaded]).astype(np.float32)
+        roll = rollout_actors(flats, layout, adaptation, cfg, seed=cfg.seed + ri)
+        hs, vs = zip(*(prompt(roll["obs"][i], roll["act"][i], cfg.n, cfg.m, cfg.segments) for i in range(len(files))))
+        h, v = np.stack(hs), np.stack(vs)
+        meta = {"seed": [int(m.get("seed", 0)) for _, _, m in loaded],
+                "step": [int(m.get("iteration", 0)) for _, _, m in loaded],
+                "collector": "maa_go2.collect", "return": roll["reward"].tolist(),
+                "falls": roll["falls"].tolist()}
+        run_name = re.sub(r"[^A-Za-z0-9_.\-]", "-", Path(run).name).replace("__", "_")
+        written.append(_write(cfg, layout, run_name, flats, h, v, meta, roll))
+    return written
+
+
+def _write(cfg: CollectConfig, layout, run_name: str, flats, h, v, meta, roll) -> str:
+    out = Path(cfg.out)
+    try:
+        from maa_generator.zoo import ZooWriter, prompt_spec
+    except ImportError:  # pragma: no cover - fallback when the zoo module is missing
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"go2_zoo_{run_name}.npz"
+        np.savez(path, params=flats, h=h, v=v, **{k: np.asarray(val) for k, val in meta.items()})
+        return str(path)
+    spec = prompt_spec("segmented", OBS_DIM, 12, cfg.n, cfg.m, cfg.segments)
+    from maa_generator.config import to_dict
+
+    writer = ZooWriter(out, "go2", layout, spec, config=to_dict(cfg))
+    if not writer.has_shard(TASK, run_name):
+        # full trajectories are not stored: the zoo format requires a per-step success array, which locomotion lacks
+        writer.add_shard(TASK, run_name, flats, h, v, meta)
+    return f"{TASK}__{run_name}"

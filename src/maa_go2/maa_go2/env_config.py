@@ -1,0 +1,35 @@
+"""Typed configuration of the Go2 walk-these-ways task (shared by every engine)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .commands import CommandRanges
+from .control import KD, KP
+from .randomization import RandomizationConfig
+from .rewards import RewardConfig
+
+
+@dataclass
+class EnvConfig:
+    """Task configuration. ``history_len`` observations feed the adaptation module."""
+
+    num_envs: int = 256
+    episode_length_s: float = 20.0
+    history_len: int = 15
+    resampling_time_s: float = 10.0
+    obs_noise: bool = True
+    init_joint_noise: float = 0.1  #: uniform +- [rad] around the default pose at reset
+    init_height: float = 0.33  #: base height at reset [m]
+    fall_gravity_z: float = -0.5  #: terminate when projected gravity z > this (tilt > 60 deg)
+    fall_height: float = 0.12  #: terminate when the base is lower than this [m]
+    kp: float = KP
+    kd: float = KD
+    clip_actions: float = 10.0
+    commands: CommandRanges = field(default_factory=CommandRanges)
+    domain_rand: RandomizationConfig = field(default_factory=RandomizationConfig)
+    rewards: RewardConfig = field(default_factory=RewardConfig)
+
+    def __post_init__(self) -> None:
+        if self.num_envs < 1 or self.history_len < 1 or self.episode_length_s <= 0:
+            raise ValueError(f"env: num_envs, history_len must be >= 1 and episode_length_s > 0, got "
+                             f"{self.num_envs}, {self.history_len}, {self.episode_length_s}")

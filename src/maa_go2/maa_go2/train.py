@@ -1,0 +1,148 @@
+"""PPO training of the Go2 walk-these-ways actor on the MuJoCo engine, with checkpoints and resume.
+
+Run directory layout::
+
+    config.yaml                 resolved configuration
+    checkpoints/ckpt_XXXXX.pt   full state (actor-critic, optimizers, iteration, wall clock)
+    actors/actor_XXXXX.safetensors       generated-network format (flat params + PolicyLayout)
+    adaptation/adaptation_XXXXX.safetensors
+    summary.json                wall clock, iterations, latest metrics
+    tb/                         TensorBoard
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from maa_generator.config import from_dict, load_yaml, to_dict
+
+from .actor_critic import ActorCritic
+from .checkpoints import save_actor, save_adaptation
+from .engines.mujoco_engine import MujocoGo2Env
+from .env_config import EnvConfig
+from .ppo import PPO, PPOConfig, RolloutStorage
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 0
+    iterations: int = 1500
+    save_interval: int = 50
+    log_interval: int = 1
+    torch_threads: int = 1
+    sim_threads: int = 1
+    run_dir: str = "runs/go2"
+    env: EnvConfig = field(default_factory=EnvConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+
+
+def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
+    """YAML -> :class:`TrainConfig` (the ``train:`` section if present). Unknown keys raise ConfigError."""
+    data = load_yaml(path)
+    data = data.get("train", data)
+    if overrides:
+        data = {**data, **overrides}
+    return from_dict(TrainConfig, data)
+
+
+def _latest(folder: Path, pattern: str) -> Path | None:
+    files = sorted(folder.glob(pattern))
+    return files[-1] if files else None
+
+
+def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> dict:
+    """Train; returns the final summary dict. Resumes from the latest checkpoint in ``cfg.run_dir``."""
+    from torch.utils.tensorboard import SummaryWriter
+    from tqdm import tqdm
+
+    torch.set_num_threads(cfg.torch_threads)
+    torch.manual_seed(cfg.seed)
+    run = Path(cfg.run_dir)
+    for sub in ("checkpoints", "actors", "adaptation"):
+        (run / sub).mkdir(parents=True, exist_ok=True)
+    (run / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    env = MujocoGo2Env(cfg.env, seed=cfg.seed, nthread=cfg.sim_threads)
+    ac = ActorCritic(cfg.env.history_len, cfg.ppo.init_noise_std)
+    ppo = PPO(ac, cfg.ppo)
+    start_it, wall0 = 0, 0.0
+    ckpt = _latest(run / "checkpoints", "ckpt_*.pt") if resume else None
+    if ckpt is not None:
+        state = torch.load(ckpt, weights_only=False)
+        ac.load_state_dict(state["model"])
+        ppo.load_state_dict(state["ppo"])
+        start_it, wall0 = state["iteration"], state["wall_clock_s"]
+    writer = SummaryWriter(str(run / "tb"))
+    n, t_steps = cfg.env.num_envs, cfg.ppo.steps_per_env
+    obs, hist = env.obs.copy(), env.get_obs_history().copy()
+    priv = env.privileged()
+    t0 = time.time()
+    summary: dict = {}
+    ep_stats: dict[str, list] = {}
+    bar = tqdm(range(start_it, cfg.iterations), initial=start_it, total=cfg.iterations, disable=not progress,
+               desc="go2 ppo")
+    for it in bar:
+        st = RolloutStorage(t_steps, n, ac.layout.obs_dim, obs.shape[1], priv.shape[1], hist.shape[1])
+        err_vx, falls, timeouts, rew_sum = 0.0, 0, 0, 0.0
+        tc = time.time()
+        with torch.no_grad():
+            for _ in range(t_steps):
+                o, h, p = torch.from_numpy(obs), torch.from_numpy(hist), torch.from_numpy(priv)
+                a_in = ac.actor_input(o, h)
+                dist = ac.distribution(a_in)
+                act = dist.sample()
+                val = ac.value(o, p)
+                obs, priv_next, rew, done, info = env.step(act.numpy())
+                rew_t = torch.from_numpy(rew)
+                tout = torch.from_numpy(info["time_outs"].astype(np.float32))
+                rew_t = rew_t + cfg.ppo.gamma * val * tout  # bootstrap time-outs
+                st.add(actor_in=a_in, obs=o, priv=p, hist=h, actions=act, logp=dist.log_prob(act).sum(-1),
+                       values=val, rewards=rew_t, dones=torch.from_numpy(done.astype(np.float32)))
+                hist = info["obs_history"].copy()
+                priv = env.privileged() if done.any() else priv_next
+                err_vx += float(np.abs(info["commands"][:, 0] - info["base_lin_vel"][:, 0]).mean())
+                falls += int(info["fell"].sum())
+                timeouts += int(info["time_outs"].sum())
+                rew_sum += float(rew.mean())
+                for k, v in info.get("episode", {}).items():
+                    ep_stats.setdefault(k, []).append(v)
+            last_v = ac.value(torch.from_numpy(obs), torch.from_numpy(priv))
+        collect_s = time.time() - tc
+        st.compute_returns(last_v, cfg.ppo.gamma, cfg.ppo.lam)
+        tu = time.time()
+        stats = ppo.update(st)
+        update_s = time.time() - tu
+        wall = wall0 + time.time() - t0
+        it1 = it + 1
+        metrics = {"reward_per_step": rew_sum / t_steps, "vx_abs_error": err_vx / t_steps,
+                   "falls_per_1k_env_steps": 1000.0 * falls / (n * t_steps), "timeouts": timeouts,
+                   "env_steps_per_s_collect": n * t_steps / collect_s, "update_s": update_s, **stats}
+        if it1 % cfg.log_interval == 0:
+            for k, v in metrics.items():
+                writer.add_scalar(f"train/{k}", v, it1)
+            for k, v in ep_stats.items():
+                writer.add_scalar(f"episode/{k}", float(np.mean(v)), it1)
+            bar.set_postfix(r=f"{metrics['reward_per_step']:.4f}", vx=f"{metrics['vx_abs_error']:.3f}",
+                            ep=f"{np.mean(ep_stats.get('length_s', [0])):.1f}s")
+        if it1 % cfg.save_interval == 0 or it1 == cfg.iterations:
+            summary = {"iterations": it1, "train_wall_clock_s": wall, "env_steps": it1 * n * t_steps,
+                       "num_envs": n, "seed": cfg.seed, "actor_params": ac.layout.num_params,
+                       "metrics": metrics, "episode": {k: float(np.mean(v)) for k, v in ep_stats.items()}}
+            _save(run, it1, ac, ppo, wall, cfg, summary)
+            ep_stats = {}
+    writer.close()
+    return summary
+
+
+def _save(run: Path, it: int, ac: ActorCritic, ppo: PPO, wall: float, cfg: TrainConfig, summary: dict) -> None:
+    torch.save({"model": ac.state_dict(), "ppo": ppo.state_dict(), "iteration": it, "wall_clock_s": wall,
+                "config": to_dict(cfg)}, run / "checkpoints" / f"ckpt_{it:05d}.pt")
+    save_actor(run / "actors" / f"actor_{it:05d}.safetensors", ac.layout, ac.actor.flat(), iteration=it,
+               seed=cfg.seed, history_len=cfg.env.history_len)
+    save_adaptation(run / "adaptation" / f"adaptation_{it:05d}.safetensors", ac.adaptation)
+    (run / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -1,0 +1,67 @@
+import time
+
+import numpy as np
+from deploy_fakes import adaptation_payload, random_actor, small_actor_layout
+from maa_deploy.backends import make_backend
+from maa_deploy.loop import DeployController
+from maa_deploy.policy_runner import Go2ObservationBuilder, PolicyRunner
+from maa_deploy.safety import SafetyConfig, SafetyLayer
+from maa_deploy.state_machine import Mode, StateMachine, StateMachineConfig
+from maa_deploy.weights_io import WeightsPayload, checksum
+
+
+def _controller(backend, actor_std=0.05):
+    runner = PolicyRunner(small_actor_layout(), adaptation_payload())
+    flat = random_actor(0, std=actor_std)
+    runner.load(WeightsPayload(runner.actor_layout, flat, checksum(flat), "test"))
+    return DeployController(backend, StateMachine(StateMachineConfig(stand_duration_s=1.0)),
+                            SafetyLayer(SafetyConfig(max_roll=0.5, max_pitch=0.5)), runner, Go2ObservationBuilder(),
+                            clock=backend.clock)
+
+
+def test_stand_up_from_lying_then_damp_down():
+    sim = make_backend("sim", init_height=0.12, init_q=np.tile([0.0, 1.2, -2.6], 4))
+    for _ in range(25):
+        sim.damping()
+    lying = sim.base_height
+    ctl = _controller(sim)
+    ctl.request_mode("STAND")
+    first = None
+    for _ in range(75):
+        ctl.tick()
+        first = first if first is not None else sim.read_state().q
+    assert lying < 0.1 and sim.base_height > 0.25
+    ctl.request_mode("POLICY")
+    for _ in range(50):
+        ctl.tick()
+    assert ctl.sm.mode in (Mode.POLICY, Mode.DAMPING)
+    ctl.estop()
+    for _ in range(50):
+        ctl.tick()
+    assert sim.base_height < 0.15
+    sim.close()
+
+
+def test_attitude_fault_when_robot_tips_over():
+    sim = make_backend("sim")
+    ctl = _controller(sim)
+    ctl.request_mode("STAND")
+    for _ in range(60):
+        ctl.tick()
+    assert ctl.sm.mode == Mode.STAND
+    sim.data.qpos[3:7] = [np.cos(0.35), np.sin(0.35), 0.0, 0.0]  # the base rolled by 0.7 rad (limit 0.5)
+    ctl.tick()
+    assert ctl.sm.mode == Mode.DAMPING and ctl.safety.counters["attitude"] == 1
+
+
+def test_realtime_sim_damps_when_commands_stop():
+    sim = make_backend("sim", realtime=True, command_timeout_s=0.05)
+    try:
+        sim.write_command(sim.read_state().q, 20.0, 0.5)
+        deadline = time.monotonic() + 2.0
+        while sim.counters["damping_stale_command"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sim.counters["damping_stale_command"] == 1 and not sim._cmd[1].any()
+        assert sim.steps > 0
+    finally:
+        sim.close()

@@ -1,0 +1,115 @@
+import json
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from maa_deploy.sdk_compat import SdkUnavailable, import_sdk
+from maa_go2.joint_order import POLICY_TO_SDK, SDK_JOINT_NAMES
+
+from maa_deploy import unitree_wire as wire
+
+try:
+    import_sdk()
+    SDK_REASON = ""
+except SdkUnavailable as exc:
+    SDK_REASON = str(exc)
+needs_sdk = pytest.mark.skipif(bool(SDK_REASON), reason=f"unitree SDK not importable: {SDK_REASON}")
+SCENARIOS = Path(__file__).with_name("dds_scenarios.py")
+
+
+def test_crc_known_vectors():
+    # Published check value of the CRC-32/MPEG-2 parameter set (poly 04C11DB7, init FFFFFFFF, no reflection/xorout)
+    assert wire.crc32_msb_bytes(b"123456789") == 0x0376E6E7
+    assert wire.crc32_core([]) == 0xFFFFFFFF
+    words = np.random.default_rng(0).integers(0, 2**32, 203, dtype=np.uint64)
+    assert wire.crc32_core(words) == wire.crc32_core_bitwise(words)
+    # the word CRC is the byte CRC over big-endian words, and differs from zlib's reflected CRC-32
+    data = np.asarray(words, np.uint32).astype(">u4").tobytes()
+    assert wire.crc32_core(words) == wire.crc32_msb_bytes(data) != zlib.crc32(data)
+
+
+def test_lowcmd_packing_offsets_and_crc():
+    cmd = wire.fill_lowcmd(wire.LowCmd(), np.arange(12) * 0.1, 20.0, 0.5)
+    raw = wire.pack_lowcmd(cmd)
+    assert len(raw) == 812
+    assert raw[0:3] == bytes([0xFE, 0xEF, 0xFF])
+    mode, q, dq, tau, kp, kd = struct.unpack_from("<B3x5f", raw, 24)  # motor slot 0 = SDK FR hip
+    assert (mode, kp, kd) == (1, 20.0, 0.5) and q == pytest.approx(0.3)  # policy index 3 = FR hip
+    assert struct.unpack_from("<B3xf", raw, 24 + 36 * 12)[1] == pytest.approx(wire.POS_STOP_F, rel=1e-6)
+    assert raw[802] == 0  # gpio
+    assert struct.unpack_from("<I", raw, 808)[0] == cmd.crc == wire.struct_crc(raw)
+    cmd.motor_cmd[0].q += 1e-3
+    assert wire.lowcmd_crc(cmd) != cmd.crc
+
+
+def test_motor_order_roundtrip():
+    q_des = np.arange(12) * 0.1 - 0.5
+    cmd = wire.fill_lowcmd(wire.LowCmd(), q_des, np.arange(12) + 1.0, 0.5)
+    for policy_index, sdk_index in enumerate(POLICY_TO_SDK):
+        assert cmd.motor_cmd[sdk_index].q == pytest.approx(q_des[policy_index])
+    assert SDK_JOINT_NAMES[0] == "FR_hip_joint"
+    back = wire.lowcmd_joint_targets(cmd)
+    np.testing.assert_allclose(back["q"], q_des)
+    np.testing.assert_allclose(back["kp"], np.arange(12) + 1.0)
+    with pytest.raises(ValueError, match="finite"):
+        wire.fill_lowcmd(wire.LowCmd(), np.full(12, np.nan), 20.0, 0.5)
+
+
+@needs_sdk
+def test_matches_sdk_reference_crc_and_packing():
+    from unitree_sdk2py.idl.default import unitree_go_msg_dds__LowCmd_
+    from unitree_sdk2py.utils.crc import CRC
+
+    msg = wire.fill_lowcmd(unitree_go_msg_dds__LowCmd_(), np.linspace(-1, 1, 12), 25.0, 0.7, tau_ff=0.1)
+    crc = CRC()
+    sdk_words = crc._CRC__PackLowCmd(msg)  # the SDK's own packing (all words but the crc)
+    assert list(wire.words_of(wire.pack_lowcmd(msg))[:-1]) == sdk_words
+    assert crc._crc_py(sdk_words) == msg.crc  # the SDK's pure-Python crc32_core
+    assert crc.Crc(msg) == msg.crc  # routed to maa's implementation (the wheel has no crc .so)
+
+
+def _scenario(name: str, domain: int) -> dict:
+    out = subprocess.run([sys.executable, str(SCENARIOS), name, str(domain)], capture_output=True, text=True,
+                         timeout=60, cwd=SCENARIOS.parent)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _domain() -> int:  # avoid colliding with other DDS users on this host
+    return int(np.random.default_rng().integers(100, 200))
+
+
+@needs_sdk
+def test_backend_refuses_when_lowcmd_already_published():
+    out = _scenario("refuse", _domain())
+    assert out["refused"] and "another process already publishes rt/lowcmd" in out["error"]
+
+
+@needs_sdk
+def test_backend_against_simulated_robot_over_dds():
+    out = _scenario("run", _domain())
+    # sport mode released through our MotionSwitcher client (the robot process serves motion_switcher RPC)
+    assert out["after_start"]["sport_mode"] == "" and out["after_start"]["releases"] == 1
+    sdk_q = 0.1 * np.arange(12)
+    np.testing.assert_allclose(out["state_q"], sdk_q[POLICY_TO_SDK], atol=1e-6)  # SDK -> policy order
+    driving = out["while_driving"]
+    assert driving["received"] > 0 and driving["crc_bad"] == 0
+    last = driving["last"]
+    assert last["head"] == [0xFE, 0xEF] and last["level_flag"] == 0xFF and last["gpio"] == 0
+    assert last["mode"][:12] == [1] * 12 and last["mode"][12:] == [0] * 8
+    np.testing.assert_allclose(np.array(last["q"][:12])[POLICY_TO_SDK], out["q_des"], atol=1e-6)
+    assert last["kp"][:12] == [20.0] * 12
+    # policy loop stopped -> the publisher damps instead of holding the last target
+    assert out["after_command_timeout"]["last"]["kp"][:12] == [0.0] * 12
+    assert out["counters"]["damping_stale_command"] >= 1
+    # lowstate stopped while the controller kept commanding -> damping within 60 ms of the last state
+    (last_state, first_damping), = out["stale_events"]
+    assert first_damping - last_state < 0.060
+    after = out["after_pause"]
+    assert after["first_damping_after_pause"] is not None
+    assert after["first_damping_after_pause"] - after["last_state_at"] < 0.060
+    assert after["crc_bad"] == 0 and out["after_close"]["last"]["kp"][:12] == [0.0] * 12

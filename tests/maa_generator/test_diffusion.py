@@ -1,0 +1,112 @@
+"""LatentUNet1D / LatentDiffusion: shapes, normalization, EMA, memorization, seeded sampling, errors."""
+import pytest
+import torch
+
+from maa_generator.config import DiffusionConfig
+from maa_generator.diffusion import DiffusionError, LatentDiffusion, LatentUNet1D
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Single-threaded torch: the CI machine's 2 cores are shared, and thread contention is slower than 1 thread."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+CFG = DiffusionConfig(down_dims=[32, 64], kernel_size=3, n_groups=8, blocks_per_level=1, time_embed_dim=32,
+                      cond_embed_dim=64, ema_decay=0.9)
+
+
+@pytest.mark.parametrize("tokens", [1, 2, 3, 5])
+def test_unet_shapes_any_token_count(tokens):
+    unet = LatentUNet1D((tokens, 16), 8, DiffusionConfig(down_dims=[16, 32, 32], n_groups=4, kernel_size=3))
+    x = torch.randn(4, tokens, 16)
+    out = unet(x, torch.tensor([0, 5, 50, 99]), torch.randn(4, 8))
+    assert out.shape == x.shape and torch.isfinite(out).all()
+
+
+def test_scheduler_matches_config():
+    diff = LatentDiffusion((2, 16), 8, CFG)
+    c = diff.scheduler.config
+    assert (c.num_train_timesteps, c.beta_schedule, c.clip_sample, c.prediction_type) == (
+        100, "squaredcos_cap_v2", True, "sample")
+
+
+def test_latent_normalizer_maps_into_clip_range():
+    diff = LatentDiffusion((2, 16), 8, CFG)
+    lat = 5 + 3 * torch.randn(50, 2, 16)
+    diff.fit_latent_normalizer(lat)
+    z = diff.normalize(lat)
+    assert float(z.abs().max()) <= 1.0 + 1e-5 and float(z.abs().max()) > 0.99
+    torch.testing.assert_close(diff.denormalize(z), lat)
+
+
+def test_ema_tracks_unet_and_is_used_for_sampling():
+    torch.manual_seed(0)
+    diff = LatentDiffusion((2, 16), 8, CFG)
+    cond = torch.randn(1, 8)
+    before = diff.sample(cond, 1, seed=0)
+    with torch.no_grad():
+        for p in diff.unet.parameters():
+            p.add_(0.05)
+    torch.testing.assert_close(diff.sample(cond, 1, seed=0), before)  # UNet changed, EMA not yet updated
+    diff.update_ema()
+    assert int(diff.ema_updates) == 1
+    assert not torch.allclose(diff.sample(cond, 1, seed=0), before)
+    for _ in range(200):
+        diff.update_ema()
+    for pe, p in zip(diff.ema.parameters(), diff.unet.parameters()):
+        torch.testing.assert_close(pe, p, rtol=1e-4, atol=1e-4)
+
+
+def test_memorizes_latents_from_their_conditions():
+    torch.manual_seed(0)
+    latents = torch.randn(3, 2, 16)
+    conds = 3 * torch.eye(3, 8)
+    diff = LatentDiffusion((2, 16), 8, CFG)
+    diff.fit_latent_normalizer(latents)
+    opt = torch.optim.AdamW(diff.unet.parameters(), lr=2e-3)
+    x, c = latents.repeat(8, 1, 1), conds.repeat(8, 1)
+    for _ in range(400):
+        loss, metrics = diff.loss(x, c)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        diff.update_ema()
+    assert metrics["diffusion_mse"] < 0.05
+    diff.eval()
+    samples = diff.sample(conds, num_candidates=2, seed=0)
+    assert samples.shape == (6, 2, 16)
+    target = latents.repeat_interleave(2, 0)
+    err = (samples - target).pow(2).mean((1, 2))
+    spread = (latents[:, None] - latents[None]).pow(2).mean((2, 3))
+    assert float(err.max()) < 0.05 * float(spread[spread > 0].min())
+
+
+def test_seeded_sampling_is_deterministic():
+    diff = LatentDiffusion((2, 16), 8, CFG).eval()
+    cond = torch.randn(2, 8)
+    a = diff.sample(cond, 3, seed=7)
+    torch.testing.assert_close(diff.sample(cond, 3, seed=7), a, rtol=0, atol=0)
+    assert not torch.allclose(diff.sample(cond, 3, seed=8), a)
+    assert diff.sample(cond, 3, seed=7, steps=4).shape == (6, 2, 16)
+
+
+def test_errors():
+    diff = LatentDiffusion((2, 16), 8, CFG)
+    with pytest.raises(DiffusionError, match="expected latents of shape \\[B, 2, 16\\]"):
+        diff.loss(torch.zeros(4, 3, 16), torch.zeros(4, 8))
+    with pytest.raises(DiffusionError, match="expected condition of shape \\[4, 8\\]"):
+        diff.loss(torch.zeros(4, 2, 16), torch.zeros(3, 8))
+    with pytest.raises(DiffusionError, match="expected condition of shape \\[B, 8\\]"):
+        diff.sample(torch.zeros(1, 9), 1, 0)
+    with pytest.raises(DiffusionError, match="condition contains non-finite"):
+        diff.sample(torch.full((1, 8), float("nan")), 1, 0)
+    with pytest.raises(DiffusionError, match="latents contain non-finite"):
+        diff.fit_latent_normalizer(torch.full((2, 2, 16), float("nan")))
+    with pytest.raises(DiffusionError, match="num_candidates must be >= 1"):
+        diff.sample(torch.zeros(1, 8), 0, 0)
+    with pytest.raises(DiffusionError, match="steps must be in 1..100"):
+        diff.sample(torch.zeros(1, 8), 1, 0, steps=0)

@@ -1,0 +1,122 @@
+"""Shared WTW logic: control, observation layout, commands, rewards, randomization (numpy and torch agree)."""
+import numpy as np
+import pytest
+import torch
+
+from maa_go2 import commands as cmds
+from maa_go2 import control
+from maa_go2.observation import COMMAND_SCALES, OBS_DIM, OBS_SLICES, ObservationHistory, build_observation
+from maa_go2.randomization import RandomizationConfig, privileged_obs, sample_params
+from maa_go2.rewards import RewardConfig, RewardState, compute_rewards, reward_tracking_lin_vel
+
+
+def test_default_pose_and_action_scaling():
+    np.testing.assert_allclose(control.DEFAULT_JOINT_POS[:3], [0.1, 0.8, -1.5])
+    np.testing.assert_allclose(control.DEFAULT_JOINT_POS[3:6], [-0.1, 0.8, -1.5])
+    np.testing.assert_allclose(control.DEFAULT_JOINT_POS[6:9], [0.1, 1.0, -1.5])
+    tgt = control.action_to_target(np.ones((1, 12)))[0] - control.DEFAULT_JOINT_POS
+    np.testing.assert_allclose(tgt[[0, 3, 6, 9]], 0.125)  # hip: 0.25 x 0.5
+    np.testing.assert_allclose(tgt[[1, 2, 4, 5]], 0.25)
+
+
+def test_pd_torque_and_clamp_numpy_torch():
+    q = np.zeros((2, 12))
+    tgt = np.full((2, 12), 0.1)
+    tau = control.pd_torque(tgt, q, np.ones((2, 12)))
+    np.testing.assert_allclose(tau, 20 * 0.1 - 0.5)
+    big = control.pd_torque(np.full((1, 12), 5.0), np.zeros((1, 12)), np.zeros((1, 12)))
+    np.testing.assert_allclose(big[0], control.TORQUE_LIMITS)
+    assert control.TORQUE_LIMITS[2] == 35.55 and control.TORQUE_LIMITS[0] == 23.7
+    t = control.pd_torque(torch.full((1, 12), -5.0), torch.zeros(1, 12), torch.zeros(1, 12), motor_strength=0.5)
+    np.testing.assert_allclose(t[0].numpy(), -control.TORQUE_LIMITS)
+    with pytest.raises(ValueError, match="last dim 12"):
+        control.pd_torque(np.zeros((1, 11)), np.zeros((1, 11)), np.zeros((1, 11)))
+
+
+def test_observation_layout_and_scales():
+    assert OBS_DIM == 70
+    order = ["projected_gravity", "commands", "dof_pos", "dof_vel", "actions", "last_actions", "clock"]
+    assert list(OBS_SLICES) == order
+    assert OBS_SLICES["commands"] == slice(3, 18) and OBS_SLICES["clock"] == slice(66, 70)
+    n = 3
+    args = dict(projected_gravity=np.tile([0, 0, -1.0], (n, 1)), commands=np.ones((n, 15)),
+                dof_pos=np.tile(control.DEFAULT_JOINT_POS + 0.1, (n, 1)), dof_vel=np.ones((n, 12)),
+                actions=np.full((n, 12), 2.0), last_actions=np.full((n, 12), 3.0), clock=np.full((n, 4), 0.5))
+    obs = build_observation(**args)
+    assert obs.shape == (n, 70)
+    np.testing.assert_allclose(obs[0, OBS_SLICES["commands"]], COMMAND_SCALES)
+    np.testing.assert_allclose(obs[0, OBS_SLICES["dof_pos"]], 0.1)
+    np.testing.assert_allclose(obs[0, OBS_SLICES["dof_vel"]], 0.05)
+    np.testing.assert_allclose(obs[0, OBS_SLICES["last_actions"]], 3.0)
+    tobs = build_observation(**{k: torch.as_tensor(v) for k, v in args.items()})
+    np.testing.assert_allclose(tobs.numpy(), obs)
+    args["clock"] = np.zeros((n, 3))
+    with pytest.raises(ValueError, match="clock"):
+        build_observation(**args)
+
+
+def test_history_is_oldest_first():
+    h = ObservationHistory(2, 3, obs_dim=2)
+    h.reset(np.arange(2), np.zeros((2, 2)))
+    h.push(np.ones((2, 2)))
+    flat = h.push(np.full((2, 2), 2.0))
+    np.testing.assert_allclose(flat[0], [0, 0, 1, 1, 2, 2])
+
+
+def test_command_sampling_and_gait_clock():
+    rng = np.random.default_rng(0)
+    r = cmds.CommandRanges(gaits=["trot", "pace"])
+    c = cmds.sample_commands(rng, 500, r)
+    assert c.shape == (500, 15)
+    assert c[:, 0].min() >= -1.0 and c[:, 0].max() <= 1.0
+    assert set(map(tuple, c[:, 5:8])) == {(0.5, 0.0, 0.0), (0.0, 0.0, 0.5)}
+    trot = c[c[:, 5] == 0.5][:1]
+    feet = cmds.foot_indices(np.array([0.1]), trot)
+    assert feet[0, 0] == pytest.approx(feet[0, 3]) and feet[0, 1] == pytest.approx(feet[0, 2])  # FL~RR, FR~RL
+    assert abs(feet[0, 0] - feet[0, 1]) == pytest.approx(0.5)
+    dc = cmds.desired_contact(feet, trot)
+    assert np.all((dc >= 0) & (dc <= 1)) and dc[0, 1] > 0.9 and dc[0, 0] < 0.1
+    np.testing.assert_allclose(cmds.desired_contact(torch.as_tensor(feet), torch.as_tensor(trot)).numpy(), dc,
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="gaits"):
+        cmds.CommandRanges(gaits=["gallop"])
+
+
+def _state(n, vel, cmd):
+    z3, z12, z4 = np.zeros((n, 3)), np.zeros((n, 12)), np.zeros((n, 4))
+    commands = np.zeros((n, 15))
+    commands[:, 0], commands[:, 4], commands[:, 5], commands[:, 8] = cmd, 3.0, 0.5, 0.5
+    commands[:, 12:14] = 0.3, 0.45
+    lin = z3.copy()
+    lin[:, 0] = vel
+    return RewardState(lin, z3, np.tile([0, 0, -1.0], (n, 1)), np.full(n, 0.3), z12, z12, z12, z12, z12, z12,
+                       np.zeros((n, 4, 3)), np.full((n, 4), 0.022), np.zeros((n, 4, 3)), z4, z4, commands,
+                       np.full((n, 4), 0.25), np.full((n, 4), 0.5))
+
+
+def test_perfect_tracker_gets_higher_reward():
+    good, bad = _state(4, 0.8, 0.8), _state(4, 0.0, 0.8)
+    assert np.all(reward_tracking_lin_vel(good) > reward_tracking_lin_vel(bad))
+    cfg = RewardConfig()
+    tg, _ = compute_rewards(good, cfg, 0.02)
+    tb, terms = compute_rewards(bad, cfg, 0.02)
+    assert np.all(tg > tb) and np.all(tb >= 0)
+    tt, _ = compute_rewards(RewardState(*[torch.as_tensor(v) for v in vars(bad).values()]), cfg, 0.02)
+    np.testing.assert_allclose(tt.numpy(), tb, rtol=1e-6)
+    with pytest.raises(ValueError, match="unknown term"):
+        RewardConfig(scales={"fly": 1.0})
+
+
+def test_randomization_ranges():
+    cfg = RandomizationConfig()
+    p = sample_params(np.random.default_rng(0), 1000, cfg)
+    for key in ("friction", "restitution", "added_mass", "motor_strength"):
+        lo, hi = getattr(cfg, key)
+        assert p[key].min() >= lo and p[key].max() <= hi and p[key].std() > 0
+    assert set(np.unique(p["latency"])) == {0.0, 1.0}
+    off = sample_params(np.random.default_rng(0), 5, RandomizationConfig(enabled=False))
+    assert np.all(off["friction"] == 1.0) and np.all(off["latency"] == 0.0)
+    priv = privileged_obs(p, np.ones((1000, 3)))
+    assert priv.shape == (1000, 7) and np.allclose(priv[:, 4:], 2.0)
+    with pytest.raises(ValueError, match="friction"):
+        RandomizationConfig(friction=[2.0, 1.0])

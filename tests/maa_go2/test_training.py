@@ -1,0 +1,97 @@
+"""Tiny PPO run with checkpoints/resume, evaluation keys, zoo collection, Isaac Gym backend wiring."""
+import json
+
+import numpy as np
+import pytest
+
+from maa_generator.config import from_dict
+from maa_go2.actor_critic import go2_actor_layout
+from maa_go2.checkpoints import load_actor, load_adaptation, save_actor
+from maa_go2.train import TrainConfig, load_train_config, train
+
+TINY = {"iterations": 2, "save_interval": 1, "env": {"num_envs": 6, "history_len": 3},
+        "ppo": {"steps_per_env": 6, "epochs": 1, "minibatches": 2}}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("go2run")
+    cfg = from_dict(TrainConfig, {**TINY, "run_dir": str(d)})
+    train(cfg, progress=False)
+    return d, cfg
+
+
+def test_actor_layout_size():
+    lay = go2_actor_layout()
+    assert lay.num_params == 70924 and lay.activation == "elu" and lay.output == "linear"
+    assert lay.num_params - (77 * 256 + 256) == 50956  # the paper's 256->128->128->12 part
+
+
+def test_train_checkpoints_and_resume(run):
+    d, cfg = run
+    assert (d / "checkpoints/ckpt_00002.pt").is_file()
+    layout, flat, meta = load_actor(d / "actors/actor_00002.safetensors")
+    assert layout == go2_actor_layout() and meta["iteration"] == 2 and np.all(np.isfinite(flat))
+    first = load_actor(d / "actors/actor_00001.safetensors")[1]
+    assert not np.array_equal(first, flat)  # parameters were updated
+    cfg.iterations = 3
+    summary = train(cfg, progress=False)  # resumes at iteration 2
+    assert summary["iterations"] == 3 and json.loads((d / "summary.json").read_text())["iterations"] == 3
+    assert load_adaptation(d / "adaptation/adaptation_00003.safetensors").history_len == 3
+
+
+def test_bad_files_and_config(tmp_path):
+    bad = tmp_path / "x.safetensors"
+    bad.write_bytes(b"\x00\x01truncated")
+    with pytest.raises(ValueError, match="not a readable"):
+        load_actor(bad)
+    y = tmp_path / "c.yaml"
+    y.write_text("train:\n  iterashuns: 3\n")
+    with pytest.raises(ValueError, match="iterashuns"):
+        load_train_config(y)
+    with pytest.raises(ValueError):
+        save_actor(tmp_path / "a.safetensors", go2_actor_layout(), np.zeros(5))
+
+
+def test_evaluate_actor_returns_documented_keys(run):
+    from maa_go2.evaluation import RESULT_KEYS, evaluate_actor
+
+    d, _ = run
+    layout, flat, _ = load_actor(d / "actors/actor_00002.safetensors")
+    res = evaluate_actor(layout, flat, load_adaptation(d / "adaptation/adaptation_00002.safetensors"),
+                         seconds=1.5, num_envs=3, seed=0, push_seconds=0.5)
+    assert set(RESULT_KEYS) <= set(res)
+    assert 0.0 <= res["survival_rate"] <= 1.0 and res["vx_error"] >= 0.0
+
+
+def test_collect_writes_zoo_shard(run, tmp_path):
+    from maa_go2.collect import CollectConfig, collect
+
+    d, _ = run
+    cfg = CollectConfig(runs=[str(d)], adaptation=str(d / "adaptation/adaptation_00002.safetensors"),
+                        out=str(tmp_path / "zoo"), seconds=0.6, n=4, m=2, segments=2)
+    names = collect(cfg)
+    assert len(names) == 1
+    shard = next((tmp_path / "zoo/shards").iterdir())
+    assert np.load(shard / "params.npy").shape[1] == 70924
+    assert np.load(shard / "h.npy").shape[1:] == (2, 4 * 82)
+    assert np.load(shard / "v.npy").shape[1:] == (2, 2 * 70)
+
+
+def test_isaacgym_backend_uses_shared_definitions():
+    from maa_go2 import control, rewards
+    from maa_go2.engines import isaacgym_go2
+    from maa_go2.engines.legged_gym_config import Go2WTWCfg, Go2WTWCfgPPO
+
+    cfg, ppo = Go2WTWCfg(), Go2WTWCfgPPO()
+    assert cfg.env.num_observations == 70 and cfg.env.num_privileged_obs == 7
+    assert cfg.control.stiffness["joint"] == control.KP and cfg.control.damping["joint"] == control.KD
+    assert cfg.control.action_scale == 0.25 and cfg.control.decimation == 4 and cfg.sim.dt == 0.005
+    assert list(cfg.init_state.default_joint_angles.values()) == list(control.DEFAULT_JOINT_POS)
+    scales = {k: v for k, v in vars(type(cfg.rewards.scales)).items() if not k.startswith("_")}
+    assert scales == rewards.DEFAULT_SCALES
+    assert ppo.policy.actor_hidden_dims == list(go2_actor_layout().hidden)
+    assert isaacgym_go2.Go2WTW.reward_functions_shared is rewards.REWARD_FUNCTIONS
+    if not isaacgym_go2.HAVE_ISAACGYM:
+        with pytest.raises(ImportError, match="isaacgym"):
+            isaacgym_go2.Go2WTW(cfg, None, None, "cpu", True)

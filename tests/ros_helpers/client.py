@@ -1,0 +1,64 @@
+"""Small helpers for tests that talk to real ROS 2 processes over DDS."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+
+def call_service(node, srv_type, name: str, request, timeout: float = 30.0):
+    """Call ``name`` and spin ``node`` until the response arrives; assert it arrives within ``timeout``."""
+    import rclpy
+
+    client = node.create_client(srv_type, name)
+    try:
+        assert client.wait_for_service(timeout_sec=timeout), f"service {name} did not appear over DDS"
+        future = client.call_async(request)
+        deadline = time.monotonic() + timeout
+        while not future.done() and time.monotonic() < deadline:
+            rclpy.spin_once(node, timeout_sec=0.05)
+        assert future.done(), f"no response from {name} within {timeout} s"
+        return future.result()
+    finally:
+        node.destroy_client(client)
+
+
+def spin_until(node, predicate, timeout: float = 20.0) -> bool:
+    import rclpy
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        rclpy.spin_once(node, timeout_sec=0.05)
+    return predicate()
+
+
+def start_node(module: str, *ros_args: str, ready_text: str = "ready", timeout: float = 60.0) -> subprocess.Popen:
+    """Start ``python -m module --ros-args ...`` and wait until its output contains ``ready_text``."""
+    cmd = [sys.executable, "-m", module, "--ros-args", *ros_args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        seen.append(line)
+        if ready_text in line:
+            return proc
+    proc.kill()
+    raise AssertionError(f"{module} did not become ready:\n{''.join(seen)}")
+
+
+def stop_node(proc: subprocess.Popen, timeout: float = 10.0) -> int:
+    import signal
+
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
