@@ -22,6 +22,7 @@ def main() -> int:
         assert proc.stdout.readline().strip() == "READY"
         import numpy as np
         import rclpy
+
         from maa_msgs.msg import Trajectory
         from maa_msgs.srv import GeneratePolicy
 

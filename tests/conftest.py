@@ -13,8 +13,9 @@ os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
 def ros_available() -> tuple[bool, str]:
     try:
-        import maa_msgs.srv  # noqa: F401
         import rclpy  # noqa: F401
+
+        import maa_msgs.srv  # noqa: F401
     except ImportError as exc:  # pragma: no cover - depends on the environment
         return False, f"rclpy / colcon-built maa_msgs not importable ({exc}); run `source scripts/env.sh`"
     return True, ""

@@ -41,6 +41,7 @@ def client_node():
 
 def _call(node, request, timeout=20.0):
     import rclpy
+
     from maa_msgs.srv import GeneratePolicy
 
     client = node.create_client(GeneratePolicy, "generate_policy")

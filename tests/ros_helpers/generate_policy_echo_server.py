@@ -10,9 +10,10 @@ import sys
 
 import numpy as np
 import rclpy
-from maa_msgs.srv import GeneratePolicy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
+
+from maa_msgs.srv import GeneratePolicy
 
 
 class EchoGenerator(Node):

@@ -14,13 +14,14 @@ import math
 import sys
 
 import rclpy
-from maa_msgs.msg import PolicyWeights
-from maa_msgs.msg import Trajectory as TrajectoryMsg
-from maa_msgs.srv import GeneratePolicy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+from maa_msgs.msg import PolicyWeights
+from maa_msgs.msg import Trajectory as TrajectoryMsg
+from maa_msgs.srv import GeneratePolicy
 
 from .config import ConfigError, from_dict
 from .prompt import PromptError

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from maa_msgs.msg import PolicyWeights
 from maa_msgs.msg import Trajectory as TrajectoryMsg
 

@@ -151,7 +151,8 @@ class GenerationService:
                                                                      "configured for this generator's domain")
             scores = np.asarray(self.screener(gen.layout, flats, prompt), dtype=np.float32).reshape(-1)
             if scores.shape != (k,):
-                return GenerationResult(ResultCode.SCREENING_FAILED, f"screener returned {scores.shape}, expected ({k},)")
+                return GenerationResult(ResultCode.SCREENING_FAILED,
+                                        f"screener returned {scores.shape}, expected ({k},)")
             if not np.any(np.isfinite(scores)):
                 return GenerationResult(ResultCode.SCREENING_FAILED, f"all {k} candidates failed screening")
             result.scores = scores

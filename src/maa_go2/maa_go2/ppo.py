@@ -113,7 +113,7 @@ class PPO:
                 count += 1
         out = {k: v / count for k, v in stats.items()}
         out["lr"] = self.lr
-        out["action_std"] = float(ac.log_std.exp().mean())
+        out["action_std"] = float(ac.log_std.detach().exp().mean())
         return out
 
     def state_dict(self) -> dict:

@@ -109,6 +109,8 @@ class UnitreeBackend(Backend):
             raise BackendStartError(f"no {LOWSTATE_TOPIC} within {c.wait_first_state_s} s on interface "
                                     f"{c.interface!r}, domain {c.domain_id}: is the robot connected?")
         self._msg = unitree_go_msg_dds__LowCmd_()
+        self._packed: tuple | None = None
+        self._damping_cache: tuple | None = None
         self._pub = ChannelPublisher(LOWCMD_TOPIC, LowCmd_)
         self._pub.Init()
         self._running = threading.Event()
@@ -152,11 +154,19 @@ class UnitreeBackend(Backend):
         return q, z, np.full(NUM_JOINTS, self.config.damping_kd), z
 
     def _send(self, target) -> None:
+        """Publish ``target`` (None = damping). The message is re-packed and re-CRC'd only when the target object
+        changes (50 Hz), the 500 Hz stream re-sends the same packed message."""
         with self._lock:
-            q = self._state.q if self._state is not None else np.zeros(NUM_JOINTS)
             if target is None:
-                target = self._damping_target(q)
-            unitree_wire.fill_lowcmd(self._msg, *target)
+                if self._damping_cache is None:  # damping holds no position; q is the pose at its start
+                    q = self._state.q if self._state is not None else np.zeros(NUM_JOINTS)
+                    self._damping_cache = self._damping_target(q)
+                target = self._damping_cache
+            else:
+                self._damping_cache = None
+            if target is not self._packed:
+                unitree_wire.fill_lowcmd(self._msg, *target)
+                self._packed = target
             self._pub.Write(self._msg)
             self.counters["lowcmd"] += 1
 
