@@ -11,9 +11,7 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-
 from maa_go2.actor_critic import ActorCritic
 from maa_go2.engines.mujoco_engine import MujocoGo2Env
 from maa_go2.env_config import EnvConfig

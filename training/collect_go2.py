@@ -10,7 +10,6 @@ import argparse
 import json
 
 from maa_generator.config import from_dict, load_yaml
-
 from maa_go2.collect import CollectConfig, collect
 
 

@@ -3,7 +3,6 @@ import json
 
 import numpy as np
 import pytest
-
 from maa_generator.config import from_dict
 from maa_go2.actor_critic import go2_actor_layout
 from maa_go2.checkpoints import load_actor, load_adaptation, save_actor
@@ -79,9 +78,10 @@ def test_collect_writes_zoo_shard(run, tmp_path):
 
 
 def test_isaacgym_backend_uses_shared_definitions():
-    from maa_go2 import control, rewards
     from maa_go2.engines import isaacgym_go2
     from maa_go2.engines.legged_gym_config import Go2WTWCfg, Go2WTWCfgPPO
+
+    from maa_go2 import control, rewards
 
     cfg, ppo = Go2WTWCfg(), Go2WTWCfgPPO()
     assert cfg.env.num_observations == 70 and cfg.env.num_privileged_obs == 7

@@ -12,6 +12,7 @@ A ROS node only has to build the stack (:func:`build_stack` from a :class:`Deplo
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -67,13 +68,18 @@ class DeadlineLoop:
         wait: ``wait(seconds) -> stop_requested`` sleeping until the deadline (default: the stop event's wait,
             an absolute-deadline condition wait on the monotonic clock that :meth:`stop` interrupts). Tests
             inject a simulated clock and wait.
+        gil_switch_interval: if set, lower ``sys.setswitchinterval`` to this (s) when the loop runs, so a woken
+            control thread waits at most this long for the GIL held by another thread (e.g. the policy loader);
+            Python's default is 5 ms, a quarter of a 50 Hz period. Never raised; None leaves it alone.
     """
 
     def __init__(self, tick: Callable[[], None], period: float = 0.02, on_stop: Callable[[], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic, wait: Callable[[float], bool] | None = None):
+                 clock: Callable[[], float] = time.monotonic, wait: Callable[[float], bool] | None = None,
+                 gil_switch_interval: float | None = 0.001):
         if period <= 0:
             raise ValueError(f"period must be > 0 s, got {period}")
         self.tick, self.period, self.on_stop, self.clock = tick, period, on_stop, clock
+        self.gil_switch_interval = gil_switch_interval
         self.stats = LoopStats()
         self._stop = threading.Event()
         self._wait = wait or self._stop.wait
@@ -84,6 +90,8 @@ class DeadlineLoop:
     def run(self, duration: float | None = None, max_ticks: int | None = None) -> LoopStats:
         """Block until :meth:`stop`, ``duration`` seconds or ``max_ticks`` ticks; returns the stats."""
         self._stop.clear()
+        if self.gil_switch_interval is not None and sys.getswitchinterval() > self.gil_switch_interval:
+            sys.setswitchinterval(self.gil_switch_interval)
         t0 = self.start_time = self.clock()
         k = 0
         try:

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.numpy import load_file, save_file
-from safetensors import safe_open
-
 from maa_generator.layout import PolicyLayout
+from safetensors import safe_open
+from safetensors.numpy import load_file, save_file
 
 from .actor_critic import AdaptationModule
 
@@ -33,7 +32,8 @@ def load_actor(path: str | Path) -> tuple[PolicyLayout, np.ndarray, dict]:
     except Exception as exc:  # truncated / not safetensors
         raise ValueError(f"{path}: not a readable safetensors actor checkpoint ({exc})") from None
     if "layout" not in md or "flat" not in tensors:
-        raise ValueError(f"{path}: expected a 'flat' tensor and 'layout' metadata, got {sorted(tensors)} / {sorted(md)}")
+        raise ValueError(f"{path}: expected a 'flat' tensor and 'layout' metadata, "
+                         f"got {sorted(tensors)} / {sorted(md)}")
     layout = PolicyLayout.from_dict(json.loads(md.pop("layout")))
     return layout, layout.check_flat(tensors["flat"]), {k: json.loads(v) for k, v in md.items()}
 

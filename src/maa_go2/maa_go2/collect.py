@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from maa_generator.policy_torch import batched_forward
 
 from .checkpoints import load_actor, load_adaptation

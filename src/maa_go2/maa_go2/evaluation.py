@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
 from maa_generator.layout import PolicyLayout
 from maa_generator.policy_torch import PolicyMLP
 
 from .actor_critic import AdaptationModule, go2_actor_layout
-from .commands import CommandRanges, NUM_COMMANDS
+from .commands import NUM_COMMANDS, CommandRanges
 from .control import POLICY_DT
 from .engines.mujoco_engine import MujocoGo2Env
 from .env_config import EnvConfig

@@ -161,7 +161,8 @@ class RewardConfig:
     def __post_init__(self) -> None:
         unknown = sorted(set(self.scales) - set(REWARD_FUNCTIONS))
         if unknown:
-            raise ValueError(f"rewards.scales: unknown term(s) {unknown}; expected names from {sorted(REWARD_FUNCTIONS)}")
+            raise ValueError(f"rewards.scales: unknown term(s) {unknown}; "
+                             f"expected names from {sorted(REWARD_FUNCTIONS)}")
 
 
 def compute_rewards(s: RewardState, cfg: RewardConfig, dt: float):

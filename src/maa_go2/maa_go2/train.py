@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-
 from maa_generator.config import from_dict, load_yaml, to_dict
 
 from .actor_critic import ActorCritic

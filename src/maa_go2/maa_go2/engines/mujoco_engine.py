@@ -15,8 +15,7 @@ import numpy as np
 from mujoco import rollout
 
 from .. import commands as cmds
-from ..control import DECIMATION, POLICY_DT, SIM_DT, action_to_target, pd_torque
-from ..control import DEFAULT_JOINT_POS
+from ..control import DECIMATION, DEFAULT_JOINT_POS, POLICY_DT, SIM_DT, action_to_target, pd_torque
 from ..env_config import EnvConfig
 from ..joint_order import JOINT_NAMES
 from ..observation import NOISE_VECTOR, OBS_DIM, ObservationHistory, build_observation
@@ -161,7 +160,8 @@ class MujocoGo2Env:
         if commands is not None:
             commands = np.asarray(commands, dtype=np.float64)
             if commands.shape != (self.num_envs, cmds.NUM_COMMANDS):
-                raise ValueError(f"expected commands [{self.num_envs}, {cmds.NUM_COMMANDS}], got {list(commands.shape)}")
+                raise ValueError(f"expected commands [{self.num_envs}, {cmds.NUM_COMMANDS}], "
+                                 f"got {list(commands.shape)}")
             self.commands[:] = commands
         self.command_override = commands
 
