@@ -7,6 +7,9 @@ ARG ROS_DISTRO=jazzy
 FROM ros:${ROS_DISTRO}-ros-base
 
 ARG ROS_DISTRO
+# 1: also install the generator's runtime (CPU torch + diffusers) so the whole graph runs in this image (the sim demo);
+# 0: deploy-only image for the robot computer (the generator runs elsewhere and publishes PolicyWeights over DDS).
+ARG WITH_GENERATOR=1
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ENV DEBIAN_FRONTEND=noninteractive \
     PYTHONUNBUFFERED=1 \
@@ -14,7 +17,9 @@ ENV DEBIAN_FRONTEND=noninteractive \
     PIP_BREAK_SYSTEM_PACKAGES=1 \
     RMW_IMPLEMENTATION=rmw_cyclonedds_cpp \
     CYCLONEDDS_HOME=/opt/ros/${ROS_DISTRO} \
-    MAA_WS=/opt/maa_ws
+    MAA_WS=/opt/maa_ws \
+    OPENBLAS_NUM_THREADS=1 \
+    OMP_NUM_THREADS=1
 
 # Cyclone DDS (ROS's complete install doubles as CYCLONEDDS_HOME for cyclonedds-python), build tools for its
 # C extension, Python deps of the ROS-free core available from apt.
@@ -33,7 +38,11 @@ RUN apt-get update \
 WORKDIR ${MAA_WS}
 # Python packages not in apt, at the repository's pinned versions.
 COPY requirements/constraints.txt requirements/constraints.txt
-RUN python3 -m pip install -c requirements/constraints.txt safetensors mujoco
+RUN python3 -m pip install -c requirements/constraints.txt safetensors mujoco \
+    && if [ "${WITH_GENERATOR}" = "1" ]; then \
+        python3 -m pip install -c requirements/constraints.txt --extra-index-url https://download.pytorch.org/whl/cpu \
+            torch diffusers tqdm packaging; \
+    fi
 COPY scripts/fix_unitree_sdk.sh scripts/fix_unitree_sdk.sh
 COPY src/ src/
 COPY launch/ launch/

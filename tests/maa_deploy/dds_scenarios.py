@@ -19,9 +19,9 @@ import threading
 import time
 
 import numpy as np
-from maa_deploy.sdk_compat import import_sdk
 
 from maa_deploy import unitree_wire
+from maa_deploy.sdk_compat import import_sdk
 
 
 def _init(domain: int):

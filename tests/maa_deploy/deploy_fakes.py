@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
+
 from maa_deploy.backends.base import Backend, RobotState
-from maa_deploy.weights_io import WeightsPayload, checksum
 from maa_generator.layout import PolicyLayout
+from maa_generator.weights_io import WeightsPayload, checksum
 from maa_go2.control import DEFAULT_JOINT_POS
 
 OBS_DIM = 70

@@ -3,10 +3,11 @@ import types
 import numpy as np
 import pytest
 from deploy_fakes import OBS_DIM, adaptation_payload, random_actor, small_actor_layout
+
 from maa_deploy.policy_runner import PolicyRunner
-from maa_deploy.weights_io import WeightsError, load_weights_file, save_weights_file
 from maa_generator.layout import PolicyLayout
 from maa_generator.weights_codec import weights_fields
+from maa_generator.weights_io import WeightsError, load_weights_file, save_weights_file
 
 
 @pytest.fixture
@@ -108,8 +109,9 @@ def test_act_without_policy_and_bad_obs(runner, tmp_path):
 
 
 def test_adaptation_file_in_maa_go2_format(tmp_path):
-    from maa_deploy.weights_io import load_adaptation_file
     from safetensors.numpy import save_file
+
+    from maa_deploy.adaptation_io import load_adaptation_file
 
     rng = np.random.default_rng(0)
     w0, b0 = rng.normal(size=(8, 2 * OBS_DIM)).astype(np.float32), rng.normal(size=8).astype(np.float32)

@@ -2,12 +2,13 @@ import time
 
 import numpy as np
 from deploy_fakes import adaptation_payload, random_actor, small_actor_layout
+
 from maa_deploy.backends import make_backend
 from maa_deploy.loop import DeployController
 from maa_deploy.policy_runner import Go2ObservationBuilder, PolicyRunner
 from maa_deploy.safety import SafetyConfig, SafetyLayer
 from maa_deploy.state_machine import Mode, StateMachine, StateMachineConfig
-from maa_deploy.weights_io import WeightsPayload, checksum
+from maa_generator.weights_io import WeightsPayload, checksum
 
 
 def _controller(backend, actor_std=0.05):
@@ -65,3 +66,14 @@ def test_realtime_sim_damps_when_commands_stop():
         assert sim.steps > 0
     finally:
         sim.close()
+
+
+def test_projected_gravity_matches_engine_rotation():
+    from maa_deploy.policy_runner import projected_gravity
+    from maa_go2.engines.mujoco_engine import quat_to_rot
+
+    quats = np.random.default_rng(0).normal(size=(20, 4))
+    quats /= np.linalg.norm(quats, axis=1, keepdims=True)
+    expected = np.einsum("nji,j->ni", quat_to_rot(quats), np.array([0.0, 0.0, -1.0]))  # R^T g
+    got = np.stack([projected_gravity(q) for q in quats])
+    np.testing.assert_allclose(got, expected, atol=1e-12)

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from maa_deploy.state_machine import Mode, StateMachine, StateMachineConfig, TransitionError
 from maa_generator.config import ConfigError
 from maa_go2.control import DEFAULT_JOINT_POS

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from maa_deploy.sdk_compat import SdkUnavailable, import_sdk
-from maa_go2.joint_order import POLICY_TO_SDK, SDK_JOINT_NAMES
 
 from maa_deploy import unitree_wire as wire
+from maa_deploy.sdk_compat import SdkUnavailable, import_sdk
+from maa_go2.joint_order import POLICY_TO_SDK, SDK_JOINT_NAMES
 
 try:
     import_sdk()
@@ -113,3 +113,30 @@ def test_backend_against_simulated_robot_over_dds():
     assert after["first_damping_after_pause"] is not None
     assert after["first_damping_after_pause"] - after["last_state_at"] < 0.060
     assert after["crc_bad"] == 0 and out["after_close"]["last"]["kp"][:12] == [0.0] * 12
+
+
+class _FakeSwitcher:
+    def __init__(self, modes, code=0):
+        self.modes, self.code, self.released = list(modes), code, 0
+
+    def check_mode(self):
+        return self.code, {"form": "0", "name": self.modes[0]}
+
+    def release_mode(self):
+        self.released += 1
+        self.modes.pop(0)
+        return 0
+
+
+def test_release_sport_mode_logic():
+    from maa_deploy.sdk_compat import release_sport_mode
+
+    switcher = _FakeSwitcher(["normal", "ai", ""])
+    release_sport_mode(switcher, wait_s=0.0)
+    assert switcher.released == 2
+    with pytest.raises(RuntimeError, match="CheckMode failed with code 3102"):
+        release_sport_mode(_FakeSwitcher([""], code=3102), wait_s=0.0)
+    stuck = _FakeSwitcher(["normal"] * 10)
+    stuck.release_mode = lambda: 0
+    with pytest.raises(RuntimeError, match="could not release sport mode 'normal'"):
+        release_sport_mode(stuck, attempts=3, wait_s=0.0)

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from maa_generator.config import ModelConfig
 from maa_generator.generator import Generator
 from maa_generator.layout import PolicyLayout
 from maa_generator.prompt import Trajectory
-
 from tests.ros_helpers.client import call_service, spin_until, start_node, stop_node
 
 pytestmark = pytest.mark.ros
@@ -52,7 +52,6 @@ def _prompt_msg(obs_dim=8, steps=70):
 def test_generate_publish_and_errors(generator_node, ros_node, model_dir):
     from maa_generator.node import LATCHED
     from maa_generator.ros_convert import weights_from_msg
-
     from maa_msgs.msg import PolicyWeights
     from maa_msgs.srv import GeneratePolicy
 

@@ -5,6 +5,7 @@ import types
 
 import numpy as np
 import pytest
+
 from maa_generator.layout import PolicyLayout, metaworld_sac_layout
 from maa_generator.weights_codec import PolicyMeta, WeightsError, decode_message, weights_fields
 
@@ -24,9 +25,9 @@ def test_round_trip_namespace():
 
 @pytest.mark.ros
 def test_round_trip_real_message_serialized():
-    from maa_generator.ros_convert import weights_from_msg, weights_to_msg
     from rclpy.serialization import deserialize_message, serialize_message
 
+    from maa_generator.ros_convert import weights_from_msg, weights_to_msg
     from maa_msgs.msg import PolicyWeights
 
     layout = PolicyLayout(obs_dim=7, action_dim=3, hidden=(16,), activation="elu", output="linear", name="t")

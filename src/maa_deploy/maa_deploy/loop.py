@@ -20,16 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from maa_generator.config import ConfigError
 from maa_generator.layout import PolicyLayout
+from maa_generator.weights_io import load_weights_file
 
+from .adaptation_io import load_adaptation_file
 from .backends import make_backend
 from .backends.base import Backend
 from .backends.unitree import UnitreeConfig
 from .policy_runner import Go2ObservationBuilder, ObservationBuilder, PolicyRunner
 from .safety import SafetyConfig, SafetyLayer, dataclass_from_mapping, load_yaml_mapping
 from .state_machine import Mode, StateMachine, StateMachineConfig, TransitionError
-from .weights_io import load_adaptation_file, load_weights_file
 
 
 class LoopStats:

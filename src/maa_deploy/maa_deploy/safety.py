@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from maa_generator.config import ConfigError, from_dict, load_yaml
 from maa_go2.control import JOINT_LOWER, JOINT_UPPER, TORQUE_LIMITS
 from maa_go2.joint_order import NUM_JOINTS

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from maa_generator.config import ConfigError
 from maa_go2.control import DEFAULT_JOINT_POS, KD, KP
 from maa_go2.joint_order import NUM_JOINTS

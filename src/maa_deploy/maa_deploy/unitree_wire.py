@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from maa_go2.joint_order import NUM_JOINTS, policy_to_sdk, sdk_to_policy
 
 POLYNOMIAL = 0x04C11DB7

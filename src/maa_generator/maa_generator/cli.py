@@ -32,6 +32,7 @@ def _args(argv):
 def main(argv=None) -> int:
     args = _args(sys.argv[1:] if argv is None else argv)
     import rclpy
+
     from maa_msgs.srv import GeneratePolicy
 
     from .prompt import PromptError

@@ -40,9 +40,12 @@ class BatchedMLP(torch.nn.Module):
             self.weights.append(torch.nn.Parameter((torch.rand(groups, n, o, generator=generator) * 2 - 1) * bound))
             self.biases.append(torch.nn.Parameter((torch.rand(groups, 1, o, generator=generator) * 2 - 1) * bound))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, frozen: bool = False) -> torch.Tensor:
+        """``frozen``: treat the weights as constants (gradients flow to ``x`` only; used by the actor loss)."""
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            if frozen:
+                w, b = w.detach(), b.detach()
             x = torch.baddbmm(b, x, w)
             if i < last:
                 x = torch.relu(x)
@@ -79,10 +82,10 @@ class BatchedSAC:
         raw = batched_forward(self.layout, self.actor if flat is None else flat, obs, raw=True)
         return split_raw(self.layout, raw)
 
-    def _qs(self, net: BatchedMLP, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
+    def _qs(self, net: BatchedMLP, obs: torch.Tensor, act: torch.Tensor, frozen: bool = False) -> torch.Tensor:
         """-> ``[2, S, B]`` twin Q values."""
         x = torch.cat([obs, act], -1).repeat(2, 1, 1)
-        return net(x).squeeze(-1).view(2, self.S, -1)
+        return net(x, frozen).squeeze(-1).view(2, self.S, -1)
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
@@ -110,7 +113,7 @@ class BatchedSAC:
 
         m, ls = self._policy(o)
         a_new, logp = sample_tanh_gaussian(m, ls)
-        q_new = self._qs(self.q, o, a_new).min(0).values
+        q_new = self._qs(self.q, o, a_new, frozen=True).min(0).values
         loss_pi = (alpha[:, None] * logp - q_new).mean(1).sum()
         self.opt_actor.zero_grad()
         loss_pi.backward()
@@ -149,9 +152,13 @@ class Replay:
 
     def sample(self, batch: int) -> dict[str, torch.Tensor]:
         idx = torch.randint(0, self.n, (self.S, batch), generator=self.gen)
-        take = (lambda t: torch.gather(t, 1, idx[..., None].expand(-1, -1, t.shape[2])))
+        flat = (idx + torch.arange(self.S)[:, None] * self.cap).view(-1)
+
+        def take(t: torch.Tensor) -> torch.Tensor:
+            return t.view(self.S * self.cap, -1).index_select(0, flat).view(self.S, batch, -1)
+
         return {"obs": take(self.obs), "next_obs": take(self.next_obs), "act": take(self.act),
-                "rew": torch.gather(self.rew, 1, idx)}
+                "rew": self.rew.view(-1).index_select(0, flat).view(self.S, batch)}
 
 
 def sac_seeds(seed: int, cfg: CollectConfig) -> list[int]:

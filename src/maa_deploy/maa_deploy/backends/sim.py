@@ -17,6 +17,7 @@ import time
 
 import mujoco
 import numpy as np
+
 from maa_go2.control import DECIMATION, DEFAULT_JOINT_POS, SIM_DT, TORQUE_LIMITS, pd_torque
 from maa_go2.engines.mujoco_engine import load_model
 from maa_go2.joint_order import NUM_JOINTS

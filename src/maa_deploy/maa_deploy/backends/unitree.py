@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+
 from maa_go2.joint_order import NUM_JOINTS, sdk_to_policy
 
 from .. import sdk_compat, unitree_wire
