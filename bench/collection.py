@@ -79,7 +79,8 @@ def main() -> None:
     sb3 = bench_sb3(args.sb3_steps, args.warmup)
     print(json.dumps({"ours_steps_per_s": round(ours[0], 1), "sb3_steps_per_s": round(sb3[0], 1),
                       "speedup": round(ours[0] / sb3[0], 2), "ours_steps_per_cpu_s": round(ours[1], 1),
-                      "sb3_steps_per_cpu_s": round(sb3[1], 1), "speedup_cpu": round(ours[1] / sb3[1], 2), "ours_seeds": args.seeds, "torch_threads": 1,
+                      "sb3_steps_per_cpu_s": round(sb3[1], 1), "speedup_cpu": round(ours[1] / sb3[1], 2),
+                      "ours_seeds": args.seeds, "torch_threads": 1,
                       "task": "reach-v3", "batch": 128, "hidden": [128, 128], "updates_per_step": 1}))
 
 

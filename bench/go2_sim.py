@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import torch
+
 from maa_go2.actor_critic import ActorCritic
 from maa_go2.engines.mujoco_engine import MujocoGo2Env
 from maa_go2.env_config import EnvConfig

@@ -63,6 +63,18 @@ else
   log "Python dependencies up to date"
 fi
 
+# 2b. The Unitree SDK (unitree_sdk2py over Cyclone DDS), repaired for the broken 1.0.1 wheel.
+sdk_hash=$(hash_of scripts/fix_unitree_sdk.sh "$VENV/.maa-deps")
+if [[ "${MAA_SKIP_UNITREE_SDK:-0}" == 1 ]]; then
+  log "skipping the Unitree SDK (MAA_SKIP_UNITREE_SDK=1); the unitree backend tests will skip"
+elif [[ "$(cat "$VENV/.maa-sdk" 2>/dev/null)" != "$sdk_hash" ]]; then
+  log "installing the Unitree SDK (scripts/fix_unitree_sdk.sh)"
+  PYTHON="$VENV/bin/python" bash scripts/fix_unitree_sdk.sh 2> >(grep -v "^WARNING: Location .* is ignored" >&2)
+  echo "$sdk_hash" > "$VENV/.maa-sdk"
+else
+  log "Unitree SDK up to date"
+fi
+
 # 3. Fix-ups for the PyPI ROS wheels: CMake export files hard-code the wheel build machine's Python paths.
 if [[ "$MODE" == pypi-ros ]]; then
   export AMENT_PREFIX_PATH="$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"

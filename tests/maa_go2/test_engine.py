@@ -1,6 +1,7 @@
 """MuJoCo engine: batched reset/step shapes, determinism with a seed, input validation."""
 import numpy as np
 import pytest
+
 from maa_go2.engines.mujoco_engine import MujocoGo2Env
 from maa_go2.env_config import EnvConfig
 

@@ -2,10 +2,10 @@
 import mujoco
 import numpy as np
 import pytest
-from maa_go2.engines.mujoco_engine import load_model
-from maa_go2.joint_order import JOINT_NAMES
 
 from maa_go2 import control
+from maa_go2.engines.mujoco_engine import load_model
+from maa_go2.joint_order import JOINT_NAMES
 
 FACT_LIMITS = {"hip": (-1.0472, 1.0472), "thigh_F": (-1.5708, 3.4907), "thigh_R": (-0.5236, 4.5379),
                "calf": (-2.7227, -0.8378)}

@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 import pytest
+
 from maa_generator.config import from_dict
 from maa_go2.actor_critic import go2_actor_layout
 from maa_go2.checkpoints import load_actor, load_adaptation, save_actor
@@ -78,10 +79,9 @@ def test_collect_writes_zoo_shard(run, tmp_path):
 
 
 def test_isaacgym_backend_uses_shared_definitions():
+    from maa_go2 import control, rewards
     from maa_go2.engines import isaacgym_go2
     from maa_go2.engines.legged_gym_config import Go2WTWCfg, Go2WTWCfgPPO
-
-    from maa_go2 import control, rewards
 
     cfg, ppo = Go2WTWCfg(), Go2WTWCfgPPO()
     assert cfg.env.num_observations == 70 and cfg.env.num_privileged_obs == 7
@@ -95,3 +95,17 @@ def test_isaacgym_backend_uses_shared_definitions():
     if not isaacgym_go2.HAVE_ISAACGYM:
         with pytest.raises(ImportError, match="isaacgym"):
             isaacgym_go2.Go2WTW(cfg, None, None, "cpu", True)
+
+
+def test_config_presets_parse():
+    from pathlib import Path
+
+    from maa_generator.config import load_yaml
+    from maa_go2.collect import CollectConfig
+
+    root = Path(__file__).resolve().parents[2] / "config"
+    tiny = load_train_config(root / "go2_tiny.yaml")
+    assert tiny.iterations <= 10 and tiny.env.num_envs <= 32
+    main = load_train_config(root / "go2_train.yaml")
+    assert main.env.commands.lin_vel_x == [-1.0, 1.0] and main.env.episode_length_s == 20.0
+    from_dict(CollectConfig, load_yaml(root / "go2_collect.yaml")["collect"])

@@ -48,7 +48,7 @@ def start_node(module: str, *ros_args: str, ready_text: str = "ready", timeout: 
         if ready_text in line:
             return proc
     proc.kill()
-    raise AssertionError(f"{module} did not become ready:\n{''.join(seen)}")
+    raise AssertionError(f"{module} did not become ready (exit code {proc.poll()}):\n{''.join(seen)}")
 
 
 def stop_node(proc: subprocess.Popen, timeout: float = 10.0) -> int:

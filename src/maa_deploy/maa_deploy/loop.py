@@ -160,6 +160,7 @@ class DeployController:
         self.backend, self.sm, self.safety = backend, state_machine, safety
         self.runner, self.obs_builder, self.clock = runner, obs_builder, clock
         self.last_action = np.zeros(12)
+        self.last_obs: np.ndarray | None = None
         self._prev_mode = state_machine.mode
         self.last_mode_sent: Mode | None = None
 
@@ -187,6 +188,7 @@ class DeployController:
 
     def _policy_targets(self, state) -> np.ndarray:
         obs = self.obs_builder.build(state, self.last_action)
+        self.last_obs = obs
         action = self.safety.clip_action(self.runner.act(obs))
         self.last_action = action
         return self.runner.action_to_q_des(action)

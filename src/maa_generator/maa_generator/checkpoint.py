@@ -133,8 +133,12 @@ def load_checkpoint(directory: str | Path, modules: dict[str, nn.Module] | None 
     return ckpt
 
 
-def load_state(modules: dict[str, nn.Module], state: dict[str, dict[str, torch.Tensor]], where: str = "") -> None:
-    """Copy ``state`` into ``modules`` with clear errors for missing/unexpected modules, keys and shapes."""
+def load_state(modules: dict[str, nn.Module], state: dict[str, dict[str, torch.Tensor]], where: str = "",
+               *, assign: bool = False) -> None:
+    """Copy ``state`` into ``modules`` with clear errors for missing/unexpected modules, keys and shapes.
+
+    ``assign=True`` replaces the modules' tensors by the given ones (use with modules built on the meta device).
+    """
     prefix = f"{where}: " if where else ""
     missing_mod = sorted(set(modules) - set(state))
     extra_mod = sorted(set(state) - set(modules))
@@ -153,4 +157,4 @@ def load_state(modules: dict[str, nn.Module], state: dict[str, dict[str, torch.T
             if tuple(own[key].shape) != tuple(value.shape):
                 raise CheckpointError(f"{prefix}{name}.{key}: expected shape {list(own[key].shape)}, got "
                                       f"{list(value.shape)} (checkpoint built with a different config?)")
-        module.load_state_dict(given, strict=True)
+        module.load_state_dict(given, strict=True, assign=assign)

@@ -120,9 +120,10 @@ class LatentUNet1D(nn.Module):
 
 def make_scheduler(cfg: DiffusionConfig) -> DDIMScheduler:
     """The DDIM scheduler described by ``cfg`` (x0 clipping to ``+-clip_sample_range``)."""
-    return DDIMScheduler(num_train_timesteps=cfg.train_timesteps, beta_schedule=cfg.beta_schedule,
-                         clip_sample=cfg.clip_sample, clip_sample_range=cfg.clip_sample_range,
-                         prediction_type=cfg.prediction_type, set_alpha_to_one=True, steps_offset=0)
+    with torch.device("cpu"):  # its schedule tensors stay real even when modules are built on the meta device
+        return DDIMScheduler(num_train_timesteps=cfg.train_timesteps, beta_schedule=cfg.beta_schedule,
+                             clip_sample=cfg.clip_sample, clip_sample_range=cfg.clip_sample_range,
+                             prediction_type=cfg.prediction_type, set_alpha_to_one=True, steps_offset=0)
 
 
 class LatentDiffusion(nn.Module):

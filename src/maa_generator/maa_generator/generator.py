@@ -86,9 +86,11 @@ class Generator(nn.Module):
             config = ModelConfig.from_mapping(meta["config"])
         except (LayoutError, ConfigError) as exc:
             raise CheckpointError(f"{path}: invalid generator metadata: {exc}") from None
-        gen = cls.build(layout, config)
         ckpt = load_checkpoint(path)
-        load_state(gen.stages(), ckpt.state, str(path))
+        with torch.device("meta"):  # no random init: every tensor comes from the checkpoint
+            gen = cls.build(layout, config)
+        load_state(gen.stages(), ckpt.state, str(path), assign=True)
+        gen.diffusion.ema.requires_grad_(False)
         return gen.to(map_location).eval()
 
     # ------------------------------------------------------------------ prompts

@@ -9,7 +9,6 @@ All logic lives in :mod:`maa_generator.service`.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import sys
 
@@ -23,22 +22,14 @@ from maa_msgs.msg import PolicyWeights
 from maa_msgs.msg import Trajectory as TrajectoryMsg
 from maa_msgs.srv import GeneratePolicy
 
-from .config import ConfigError, from_dict
+from .config import ConfigError
 from .prompt import PromptError
 from .ros_convert import trajectory_from_msg, weights_to_msg
+from .ros_params import declare_config
 from .service import GenerationRequest, GenerationService, GeneratorNodeConfig, ResultCode
 from .weights_codec import PolicyMeta
 
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-
-
-def declare_config(node: Node, cls):
-    """Declare one ROS parameter per dataclass field (defaults from the dataclass) and build a validated config."""
-    values = {}
-    for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        values[f.name] = node.declare_parameter(f.name, default).value
-    return from_dict(cls, values)
 
 
 class GeneratorNode(Node):

@@ -9,9 +9,10 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
+
 from maa_generator.layout import PolicyLayout
 from maa_generator.policy_torch import PolicyMLP
-from torch import nn
 
 from .observation import OBS_DIM
 from .randomization import PRIV_DIM

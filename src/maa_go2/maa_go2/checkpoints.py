@@ -6,9 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from maa_generator.layout import PolicyLayout
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
+
+from maa_generator.layout import PolicyLayout
 
 from .actor_critic import AdaptationModule
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from maa_generator.policy_torch import batched_forward
 
 from .checkpoints import load_actor, load_adaptation

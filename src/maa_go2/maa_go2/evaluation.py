@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
 from maa_generator.layout import PolicyLayout
 from maa_generator.policy_torch import PolicyMLP
 

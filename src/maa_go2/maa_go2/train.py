@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
+
 from maa_generator.config import from_dict, load_yaml, to_dict
 
 from .actor_critic import ActorCritic

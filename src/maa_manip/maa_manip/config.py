@@ -72,7 +72,8 @@ class SacConfig:
     def __post_init__(self) -> None:
         _need(self.total_steps >= 1 and self.num_seeds >= 1 and self.envs_per_seed >= 1,
               "sac.total_steps, num_seeds and envs_per_seed must be >= 1")
-        _need(0 < self.gamma <= 1 and 0 < self.tau <= 1, f"sac.gamma/tau must be in (0, 1], got {self.gamma}/{self.tau}")
+        _need(0 < self.gamma <= 1 and 0 < self.tau <= 1,
+              f"sac.gamma/tau must be in (0, 1], got {self.gamma}/{self.tau}")
         _need(self.ckpt_every >= 1 and self.test_every >= 1, "sac.ckpt_every and test_every must be >= 1")
 
 

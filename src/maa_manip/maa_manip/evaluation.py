@@ -165,6 +165,8 @@ def markdown_tables(results: dict) -> str:
     """``results[split][method][task] = metrics`` -> markdown (one table per split, average row last)."""
     lines = []
     for split, by_method in results.items():
+        if not by_method:
+            continue
         lines += [f"### {split} tasks", "", "| method | task | top-5 | top-10 | qualified | mean |",
                   "|---|---|---|---|---|---|"]
         for method, by_task in by_method.items():

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from maa_generator.layout import metaworld_sac_layout
+from maa_generator.layout import PolicyLayout, metaworld_sac_layout
 from maa_generator.policy_torch import batched_forward
 from maa_generator.prompt import success_prompt
 
@@ -53,27 +53,27 @@ class BatchedMLP(torch.nn.Module):
 
 
 class BatchedSAC:
-    """``S`` SAC agents updated together. Shapes: obs ``[S, B, 39]``, actions ``[S, B, 4]``.
+    """``S`` SAC agents updated together. Shapes: obs ``[S, B, o]``, actions ``[S, B, a]`` (MetaWorld: 39, 4).
 
     Args:
         cfg: SAC hyper-parameters.
         seeds: one integer seed per agent (actor init matches :func:`maa_manip.actor.new_actor`).
     """
 
-    def __init__(self, cfg: SacConfig, seeds: list[int]):
+    def __init__(self, cfg: SacConfig, seeds: list[int], layout: PolicyLayout | None = None):
         self.cfg = cfg
-        self.layout = metaworld_sac_layout()
+        self.layout = layout or metaworld_sac_layout()
         self.S = len(seeds)
         gen = torch.Generator().manual_seed(int(seeds[0]) * 7919 + 1)
         self.actor = torch.nn.Parameter(torch.from_numpy(np.stack([new_actor(self.layout, s).flat() for s in seeds])))
-        dims = (OBS_DIM + ACT_DIM, cfg.hidden, cfg.hidden, 1)
+        dims = (self.layout.obs_dim + self.layout.action_dim, cfg.hidden, cfg.hidden, 1)
         self.q = BatchedMLP(2 * self.S, dims, gen)
         self.q_targ = BatchedMLP(2 * self.S, dims, gen)
         self.q_targ.load_state_dict(self.q.state_dict())
         for p in self.q_targ.parameters():
             p.requires_grad_(False)
         self.log_alpha = torch.nn.Parameter(torch.zeros(self.S))
-        self.target_entropy = -float(ACT_DIM)
+        self.target_entropy = -float(self.layout.action_dim)
         self.opt_actor = torch.optim.Adam([self.actor], lr=cfg.lr)
         self.opt_q = torch.optim.Adam(self.q.parameters(), lr=cfg.lr)
         self.opt_alpha = torch.optim.Adam([self.log_alpha], lr=cfg.lr)
@@ -133,11 +133,12 @@ class BatchedSAC:
 class Replay:
     """Per-agent ring buffers ``[S, capacity, ...]`` (float32)."""
 
-    def __init__(self, S: int, capacity: int, generator: torch.Generator):
+    def __init__(self, S: int, capacity: int, generator: torch.Generator, obs_dim: int = OBS_DIM,
+                 act_dim: int = ACT_DIM):
         self.S, self.cap, self.n, self.i = S, int(capacity), 0, 0
-        self.obs = torch.zeros(S, self.cap, OBS_DIM)
-        self.next_obs = torch.zeros(S, self.cap, OBS_DIM)
-        self.act = torch.zeros(S, self.cap, ACT_DIM)
+        self.obs = torch.zeros(S, self.cap, obs_dim)
+        self.next_obs = torch.zeros(S, self.cap, obs_dim)
+        self.act = torch.zeros(S, self.cap, act_dim)
         self.rew = torch.zeros(S, self.cap)
         self.gen = generator
 

@@ -1,0 +1,103 @@
+"""The deploy node over real DDS with the simulated Go2: weights hot-swap, mode services, safety, recording."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from tests.ros_helpers.client import call_service, spin_until, start_node, stop_node
+
+pytestmark = pytest.mark.ros
+
+
+@pytest.fixture(scope="module")
+def adaptation_file(tmp_path_factory):
+    from maa_go2.actor_critic import AdaptationModule
+    from maa_go2.checkpoints import save_adaptation
+
+    path = tmp_path_factory.mktemp("deploy") / "adaptation.safetensors"
+    save_adaptation(path, AdaptationModule(history_len=5))
+    return path
+
+
+@pytest.fixture()
+def ros_node():
+    import rclpy
+
+    rclpy.init()
+    node = rclpy.create_node("test_deploy_client")
+    yield node
+    node.destroy_node()
+    rclpy.shutdown()
+
+
+def _weights_msg(scale=0.01, nan=False):
+    from maa_generator.ros_convert import weights_to_msg
+    from maa_go2.actor_critic import go2_actor_layout
+
+    layout = go2_actor_layout()
+    flat = np.random.default_rng(0).normal(scale=scale, size=layout.num_params).astype(np.float32)
+    msg = weights_to_msg(layout, flat)
+    if nan:
+        data = np.asarray(msg.data, np.float32).copy()
+        data[10] = np.nan
+        msg.data = data
+    return msg
+
+
+def test_deploy_node_end_to_end(adaptation_file, ros_node, tmp_path):
+    from maa_deploy.node import EVENTS_QOS, LATCHED
+    from maa_msgs.msg import PolicyWeights
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float32MultiArray, String
+    from std_srvs.srv import Trigger
+
+    proc = start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={adaptation_file}",
+                      "-p", "deploy.state_machine.stand_duration_s:=0.4", "-p", "weights_topic:=/t/weights")
+    recorder = start_node("maa_deploy.prompt_node", "-p", "mode:=record", "-p", "num_steps:=20",
+                          "-p", f"prompt_file:={tmp_path / 'rec.npz'}")
+    try:
+        events, modes, joints, steps = [], [], [], []
+        ros_node.create_subscription(String, "/maa_deploy/events", lambda m: events.append(m.data), EVENTS_QOS)
+        ros_node.create_subscription(String, "/maa_deploy/mode", lambda m: modes.append(m.data), LATCHED)
+        ros_node.create_subscription(JointState, "/joint_states", joints.append, 10)
+        ros_node.create_subscription(Float32MultiArray, "/maa_deploy/step", steps.append, 50)
+        assert spin_until(ros_node, lambda: modes and joints), "no mode / joint_states from the deploy node"
+        assert modes[-1] == "PASSIVE" and list(joints[-1].name)[0] == "FL_hip_joint"
+
+        refused = call_service(ros_node, Trigger, "/maa_deploy/start", Trigger.Request())
+        assert not refused.success and "no policy" in refused.message
+
+        pub = ros_node.create_publisher(PolicyWeights, "/t/weights", LATCHED)
+        pub.publish(_weights_msg())
+        assert spin_until(ros_node, lambda: any("policy active" in e for e in events)), events
+
+        assert call_service(ros_node, Trigger, "/maa_deploy/stand", Trigger.Request()).success
+        started = {}
+
+        def try_start():
+            started["r"] = call_service(ros_node, Trigger, "/maa_deploy/start", Trigger.Request())
+            return started["r"].success
+
+        assert spin_until(ros_node, try_start, timeout=10), started["r"].message
+        assert spin_until(ros_node, lambda: modes[-1] == "POLICY")
+        assert spin_until(ros_node, lambda: len(steps) >= 10), "no ~/step samples while walking"
+        assert [d.label for d in steps[-1].layout.dim] == ["observation", "action"]
+        assert spin_until(ros_node, lambda: (tmp_path / "rec.npz").is_file()), "prompt recording not saved"
+
+        pub.publish(_weights_msg(nan=True))
+        assert spin_until(ros_node, lambda: any("rejected" in e and "non-finite" in e for e in events)), events
+        assert modes[-1] == "POLICY", "a rejected policy must not stop the running one"
+
+        assert call_service(ros_node, Trigger, "/maa_deploy/estop", Trigger.Request()).success
+        assert spin_until(ros_node, lambda: modes[-1] == "DAMPING")
+        time.sleep(0.2)
+    finally:
+        assert stop_node(proc) == 0
+        stop_node(recorder)
+
+    from maa_generator.prompt_io import load_prompt
+
+    rec = load_prompt(tmp_path / "rec.npz")
+    assert rec.obs.shape == (20, 70) and rec.act.shape == (20, 12) and rec.domain == "go2"
