@@ -47,11 +47,12 @@ def _weights_msg(scale=0.01, nan=False):
 
 
 def test_deploy_node_end_to_end(adaptation_file, ros_node, tmp_path):
-    from maa_deploy.node import EVENTS_QOS, LATCHED
-    from maa_msgs.msg import PolicyWeights
     from sensor_msgs.msg import JointState
     from std_msgs.msg import Float32MultiArray, String
     from std_srvs.srv import Trigger
+
+    from maa_deploy.node import EVENTS_QOS, LATCHED
+    from maa_msgs.msg import PolicyWeights
 
     proc = start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={adaptation_file}",
                       "-p", "deploy.state_machine.stand_duration_s:=0.4", "-p", "weights_topic:=/t/weights")
