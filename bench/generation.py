@@ -6,6 +6,7 @@ from one prompt (K=100 in one batch) and peak RSS. Prints a final JSON line.
 
     python bench/generation.py [--reps 30] [--paper-reps 5] [--threads 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,9 +29,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def _trajectory(seed: int = 0, steps: int = 500) -> Trajectory:
     rng = np.random.default_rng(seed)
     success = np.zeros(steps, dtype=bool)
-    success[steps // 2:] = True
-    return Trajectory(obs=rng.normal(size=(steps, 39)), act=rng.uniform(-1, 1, size=(steps, 4)), success=success,
-                      domain="metaworld", task="random")
+    success[steps // 2 :] = True
+    return Trajectory(
+        obs=rng.normal(size=(steps, 39)),
+        act=rng.uniform(-1, 1, size=(steps, 4)),
+        success=success,
+        domain="metaworld",
+        task="random",
+    )
 
 
 def _measure(gen: Generator, traj: Trajectory, reps: int, batch_reps: int) -> dict:
@@ -50,8 +56,12 @@ def _measure(gen: Generator, traj: Trajectory, reps: int, batch_reps: int) -> di
         batch.append(time.perf_counter() - t0)
         assert len(out) == 100
     ms = np.array(times) * 1e3
-    return {"single_ms_p50": float(np.percentile(ms, 50)), "single_ms_p99": float(np.percentile(ms, 99)),
-            "batch100_s": float(np.median(batch)), "params": gen.num_params()}
+    return {
+        "single_ms_p50": float(np.percentile(ms, 50)),
+        "single_ms_p99": float(np.percentile(ms, 99)),
+        "batch100_s": float(np.median(batch)),
+        "params": gen.num_params(),
+    }
 
 
 def main() -> None:
@@ -73,14 +83,19 @@ def main() -> None:
         del gen
     d, p = res["default"], res["paper"]
     line = {
-        "default_single_ms_p50": round(d["single_ms_p50"], 2), "default_single_ms_p99": round(d["single_ms_p99"], 2),
+        "default_single_ms_p50": round(d["single_ms_p50"], 2),
+        "default_single_ms_p99": round(d["single_ms_p99"], 2),
         "default_batch100_s": round(d["batch100_s"], 3),
-        "paper_single_ms_p50": round(p["single_ms_p50"], 1), "paper_batch100_s": round(p["batch100_s"], 2),
+        "paper_single_ms_p50": round(p["single_ms_p50"], 1),
+        "paper_batch100_s": round(p["batch100_s"], 2),
         "speedup_single": round(p["single_ms_p50"] / d["single_ms_p50"], 1),
         "speedup_batch100": round(p["batch100_s"] / d["batch100_s"], 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "default_params": d["params"], "paper_params": p["params"],
-        "threads": args.threads, "reps": args.reps, "paper_reps": args.paper_reps,
+        "default_params": d["params"],
+        "paper_params": p["params"],
+        "threads": args.threads,
+        "reps": args.reps,
+        "paper_reps": args.paper_reps,
     }
     print(json.dumps(line))
 

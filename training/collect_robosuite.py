@@ -59,6 +59,7 @@ def main(argv=None) -> int:
     buf = Replay(len(seeds), min(cfg.buffer_size, args.steps), torch.Generator().manual_seed(seeds[0]), OBS_DIM,
                  ACT_DIM)
     envs = [RobosuiteEnv(args.task, "Panda", s, "fixed", args.episode_steps) for s in seeds]
+    tests = [RobosuiteEnv(args.task, "Panda", s, "fixed", args.episode_steps) for s in seeds]
     sawyer = [RobosuiteEnv(args.task, "Sawyer", s, "fixed", args.episode_steps) for s in seeds]
     rng = np.random.default_rng(seeds[0])
     obs = np.stack([e.reset() for e in envs])[:, None]
@@ -77,8 +78,7 @@ def main(argv=None) -> int:
             flat = agent.actor.detach().numpy()
             for i, s in enumerate(seeds):
                 pol = (lambda o, f=flat[i]: layout.forward_numpy(f, o))
-                o_, a_, s_ = episode(RobosuiteEnv(args.task, "Panda", s, "fixed", args.episode_steps), pol,
-                                     args.episode_steps)
+                o_, a_, s_ = episode(tests[i], pol, args.episode_steps)
                 _, _, ss = episode(sawyer[i], pol, args.episode_steps)
                 h, v = success_prompt(o_, a_, s_, 60, 3)
                 rows["params"].append(flat[i].copy())

@@ -1,4 +1,5 @@
 """ParamAutoencoder: chunking, normalization, noise, overfitting a tiny zoo, errors."""
+
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,5 @@
 """save_checkpoint / load_checkpoint: exact round trip, no pickle, clear errors for every corruption."""
+
 import json
 
 import pytest

@@ -1,4 +1,5 @@
 """Typed configs: strict keys/types, validation messages, presets."""
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,42 +20,53 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_from_dict_nested_and_roundtrip():
-    cfg = from_dict(ModelConfig, {"autoencoder": {"chunks": [[0], [1, 2]], "latent_channels": 32},
-                                  "diffusion": {"ema_decay": 0, "down_dims": [16, 32]}})
+    cfg = from_dict(
+        ModelConfig,
+        {
+            "autoencoder": {"chunks": [[0], [1, 2]], "latent_channels": 32},
+            "diffusion": {"ema_decay": 0, "down_dims": [16, 32]},
+        },
+    )
     assert cfg.autoencoder.chunks == [[0], [1, 2]] and cfg.autoencoder.latent_channels == 32
     assert isinstance(cfg.diffusion.ema_decay, float)  # int accepted for float fields
     assert cfg.embedding == EmbeddingConfig()  # defaults
     assert from_dict(ModelConfig, to_dict(cfg)) == cfg
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"autoencoder": {"latent_channels": "64"}}, "autoencoder.latent_channels: expected int, got str"),
-    ({"autoencoder": {"latent_channels": True}}, "autoencoder.latent_channels: expected int, got bool"),
-    ({"autoencoder": {"hidden": [64, "x"]}}, r"autoencoder.hidden\[1\]: expected int, got str"),
-    ({"autoencoder": {"chunks": [0, 1]}}, r"autoencoder.chunks"),
-    ({"embedding": {"temperature": "hot"}}, "embedding.temperature: expected float, got str"),
-    ({"embedding": {"obs_dim": 1.5}}, "embedding.obs_dim: expected"),
-    ({"diffusion": {"clip_sample": 1}}, "diffusion.clip_sample: expected bool, got int"),
-    ({"diffusion": {"bogus": 1}}, r"diffusion: unknown key\(s\) \['bogus'\]"),
-    ({"training": {}}, r"unknown key\(s\) \['training'\]"),
-    ({"embedding": [1, 2]}, "embedding: expected a mapping"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"autoencoder": {"latent_channels": "64"}}, "autoencoder.latent_channels: expected int, got str"),
+        ({"autoencoder": {"latent_channels": True}}, "autoencoder.latent_channels: expected int, got bool"),
+        ({"autoencoder": {"hidden": [64, "x"]}}, r"autoencoder.hidden\[1\]: expected int, got str"),
+        ({"autoencoder": {"chunks": [0, 1]}}, r"autoencoder.chunks"),
+        ({"embedding": {"temperature": "hot"}}, "embedding.temperature: expected float, got str"),
+        ({"embedding": {"obs_dim": 1.5}}, "embedding.obs_dim: expected"),
+        ({"diffusion": {"clip_sample": 1}}, "diffusion.clip_sample: expected bool, got int"),
+        ({"diffusion": {"bogus": 1}}, r"diffusion: unknown key\(s\) \['bogus'\]"),
+        ({"training": {}}, r"unknown key\(s\) \['training'\]"),
+        ({"embedding": [1, 2]}, "embedding: expected a mapping"),
+    ],
+)
 def test_rejects_bad_types_and_unknown_keys(data, message):
     with pytest.raises(ConfigError, match=message):
         from_dict(ModelConfig, data)
 
 
-@pytest.mark.parametrize("cls, kwargs, message", [
-    (AutoencoderConfig, {"chunks": [[0], [2]]}, "cover layers"),
-    (AutoencoderConfig, {"latent_channels": 0}, "latent_channels must be > 0"),
-    (AutoencoderConfig, {"activation": "swish"}, "activation"),
-    (EmbeddingConfig, {"n_steps": 0}, "n_steps must be > 0"),
-    (DiffusionConfig, {"n_groups": 3, "down_dims": [8, 16]}, "n_groups=3 must divide"),
-    (DiffusionConfig, {"kernel_size": 4}, "positive odd"),
-    (DiffusionConfig, {"inference_steps": 200}, "inference_steps must be in 1..100"),
-    (DiffusionConfig, {"beta_schedule": "cosine"}, "beta_schedule"),
-    (DiffusionConfig, {"ema_decay": 1.0}, "ema_decay"),
-])
+@pytest.mark.parametrize(
+    "cls, kwargs, message",
+    [
+        (AutoencoderConfig, {"chunks": [[0], [2]]}, "cover layers"),
+        (AutoencoderConfig, {"latent_channels": 0}, "latent_channels must be > 0"),
+        (AutoencoderConfig, {"activation": "swish"}, "activation"),
+        (EmbeddingConfig, {"n_steps": 0}, "n_steps must be > 0"),
+        (DiffusionConfig, {"n_groups": 3, "down_dims": [8, 16]}, "n_groups=3 must divide"),
+        (DiffusionConfig, {"kernel_size": 4}, "positive odd"),
+        (DiffusionConfig, {"inference_steps": 200}, "inference_steps must be in 1..100"),
+        (DiffusionConfig, {"beta_schedule": "cosine"}, "beta_schedule"),
+        (DiffusionConfig, {"ema_decay": 1.0}, "ema_decay"),
+    ],
+)
 def test_value_validation(cls, kwargs, message):
     with pytest.raises(ConfigError, match=message):
         from_dict(cls, kwargs)

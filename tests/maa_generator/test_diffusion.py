@@ -1,4 +1,5 @@
 """LatentUNet1D / LatentDiffusion: shapes, normalization, EMA, memorization, seeded sampling, errors."""
+
 import pytest
 import torch
 
@@ -15,8 +16,15 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
-CFG = DiffusionConfig(down_dims=[32, 64], kernel_size=3, n_groups=8, blocks_per_level=1, time_embed_dim=32,
-                      cond_embed_dim=64, ema_decay=0.9)
+CFG = DiffusionConfig(
+    down_dims=[32, 64],
+    kernel_size=3,
+    n_groups=8,
+    blocks_per_level=1,
+    time_embed_dim=32,
+    cond_embed_dim=64,
+    ema_decay=0.9,
+)
 
 
 @pytest.mark.parametrize("tokens", [1, 2, 3, 5])
@@ -31,7 +39,11 @@ def test_scheduler_matches_config():
     diff = LatentDiffusion((2, 16), 8, CFG)
     c = diff.scheduler.config
     assert (c.num_train_timesteps, c.beta_schedule, c.clip_sample, c.prediction_type) == (
-        100, "squaredcos_cap_v2", True, "sample")
+        100,
+        "squaredcos_cap_v2",
+        True,
+        "sample",
+    )
 
 
 def test_latent_normalizer_maps_into_clip_range():

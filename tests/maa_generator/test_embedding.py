@@ -1,4 +1,5 @@
 """BehaviorEmbedding: stored normalizers, InfoNCE training, task clustering, errors."""
+
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,5 @@
 """Generator: build/generate/save/load, determinism, bitwise round trip, input validation, preset sizes."""
+
 import json
 from pathlib import Path
 
@@ -27,15 +28,16 @@ SMALL = PolicyLayout(obs_dim=6, action_dim=2, hidden=(16, 16), name="small")
 CFG = ModelConfig(
     autoencoder=AutoencoderConfig(latent_channels=16, hidden=[32]),
     embedding=EmbeddingConfig(n_steps=10, m_states=2, hidden=[32], out_dim=16),
-    diffusion=DiffusionConfig(down_dims=[16, 32], n_groups=8, kernel_size=3, blocks_per_level=1, time_embed_dim=16,
-                              cond_embed_dim=32),
+    diffusion=DiffusionConfig(
+        down_dims=[16, 32], n_groups=8, kernel_size=3, blocks_per_level=1, time_embed_dim=16, cond_embed_dim=32
+    ),
 )
 
 
 def _traj(seed=0, steps=30, obs_dim=6, act_dim=2):
     rng = np.random.default_rng(seed)
     success = np.zeros(steps, bool)
-    success[steps // 2:] = True
+    success[steps // 2 :] = True
     return Trajectory(rng.normal(size=(steps, obs_dim)), rng.normal(size=(steps, act_dim)), success, task="t")
 
 
@@ -99,11 +101,13 @@ def test_load_errors(gen, tmp_path):
     cases = {
         "version": ({**meta, "format_version": 2}, "unknown checkpoint format_version 2"),
         "layout": ({**meta, "layout": {**meta["layout"], "obs_dim": 7}}, "expected shape"),
-        "config_key": ({**meta, "config": {**meta["config"], "diffusion": {**meta["config"]["diffusion"],
-                                                                             "bogus": 1}}}, "unknown key"),
+        "config_key": (
+            {**meta, "config": {**meta["config"], "diffusion": {**meta["config"]["diffusion"], "bogus": 1}}},
+            "unknown key",
+        ),
         "no_layout": ({**meta, "layout": None}, "no policy layout"),
     }
-    for name, (bad, message) in cases.items():
+    for bad, message in cases.values():
         (d / CONFIG_FILE).write_text(json.dumps(bad))
         with pytest.raises(CheckpointError, match=message):
             Generator.load(d)
@@ -143,11 +147,14 @@ def test_segmented_prompts():
         g.generate(_traj(steps=2))
 
 
-@pytest.mark.parametrize("preset, ranges", [
-    ("tiny", {"autoencoder": (1e5, 5e6), "embedding": (1e4, 1e6), "diffusion": (1e4, 1e6)}),
-    ("default", {"autoencoder": (5e6, 20e6), "embedding": (5e5, 2e6), "diffusion": (1e6, 5e6)}),
-    ("paper", {"autoencoder": (44e6, 48e6), "embedding": (2.1e6, 2.5e6), "diffusion": (155e6, 170e6)}),
-])
+@pytest.mark.parametrize(
+    "preset, ranges",
+    [
+        ("tiny", {"autoencoder": (1e5, 5e6), "embedding": (1e4, 1e6), "diffusion": (1e4, 1e6)}),
+        ("default", {"autoencoder": (5e6, 20e6), "embedding": (5e5, 2e6), "diffusion": (1e6, 5e6)}),
+        ("paper", {"autoencoder": (44e6, 48e6), "embedding": (2.1e6, 2.5e6), "diffusion": (155e6, 170e6)}),
+    ],
+)
 def test_preset_sizes(preset, ranges, capsys):
     """Builds each preset on the meta device (no memory) for the MetaWorld layout and prints its sizes."""
     with torch.device("meta"):

@@ -1,4 +1,5 @@
 """PolicyLayout / policy_torch: flat order, numpy vs torch forward, batched forward, errors."""
+
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,5 @@
 """Behavior prompts: content, padding, segmentation, Trajectory validation."""
+
 import numpy as np
 import pytest
 

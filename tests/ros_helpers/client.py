@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 
 
@@ -46,6 +47,9 @@ def start_node(module: str, *ros_args: str, ready_text: str = "ready", timeout: 
             break
         seen.append(line)
         if ready_text in line:
+            # keep draining the pipe so a chatty node never blocks on a full pipe; the lines stay inspectable
+            proc.output_lines = seen
+            threading.Thread(target=lambda: seen.extend(proc.stdout), daemon=True).start()
             return proc
     proc.kill()
     raise AssertionError(f"{module} did not become ready (exit code {proc.poll()}):\n{''.join(seen)}")

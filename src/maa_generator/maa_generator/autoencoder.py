@@ -6,6 +6,7 @@ chunk. Parameters are standardized per parameter (mean/std over the policy zoo, 
 before encoding; in training mode Gaussian noise is added to the normalized input and to the latent (the
 augmentation of the paper/official code).
 """
+
 from __future__ import annotations
 
 import torch
@@ -34,8 +35,10 @@ def resolve_chunks(layout: PolicyLayout, chunks: list[list[int]] | None) -> list
         return [[i] for i in range(n)]
     flat = [i for c in chunks for i in c]
     if flat != list(range(n)):
-        raise LayoutError(f"autoencoder.chunks {chunks} must cover the {n} layers of layout {layout.name} "
-                          f"(0..{n - 1}) exactly once, in order")
+        raise LayoutError(
+            f"autoencoder.chunks {chunks} must cover the {n} layers of layout {layout.name} "
+            f"(0..{n - 1}) exactly once, in order"
+        )
     return [list(c) for c in chunks]
 
 
@@ -89,8 +92,9 @@ class ParamAutoencoder(nn.Module):
             flat = torch.as_tensor(flat)
         p = self.layout.num_params
         if flat.ndim != 2 or flat.shape[1] != p:
-            raise LayoutError(f"expected flat parameters of shape [B, {p}] for layout {self.layout.name}, "
-                              f"got {list(flat.shape)}")
+            raise LayoutError(
+                f"expected flat parameters of shape [B, {p}] for layout {self.layout.name}, got {list(flat.shape)}"
+            )
         if not torch.isfinite(flat).all():
             raise LayoutError(f"flat parameters contain {int((~torch.isfinite(flat)).sum())} non-finite values")
         return flat.to(self.param_mean.dtype)

@@ -4,6 +4,7 @@
 ``extra`` metadata, the ``sha256`` of ``model.safetensors`` and the expected tensor names/shapes. Tensors of module
 ``name`` are stored under ``"{name}.{state_dict key}"``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -45,8 +46,14 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def save_checkpoint(directory: str | Path, modules: dict[str, nn.Module], config: dict, extra: dict | None = None,
-                    *, layout: dict | None = None) -> Path:
+def save_checkpoint(
+    directory: str | Path,
+    modules: dict[str, nn.Module],
+    config: dict,
+    extra: dict | None = None,
+    *,
+    layout: dict | None = None,
+) -> Path:
     """Write ``modules``' state dicts and metadata to ``directory`` (created if needed); returns the directory.
 
     Args:
@@ -66,9 +73,15 @@ def save_checkpoint(directory: str | Path, modules: dict[str, nn.Module], config
     tmp = out / (WEIGHTS_FILE + ".tmp")
     save_file(tensors, str(tmp))
     os.replace(tmp, out / WEIGHTS_FILE)
-    meta = {"format_version": FORMAT_VERSION, "layout": layout, "config": config, "extra": extra or {},
-            "modules": sorted(modules), "sha256": _sha256(out / WEIGHTS_FILE),
-            "tensors": {k: list(v.shape) for k, v in sorted(tensors.items())}}
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "layout": layout,
+        "config": config,
+        "extra": extra or {},
+        "modules": sorted(modules),
+        "sha256": _sha256(out / WEIGHTS_FILE),
+        "tensors": {k: list(v.shape) for k, v in sorted(tensors.items())},
+    }
     tmp_cfg = out / (CONFIG_FILE + ".tmp")
     tmp_cfg.write_text(json.dumps(meta, indent=2, sort_keys=False))
     os.replace(tmp_cfg, out / CONFIG_FILE)
@@ -79,8 +92,7 @@ def read_metadata(directory: str | Path) -> dict:
     """Parse and validate ``config.json`` (format version, required keys)."""
     path = Path(directory) / CONFIG_FILE
     if not path.is_file():
-        raise CheckpointError(f"checkpoint metadata not found: {path} (expected {CONFIG_FILE} next to "
-                              f"{WEIGHTS_FILE})")
+        raise CheckpointError(f"checkpoint metadata not found: {path} (expected {CONFIG_FILE} next to {WEIGHTS_FILE})")
     try:
         meta = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -89,8 +101,9 @@ def read_metadata(directory: str | Path) -> dict:
         raise CheckpointError(f"{path}: expected a JSON object")
     version = meta.get("format_version")
     if version != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: unknown checkpoint format_version {version!r}; this code reads version "
-                              f"{FORMAT_VERSION}")
+        raise CheckpointError(
+            f"{path}: unknown checkpoint format_version {version!r}; this code reads version {FORMAT_VERSION}"
+        )
     missing = [k for k in ("config", "sha256", "tensors") if k not in meta]
     if missing:
         raise CheckpointError(f"{path}: missing keys {missing}")
@@ -111,8 +124,10 @@ def load_checkpoint(directory: str | Path, modules: dict[str, nn.Module] | None 
         raise CheckpointError(f"checkpoint weights not found: {weights}")
     digest = _sha256(weights)
     if digest != meta["sha256"]:
-        raise CheckpointError(f"{weights}: sha256 {digest[:16]}... does not match config.json "
-                              f"({str(meta['sha256'])[:16]}...): the file is truncated or corrupt")
+        raise CheckpointError(
+            f"{weights}: sha256 {digest[:16]}... does not match config.json "
+            f"({str(meta['sha256'])[:16]}...): the file is truncated or corrupt"
+        )
     try:
         flat = load_file(str(weights))
     except (SafetensorError, OSError, ValueError) as exc:
@@ -126,15 +141,21 @@ def load_checkpoint(directory: str | Path, modules: dict[str, nn.Module] | None 
     for key, value in flat.items():
         name, _, sub = key.partition(".")
         state.setdefault(name, {})[sub] = value
-    ckpt = Checkpoint(state=state, config=meta["config"], extra=meta.get("extra") or {}, layout=meta.get("layout"),
-                      format_version=meta["format_version"])
+    ckpt = Checkpoint(
+        state=state,
+        config=meta["config"],
+        extra=meta.get("extra") or {},
+        layout=meta.get("layout"),
+        format_version=meta["format_version"],
+    )
     if modules is not None:
         load_state(modules, ckpt.state, str(directory))
     return ckpt
 
 
-def load_state(modules: dict[str, nn.Module], state: dict[str, dict[str, torch.Tensor]], where: str = "",
-               *, assign: bool = False) -> None:
+def load_state(
+    modules: dict[str, nn.Module], state: dict[str, dict[str, torch.Tensor]], where: str = "", *, assign: bool = False
+) -> None:
     """Copy ``state`` into ``modules`` with clear errors for missing/unexpected modules, keys and shapes.
 
     ``assign=True`` replaces the modules' tensors by the given ones (use with modules built on the meta device).
@@ -143,18 +164,23 @@ def load_state(modules: dict[str, nn.Module], state: dict[str, dict[str, torch.T
     missing_mod = sorted(set(modules) - set(state))
     extra_mod = sorted(set(state) - set(modules))
     if missing_mod or extra_mod:
-        raise CheckpointError(f"{prefix}checkpoint modules {sorted(state)} do not match expected {sorted(modules)} "
-                              f"(missing {missing_mod}, unexpected {extra_mod})")
+        raise CheckpointError(
+            f"{prefix}checkpoint modules {sorted(state)} do not match expected {sorted(modules)} "
+            f"(missing {missing_mod}, unexpected {extra_mod})"
+        )
     for name, module in modules.items():
         own = module.state_dict()
         given = state[name]
         missing = sorted(set(own) - set(given))
         unexpected = sorted(set(given) - set(own))
         if missing or unexpected:
-            raise CheckpointError(f"{prefix}module {name!r}: missing tensor keys {missing[:8]}, unexpected tensor "
-                                  f"keys {unexpected[:8]}")
+            raise CheckpointError(
+                f"{prefix}module {name!r}: missing tensor keys {missing[:8]}, unexpected tensor keys {unexpected[:8]}"
+            )
         for key, value in given.items():
             if tuple(own[key].shape) != tuple(value.shape):
-                raise CheckpointError(f"{prefix}{name}.{key}: expected shape {list(own[key].shape)}, got "
-                                      f"{list(value.shape)} (checkpoint built with a different config?)")
+                raise CheckpointError(
+                    f"{prefix}{name}.{key}: expected shape {list(own[key].shape)}, got "
+                    f"{list(value.shape)} (checkpoint built with a different config?)"
+                )
         module.load_state_dict(given, strict=True, assign=assign)

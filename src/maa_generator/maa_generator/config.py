@@ -4,6 +4,7 @@ The generic helpers (:func:`from_dict`, :func:`to_dict`, :func:`load_yaml`) work
 and dataset configs elsewhere reuse them. Model sections live under the top-level YAML keys ``autoencoder:``,
 ``embedding:`` and ``diffusion:`` (see ``config/{tiny,default,paper}.yaml``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -180,17 +181,25 @@ class AutoencoderConfig:
     def __post_init__(self) -> None:
         _check(self.latent_channels > 0, f"autoencoder.latent_channels must be > 0, got {self.latent_channels}")
         _check(all(h > 0 for h in self.hidden), f"autoencoder.hidden widths must be > 0, got {self.hidden}")
-        _check(self.activation in ("silu", "elu", "leaky_relu", "gelu"),
-               f"autoencoder.activation must be silu|elu|leaky_relu|gelu, got {self.activation!r}")
-        _check(self.input_noise >= 0 and self.latent_noise >= 0,
-               f"autoencoder noise must be >= 0, got input_noise={self.input_noise}, latent_noise={self.latent_noise}")
+        _check(
+            self.activation in ("silu", "elu", "leaky_relu", "gelu"),
+            f"autoencoder.activation must be silu|elu|leaky_relu|gelu, got {self.activation!r}",
+        )
+        _check(
+            self.input_noise >= 0 and self.latent_noise >= 0,
+            f"autoencoder noise must be >= 0, got input_noise={self.input_noise}, latent_noise={self.latent_noise}",
+        )
         _check(self.std_floor > 0, f"autoencoder.std_floor must be > 0, got {self.std_floor}")
         if self.chunks is not None:
-            _check(len(self.chunks) > 0 and all(len(c) > 0 for c in self.chunks),
-                   f"autoencoder.chunks must be non-empty lists of layer indices, got {self.chunks}")
+            _check(
+                len(self.chunks) > 0 and all(len(c) > 0 for c in self.chunks),
+                f"autoencoder.chunks must be non-empty lists of layer indices, got {self.chunks}",
+            )
             flat = [i for c in self.chunks for i in c]
-            _check(flat == list(range(len(flat))),
-                   f"autoencoder.chunks must cover layers 0..L-1 exactly once in order, got {self.chunks}")
+            _check(
+                flat == list(range(len(flat))),
+                f"autoencoder.chunks must cover layers 0..L-1 exactly once in order, got {self.chunks}",
+            )
 
 
 @dataclass
@@ -264,23 +273,37 @@ class DiffusionConfig:
     ema_decay: float = 0.999
 
     def __post_init__(self) -> None:
-        _check(len(self.down_dims) >= 1 and all(d > 0 for d in self.down_dims),
-               f"diffusion.down_dims must be non-empty positive widths, got {self.down_dims}")
-        _check(self.kernel_size > 0 and self.kernel_size % 2 == 1,
-               f"diffusion.kernel_size must be a positive odd int, got {self.kernel_size}")
-        _check(self.n_groups > 0 and all(d % self.n_groups == 0 for d in self.down_dims),
-               f"diffusion.n_groups={self.n_groups} must divide every down_dims width {self.down_dims}")
+        _check(
+            len(self.down_dims) >= 1 and all(d > 0 for d in self.down_dims),
+            f"diffusion.down_dims must be non-empty positive widths, got {self.down_dims}",
+        )
+        _check(
+            self.kernel_size > 0 and self.kernel_size % 2 == 1,
+            f"diffusion.kernel_size must be a positive odd int, got {self.kernel_size}",
+        )
+        _check(
+            self.n_groups > 0 and all(d % self.n_groups == 0 for d in self.down_dims),
+            f"diffusion.n_groups={self.n_groups} must divide every down_dims width {self.down_dims}",
+        )
         _check(self.blocks_per_level >= 1, f"diffusion.blocks_per_level must be >= 1, got {self.blocks_per_level}")
-        _check(self.time_embed_dim > 0 and self.time_embed_dim % 2 == 0,
-               f"diffusion.time_embed_dim must be a positive even int, got {self.time_embed_dim}")
+        _check(
+            self.time_embed_dim > 0 and self.time_embed_dim % 2 == 0,
+            f"diffusion.time_embed_dim must be a positive even int, got {self.time_embed_dim}",
+        )
         _check(self.cond_embed_dim > 0, f"diffusion.cond_embed_dim must be > 0, got {self.cond_embed_dim}")
         _check(self.train_timesteps > 1, f"diffusion.train_timesteps must be > 1, got {self.train_timesteps}")
-        _check(self.beta_schedule in ("squaredcos_cap_v2", "linear", "scaled_linear"),
-               f"diffusion.beta_schedule must be squaredcos_cap_v2|linear|scaled_linear, got {self.beta_schedule!r}")
-        _check(self.prediction_type in ("sample", "epsilon", "v_prediction"),
-               f"diffusion.prediction_type must be sample|epsilon|v_prediction, got {self.prediction_type!r}")
-        _check(0 < self.inference_steps <= self.train_timesteps,
-               f"diffusion.inference_steps must be in 1..{self.train_timesteps}, got {self.inference_steps}")
+        _check(
+            self.beta_schedule in ("squaredcos_cap_v2", "linear", "scaled_linear"),
+            f"diffusion.beta_schedule must be squaredcos_cap_v2|linear|scaled_linear, got {self.beta_schedule!r}",
+        )
+        _check(
+            self.prediction_type in ("sample", "epsilon", "v_prediction"),
+            f"diffusion.prediction_type must be sample|epsilon|v_prediction, got {self.prediction_type!r}",
+        )
+        _check(
+            0 < self.inference_steps <= self.train_timesteps,
+            f"diffusion.inference_steps must be in 1..{self.train_timesteps}, got {self.inference_steps}",
+        )
         _check(0.0 <= self.ema_decay < 1.0, f"diffusion.ema_decay must be in [0, 1), got {self.ema_decay}")
         _check(self.clip_sample_range > 0, f"diffusion.clip_sample_range must be > 0, got {self.clip_sample_range}")
 

@@ -9,6 +9,7 @@ Every residual block is FiLM-modulated by an MLP of ``[sinusoidal(t), cond]``.
 ``[-1, 1]``, matching ``clip_sample``), an EMA copy of the UNet that is used for sampling, and a
 ``diffusers.DDIMScheduler`` (x0/"sample" prediction by default).
 """
+
 from __future__ import annotations
 
 import copy
@@ -74,15 +75,17 @@ class LatentUNet1D(nn.Module):
         dims, k, gr, nb = list(cfg.down_dims), cfg.kernel_size, cfg.n_groups, cfg.blocks_per_level
         gdim = cfg.cond_embed_dim
         self.multiple = 2 ** (len(dims) - 1)
-        self.global_mlp = nn.Sequential(nn.Linear(cfg.time_embed_dim + cond_dim, gdim), nn.Mish(),
-                                        nn.Linear(gdim, gdim))
+        self.global_mlp = nn.Sequential(
+            nn.Linear(cfg.time_embed_dim + cond_dim, gdim), nn.Mish(), nn.Linear(gdim, gdim)
+        )
         c = self.latent_shape[1]
         self.down_blocks = nn.ModuleList()
         self.downsamples = nn.ModuleList()
         prev = c
         for i, d in enumerate(dims):
-            self.down_blocks.append(nn.ModuleList(
-                _FiLMResBlock(prev if j == 0 else d, d, gdim, k, gr) for j in range(nb)))
+            self.down_blocks.append(
+                nn.ModuleList(_FiLMResBlock(prev if j == 0 else d, d, gdim, k, gr) for j in range(nb))
+            )
             self.downsamples.append(nn.Conv1d(d, d, 3, stride=2, padding=1) if i < len(dims) - 1 else nn.Identity())
             prev = d
         self.mid_blocks = nn.ModuleList(_FiLMResBlock(dims[-1], dims[-1], gdim, k, gr) for _ in range(nb))
@@ -90,9 +93,11 @@ class LatentUNet1D(nn.Module):
         self.up_blocks = nn.ModuleList()
         for i in reversed(range(len(dims) - 1)):
             self.upsamples.append(nn.ConvTranspose1d(dims[i + 1], dims[i + 1], 4, stride=2, padding=1))
-            self.up_blocks.append(nn.ModuleList(
-                _FiLMResBlock(dims[i + 1] + dims[i] if j == 0 else dims[i], dims[i], gdim, k, gr)
-                for j in range(nb)))
+            self.up_blocks.append(
+                nn.ModuleList(
+                    _FiLMResBlock(dims[i + 1] + dims[i] if j == 0 else dims[i], dims[i], gdim, k, gr) for j in range(nb)
+                )
+            )
         self.final = nn.Sequential(_ConvNormAct(dims[0], dims[0], k, gr), nn.Conv1d(dims[0], c, 1))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
@@ -121,9 +126,15 @@ class LatentUNet1D(nn.Module):
 def make_scheduler(cfg: DiffusionConfig) -> DDIMScheduler:
     """The DDIM scheduler described by ``cfg`` (x0 clipping to ``+-clip_sample_range``)."""
     with torch.device("cpu"):  # its schedule tensors stay real even when modules are built on the meta device
-        return DDIMScheduler(num_train_timesteps=cfg.train_timesteps, beta_schedule=cfg.beta_schedule,
-                             clip_sample=cfg.clip_sample, clip_sample_range=cfg.clip_sample_range,
-                             prediction_type=cfg.prediction_type, set_alpha_to_one=True, steps_offset=0)
+        return DDIMScheduler(
+            num_train_timesteps=cfg.train_timesteps,
+            beta_schedule=cfg.beta_schedule,
+            clip_sample=cfg.clip_sample,
+            clip_sample_range=cfg.clip_sample_range,
+            prediction_type=cfg.prediction_type,
+            set_alpha_to_one=True,
+            steps_offset=0,
+        )
 
 
 class LatentDiffusion(nn.Module):

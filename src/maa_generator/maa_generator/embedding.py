@@ -8,6 +8,7 @@ bilinear metric ``W``: ``logits = h_emb @ W @ v_emb^T / temperature``. The condi
 The input normalizers (per-feature mean/std, :meth:`BehaviorEmbedding.fit_normalizer`) are stored as buffers and
 applied identically in training and at inference (the official code drops them at inference).
 """
+
 from __future__ import annotations
 
 import torch
@@ -60,13 +61,17 @@ class BehaviorEmbedding(nn.Module):
         h = torch.as_tensor(h, dtype=self.h_mean.dtype)
         v = torch.as_tensor(v, dtype=self.v_mean.dtype)
         if h.ndim not in (2, 3) or h.shape[-1] != self.h_dim:
-            raise PromptError(f"expected trajectory prompt h of shape [B, {self.h_dim}] or [B, S, {self.h_dim}] "
-                              f"(n={self.cfg.n_steps} x (obs {self.obs_dim} + act {self.act_dim})), "
-                              f"got {list(h.shape)}")
+            raise PromptError(
+                f"expected trajectory prompt h of shape [B, {self.h_dim}] or [B, S, {self.h_dim}] "
+                f"(n={self.cfg.n_steps} x (obs {self.obs_dim} + act {self.act_dim})), "
+                f"got {list(h.shape)}"
+            )
         if v.ndim != h.ndim or v.shape[:-1] != h.shape[:-1] or v.shape[-1] != self.v_dim:
             want = [*h.shape[:-1], self.v_dim]
-            raise PromptError(f"expected success prompt v of shape {want} (m={self.cfg.m_states} x obs "
-                              f"{self.obs_dim}), got {list(v.shape)}")
+            raise PromptError(
+                f"expected success prompt v of shape {want} (m={self.cfg.m_states} x obs "
+                f"{self.obs_dim}), got {list(v.shape)}"
+            )
         if not (torch.isfinite(h).all() and torch.isfinite(v).all()):
             raise PromptError("prompts contain non-finite values (NaN/inf)")
         return h, v

@@ -7,6 +7,7 @@
     policies = gen.generate(trajectory, num_candidates=10, seed=0)
     action = policies[0].layout.forward_numpy(policies[0].flat, obs)
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -48,8 +49,14 @@ class Generator(nn.Module):
         autoencoder, embedding, diffusion: the three stages.
     """
 
-    def __init__(self, layout: PolicyLayout, config: ModelConfig, autoencoder: ParamAutoencoder,
-                 embedding: BehaviorEmbedding, diffusion: LatentDiffusion):
+    def __init__(
+        self,
+        layout: PolicyLayout,
+        config: ModelConfig,
+        autoencoder: ParamAutoencoder,
+        embedding: BehaviorEmbedding,
+        diffusion: LatentDiffusion,
+    ):
         super().__init__()
         self.layout = layout
         self.config = config
@@ -97,20 +104,27 @@ class Generator(nn.Module):
     def check_trajectory(self, traj: Trajectory, index: int = 0) -> None:
         """Raise :class:`PromptError` if ``traj`` does not fit this model (dims, NaN)."""
         if not isinstance(traj, Trajectory):
-            raise PromptError(f"trajectory {index}: expected a maa_generator.prompt.Trajectory, got "
-                              f"{type(traj).__name__}")
+            raise PromptError(
+                f"trajectory {index}: expected a maa_generator.prompt.Trajectory, got {type(traj).__name__}"
+            )
         emb = self.embedding
         if traj.obs.ndim != 2 or traj.obs.shape[1] != emb.obs_dim:
-            raise PromptError(f"trajectory {index}: expected obs_dim {emb.obs_dim} (layout {self.layout.name}), got "
-                              f"obs of shape {list(traj.obs.shape)}")
+            raise PromptError(
+                f"trajectory {index}: expected obs_dim {emb.obs_dim} (layout {self.layout.name}), got "
+                f"obs of shape {list(traj.obs.shape)}"
+            )
         if traj.act.ndim != 2 or traj.act.shape[1] != emb.act_dim:
-            raise PromptError(f"trajectory {index}: expected act_dim {emb.act_dim} (layout {self.layout.name}), got "
-                              f"act of shape {list(traj.act.shape)}")
+            raise PromptError(
+                f"trajectory {index}: expected act_dim {emb.act_dim} (layout {self.layout.name}), got "
+                f"act of shape {list(traj.act.shape)}"
+            )
         if not (np.all(np.isfinite(traj.obs)) and np.all(np.isfinite(traj.act))):
             raise PromptError(f"trajectory {index}: contains non-finite values (NaN/inf)")
         if self.config.embedding.segments > traj.length:
-            raise PromptError(f"trajectory {index}: {traj.length} steps is fewer than the "
-                              f"{self.config.embedding.segments} prompt segments")
+            raise PromptError(
+                f"trajectory {index}: {traj.length} steps is fewer than the "
+                f"{self.config.embedding.segments} prompt segments"
+            )
 
     def prompts(self, trajectories: Sequence[Trajectory]) -> tuple[torch.Tensor, torch.Tensor]:
         """Validated prompts ``h`` ``[B(, S), Dh]`` and ``v`` ``[B(, S), Dv]`` as float32 tensors."""
@@ -124,8 +138,9 @@ class Generator(nn.Module):
         return torch.from_numpy(np.stack(hs)), torch.from_numpy(np.stack(vs))
 
     # ------------------------------------------------------------------ generation
-    def generate(self, trajectories: Trajectory | Sequence[Trajectory], num_candidates: int = 1,
-                 seed: int = 0) -> list[GeneratedPolicy]:
+    def generate(
+        self, trajectories: Trajectory | Sequence[Trajectory], num_candidates: int = 1, seed: int = 0
+    ) -> list[GeneratedPolicy]:
         """Generate ``num_candidates`` policies per trajectory, all ``B * K`` sampled in one batch.
 
         Args:
@@ -153,14 +168,22 @@ class Generator(nn.Module):
             self.train(was_training)
         bad = ~np.isfinite(flat)
         if bad.any():
-            raise FloatingPointError(f"generated parameters contain {int(bad.sum())} non-finite values; the "
-                                     "checkpoint may be untrained or corrupt")
-        return [GeneratedPolicy(layout=self.layout, flat=flat[b * num_candidates + k], prompt_index=b,
-                                candidate_index=k, seed=seed)
-                for b in range(len(trajs)) for k in range(num_candidates)]
+            raise FloatingPointError(
+                f"generated parameters contain {int(bad.sum())} non-finite values; the "
+                "checkpoint may be untrained or corrupt"
+            )
+        return [
+            GeneratedPolicy(
+                layout=self.layout, flat=flat[b * num_candidates + k], prompt_index=b, candidate_index=k, seed=seed
+            )
+            for b in range(len(trajs))
+            for k in range(num_candidates)
+        ]
 
     def num_params(self) -> dict[str, int]:
         """Trainable parameter counts per stage (the diffusion count excludes its EMA copy)."""
-        return {"autoencoder": sum(p.numel() for p in self.autoencoder.parameters()),
-                "embedding": sum(p.numel() for p in self.embedding.parameters()),
-                "diffusion": sum(p.numel() for p in self.diffusion.unet.parameters())}
+        return {
+            "autoencoder": sum(p.numel() for p in self.autoencoder.parameters()),
+            "embedding": sum(p.numel() for p in self.embedding.parameters()),
+            "diffusion": sum(p.numel() for p in self.diffusion.unet.parameters()),
+        }

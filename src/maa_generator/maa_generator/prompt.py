@@ -12,6 +12,7 @@ after the first success" at step ``s`` are ``obs[s + 1 : s + 1 + m]``.
 Short trajectories are padded by repeating their last step (``h``, ``v`` after a late success) or, for
 ``v`` taken from the end of a trajectory shorter than ``m``, their first state.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -51,19 +52,22 @@ class Trajectory:
         if self.act.ndim != 2:
             raise PromptError(f"trajectory act must be 2-D [T, act_dim], got shape {list(self.act.shape)}")
         if self.obs.shape[0] != self.act.shape[0]:
-            raise PromptError(f"trajectory obs and act must have the same length T, got {self.obs.shape[0]} "
-                              f"and {self.act.shape[0]}")
+            raise PromptError(
+                f"trajectory obs and act must have the same length T, got {self.obs.shape[0]} and {self.act.shape[0]}"
+            )
         if self.obs.shape[0] < 1:
             raise PromptError("trajectory must have at least 1 step, got 0")
         for name, arr in (("obs", self.obs), ("act", self.act)):
             if not np.all(np.isfinite(arr)):
-                raise PromptError(f"trajectory {name} contains {int(np.sum(~np.isfinite(arr)))} non-finite "
-                                  "values (NaN/inf)")
+                raise PromptError(
+                    f"trajectory {name} contains {int(np.sum(~np.isfinite(arr)))} non-finite values (NaN/inf)"
+                )
         if self.success is not None:
             self.success = np.asarray(self.success)
             if self.success.shape != (self.obs.shape[0],):
-                raise PromptError(f"trajectory success must have shape [{self.obs.shape[0]}], "
-                                  f"got {list(self.success.shape)}")
+                raise PromptError(
+                    f"trajectory success must have shape [{self.obs.shape[0]}], got {list(self.success.shape)}"
+                )
             self.success = self.success.astype(bool)
         if not (np.isfinite(self.dt) and self.dt > 0):
             raise PromptError(f"trajectory dt must be a positive number of seconds, got {self.dt}")
@@ -85,8 +89,9 @@ def _check_arrays(obs, act) -> tuple[np.ndarray, np.ndarray]:
     obs = np.asarray(obs, dtype=np.float32)
     act = np.asarray(act, dtype=np.float32)
     if obs.ndim != 2 or act.ndim != 2 or obs.shape[0] != act.shape[0]:
-        raise PromptError(f"expected obs [T, o] and act [T, a] with the same T, got {list(obs.shape)} "
-                          f"and {list(act.shape)}")
+        raise PromptError(
+            f"expected obs [T, o] and act [T, a] with the same T, got {list(obs.shape)} and {list(act.shape)}"
+        )
     if obs.shape[0] < 1:
         raise PromptError("trajectory must have at least 1 step, got 0")
     if not (np.all(np.isfinite(obs)) and np.all(np.isfinite(act))):
@@ -107,8 +112,9 @@ def trajectory_prompt(obs: np.ndarray, act: np.ndarray, n: int) -> np.ndarray:
     return pairs.reshape(-1)
 
 
-def success_prompt(obs: np.ndarray, act: np.ndarray, success: np.ndarray | None, n: int = 60,
-                   m: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def success_prompt(
+    obs: np.ndarray, act: np.ndarray, success: np.ndarray | None, n: int = 60, m: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
     """Manipulation prompt.
 
     Args:
@@ -133,8 +139,9 @@ def success_prompt(obs: np.ndarray, act: np.ndarray, success: np.ndarray | None,
     return h, v
 
 
-def segmented_prompt(obs: np.ndarray, act: np.ndarray, n: int, m: int,
-                     num_segments: int) -> tuple[np.ndarray, np.ndarray]:
+def segmented_prompt(
+    obs: np.ndarray, act: np.ndarray, n: int, m: int, num_segments: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Locomotion prompt: split the trajectory into ``num_segments`` contiguous segments (``np.array_split``).
 
     Per segment, ``h`` is its first ``n`` state-action pairs and ``v`` its last ``m`` states (segments shorter
