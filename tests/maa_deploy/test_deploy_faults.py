@@ -61,7 +61,8 @@ def test_sigint_leaves_real_robot_path_in_damping(adaptation_file, ros_node):
         assert json.loads(robot.stdout.readline())["ready"]
         deploy = start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={adaptation_file}",
                             "-p", "deploy.backend:=unitree", "-p", "network_interface:=lo",
-                            "-p", f"deploy.unitree.domain_id:={domain}", "-p", "deploy.state_machine.stand_duration_s:=1.0")
+                            "-p", f"deploy.unitree.domain_id:={domain}",
+                            "-p", "deploy.state_machine.stand_duration_s:=1.0")
         assert call_service(ros_node, Trigger, "/maa_deploy/stand", Trigger.Request()).success
         time.sleep(0.5)
         robot.stdin.write("report\n")
