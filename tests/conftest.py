@@ -11,6 +11,20 @@ os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(1,
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Tests share 2 cores with other processes; torch's intra-op threads only add contention here."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def ros_available() -> tuple[bool, str]:
     try:
         import rclpy  # noqa: F401

@@ -77,7 +77,9 @@ def main(argv=None) -> int:
         if step % args.ckpt_every == 0:
             flat = agent.actor.detach().numpy()
             for i, s in enumerate(seeds):
-                pol = (lambda o, f=flat[i]: layout.forward_numpy(f, o))
+                def pol(o, f=flat[i]):
+                    return layout.forward_numpy(f, o)
+
                 o_, a_, s_ = episode(tests[i], pol, args.episode_steps)
                 _, _, ss = episode(sawyer[i], pol, args.episode_steps)
                 h, v = success_prompt(o_, a_, s_, 60, 3)

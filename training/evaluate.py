@@ -30,10 +30,13 @@ def _abs(p: str) -> Path:
     return path if path.is_absolute() else ROOT / path
 
 
-def select_prompts(zoo, task: str, k: int, rng: np.random.Generator) -> list[int]:
-    """Row indices (within the task's view) of ``k`` prompt checkpoints (with replacement if too few)."""
-    n = zoo.filter(tasks=[task]).num_checkpoints
-    return sorted(rng.choice(n, size=k, replace=n < k).tolist())
+def select_prompts(zoo, task: str, k: int, rng: np.random.Generator, min_success: float = 0.0) -> list[int]:
+    """Row indices (within the task's view) of ``k`` prompt checkpoints with ``success >= min_success`` (with
+    replacement if too few)."""
+    ok = [i for i, m in enumerate(zoo.filter(tasks=[task]).metadata) if (m.get("success") or 0.0) >= min_success]
+    if not ok:
+        raise SystemExit(f"task {task}: no checkpoint with success >= {min_success} to take prompts from")
+    return sorted(rng.choice(ok, size=k, replace=len(ok) < k).tolist())
 
 
 def prompt_trajectories(zoo, task: str, rows: list[int]):
@@ -108,9 +111,10 @@ def main(argv=None) -> int:
     t0 = time.time()
     for split, tasks in (("seen", seen), ("unseen", unseen)):
         for task in tasks:
-            rows = select_prompts(zoo, task, cfg.num_prompts, rng)
-            src = np.stack([np.asarray(zoo.params(task)[r]) for r in rows])
-            meta = [zoo.filter(tasks=[task]).metadata[r] for r in rows]
+            rows = select_prompts(zoo, task, cfg.num_prompts, rng, cfg.prompt_min_success)
+            src = np.asarray(zoo.params(task)[rows])
+            task_meta = zoo.filter(tasks=[task]).metadata
+            meta = [task_meta[r] for r in rows]
             trajs = [noisy_trajectory(t, cfg.prompt_noise, rng) for t in prompt_trajectories(zoo, task, rows)]
             hv = [success_prompt(t.obs, t.act, t.success, zoo.prompt["n"], zoo.prompt["m"]) for t in trajs]
             h, v = np.stack([x[0] for x in hv]), np.stack([x[1] for x in hv])

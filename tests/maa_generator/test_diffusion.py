@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from maa_generator.config import DiffusionConfig
-from maa_generator.diffusion import DiffusionError, LatentDiffusion, LatentUNet1D
+from maa_generator.diffusion import DiffusionError, LatentDiffusion, LatentUNet1D, SeqConv1d, Upsample2x
 
 
 @pytest.fixture(autouse=True)
@@ -122,3 +122,19 @@ def test_errors():
         diff.sample(torch.zeros(1, 8), 0, 0)
     with pytest.raises(DiffusionError, match="steps must be in 1..100"):
         diff.sample(torch.zeros(1, 8), 1, 0, steps=0)
+
+
+@pytest.mark.parametrize("k, stride, length", [(3, 1, 4), (5, 1, 2), (3, 2, 4), (3, 2, 1), (1, 1, 3), (5, 1, 7)])
+def test_fast_convs_equal_torch_convs(k, stride, length):
+    """SeqConv1d / Upsample2x are nn.Conv1d / nn.ConvTranspose1d with a faster forward: same outputs and keys."""
+    torch.manual_seed(0)
+    conv = SeqConv1d(8, 6, k, stride)
+    x = torch.randn(2, 8, length)
+    ref = torch.nn.Conv1d(8, 6, k, stride=stride, padding=k // 2)
+    ref.load_state_dict(conv.state_dict())
+    torch.testing.assert_close(conv(x), ref(x), rtol=1e-5, atol=1e-5)
+    up = Upsample2x(8)
+    ref_up = torch.nn.ConvTranspose1d(8, 8, 4, stride=2, padding=1)
+    ref_up.load_state_dict(up.state_dict())
+    torch.testing.assert_close(up(x), ref_up(x), rtol=1e-5, atol=1e-5)
+    assert up(x).shape == (2, 8, 2 * length)

@@ -36,6 +36,9 @@ class GeneratorNode(Node):
     def __init__(self) -> None:
         super().__init__("maa_generator")
         self.cfg: GeneratorNodeConfig = declare_config(self, GeneratorNodeConfig)
+        import torch
+
+        torch.set_num_threads(self.cfg.torch_threads)
         generator = self._load_generator()
         self.service = GenerationService(
             generator, default_candidates=self.cfg.num_candidates, default_seed=self.cfg.seed,

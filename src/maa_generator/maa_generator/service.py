@@ -167,6 +167,7 @@ class GeneratorNodeConfig:
 
     model_path: str = ""                 # directory written by training/train.py (Generator.save)
     device: str = "cpu"                  # "cpu" | "cuda" | "cuda:N"
+    torch_threads: int = 1               # CPU intra-op threads (1 keeps latency stable beside a control loop)
     num_candidates: int = 1              # default K when a request passes 0
     max_candidates: int = 256
     seed: int = 0                        # default seed when a request passes -1
@@ -182,6 +183,8 @@ class GeneratorNodeConfig:
         if not 1 <= self.num_candidates <= self.max_candidates:
             raise ValueError(f"num_candidates must be in [1, max_candidates={self.max_candidates}], "
                              f"got {self.num_candidates}")
+        if self.torch_threads < 1:
+            raise ValueError(f"torch_threads must be >= 1, got {self.torch_threads}")
         if self.screen_seconds <= 0:
             raise ValueError(f"screen_seconds must be > 0, got {self.screen_seconds}")
         if not (self.device == "cpu" or self.device.startswith("cuda")):

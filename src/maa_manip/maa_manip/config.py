@@ -116,6 +116,7 @@ class EvalConfig:
     episodes: int = 5
     episode_steps: int = 500
     prompt_noise: float = 0.0
+    prompt_min_success: float = 0.0
     seed: int = 0
     baselines: list[str] = field(default_factory=lambda: ["retrieval", "retrieval_noise", "bc"])
     retrieval_noise_std: float = 0.01

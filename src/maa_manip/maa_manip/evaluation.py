@@ -72,8 +72,8 @@ def nearest_cosine(query: np.ndarray, bank, chunk: int = 2048) -> tuple[np.ndarr
 
 
 def evaluate_policies(task: str, params: np.ndarray, episodes: int = 5, seed: int = 0, steps: int = 500,
-                      layout: PolicyLayout | None = None, stop_on_success: bool = True) -> np.ndarray:
-    """Evaluate ``K`` policies at once (batched_forward over ``K * episodes`` envs).
+                      layout: PolicyLayout | None = None, stop_on_success: bool = True, chunk: int = 20) -> np.ndarray:
+    """Evaluate ``K`` policies, ``chunk`` at a time (batched_forward over ``chunk * episodes`` envs).
 
     Args:
         params: ``[K, P]`` flat parameters.
@@ -84,22 +84,29 @@ def evaluate_policies(task: str, params: np.ndarray, episodes: int = 5, seed: in
         ``success [K, episodes]`` bool.
     """
     layout = layout or metaworld_sac_layout()
-    flat = torch.from_numpy(layout.check_flat(params, batched=True))
-    K = flat.shape[0]
-    vec = VecMetaWorld(task, [seed * 10007 + e for _ in range(K) for e in range(episodes)], "random", steps)
-    obs = vec.reset().reshape(K, episodes, OBS_DIM)
+    flat_all = torch.from_numpy(layout.check_flat(params, batched=True))
+    K = flat_all.shape[0]
+    C = max(1, min(chunk, K))
+    init_seeds = [seed * 10007 + e for _ in range(C) for e in range(episodes)]
+    vec = VecMetaWorld(task, init_seeds, "random", steps)
     success = np.zeros((K, episodes), dtype=bool)
-    for _ in range(steps):
-        act = act_batched(layout, flat, obs).reshape(K * episodes, ACT_DIM)
-        active = ~success.reshape(-1) if stop_on_success else np.ones(K * episodes, bool)
-        if not active.any():
-            break
-        flat_obs = obs.reshape(K * episodes, OBS_DIM).copy()
-        for i in np.flatnonzero(active):
-            o, _, _, s = vec.envs[i].step(act[i])
-            flat_obs[i] = o
-            success.reshape(-1)[i] |= s
-        obs = flat_obs.reshape(K, episodes, OBS_DIM)
+    for start in range(0, K, C):
+        flat = flat_all[start:start + C]
+        k = flat.shape[0]
+        envs = vec.envs[:k * episodes]
+        if start:
+            for env, s in zip(envs, init_seeds):
+                env.seed(s)
+        succ = success[start:start + k].reshape(-1)
+        obs = np.stack([e.reset() for e in envs])
+        for _ in range(steps):
+            active = ~succ if stop_on_success else np.ones(k * episodes, bool)
+            if not active.any():
+                break
+            act = act_batched(layout, flat, obs.reshape(k, episodes, OBS_DIM)).reshape(k * episodes, ACT_DIM)
+            for i in np.flatnonzero(active):
+                obs[i], _, _, s = envs[i].step(act[i])
+                succ[i] |= s
     return success
 
 
