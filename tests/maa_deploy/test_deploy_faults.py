@@ -143,8 +143,8 @@ def test_fuzzed_messages_do_not_crash_the_nodes(tmp_path, adaptation_file, ros_n
         assert res.error_code == GeneratePolicy.Response.NO_PROMPT, "no fuzzed prompt may have been accepted"
         assert call_service(ros_node, Trigger, "/maa_deploy/stand", Trigger.Request()).success
     finally:
-        assert stop_node(gen) == 0
-        assert stop_node(deploy) == 0
+        codes = (stop_node(gen), stop_node(deploy))
+    assert codes == (0, 0), f"nodes did not exit cleanly on SIGINT: {codes}"
 
 
 def test_generator_killed_mid_request(tmp_path):

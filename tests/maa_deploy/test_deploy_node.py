@@ -95,8 +95,8 @@ def test_deploy_node_end_to_end(adaptation_file, ros_node, tmp_path):
         assert spin_until(ros_node, lambda: modes[-1] == "DAMPING")
         time.sleep(0.2)
     finally:
-        assert stop_node(proc) == 0
-        stop_node(recorder)
+        codes = (stop_node(proc), stop_node(recorder))
+    assert codes[0] == 0, f"deploy node did not exit cleanly on SIGINT: {codes}"
 
     from maa_generator.prompt_io import load_prompt
 
