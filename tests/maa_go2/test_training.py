@@ -88,8 +88,8 @@ def test_isaacgym_backend_uses_shared_definitions():
     assert cfg.control.stiffness["joint"] == control.KP and cfg.control.damping["joint"] == control.KD
     assert cfg.control.action_scale == 0.25 and cfg.control.decimation == 4 and cfg.sim.dt == 0.005
     assert list(cfg.init_state.default_joint_angles.values()) == list(control.DEFAULT_JOINT_POS)
-    scales = {k: v for k, v in vars(type(cfg.rewards.scales)).items() if not k.startswith("_")}
-    assert scales == rewards.DEFAULT_SCALES
+    assert isaacgym_go2.cfg_members(cfg.rewards.scales) == rewards.DEFAULT_SCALES
+    assert isaacgym_go2.cfg_members(cfg.commands.ranges)["lin_vel_x"] == [-1.0, 1.0]
     assert ppo.policy.actor_hidden_dims == list(go2_actor_layout().hidden)
     assert isaacgym_go2.Go2WTW.reward_functions_shared is rewards.REWARD_FUNCTIONS
     if not isaacgym_go2.HAVE_ISAACGYM:
@@ -109,3 +109,13 @@ def test_config_presets_parse():
     main = load_train_config(root / "go2_train.yaml")
     assert main.env.commands.lin_vel_x == [-1.0, 1.0] and main.env.episode_length_s == 20.0
     from_dict(CollectConfig, load_yaml(root / "go2_collect.yaml")["collect"])
+
+
+def test_evaluate_actor_rejects_wrong_layout():
+    from maa_generator.layout import PolicyLayout
+    from maa_go2.actor_critic import AdaptationModule
+    from maa_go2.evaluation import evaluate_actor
+
+    lay = PolicyLayout(obs_dim=70, action_dim=12, hidden=(8,), activation="elu", output="linear")
+    with pytest.raises(ValueError, match="latent"):
+        evaluate_actor(lay, np.zeros(lay.num_params, np.float32), AdaptationModule(2), seconds=2, num_envs=3)

@@ -2,28 +2,20 @@
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.ros_helpers.client import call_service, start_node, stop_node
+
 pytestmark = pytest.mark.ros
-SERVER = Path(__file__).resolve().parents[1] / "ros_helpers" / "generate_policy_echo_server.py"
 
 
 @pytest.fixture()
 def echo_server():
-    proc = subprocess.Popen([sys.executable, str(SERVER)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line.strip() == "READY", f"server did not start: {line!r}"
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    proc = start_node("tests.ros_helpers.generate_policy_echo_server", ready_text="READY")
+    yield proc
+    assert stop_node(proc) == 0
 
 
 @pytest.fixture()
@@ -37,21 +29,6 @@ def client_node():
     finally:
         node.destroy_node()
         rclpy.shutdown()
-
-
-def _call(node, request, timeout=20.0):
-    import rclpy
-
-    from maa_msgs.srv import GeneratePolicy
-
-    client = node.create_client(GeneratePolicy, "generate_policy")
-    assert client.wait_for_service(timeout_sec=timeout), "GeneratePolicy service did not appear over DDS"
-    future = client.call_async(request)
-    deadline = time.monotonic() + timeout
-    while not future.done() and time.monotonic() < deadline:
-        rclpy.spin_once(node, timeout_sec=0.1)
-    assert future.done(), "no response within timeout"
-    return future.result()
 
 
 def _prompt(obs: np.ndarray, act: np.ndarray):
@@ -72,7 +49,7 @@ def test_service_round_trip_over_dds(echo_server, client_node):
     obs = rng.normal(size=(5, 39)).astype(np.float32)
     act = rng.normal(size=(5, 4)).astype(np.float32)
     req = GeneratePolicy.Request(prompt=_prompt(obs, act), num_candidates=3, seed=7)
-    res = _call(client_node, req)
+    res = call_service(client_node, GeneratePolicy, "generate_policy", req)
     assert res.error_code == GeneratePolicy.Response.NONE, res.error_msg
     expected = obs.reshape(-1)[:8] * 2.0 + 7.0
     data = np.asarray(res.weights.data, dtype=np.float32)
@@ -88,6 +65,6 @@ def test_service_reports_error_code(echo_server, client_node):
 
     prompt = _prompt(np.zeros((4, 39), np.float32), np.zeros((4, 4), np.float32))
     prompt.num_steps = 9  # inconsistent with the data sent
-    res = _call(client_node, GeneratePolicy.Request(prompt=prompt))
+    res = call_service(client_node, GeneratePolicy, "generate_policy", GeneratePolicy.Request(prompt=prompt))
     assert res.error_code == GeneratePolicy.Response.INVALID_PROMPT
     assert "expected num_steps*obs_dim = 351" in res.error_msg

@@ -159,6 +159,10 @@ class AutoencoderConfig:
     """Parameter autoencoder (policy weights <-> latent tokens ``[T, C]``).
 
     Args:
+        kind: ``maa`` (default: per-chunk MLPs with biases and LayerNorm over standardized parameters) or
+            ``official`` (the released Make-An-Agent ``EncoderDecoder``: bias-free Linear layers per token on raw
+            parameters, one LayerNorm ``ln_in`` over the stacked latent; ``hidden``/``activation``/``std_floor``
+            are unused, ``depth`` sets the encoder/decoder depth). See ``docs/official_checkpoints.md``.
         chunks: layer indices per latent token, e.g. ``[[0], [1, 2]]`` (the paper's two tokens for the 3-layer
             MetaWorld actor). ``None``: one token per linear layer. Every layer must appear exactly once, in order.
         latent_channels: ``C``, size of each token.
@@ -168,8 +172,10 @@ class AutoencoderConfig:
             config uses 0.001; the paper text states 1e-4.
         latent_noise: std of Gaussian noise added to the latent in training mode. Official config 0.01; paper 1e-3.
         std_floor: lower bound on per-parameter std of the normalizer (keeps constant parameters finite).
+        depth: ``official`` only: Linear layers per token in the encoder and in the decoder (official 1).
     """
 
+    kind: str = "maa"
     chunks: list[list[int]] | None = None
     latent_channels: int = 64
     hidden: list[int] = field(default_factory=lambda: [256])
@@ -177,8 +183,11 @@ class AutoencoderConfig:
     input_noise: float = 0.001
     latent_noise: float = 0.01
     std_floor: float = 1e-4
+    depth: int = 1
 
     def __post_init__(self) -> None:
+        _check(self.kind in ("maa", "official"), f"autoencoder.kind must be maa|official, got {self.kind!r}")
+        _check(self.depth >= 1, f"autoencoder.depth must be >= 1, got {self.depth}")
         _check(self.latent_channels > 0, f"autoencoder.latent_channels must be > 0, got {self.latent_channels}")
         _check(all(h > 0 for h in self.hidden), f"autoencoder.hidden widths must be > 0, got {self.hidden}")
         _check(
@@ -207,17 +216,30 @@ class EmbeddingConfig:
     """Behavior embedding (contrastive, two branches).
 
     Args:
+        kind: ``maa`` (default: LayerNorm + ReLU MLPs on both branches, mean/std input normalizer, symmetric
+            InfoNCE) or ``official`` (the released ``Embedding``: trajectory branch Linear-ReLU MLP without
+            LayerNorm, success ("task") branch Linear-LayerNorm-Tanh, min/max "limits" input normalizer,
+            row-wise InfoNCE). See ``docs/official_checkpoints.md``.
         n_steps: ``n``, number of leading state-action pairs in the trajectory prompt ``h`` (paper 60).
         m_states: ``m``, number of states after the first success in the success prompt ``v`` (paper 3).
-        hidden: hidden widths of both branch MLPs.
+        hidden: hidden widths of the trajectory branch (and of the success branch unless ``v_hidden`` is set).
+        v_hidden: hidden widths of the success branch (``None``: ``hidden``; official: ``[256]``).
         out_dim: output width of each branch (paper 128); the condition is their concatenation (``2*out_dim``).
         temperature: InfoNCE logits are divided by this.
         w_init: initial scale of the learnable bilinear metric ``W`` (``w_init * I``).
         segments: 0: success prompts (manipulation). >0: segmented prompts with that many segments (locomotion);
             the embedding of a multi-segment prompt is the mean of its per-segment embeddings.
         obs_dim, act_dim: trajectory dims if they differ from the policy layout's (``None``: use the layout's).
+        h_dim, v_dim: prompt sizes if they are not ``n * (obs + act)`` / ``m * obs`` (``None``: derived). The
+            official ``data.pt`` has ``h_dim = 1020`` (60 x 17) and ``v_dim = 117`` (3 x 39); such prompts
+            cannot be built from a raw trajectory, so the generator then takes prompts directly
+            (:meth:`~maa_generator.generator.Generator.generate_from_prompts`).
+        embed_normalized: apply the input normalizer when computing the diffusion condition (:meth:`embed`).
+            Training always normalizes. The official pipeline embedded *raw* prompts for the diffusion dataset
+            (``dataset/process_data.py``), so official checkpoints need ``false``.
     """
 
+    kind: str = "maa"
     n_steps: int = 60
     m_states: int = 3
     hidden: list[int] = field(default_factory=lambda: [256, 256])
@@ -227,15 +249,28 @@ class EmbeddingConfig:
     segments: int = 0
     obs_dim: int | None = None
     act_dim: int | None = None
+    h_dim: int | None = None
+    v_dim: int | None = None
+    v_hidden: list[int] | None = None
+    embed_normalized: bool = True
 
     def __post_init__(self) -> None:
+        _check(self.kind in ("maa", "official"), f"embedding.kind must be maa|official, got {self.kind!r}")
+        _check(
+            self.v_hidden is None or all(h > 0 for h in self.v_hidden),
+            f"embedding.v_hidden widths must be > 0, got {self.v_hidden}",
+        )
         _check(self.n_steps > 0, f"embedding.n_steps must be > 0, got {self.n_steps}")
         _check(self.m_states > 0, f"embedding.m_states must be > 0, got {self.m_states}")
         _check(self.out_dim > 0, f"embedding.out_dim must be > 0, got {self.out_dim}")
         _check(all(h > 0 for h in self.hidden), f"embedding.hidden widths must be > 0, got {self.hidden}")
         _check(self.temperature > 0, f"embedding.temperature must be > 0, got {self.temperature}")
         _check(self.segments >= 0, f"embedding.segments must be >= 0, got {self.segments}")
-        for name in ("obs_dim", "act_dim"):
+        _check(
+            self.segments == 0 or (self.h_dim is None and self.v_dim is None),
+            "embedding.h_dim/v_dim overrides are only supported with success prompts (segments: 0)",
+        )
+        for name in ("obs_dim", "act_dim", "h_dim", "v_dim"):
             v = getattr(self, name)
             _check(v is None or v > 0, f"embedding.{name} must be > 0 or null, got {v}")
 
@@ -248,6 +283,11 @@ class DiffusionConfig:
     divisible by ``2 ** (len(down_dims) - 1)``.
 
     Args:
+        kind: ``maa`` (default: :class:`~maa_generator.diffusion.LatentUNet1D`, shared conditioning MLP,
+            per-element latent center/scale) or ``official`` (the released ``ConditionalUnet1D``: per-block FiLM
+            ``scale * x + bias`` from ``[time MLP(t), cond]``, kernel-2 down/up convolutions, min/max "limits"
+            normalizers of latents and conditions; ``cond_embed_dim`` is unused). See
+            ``docs/official_checkpoints.md``.
         down_dims: channel widths per UNet level (paper 512/1024/2048).
         kernel_size: conv kernel size (odd).
         n_groups: GroupNorm groups (must divide every width).
@@ -258,6 +298,7 @@ class DiffusionConfig:
         ema_decay: decay of the EMA copy used for sampling.
     """
 
+    kind: str = "maa"
     down_dims: list[int] = field(default_factory=lambda: [64, 128, 256])
     kernel_size: int = 5
     n_groups: int = 8
@@ -273,6 +314,7 @@ class DiffusionConfig:
     ema_decay: float = 0.999
 
     def __post_init__(self) -> None:
+        _check(self.kind in ("maa", "official"), f"diffusion.kind must be maa|official, got {self.kind!r}")
         _check(
             len(self.down_dims) >= 1 and all(d > 0 for d in self.down_dims),
             f"diffusion.down_dims must be non-empty positive widths, got {self.down_dims}",

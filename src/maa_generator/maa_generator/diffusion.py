@@ -197,12 +197,19 @@ class LatentDiffusion(nn.Module):
         self.cfg = cfg
         self.latent_shape = (int(latent_shape[0]), int(latent_shape[1]))
         self.cond_dim = int(cond_dim)
-        self.unet = LatentUNet1D(self.latent_shape, cond_dim, cfg)
+        self.unet = self._build_unet()
         self.ema = copy.deepcopy(self.unet).requires_grad_(False).eval()
-        self.register_buffer("latent_center", torch.zeros(self.latent_shape))
-        self.register_buffer("latent_scale", torch.ones(self.latent_shape))
+        self._register_normalizers()
         self.register_buffer("ema_updates", torch.zeros((), dtype=torch.int64))
         self.scheduler = make_scheduler(cfg)
+
+    def _build_unet(self) -> nn.Module:
+        """The denoiser ``(x [B, T, C], t [B], cond [B, E]) -> [B, T, C]`` (overridden by other variants)."""
+        return LatentUNet1D(self.latent_shape, self.cond_dim, self.cfg)
+
+    def _register_normalizers(self) -> None:
+        self.register_buffer("latent_center", torch.zeros(self.latent_shape))
+        self.register_buffer("latent_scale", torch.ones(self.latent_shape))
 
     def train(self, mode: bool = True) -> LatentDiffusion:
         super().train(mode)
@@ -234,6 +241,10 @@ class LatentDiffusion(nn.Module):
         dev = (latents - center).abs().amax(0)
         self.latent_center.copy_(center)
         self.latent_scale.copy_(dev.clamp_min(max(floor * float(dev.mean()), 1e-6)))
+
+    def fit_cond_normalizer(self, cond: torch.Tensor) -> None:
+        """Fit a normalizer of the conditions ``[N, E]``; this variant has none (conditions are used as given)."""
+        self._check_cond(cond)
 
     def normalize(self, latent: torch.Tensor) -> torch.Tensor:
         return (latent - self.latent_center) / self.latent_scale

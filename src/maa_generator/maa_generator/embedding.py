@@ -29,6 +29,12 @@ def _branch(in_dim: int, hidden: list[int], out_dim: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def resolve_prompt_dims(obs_dim: int, act_dim: int, cfg: EmbeddingConfig) -> tuple[int, int]:
+    """``(Dh, Dv)``: ``cfg.h_dim`` / ``cfg.v_dim`` when set, else ``n * (obs + act)`` / ``m * obs``."""
+    h_dim, v_dim = prompt_dims(obs_dim, act_dim, cfg.n_steps, cfg.m_states)
+    return (h_dim if cfg.h_dim is None else cfg.h_dim), (v_dim if cfg.v_dim is None else cfg.v_dim)
+
+
 class BehaviorEmbedding(nn.Module):
     """Contrastive two-branch behavior embedding.
 
@@ -42,9 +48,9 @@ class BehaviorEmbedding(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.obs_dim, self.act_dim = int(obs_dim), int(act_dim)
-        self.h_dim, self.v_dim = prompt_dims(self.obs_dim, self.act_dim, cfg.n_steps, cfg.m_states)
+        self.h_dim, self.v_dim = resolve_prompt_dims(self.obs_dim, self.act_dim, cfg)
         self.h_net = _branch(self.h_dim, cfg.hidden, cfg.out_dim)
-        self.v_net = _branch(self.v_dim, cfg.hidden, cfg.out_dim)
+        self.v_net = _branch(self.v_dim, cfg.hidden if cfg.v_hidden is None else cfg.v_hidden, cfg.out_dim)
         self.W = nn.Parameter(cfg.w_init * torch.eye(cfg.out_dim))
         self.register_buffer("h_mean", torch.zeros(self.h_dim))
         self.register_buffer("h_std", torch.ones(self.h_dim))
@@ -58,8 +64,8 @@ class BehaviorEmbedding(nn.Module):
 
     # ----------------------------------------------------------------- inputs
     def _check(self, h: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = torch.as_tensor(h, dtype=self.h_mean.dtype)
-        v = torch.as_tensor(v, dtype=self.v_mean.dtype)
+        h = torch.as_tensor(h, dtype=self.W.dtype)
+        v = torch.as_tensor(v, dtype=self.W.dtype)
         if h.ndim not in (2, 3) or h.shape[-1] != self.h_dim:
             raise PromptError(
                 f"expected trajectory prompt h of shape [B, {self.h_dim}] or [B, S, {self.h_dim}] "
@@ -95,9 +101,14 @@ class BehaviorEmbedding(nn.Module):
     def embed(self, h: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Condition ``[B, E]`` (``E = cond_dim``) from ``h`` ``[B, Dh]``, ``v`` ``[B, Dv]``.
 
-        Segmented prompts ``[B, S, D*]`` are embedded per segment and averaged over segments.
+        Segmented prompts ``[B, S, D*]`` are embedded per segment and averaged over segments. With
+        ``cfg.embed_normalized = False`` the branches see the raw prompts.
         """
-        he, ve = self.branches(h, v)
+        if self.cfg.embed_normalized:
+            he, ve = self.branches(h, v)
+        else:
+            h, v = self._check(h, v)
+            he, ve = self.h_net(h), self.v_net(v)
         cond = torch.cat([he, ve], dim=-1)
         return cond.mean(dim=1) if cond.ndim == 3 else cond
 

@@ -24,7 +24,8 @@ from .config import ConfigError, ModelConfig
 from .diffusion import LatentDiffusion
 from .embedding import BehaviorEmbedding
 from .layout import LayoutError, PolicyLayout
-from .prompt import PromptError, Trajectory, make_prompt
+from .official_modules import OfficialBehaviorEmbedding, OfficialLatentDiffusion, OfficialParamAutoencoder
+from .prompt import PromptError, Trajectory, make_prompt, prompt_dims
 
 CHECKPOINT_KIND = "maa_generator"
 
@@ -68,10 +69,14 @@ class Generator(nn.Module):
     @classmethod
     def build(cls, layout: PolicyLayout, config: ModelConfig) -> Generator:
         """Randomly initialized generator for ``layout`` (trajectory dims default to the layout's)."""
-        ae = ParamAutoencoder(layout, config.autoencoder)
+        official = {"autoencoder": config.autoencoder.kind == "official", "embedding":
+                    config.embedding.kind == "official", "diffusion": config.diffusion.kind == "official"}
+        ae = (OfficialParamAutoencoder if official["autoencoder"] else ParamAutoencoder)(layout, config.autoencoder)
         ecfg = config.embedding
-        emb = BehaviorEmbedding(ecfg.obs_dim or layout.obs_dim, ecfg.act_dim or layout.action_dim, ecfg)
-        diff = LatentDiffusion(ae.latent_shape, emb.cond_dim, config.diffusion)
+        emb_cls = OfficialBehaviorEmbedding if official["embedding"] else BehaviorEmbedding
+        emb = emb_cls(ecfg.obs_dim or layout.obs_dim, ecfg.act_dim or layout.action_dim, ecfg)
+        diff_cls = OfficialLatentDiffusion if official["diffusion"] else LatentDiffusion
+        diff = diff_cls(ae.latent_shape, emb.cond_dim, config.diffusion)
         return cls(layout, config, ae, emb, diff).eval()
 
     def stages(self) -> dict[str, nn.Module]:
@@ -108,6 +113,13 @@ class Generator(nn.Module):
                 f"trajectory {index}: expected a maa_generator.prompt.Trajectory, got {type(traj).__name__}"
             )
         emb = self.embedding
+        ecfg = self.config.embedding
+        if (emb.h_dim, emb.v_dim) != prompt_dims(emb.obs_dim, emb.act_dim, ecfg.n_steps, ecfg.m_states):
+            raise PromptError(
+                f"this model takes prompts of h_dim {emb.h_dim} / v_dim {emb.v_dim} (embedding.h_dim/v_dim "
+                f"overrides, e.g. the official data format), which cannot be built from a raw trajectory; "
+                f"pass prompts to generate_from_prompts()"
+            )
         if traj.obs.ndim != 2 or traj.obs.shape[1] != emb.obs_dim:
             raise PromptError(
                 f"trajectory {index}: expected obs_dim {emb.obs_dim} (layout {self.layout.name}), got "
@@ -156,11 +168,25 @@ class Generator(nn.Module):
         if not isinstance(num_candidates, int) or num_candidates < 1:
             raise ValueError(f"num_candidates must be an int >= 1, got {num_candidates!r}")
         h, v = self.prompts(trajs)
+        return self.generate_from_prompts(h, v, num_candidates, seed)
+
+    def generate_from_prompts(
+        self, h: torch.Tensor | np.ndarray, v: torch.Tensor | np.ndarray, num_candidates: int = 1, seed: int = 0
+    ) -> list[GeneratedPolicy]:
+        """Generate from prompts ``h`` ``[B(, S), Dh]`` and ``v`` ``[B(, S), Dv]`` (e.g. the ``traj``/``task``
+        rows of an official ``data.pt``); otherwise as :meth:`generate`."""
+        h, v = torch.as_tensor(h, dtype=torch.float32), torch.as_tensor(v, dtype=torch.float32)
+        if h.ndim not in (2, 3) or h.shape[0] < 1:
+            raise PromptError(f"expected prompts h of shape [B, {self.embedding.h_dim}] with B >= 1, "
+                              f"got {list(h.shape)}")
+        if not isinstance(num_candidates, int) or num_candidates < 1:
+            raise ValueError(f"num_candidates must be an int >= 1, got {num_candidates!r}")
+        n_prompts = h.shape[0]
         was_training = self.training
         self.eval()
         try:
             with torch.inference_mode():
-                device = self.diffusion.latent_center.device
+                device = self.diffusion.ema_updates.device
                 cond = self.embedding.embed(h.to(device), v.to(device))
                 latents = self.diffusion.sample(cond, num_candidates, seed)
                 flat = self.autoencoder.decode(latents).float().cpu().numpy()
@@ -176,7 +202,7 @@ class Generator(nn.Module):
             GeneratedPolicy(
                 layout=self.layout, flat=flat[b * num_candidates + k], prompt_index=b, candidate_index=k, seed=seed
             )
-            for b in range(len(trajs))
+            for b in range(n_prompts)
             for k in range(num_candidates)
         ]
 

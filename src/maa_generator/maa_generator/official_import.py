@@ -15,6 +15,10 @@ with 17 numbers per step; 17 cannot be ``39 + 4`` (obs + action), so the officia
 record whose exact composition is not stated in the released code. We store it verbatim as ``h`` with prompt kind
 ``official`` (``h_dim = 1020``, ``v_dim = 117``); it is only usable with an embedding built for those dims.
 
+Checkpoints: with the ``kind: official`` architecture variants (:mod:`maa_generator.official_modules`,
+``config/paper_official.yaml``) the official autoencoder Lightning checkpoint, the behavior-embedding Lightning
+checkpoint and the diffusion workspace checkpoint (``model-best.torch``) map 1:1 (rule tables
+``official_*_rules``; key/shape tables ``official_*_shapes``; facts in ``docs/official_checkpoints.md``).
 Checkpoint mapping never loads partial weights: :func:`map_state_dict` returns a :class:`MappingReport` (matched,
 unmatched source keys, missing target keys, shape mismatches) and :func:`load_mapped` raises unless every target
 tensor is matched with the right shape.
@@ -252,24 +256,173 @@ def embedding_rules() -> tuple[list[Rule], dict, list[str]]:
     return rules, transforms, [r"normalizer\..*"]
 
 
-def official_autoencoder_shapes(layout: PolicyLayout, chunks: Sequence[Sequence[int]], n_embd: int) -> dict:
-    """Key -> shape of an official-style ``EncoderDecoder`` for ``layout`` (used to build synthetic test files)."""
+def official_autoencoder_shapes(layout: PolicyLayout, chunks: Sequence[Sequence[int]], n_embd: int,
+                                depth: int = 1) -> dict[str, tuple[int, ...]]:
+    """Key -> shape of an official ``EncoderDecoder`` Lightning ``state_dict`` for ``layout`` (``model.`` prefix).
+
+    Per token ``i`` with chunk size ``s``: ``input_parameter_projections.i.{0,2,..}.weight`` (``[n_embd, s]``, then
+    ``[n_embd, n_embd]``), ``output_parameter_projections.i.{0,2,..}.weight`` (``[n_embd, n_embd]``..., last
+    ``[s, n_embd]``), and ``ln_in.{weight,bias}`` ``[n_embd]``. No biases.
+    """
     sl = layout.layer_slices()
     sizes = [sl[c[-1]].stop - sl[c[0]].start for c in chunks]
     shapes = {}
     for i, s in enumerate(sizes):
-        shapes[f"model.input_parameter_projections.{i}.0.weight"] = (n_embd, s)
-        shapes[f"model.output_parameter_projections.{i}.0.weight"] = (s, n_embd)
+        for j in range(depth):
+            shapes[f"model.input_parameter_projections.{i}.{2 * j}.weight"] = (n_embd, s if j == 0 else n_embd)
+            last = j == depth - 1
+            shapes[f"model.output_parameter_projections.{i}.{2 * j}.weight"] = (s if last else n_embd, n_embd)
     shapes["model.ln_in.weight"] = (n_embd,)
     shapes["model.ln_in.bias"] = (n_embd,)
     return shapes
 
 
+def _normalizer_shapes(fields: Mapping[str, int]) -> dict[str, tuple[int, ...]]:
+    """Official ``LinearNormalizer`` entries: ``normalizer.params_dict.<field>.{scale,offset}`` and
+    ``.input_stats.{min,max,mean,std}``, each ``[D]`` (fit with ``last_n_dims=1``)."""
+    shapes = {}
+    for name, dim in fields.items():
+        for leaf in ("scale", "offset", "input_stats.min", "input_stats.max", "input_stats.mean", "input_stats.std"):
+            shapes[f"normalizer.params_dict.{name}.{leaf}"] = (dim,)
+    return shapes
+
+
+def official_embedding_shapes(traj_dim: int = OFFICIAL_TRAJ_DIM, task_dim: int = OFFICIAL_TASK_DIM,
+                              hidden_size: int = 1024, feature_dim: int = 128, task_hidden: int = 256,
+                              param_dim: int = OFFICIAL_PARAM_DIM) -> dict[str, tuple[int, ...]]:
+    """Key -> shape of the official behavior-embedding Lightning ``state_dict``.
+
+    ``model.traj_embed.{0,2,4}`` (Linear ``traj_dim -> hidden -> hidden -> feature``, ReLU between),
+    ``model.task_embed.{0,1,3}`` (Linear ``task_dim -> 256``, LayerNorm 256, Tanh, Linear ``256 -> feature``),
+    ``model.W`` ``[feature, feature]`` and the normalizer entries ``param``/``traj``/``task``.
+    """
+    shapes: dict[str, tuple[int, ...]] = {}
+    dims = [traj_dim, hidden_size, hidden_size, feature_dim]
+    for j in range(3):
+        shapes[f"model.traj_embed.{2 * j}.weight"] = (dims[j + 1], dims[j])
+        shapes[f"model.traj_embed.{2 * j}.bias"] = (dims[j + 1],)
+    shapes.update({"model.task_embed.0.weight": (task_hidden, task_dim), "model.task_embed.0.bias": (task_hidden,),
+                   "model.task_embed.1.weight": (task_hidden,), "model.task_embed.1.bias": (task_hidden,),
+                   "model.task_embed.3.weight": (feature_dim, task_hidden), "model.task_embed.3.bias": (feature_dim,),
+                   "model.W": (feature_dim, feature_dim)})
+    shapes.update(_normalizer_shapes({"param": param_dim, "traj": traj_dim, "task": task_dim}))
+    return shapes
+
+
+def _res_block_shapes(prefix: str, cin: int, cout: int, cond_dim: int, k: int) -> dict[str, tuple[int, ...]]:
+    shapes = {}
+    for b, c in ((0, cin), (1, cout)):
+        shapes[f"{prefix}.blocks.{b}.block.0.weight"] = (cout, c, k)
+        for leaf in ("block.0.bias", "block.1.weight", "block.1.bias"):
+            shapes[f"{prefix}.blocks.{b}.{leaf}"] = (cout,)
+    shapes[f"{prefix}.cond_encoder.1.weight"] = (2 * cout, cond_dim)
+    shapes[f"{prefix}.cond_encoder.1.bias"] = (2 * cout,)
+    if cin != cout:
+        shapes[f"{prefix}.residual_conv.weight"] = (cout, cin, 1)
+        shapes[f"{prefix}.residual_conv.bias"] = (cout,)
+    return shapes
+
+
+def official_unet_shapes(input_dim: int = 1024, global_cond_dim: int = 256,
+                         down_dims: Sequence[int] = (512, 1024, 2048), kernel_size: int = 3,
+                         step_embed_dim: int = 128) -> dict[str, tuple[int, ...]]:
+    """Key -> shape of ``model-best.torch['model']`` (``PolicyGenerator.state_dict()``): the ``ConditionalUnet1D``
+    under ``model.`` (film conditioning, two residual blocks per level/mid) plus the normalizer entries
+    ``param`` ``[input_dim]``, ``traj`` and ``task`` ``[global_cond_dim / 2]``."""
+    d, k = step_embed_dim, kernel_size
+    cond = d + global_cond_dim
+    shapes: dict[str, tuple[int, ...]] = {
+        "model.diffusion_step_encoder.1.weight": (4 * d, d), "model.diffusion_step_encoder.1.bias": (4 * d,),
+        "model.diffusion_step_encoder.3.weight": (d, 4 * d), "model.diffusion_step_encoder.3.bias": (d,)}
+    dims = [input_dim, *down_dims]
+    in_out = list(zip(dims[:-1], dims[1:]))
+    for i, (cin, cout) in enumerate(in_out):
+        shapes.update(_res_block_shapes(f"model.down_modules.{i}.0", cin, cout, cond, k))
+        shapes.update(_res_block_shapes(f"model.down_modules.{i}.1", cout, cout, cond, k))
+        if i < len(in_out) - 1:
+            shapes[f"model.down_modules.{i}.2.conv.weight"] = (cout, cout, 2)
+            shapes[f"model.down_modules.{i}.2.conv.bias"] = (cout,)
+    for j in range(2):
+        shapes.update(_res_block_shapes(f"model.mid_modules.{j}", dims[-1], dims[-1], cond, k))
+    for i, (cin, cout) in enumerate(reversed(in_out[1:])):
+        shapes.update(_res_block_shapes(f"model.up_modules.{i}.0", 2 * cout, cin, cond, k))
+        shapes.update(_res_block_shapes(f"model.up_modules.{i}.1", cin, cin, cond, k))
+        shapes[f"model.up_modules.{i}.2.conv.weight"] = (cin, cin, 2)  # ConvTranspose1d: [in, out, k]
+        shapes[f"model.up_modules.{i}.2.conv.bias"] = (cin,)
+    d0 = down_dims[0]
+    shapes.update({"model.final_conv.0.block.0.weight": (d0, d0, k), "model.final_conv.0.block.0.bias": (d0,),
+                   "model.final_conv.0.block.1.weight": (d0,), "model.final_conv.0.block.1.bias": (d0,),
+                   "model.final_conv.1.weight": (input_dim, d0, 1), "model.final_conv.1.bias": (input_dim,)})
+    half = global_cond_dim // 2
+    shapes.update(_normalizer_shapes({"param": input_dim, "traj": half, "task": half}))
+    return shapes
+
+
+_STATS = r"normalizer\.params_dict\.\w+\.input_stats\..*"
+
+
+def official_autoencoder_rules() -> list[Rule]:
+    """Official ``EncoderDecoder`` -> :class:`~maa_generator.official_modules.OfficialParamAutoencoder`: identical
+    key names (``input_parameter_projections``, ``output_parameter_projections``, ``ln_in``)."""
+    return [(r"(input|output)_parameter_projections\.\d+\.\d+\.weight", r"\g<0>"), (r"ln_in\.(weight|bias)", r"\g<0>")]
+
+
+def official_embedding_rules() -> tuple[list[Rule], dict, list[str]]:
+    """Official ``Embedding`` + normalizer -> :class:`~maa_generator.official_modules.OfficialBehaviorEmbedding`:
+    ``traj_embed.i`` -> ``h_net.i``, ``task_embed.i`` -> ``v_net.i``, ``W``, the traj/task ``scale``/``offset`` ->
+    ``h_``/``v_scale``/``offset`` (1:1, no transform). The ``param`` normalizer and ``input_stats`` are unused."""
+    rules = [(r"traj_embed\.(\d+)\.(weight|bias)", r"h_net.\1.\2"),
+             (r"task_embed\.(\d+)\.(weight|bias)", r"v_net.\1.\2"),
+             (r"W", "W"), (r"normalizer\.params_dict\.traj\.(scale|offset)", r"h_\1"),
+             (r"normalizer\.params_dict\.task\.(scale|offset)", r"v_\1")]
+    return rules, {}, [r"normalizer\.params_dict\.param\..*", _STATS]
+
+
+def official_diffusion_rules() -> tuple[list[Rule], list[str]]:
+    """``model-best.torch['model']`` -> :class:`~maa_generator.official_modules.OfficialLatentDiffusion`:
+    ``model.<unet key>`` -> ``unet.<same key>``; normalizer ``param``/``traj``/``task`` ``scale``/``offset`` ->
+    ``<field>_<leaf>`` buffers (1:1); ``input_stats`` unused. The EMA copy is filled from the mapped UNet."""
+    rules = [(r"(diffusion_step_encoder|down_modules|mid_modules|up_modules|final_conv)\..*", r"unet.\g<0>"),
+             (r"normalizer\.params_dict\.(param|traj|task)\.(scale|offset)", r"\1_\2")]
+    return rules, [_STATS]
+
+
 def diffusion_rules() -> list[Rule]:
-    """Official ``ConditionalUnet1D`` (diffusion-policy style, ``model-best.torch['model']``) -> our
-    :class:`LatentUNet1D`: no correspondence is known (different block structure, conditioning and token/channel
-    axes), so every tensor is reported as unmatched and nothing is loaded."""
+    """Official ``ConditionalUnet1D`` -> our default :class:`LatentUNet1D` (``diffusion.kind: maa``): no
+    correspondence (different block structure and conditioning), so every tensor is reported as unmatched; use
+    ``diffusion.kind: official`` (``config/paper_official.yaml``)."""
     return []
+
+
+def _diffusion_source(obj) -> dict[str, torch.Tensor]:
+    """Tensors of a diffusion workspace checkpoint; the top-level ``normalizer`` entry is used when the model
+    state has no ``normalizer.`` keys."""
+    source = extract_state_dict(obj)
+    if not any(k.startswith("normalizer.") for k in source) and isinstance(obj, Mapping) \
+            and isinstance(obj.get("normalizer"), Mapping):
+        source.update({f"normalizer.{k}": v for k, v in obj["normalizer"].items() if isinstance(v, torch.Tensor)})
+    return source
+
+
+def _jobs(gen, autoencoder, embedding, diffusion) -> list[tuple]:
+    """``(name, module, path, rules, transforms, ignore, target state)`` per given checkpoint."""
+    cfg, jobs = gen.config, []
+    if autoencoder is not None:
+        if cfg.autoencoder.kind == "official":
+            rules = official_autoencoder_rules()
+        else:
+            rules = autoencoder_rules(sum(isinstance(m, torch.nn.Linear) for m in gen.autoencoder.decoders[0]))
+        jobs.append(("autoencoder", gen.autoencoder, autoencoder, rules, None, [], gen.autoencoder.state_dict()))
+    if embedding is not None:
+        rules, transforms, ignore = (official_embedding_rules() if cfg.embedding.kind == "official"
+                                     else embedding_rules())
+        jobs.append(("embedding", gen.embedding, embedding, rules, transforms, ignore, gen.embedding.state_dict()))
+    if diffusion is not None:
+        rules, ignore = official_diffusion_rules() if cfg.diffusion.kind == "official" else (diffusion_rules(), [])
+        target = {k: v for k, v in gen.diffusion.state_dict().items()
+                  if not k.startswith("ema.") and k != "ema_updates"}
+        jobs.append(("diffusion", gen.diffusion, diffusion, rules, None, ignore, target))
+    return jobs
 
 
 def map_official_checkpoints(gen, autoencoder: str | Path | None = None, embedding: str | Path | None = None,
@@ -277,32 +430,29 @@ def map_official_checkpoints(gen, autoencoder: str | Path | None = None, embeddi
                              ) -> dict[str, MappingReport]:
     """Map official checkpoints onto a :class:`~maa_generator.generator.Generator`; all-or-nothing.
 
+    The rules follow each stage's ``kind`` (``official``: 1:1 key mapping, see ``docs/official_checkpoints.md``).
     Every given file is mapped first; weights are loaded only if *all* of them map completely, otherwise
-    :class:`OfficialImportError` lists each report and the generator is left untouched.
+    :class:`OfficialImportError` lists each report and the generator is left untouched. The diffusion UNet
+    weights also replace the EMA copy (the official workspace saves the non-EMA model).
     """
-    jobs = []
-    if autoencoder is not None:
-        n_dec = sum(isinstance(m, torch.nn.Linear) for m in gen.autoencoder.decoders[0])
-        jobs.append(("autoencoder", gen.autoencoder, autoencoder, autoencoder_rules(n_dec), None, []))
-    if embedding is not None:
-        rules, transforms, ignore = embedding_rules()
-        jobs.append(("embedding", gen.embedding, embedding, rules, transforms, ignore))
-    if diffusion is not None:
-        jobs.append(("diffusion", gen.diffusion.unet, diffusion, diffusion_rules(), None, []))
+    jobs = _jobs(gen, autoencoder, embedding, diffusion)
     if not jobs:
         raise OfficialImportError("no checkpoint given (autoencoder, embedding and/or diffusion)")
     reports, staged = {}, []
-    for name, module, path, rules, transforms, ignore in jobs:
-        source = extract_state_dict(torch_load(path, trust_pickle))
-        mapped, report = map_state_dict(source, module.state_dict(), rules, transforms, ignore)
+    for name, module, path, rules, transforms, ignore, target in jobs:
+        obj = torch_load(path, trust_pickle)
+        source = _diffusion_source(obj) if name == "diffusion" else extract_state_dict(obj)
+        mapped, report = map_state_dict(source, target, rules, transforms, ignore)
         reports[name] = report
-        staged.append((module, mapped))
+        staged.append((name, module, mapped))
     bad = {k: r for k, r in reports.items() if not r.ok}
     if bad:
         text = "\n".join(f"[{k}] {r}" for k, r in bad.items())
         raise OfficialImportError(f"official checkpoints do not match this model config; nothing was loaded.\n{text}")
-    for module, mapped in staged:
-        module.load_state_dict(mapped, strict=True)
-    if diffusion is not None:
-        gen.diffusion.ema.load_state_dict(gen.diffusion.unet.state_dict())
+    for name, module, mapped in staged:
+        full = module.state_dict()
+        full.update({k: v.to(full[k].dtype) for k, v in mapped.items()})
+        if name == "diffusion":
+            full.update({f"ema.{k[len('unet.'):]}": v for k, v in full.items() if k.startswith("unet.")})
+        module.load_state_dict(full, strict=True)
     return reports

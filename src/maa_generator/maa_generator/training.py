@@ -411,6 +411,7 @@ def _train_generator(gen: Generator, zoo: Zoo, out: Path, cfg: RunConfig, resolv
         np.save(out / "cache" / "latents.npy", latents.numpy())
         np.save(out / "cache" / "cond.npy", cond.numpy())
     diff.fit_latent_normalizer(latents[torch.from_numpy(train_rows)])
+    diff.fit_cond_normalizer(cond[torch.from_numpy(train_rows)])
     tr, va = torch.from_numpy(train_rows), torch.from_numpy(val_rows)
     spec = StageSpec("generator", diff, lambda m, z, c: m.loss(z, c),
                      lambda r: (latents[tr[r]], cond[tr[r]]), len(train_rows),

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import commands as cmds
 from .. import control
-from ..observation import build_observation
+from ..observation import NOISE_VECTOR, build_observation
 from ..rewards import REWARD_FUNCTIONS, RewardConfig, RewardState, compute_rewards
 from .legged_gym_config import Go2WTWCfg, Go2WTWCfgPPO
 
@@ -32,6 +32,11 @@ except ImportError as exc:
 MISSING_MSG = ("the Isaac Gym backend needs the 'isaacgym' (Isaac Gym Preview 4, NVIDIA GPU) and 'legged_gym' "
                "packages, which are not importable here ({err}); use maa_go2.engines.mujoco_engine.MujocoGo2Env "
                "on CPU instead")
+
+
+def cfg_members(obj) -> dict:
+    """Public attributes of a legged_gym config node (class attributes included, as legged_gym's class_to_dict)."""
+    return {k: getattr(obj, k) for k in dir(obj) if not k.startswith("_")}
 
 
 class Go2WTW(LeggedRobot):  # type: ignore[misc,valid-type]
@@ -53,15 +58,16 @@ class Go2WTW(LeggedRobot):  # type: ignore[misc,valid-type]
         self.gait_index = torch.zeros(n, device=dev)
         self.last_last_actions = torch.zeros_like(self.actions)
         self.motor_strength = torch.ones(n, 1, device=dev)
-        self.range_cfg = cmds.CommandRanges(**{k: list(v) for k, v in vars(self.cfg.commands.ranges).items()
-                                               if not k.startswith("_")})
-        self.reward_cfg = RewardConfig(scales={k: v for k, v in vars(self.cfg.rewards.scales).items()
-                                               if not k.startswith("_")},
+        self.range_cfg = cmds.CommandRanges(**{k: list(v) for k, v in cfg_members(self.cfg.commands.ranges).items()})
+        self.reward_cfg = RewardConfig(scales=cfg_members(self.cfg.rewards.scales),
                                        sigma_rew_neg=self.cfg.rewards.sigma_rew_neg)
         self.episode_sums = {k: torch.zeros(n, device=dev) for k in self.reward_cfg.scales}
 
     def _prepare_reward_function(self):  # pragma: no cover - rewards come from maa_go2.rewards
         pass
+
+    def _get_noise_scale_vec(self, cfg):  # pragma: no cover - the shared 70-dim noise vector
+        return torch.as_tensor(NOISE_VECTOR * self.cfg.noise.noise_level, dtype=torch.float, device=self.device)
 
     # ---------------------------------------------------------------- control / commands
     def _compute_torques(self, actions):  # pragma: no cover
