@@ -45,3 +45,26 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "ros" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture()
+def ros_node():
+    """An rclpy node in this test process (rclpy initialized for the test, shut down after it)."""
+    import rclpy
+
+    rclpy.init()
+    node = rclpy.create_node(f"maa_test_client_{os.getpid()}")
+    yield node
+    node.destroy_node()
+    rclpy.shutdown()
+
+
+@pytest.fixture(scope="session")
+def go2_adaptation_file(tmp_path_factory):
+    """A (randomly initialized) Go2 adaptation module file, history length 5."""
+    from maa_go2.actor_critic import AdaptationModule
+    from maa_go2.checkpoints import save_adaptation
+
+    path = tmp_path_factory.mktemp("go2") / "adaptation.safetensors"
+    save_adaptation(path, AdaptationModule(history_len=5))
+    return path

@@ -28,29 +28,8 @@ def _sdk_available() -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def adaptation_file(tmp_path_factory):
-    from maa_go2.actor_critic import AdaptationModule
-    from maa_go2.checkpoints import save_adaptation
-
-    path = tmp_path_factory.mktemp("faults") / "adaptation.safetensors"
-    save_adaptation(path, AdaptationModule(history_len=5))
-    return path
-
-
-@pytest.fixture()
-def ros_node():
-    import rclpy
-
-    rclpy.init()
-    node = rclpy.create_node("test_faults_client")
-    yield node
-    node.destroy_node()
-    rclpy.shutdown()
-
-
 @pytest.mark.skipif(not _sdk_available(), reason="unitree_sdk2py not installed (bash scripts/fix_unitree_sdk.sh)")
-def test_sigint_leaves_real_robot_path_in_damping(adaptation_file, ros_node):
+def test_sigint_leaves_real_robot_path_in_damping(go2_adaptation_file, ros_node):
     """Deploy node on the unitree backend, against a simulated Go2 speaking rt/lowstate / rt/lowcmd on loopback."""
     from std_srvs.srv import Trigger
 
@@ -59,7 +38,7 @@ def test_sigint_leaves_real_robot_path_in_damping(adaptation_file, ros_node):
                              stdout=subprocess.PIPE, text=True)
     try:
         assert json.loads(robot.stdout.readline())["ready"]
-        deploy = start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={adaptation_file}",
+        deploy = start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={go2_adaptation_file}",
                             "-p", "deploy.backend:=unitree", "-p", "network_interface:=lo",
                             "-p", f"deploy.unitree.domain_id:={domain}",
                             "-p", "deploy.state_machine.stand_duration_s:=1.0")
@@ -112,7 +91,7 @@ def _fuzz_weights(rng, base):
     return msg
 
 
-def test_fuzzed_messages_do_not_crash_the_nodes(tmp_path, adaptation_file, ros_node):
+def test_fuzzed_messages_do_not_crash_the_nodes(tmp_path, go2_adaptation_file, ros_node):
     from std_srvs.srv import Trigger
 
     from maa_generator.config import ModelConfig
@@ -125,7 +104,7 @@ def test_fuzzed_messages_do_not_crash_the_nodes(tmp_path, adaptation_file, ros_n
     model = tmp_path / "gen"
     Generator.build(go2_actor_layout(), ModelConfig.from_yaml("config/tiny.yaml")).save(model)
     gen = start_node("maa_generator.node", "-p", f"model_path:={model}")
-    deploy = start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={adaptation_file}")
+    deploy = start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={go2_adaptation_file}")
     try:
         rng = np.random.default_rng(0)
         traj_pub = ros_node.create_publisher(Trajectory, "/maa/prompt", 100)

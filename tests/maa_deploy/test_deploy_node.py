@@ -11,27 +11,6 @@ from tests.ros_helpers.client import call_service, spin_until, start_node, stop_
 pytestmark = pytest.mark.ros
 
 
-@pytest.fixture(scope="module")
-def adaptation_file(tmp_path_factory):
-    from maa_go2.actor_critic import AdaptationModule
-    from maa_go2.checkpoints import save_adaptation
-
-    path = tmp_path_factory.mktemp("deploy") / "adaptation.safetensors"
-    save_adaptation(path, AdaptationModule(history_len=5))
-    return path
-
-
-@pytest.fixture()
-def ros_node():
-    import rclpy
-
-    rclpy.init()
-    node = rclpy.create_node("test_deploy_client")
-    yield node
-    node.destroy_node()
-    rclpy.shutdown()
-
-
 def _weights_msg(scale=0.01, nan=False):
     from maa_generator.ros_convert import weights_to_msg
     from maa_go2.actor_critic import go2_actor_layout
@@ -46,7 +25,7 @@ def _weights_msg(scale=0.01, nan=False):
     return msg
 
 
-def test_deploy_node_end_to_end(adaptation_file, ros_node, tmp_path):
+def test_deploy_node_end_to_end(go2_adaptation_file, ros_node, tmp_path):
     from sensor_msgs.msg import JointState
     from std_msgs.msg import Float32MultiArray, String
     from std_srvs.srv import Trigger
@@ -54,7 +33,7 @@ def test_deploy_node_end_to_end(adaptation_file, ros_node, tmp_path):
     from maa_deploy.node import EVENTS_QOS, LATCHED
     from maa_msgs.msg import PolicyWeights
 
-    proc = start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={adaptation_file}",
+    proc = start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={go2_adaptation_file}",
                       "-p", "deploy.state_machine.stand_duration_s:=0.4", "-p", "weights_topic:=/t/weights")
     recorder = start_node("maa_deploy.prompt_node", "-p", "mode:=record", "-p", "num_steps:=20",
                           "-p", f"prompt_file:={tmp_path / 'rec.npz'}")

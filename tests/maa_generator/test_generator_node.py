@@ -29,17 +29,6 @@ def generator_node(model_dir):
     assert stop_node(proc) == 0
 
 
-@pytest.fixture()
-def ros_node():
-    import rclpy
-
-    rclpy.init()
-    node = rclpy.create_node("test_generator_node_client")
-    yield node
-    node.destroy_node()
-    rclpy.shutdown()
-
-
 def _prompt_msg(obs_dim=8, steps=70):
     from maa_generator.ros_convert import trajectory_to_msg
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from maa_generator.config import AutoencoderConfig, EmbeddingConfig, ModelConfig
 from maa_generator.embedding import BehaviorEmbedding
 from maa_generator.generator import Generator

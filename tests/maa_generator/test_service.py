@@ -5,6 +5,7 @@ import threading
 
 import numpy as np
 import pytest
+
 from maa_generator.config import ModelConfig
 from maa_generator.generator import Generator
 from maa_generator.layout import PolicyLayout

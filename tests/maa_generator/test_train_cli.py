@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from maa_generator.generator import Generator
 from maa_generator.prompt import Trajectory
 from maa_generator.zoo import Zoo

@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import nn
+
 from maa_generator.config import ConfigError
 from maa_generator.distributed import DistInfo
 from maa_generator.training import (
@@ -19,7 +21,6 @@ from maa_generator.training import (
     load_stage_weights,
     train_stage,
 )
-from torch import nn
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 

@@ -5,10 +5,10 @@ import json
 
 import numpy as np
 import pytest
-from maa_generator.layout import PolicyLayout
-from maa_generator.zoo import Zoo, ZooError, ZooWriter, prompt_spec, validate
 
 from maa_generator import zoo as zoo_mod
+from maa_generator.layout import PolicyLayout
+from maa_generator.zoo import Zoo, ZooError, ZooWriter, prompt_spec, validate
 
 LAYOUT = PolicyLayout(obs_dim=3, action_dim=2, hidden=(4,))
 SPEC = prompt_spec("success", obs_dim=3, act_dim=2, n=4, m=2)

@@ -18,19 +18,6 @@ def echo_server():
     assert stop_node(proc) == 0
 
 
-@pytest.fixture()
-def client_node():
-    import rclpy
-
-    rclpy.init()
-    node = rclpy.create_node("test_generate_policy_client")
-    try:
-        yield node
-    finally:
-        node.destroy_node()
-        rclpy.shutdown()
-
-
 def _prompt(obs: np.ndarray, act: np.ndarray):
     from maa_msgs.msg import Trajectory
 
@@ -42,14 +29,14 @@ def _prompt(obs: np.ndarray, act: np.ndarray):
     return msg
 
 
-def test_service_round_trip_over_dds(echo_server, client_node):
+def test_service_round_trip_over_dds(echo_server, ros_node):
     from maa_msgs.srv import GeneratePolicy
 
     rng = np.random.default_rng(0)
     obs = rng.normal(size=(5, 39)).astype(np.float32)
     act = rng.normal(size=(5, 4)).astype(np.float32)
     req = GeneratePolicy.Request(prompt=_prompt(obs, act), num_candidates=3, seed=7)
-    res = call_service(client_node, GeneratePolicy, "generate_policy", req)
+    res = call_service(ros_node, GeneratePolicy, "generate_policy", req)
     assert res.error_code == GeneratePolicy.Response.NONE, res.error_msg
     expected = obs.reshape(-1)[:8] * 2.0 + 7.0
     data = np.asarray(res.weights.data, dtype=np.float32)
@@ -60,11 +47,11 @@ def test_service_round_trip_over_dds(echo_server, client_node):
     assert list(res.candidate_scores) == [0.0, 1.0, 2.0]
 
 
-def test_service_reports_error_code(echo_server, client_node):
+def test_service_reports_error_code(echo_server, ros_node):
     from maa_msgs.srv import GeneratePolicy
 
     prompt = _prompt(np.zeros((4, 39), np.float32), np.zeros((4, 4), np.float32))
     prompt.num_steps = 9  # inconsistent with the data sent
-    res = call_service(client_node, GeneratePolicy, "generate_policy", GeneratePolicy.Request(prompt=prompt))
+    res = call_service(ros_node, GeneratePolicy, "generate_policy", GeneratePolicy.Request(prompt=prompt))
     assert res.error_code == GeneratePolicy.Response.INVALID_PROMPT
     assert "expected num_steps*obs_dim = 351" in res.error_msg

@@ -25,10 +25,8 @@ import time  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 
 import numpy as np  # noqa: E402
-import rclpy  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue  # noqa: E402
 from geometry_msgs.msg import Twist, Vector3Stamped  # noqa: E402
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
@@ -40,6 +38,7 @@ from maa_deploy.state_machine import Mode, TransitionError  # noqa: E402
 from maa_deploy.teleop import TeleopConfig, VelocityCommand  # noqa: E402
 from maa_generator.config import ConfigError  # noqa: E402
 from maa_generator.ros_params import declare_config  # noqa: E402
+from maa_generator.ros_run import run_node  # noqa: E402
 from maa_go2.joint_order import JOINT_NAMES  # noqa: E402
 from maa_msgs.msg import PolicyWeights  # noqa: E402
 
@@ -229,25 +228,7 @@ class DeployNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    try:
-        node = DeployNode()
-    except (ConfigError, ValueError, OSError, RuntimeError) as exc:
-        print(f"maa_deploy: cannot start: {exc}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    executor = MultiThreadedExecutor(num_threads=2)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.shutdown()
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(DeployNode, "maa_deploy", num_threads=2, args=args)
 
 
 if __name__ == "__main__":

@@ -9,17 +9,15 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import Float32MultiArray
 
 from maa_deploy.prompt_recorder import PromptRecorder
 from maa_generator.config import ConfigError
-from maa_generator.prompt import PromptError
 from maa_generator.prompt_io import load_prompt, save_prompt
 from maa_generator.ros_convert import trajectory_to_msg
 from maa_generator.ros_params import declare_config
+from maa_generator.ros_run import run_node
 from maa_msgs.msg import Trajectory as TrajectoryMsg
 
 
@@ -81,21 +79,7 @@ class PromptSource(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    try:
-        node = PromptSource()
-    except (ConfigError, PromptError, ValueError) as exc:
-        print(f"maa_prompt_source: cannot start: {exc}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(PromptSource, "maa_prompt_source", num_threads=1, args=args)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,7 @@ from __future__ import annotations
 import math
 import sys
 
-import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
@@ -22,10 +20,10 @@ from maa_msgs.msg import PolicyWeights
 from maa_msgs.msg import Trajectory as TrajectoryMsg
 from maa_msgs.srv import GeneratePolicy
 
-from .config import ConfigError
 from .prompt import PromptError
 from .ros_convert import trajectory_from_msg, weights_to_msg
 from .ros_params import declare_config
+from .ros_run import run_node
 from .service import GenerationRequest, GenerationService, GeneratorNodeConfig, ResultCode
 from .weights_codec import PolicyMeta
 
@@ -113,24 +111,7 @@ class GeneratorNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    try:
-        node = GeneratorNode()
-    except (ConfigError, ValueError) as exc:
-        print(f"maa_generator: invalid parameters: {exc}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    executor = MultiThreadedExecutor(num_threads=3)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(GeneratorNode, "maa_generator", num_threads=3, args=args)
 
 
 if __name__ == "__main__":
