@@ -5,7 +5,7 @@
     python training/import_official.py data --zoo data/zoo_official path/to/door-open.pt path/to/drawer-close.pt
 
     # checkpoints -> generator directory (all-or-nothing; prints the key-mapping report)
-    python training/import_official.py checkpoints --config config/paper.yaml --out runs/official \
+    python training/import_official.py checkpoints --config config/paper_official.yaml --out runs/official \
         --autoencoder autoencoder.ckpt --embedding behavior_embedding.ckpt --diffusion model-best.torch
 
 Files are read with ``torch.load(weights_only=True)``; ``--trust-pickle`` allows full unpickling (Lightning
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--task", action="append", default=None, help="task name per file (default: file stem)")
     d.add_argument("files", nargs="+")
     c = sub.add_parser("checkpoints", help="official checkpoints -> generator directory")
-    c.add_argument("--config", default="config/paper.yaml")
+    c.add_argument("--config", default="config/paper_official.yaml")
     c.add_argument("--out", required=True)
     c.add_argument("--autoencoder")
     c.add_argument("--embedding")

@@ -18,6 +18,7 @@ import sys
 import time
 
 import torch
+
 from maa_generator.config import ConfigError
 from maa_generator.distributed import init_distributed, shutdown
 from maa_generator.training import STAGES, load_run_config, run_training

@@ -1,5 +1,6 @@
 """Official-compatible variants (``kind: official``): synthetic official-shaped checkpoints (key names/shapes from
 docs/official_checkpoints.md) load 1:1, generation runs, mismatches refuse with the report, official zoos train."""
+
 from __future__ import annotations
 
 import math
@@ -38,10 +39,24 @@ ROOT = Path(__file__).resolve().parents[2]
 # small official-architecture sizes on the real MetaWorld layout (the CLI always uses metaworld_sac_layout)
 SMALL = {
     "autoencoder": {"kind": "official", "chunks": [[0], [1, 2]], "latent_channels": 16},
-    "embedding": {"kind": "official", "h_dim": 1020, "v_dim": 117, "hidden": [32, 32], "v_hidden": [16],
-                  "out_dim": 8, "embed_normalized": False},
-    "diffusion": {"kind": "official", "down_dims": [16, 32, 64], "kernel_size": 3, "n_groups": 8,
-                  "blocks_per_level": 2, "time_embed_dim": 16, "inference_steps": 4},
+    "embedding": {
+        "kind": "official",
+        "h_dim": 1020,
+        "v_dim": 117,
+        "hidden": [32, 32],
+        "v_hidden": [16],
+        "out_dim": 8,
+        "embed_normalized": False,
+    },
+    "diffusion": {
+        "kind": "official",
+        "down_dims": [16, 32, 64],
+        "kernel_size": 3,
+        "n_groups": 8,
+        "blocks_per_level": 2,
+        "time_embed_dim": 16,
+        "inference_steps": 4,
+    },
 }
 UNET = {"input_dim": 16, "global_cond_dim": 16, "down_dims": (16, 32, 64), "kernel_size": 3, "step_embed_dim": 16}
 
@@ -59,13 +74,17 @@ def _official_files(tmp: Path, unet_kwargs: dict | None = None) -> tuple[dict, d
     ae = _random(official_autoencoder_shapes(metaworld_sac_layout(), [[0], [1, 2]], 16), 1)
     emb = _random(official_embedding_shapes(hidden_size=32, feature_dim=8, task_hidden=16), 2)
     diff = _random(official_unet_shapes(**(unet_kwargs or UNET)), 3)
-    paths = {"autoencoder": tmp / "autoencoder.ckpt", "embedding": tmp / "behavior_embedding.ckpt",
-             "diffusion": tmp / "model-best.torch"}
+    paths = {
+        "autoencoder": tmp / "autoencoder.ckpt",
+        "embedding": tmp / "behavior_embedding.ckpt",
+        "diffusion": tmp / "model-best.torch",
+    }
     torch.save({"state_dict": ae, "epoch": 7, "global_step": 70}, paths["autoencoder"])  # Lightning layout
     torch.save({"state_dict": emb, "epoch": 3}, paths["embedding"])
-    norm = {k[len("normalizer."):]: v for k, v in diff.items() if k.startswith("normalizer.")}
-    torch.save({"model": diff, "optimizer": {"state": {}, "param_groups": []}, "normalizer": norm},
-               paths["diffusion"])  # diffusion workspace layout
+    norm = {k[len("normalizer.") :]: v for k, v in diff.items() if k.startswith("normalizer.")}
+    torch.save(
+        {"model": diff, "optimizer": {"state": {}, "param_groups": []}, "normalizer": norm}, paths["diffusion"]
+    )  # diffusion workspace layout
     return ae, emb, diff, paths
 
 
@@ -76,10 +95,14 @@ def _expected_targets(key: str) -> list[str]:
         return [f"autoencoder.{rest.removeprefix('model.')}"]
     if stage == "embedding":
         rest = rest.removeprefix("model.")
-        for src, dst in (("traj_embed.", "h_net."), ("task_embed.", "v_net."),
-                         ("normalizer.params_dict.traj.", "h_"), ("normalizer.params_dict.task.", "v_")):
+        for src, dst in (
+            ("traj_embed.", "h_net."),
+            ("task_embed.", "v_net."),
+            ("normalizer.params_dict.traj.", "h_"),
+            ("normalizer.params_dict.task.", "v_"),
+        ):
             if rest.startswith(src):
-                return [f"embedding.{dst}{rest[len(src):]}"]
+                return [f"embedding.{dst}{rest[len(src) :]}"]
         return [f"embedding.{rest}"]
     if rest.startswith("normalizer.params_dict."):
         field, leaf = rest.split(".")[2:4]
@@ -99,10 +122,15 @@ def test_real_size_official_shapes_map_completely_on_paper_official():
     with torch.device("meta"):
         gen = Generator.build(metaworld_sac_layout(), cfg)
     ae_src = official_autoencoder_shapes(metaworld_sac_layout(), [[0], [1, 2]], 1024)
-    jobs = [(ae_src, gen.autoencoder.state_dict(), official_autoencoder_rules(), []),
-            (official_embedding_shapes(), gen.embedding.state_dict(), *official_embedding_rules()[::2]),
-            (official_unet_shapes(), {k: v for k, v in gen.diffusion.state_dict().items()
-                                      if not k.startswith("ema")}, *official_diffusion_rules())]
+    jobs = [
+        (ae_src, gen.autoencoder.state_dict(), official_autoencoder_rules(), []),
+        (official_embedding_shapes(), gen.embedding.state_dict(), *official_embedding_rules()[::2]),
+        (
+            official_unet_shapes(),
+            {k: v for k, v in gen.diffusion.state_dict().items() if not k.startswith("ema")},
+            *official_diffusion_rules(),
+        ),
+    ]
     for shapes, target, rules, ignore in jobs:
         source = extract_state_dict({k: torch.empty(s, device="meta") for k, s in shapes.items()})
         _, report = map_state_dict(source, target, rules, ignore_source=ignore)
@@ -119,10 +147,26 @@ def test_synthetic_official_checkpoints_import_cli_and_generate(tmp_path):
     cfg_path = tmp_path / "official_small.yaml"
     cfg_path.write_text(yaml.safe_dump(SMALL))
     out = tmp_path / "gen"
-    res = subprocess.run([sys.executable, str(ROOT / "training" / "import_official.py"), "checkpoints", "--config",
-                          str(cfg_path), "--out", str(out), "--autoencoder", str(paths["autoencoder"]),
-                          "--embedding", str(paths["embedding"]), "--diffusion", str(paths["diffusion"])],
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "training" / "import_official.py"),
+            "checkpoints",
+            "--config",
+            str(cfg_path),
+            "--out",
+            str(out),
+            "--autoencoder",
+            str(paths["autoencoder"]),
+            "--embedding",
+            str(paths["embedding"]),
+            "--diffusion",
+            str(paths["diffusion"]),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     assert f"[autoencoder] matched {len(ae)} tensors" in res.stdout
     gen = Generator.load(out)
@@ -144,13 +188,26 @@ def test_synthetic_official_checkpoints_import_cli_and_generate(tmp_path):
     tokens = torch.stack([x[:, :5120] @ w0.T, x[:, 5120:] @ w1.T], dim=1)
     ref = F.layer_norm(tokens, (16,), ae["model.ln_in.weight"], ae["model.ln_in.bias"])
     torch.testing.assert_close(lat, ref)
-    dec = torch.cat([lat[:, 0] @ ae["model.output_parameter_projections.0.0.weight"].T,
-                     lat[:, 1] @ ae["model.output_parameter_projections.1.0.weight"].T], dim=1)
+    dec = torch.cat(
+        [
+            lat[:, 0] @ ae["model.output_parameter_projections.0.0.weight"].T,
+            lat[:, 1] @ ae["model.output_parameter_projections.1.0.weight"].T,
+        ],
+        dim=1,
+    )
     torch.testing.assert_close(gen.autoencoder.decode(lat), dec)
     h, v = torch.randn(2, 1020), torch.randn(2, 117)
-    he = F.linear(F.relu(F.linear(F.relu(F.linear(h, emb["model.traj_embed.0.weight"], emb["model.traj_embed.0.bias"])),
-                                  emb["model.traj_embed.2.weight"], emb["model.traj_embed.2.bias"])),
-                  emb["model.traj_embed.4.weight"], emb["model.traj_embed.4.bias"])
+    he = F.linear(
+        F.relu(
+            F.linear(
+                F.relu(F.linear(h, emb["model.traj_embed.0.weight"], emb["model.traj_embed.0.bias"])),
+                emb["model.traj_embed.2.weight"],
+                emb["model.traj_embed.2.bias"],
+            )
+        ),
+        emb["model.traj_embed.4.weight"],
+        emb["model.traj_embed.4.bias"],
+    )
     torch.testing.assert_close(gen.embedding.embed(h, v)[:, :8], he)  # raw prompts (embed_normalized: false)
     z = torch.randn(4, 2, 16)
     scale, offset = diff["normalizer.params_dict.param.scale"], diff["normalizer.params_dict.param.offset"]
@@ -178,15 +235,21 @@ def _reference_unet(p: dict, x: torch.Tensor, t: torch.Tensor, cond: torch.Tenso
         e = F.linear(F.mish(g), p[f"{pre}.cond_encoder.1.weight"], p[f"{pre}.cond_encoder.1.bias"])
         c = out.shape[1]
         out = block(e[:, :c, None] * out + e[:, c:, None], f"{pre}.blocks.1")
-        skip = F.conv1d(h, p[f"{pre}.residual_conv.weight"], p[f"{pre}.residual_conv.bias"]) \
-            if f"{pre}.residual_conv.weight" in p else h
+        skip = (
+            F.conv1d(h, p[f"{pre}.residual_conv.weight"], p[f"{pre}.residual_conv.bias"])
+            if f"{pre}.residual_conv.weight" in p
+            else h
+        )
         return out + skip
 
     half = p["diffusion_step_encoder.1.weight"].shape[1] // 2
     freqs = torch.exp(torch.arange(half) * -(math.log(10000) / (half - 1)))
     temb = torch.cat([(t[:, None] * freqs).sin(), (t[:, None] * freqs).cos()], dim=-1)
-    temb = F.linear(F.mish(F.linear(temb, p["diffusion_step_encoder.1.weight"], p["diffusion_step_encoder.1.bias"])),
-                    p["diffusion_step_encoder.3.weight"], p["diffusion_step_encoder.3.bias"])
+    temb = F.linear(
+        F.mish(F.linear(temb, p["diffusion_step_encoder.1.weight"], p["diffusion_step_encoder.1.bias"])),
+        p["diffusion_step_encoder.3.weight"],
+        p["diffusion_step_encoder.3.bias"],
+    )
     g = torch.cat([temb, cond], dim=-1)
     h, skips = x.transpose(1, 2), []
     for i in range(levels):
@@ -209,8 +272,9 @@ def test_official_unet_matches_reference_forward(tmp_path):
     map_official_checkpoints(gen, diffusion=paths["diffusion"])
     x, t, cond = torch.randn(3, 2, 16), torch.tensor([0, 17, 99]), torch.randn(3, 16)
     with torch.no_grad():
-        torch.testing.assert_close(gen.diffusion.unet(x, t, cond), _reference_unet(diff, x, t.float(), cond),
-                                   rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(
+            gen.diffusion.unet(x, t, cond), _reference_unet(diff, x, t.float(), cond), rtol=1e-4, atol=1e-5
+        )
         torch.testing.assert_close(gen.diffusion.ema(x, t, cond), gen.diffusion.unet(x, t, cond))
 
 
@@ -226,8 +290,10 @@ def test_mismatch_raises_full_report_and_loads_nothing(tmp_path):
         map_official_checkpoints(gen, **paths)
     text = str(exc.value)
     assert "nothing was loaded" in text and "[autoencoder]" not in text  # the autoencoder matched
-    assert "\n  down_modules.0.0.blocks.0.block.0.weight -> unet.down_modules.0.0.blocks.0.block.0.weight: " \
-           "[16, 16, 5] vs [16, 16, 3]" in text
+    assert (
+        "\n  down_modules.0.0.blocks.0.block.0.weight -> unet.down_modules.0.0.blocks.0.block.0.weight: "
+        "[16, 16, 5] vs [16, 16, 3]" in text
+    )
     assert "source keys with no target (1): ['extra.weight']" in text
     assert "target keys with no source (1): ['W']" in text
     assert all(torch.equal(v, before[k]) for k, v in gen.state_dict().items())
@@ -235,15 +301,21 @@ def test_mismatch_raises_full_report_and_loads_nothing(tmp_path):
 
 def test_official_modules_semantics():
     lay = PolicyLayout(obs_dim=5, action_dim=2, hidden=(6, 6))
-    ae = OfficialParamAutoencoder(lay, from_dict(ModelConfig, {"autoencoder": {
-        "kind": "official", "chunks": [[0], [1, 2]], "latent_channels": 8, "depth": 2}}).autoencoder)
+    ae = OfficialParamAutoencoder(
+        lay,
+        from_dict(
+            ModelConfig,
+            {"autoencoder": {"kind": "official", "chunks": [[0], [1, 2]], "latent_channels": 8, "depth": 2}},
+        ).autoencoder,
+    )
     shapes = {k.removeprefix("model."): s for k, s in official_autoencoder_shapes(lay, [[0], [1, 2]], 8, 2).items()}
     assert {k: tuple(v.shape) for k, v in ae.state_dict().items()} == shapes
     loss, metrics = ae.train().loss(torch.randn(4, lay.num_params))
     loss.backward()
     assert math.isfinite(metrics["recon_mse"])
-    cfg = from_dict(ModelConfig, {"diffusion": {"kind": "official", "down_dims": [8, 16],
-                                                "time_embed_dim": 8}}).diffusion
+    cfg = from_dict(
+        ModelConfig, {"diffusion": {"kind": "official", "down_dims": [8, 16], "time_embed_dim": 8}}
+    ).diffusion
     diff = OfficialLatentDiffusion((2, 8), 6, cfg)
     lat, cond = 3 * torch.randn(10, 2, 8) + 1, torch.randn(10, 6) * 5
     diff.fit_latent_normalizer(lat)
@@ -259,8 +331,14 @@ def test_official_modules_semantics():
 
 def _data_pt(path: Path, n: int, seed: int) -> Path:
     g = torch.Generator().manual_seed(seed)
-    torch.save({"param": 0.1 * torch.randn(n, 22664, generator=g), "traj": torch.randn(n, 1020, generator=g),
-                "task": torch.randn(n, 117, generator=g)}, path)
+    torch.save(
+        {
+            "param": 0.1 * torch.randn(n, 22664, generator=g),
+            "traj": torch.randn(n, 1020, generator=g),
+            "task": torch.randn(n, 117, generator=g),
+        },
+        path,
+    )
     return path
 
 
@@ -269,12 +347,21 @@ def test_official_zoo_trains_with_prompt_dim_overrides(tmp_path, kind):
     zoo = tmp_path / "zoo"
     import_official_data([_data_pt(tmp_path / "reach.pt", 6, 0), _data_pt(tmp_path / "push.pt", 6, 1)], zoo)
     stage = {"steps": 2, "lr": 1e-3, "batch_size": 4}
-    run = {"autoencoder": {"kind": kind, "chunks": [[0], [1, 2]], "latent_channels": 8, "hidden": [8]},
-           "embedding": {"kind": kind, "h_dim": 1020, "v_dim": 117, "hidden": [16], "out_dim": 4},
-           "diffusion": {"kind": kind, "down_dims": [8, 16], "time_embed_dim": 8, "cond_embed_dim": 16},
-           "data": {"zoo": str(zoo), "val_fraction": 0.25},
-           "train": {"batch_size": 4, "val_every": 2, "checkpoint_every": 2, "log_every": 1,
-                     "autoencoder": stage, "embedding": stage, "generator": stage}}
+    run = {
+        "autoencoder": {"kind": kind, "chunks": [[0], [1, 2]], "latent_channels": 8, "hidden": [8]},
+        "embedding": {"kind": kind, "h_dim": 1020, "v_dim": 117, "hidden": [16], "out_dim": 4},
+        "diffusion": {"kind": kind, "down_dims": [8, 16], "time_embed_dim": 8, "cond_embed_dim": 16},
+        "data": {"zoo": str(zoo), "val_fraction": 0.25},
+        "train": {
+            "batch_size": 4,
+            "val_every": 2,
+            "checkpoint_every": 2,
+            "log_every": 1,
+            "autoencoder": stage,
+            "embedding": stage,
+            "generator": stage,
+        },
+    }
     summary = run_training(from_dict(RunConfig, run), tmp_path / "run", stage="all")
     assert {k: v["step"] for k, v in summary["stages"].items()} == {"autoencoder": 2, "embedding": 2, "generator": 2}
     assert all(math.isfinite(v["best_val"]) for v in summary["stages"].values())

@@ -103,8 +103,9 @@ class OfficialParamAutoencoder(nn.Module):
         x = self._check(flat)
         if self.training:
             x = self._mix_noise(x, self.cfg.input_noise)
-        tokens = torch.stack([enc(x[:, s]) for enc, s in zip(self.input_parameter_projections, self.chunk_slices)],
-                             dim=1)
+        tokens = torch.stack(
+            [enc(x[:, s]) for enc, s in zip(self.input_parameter_projections, self.chunk_slices)], dim=1
+        )
         latent = self.ln_in(tokens)
         if self.training:
             latent = self._mix_noise(latent, self.cfg.latent_noise)
@@ -293,8 +294,9 @@ class OfficialUNet1D(nn.Module):
         for cin, cout in reversed(in_out[1:]):
             blocks = [_FiLMBlock(2 * cout if j == 0 else cin, cin, gdim, k, gr) for j in range(nb)]
             self.up_modules.append(nn.ModuleList([*blocks, _Resample(cin, up=True)]))
-        self.final_conv = nn.Sequential(_ConvBlock(cfg.down_dims[0], cfg.down_dims[0], k, gr),
-                                        SeqConv1d(cfg.down_dims[0], self.latent_shape[1], 1))
+        self.final_conv = nn.Sequential(
+            _ConvBlock(cfg.down_dims[0], cfg.down_dims[0], k, gr), SeqConv1d(cfg.down_dims[0], self.latent_shape[1], 1)
+        )
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         g = torch.cat([self.diffusion_step_encoder(t.expand(x.shape[0])), cond], dim=-1)
@@ -344,7 +346,7 @@ class OfficialLatentDiffusion(LatentDiffusion):
 
     @torch.no_grad()
     def fit_cond_normalizer(self, cond: torch.Tensor) -> None:
-        """"Limits" normalizers of both condition halves from ``[N, E]``."""
+        """Official "limits" normalizers of both condition halves from ``[N, E]``."""
         cond = self._check_cond(cond)
         half = self.cond_dim // 2
         for name, part in (("traj", cond[:, :half]), ("task", cond[:, half:])):
@@ -361,8 +363,10 @@ class OfficialLatentDiffusion(LatentDiffusion):
     def normalize_cond(self, cond: torch.Tensor) -> torch.Tensor:
         """``[N, E]`` raw condition -> normalized ``[traj * s + o, task * s + o]``."""
         half = self.cond_dim // 2
-        return torch.cat([cond[:, :half] * self.traj_scale + self.traj_offset,
-                          cond[:, half:] * self.task_scale + self.task_offset], dim=1)
+        return torch.cat(
+            [cond[:, :half] * self.traj_scale + self.traj_offset, cond[:, half:] * self.task_scale + self.task_offset],
+            dim=1,
+        )
 
     def loss(self, latent: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """Denoising loss; ``cond`` ``[B, E]`` is normalized first (see :meth:`LatentDiffusion.loss`)."""

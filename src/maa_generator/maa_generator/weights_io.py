@@ -28,7 +28,7 @@ from maa_generator.weights_codec import PolicyMeta, WeightsError, checksum, deco
 FORMAT_TAG = "maa.policy_weights/1"
 
 __all__ = ["WeightsError", "WeightsPayload", "load_weights_file", "save_weights_file", "payload_from_message",
-           "load_adaptation_file", "checksum", "FORMAT_TAG"]
+           "checksum", "FORMAT_TAG"]
 
 
 @dataclass
