@@ -44,7 +44,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 pip_quiet() { pip "$@" 2> >(grep -v "^WARNING: Location .* is ignored" >&2); }
 
 # 2. Python dependencies, pinned in one constraints file.
-REQS=(requirements/base.txt requirements/dev.txt)
+REQS=(requirements/base.txt requirements/dev.txt requirements/robosuite.txt)
 [[ "$MODE" == pypi-ros ]] && REQS+=(requirements/ros.txt)
 PKG_SETUPS=(src/*/setup.py src/*/setup.cfg)
 dep_hash=$(hash_of requirements/constraints.txt "${REQS[@]}" "${PKG_SETUPS[@]}")
@@ -53,6 +53,8 @@ if [[ "$(cat "$VENV/.maa-deps" 2>/dev/null)" != "$dep_hash" ]]; then
   req_args=()
   for r in "${REQS[@]}"; do req_args+=(-r "$r"); done
   pip_quiet install -q --progress-bar off -c requirements/constraints.txt "${req_args[@]}"
+  # see requirements/robosuite.txt for why these two skip dependency resolution
+  pip_quiet install -q --progress-bar off --no-deps -c requirements/constraints.txt robosuite mink
   # The ROS-free core packages, editable, so `import maa_generator` works without colcon too.
   for pkg in src/*/setup.py; do
     pip install -q --no-deps --no-build-isolation -e "$(dirname "$pkg")" >/dev/null 2>&1 ||

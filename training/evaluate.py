@@ -105,7 +105,8 @@ def main(argv=None) -> int:
         obs = np.asarray(tr["traj_obs"][good]).reshape(-1, 39)
         act = np.asarray(tr["traj_act"][good]).reshape(-1, 4)
         bc_init = pretrain_bc(obs, act, steps=cfg.bc_steps * 4, seed=cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)  # prompt selection
+    noise_rng = np.random.default_rng(cfg.seed + 1)  # prompt noise: same prompts with and without noise
     results: dict = {"seen": {}, "unseen": {}}
     extra: dict = {}
     t0 = time.time()
@@ -115,7 +116,7 @@ def main(argv=None) -> int:
             src = np.asarray(zoo.params(task)[rows])
             task_meta = zoo.filter(tasks=[task]).metadata
             meta = [task_meta[r] for r in rows]
-            trajs = [noisy_trajectory(t, cfg.prompt_noise, rng) for t in prompt_trajectories(zoo, task, rows)]
+            trajs = [noisy_trajectory(t, cfg.prompt_noise, noise_rng) for t in prompt_trajectories(zoo, task, rows)]
             hv = [success_prompt(t.obs, t.act, t.success, zoo.prompt["n"], zoo.prompt["m"]) for t in trajs]
             h, v = np.stack([x[0] for x in hv]), np.stack([x[1] for x in hv])
             methods = {"source": src}

@@ -39,9 +39,12 @@ def main() -> None:
     ap.add_argument("--run-dir", default=None, help="override train.run_dir")
     ap.add_argument("--iterations", type=int, default=None, help="override train.iterations")
     ap.add_argument("--seed", type=int, default=None, help="override train.seed")
+    ap.add_argument("--adaptation-init", default=None,
+                    help="train against this frozen pretrained adaptation module (overrides train.adaptation_init)")
     ap.add_argument("--no-resume", action="store_true", help="start from scratch even if checkpoints exist")
     args = ap.parse_args()
-    over = {k: v for k, v in (("run_dir", args.run_dir), ("iterations", args.iterations), ("seed", args.seed))
+    over = {k: v for k, v in (("run_dir", args.run_dir), ("iterations", args.iterations), ("seed", args.seed),
+                                        ("adaptation_init", args.adaptation_init))
             if v is not None}
     cfg = load_train_config(args.config, over)
     summary = train(cfg, resume=not args.no_resume)

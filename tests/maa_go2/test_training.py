@@ -119,3 +119,14 @@ def test_evaluate_actor_rejects_wrong_layout():
     lay = PolicyLayout(obs_dim=70, action_dim=12, hidden=(8,), activation="elu", output="linear")
     with pytest.raises(ValueError, match="latent"):
         evaluate_actor(lay, np.zeros(lay.num_params, np.float32), AdaptationModule(2), seconds=2, num_envs=3)
+
+
+def test_frozen_pretrained_adaptation_module_is_not_updated(run, tmp_path):
+    import torch
+
+    d, _ = run
+    pre = d / "adaptation/adaptation_00002.safetensors"
+    cfg = from_dict(TrainConfig, {**TINY, "iterations": 1, "run_dir": str(tmp_path / "r"), "adaptation_init": str(pre)})
+    train(cfg, progress=False)
+    a, b = load_adaptation(pre), load_adaptation(tmp_path / "r/adaptation/adaptation_00001.safetensors")
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))

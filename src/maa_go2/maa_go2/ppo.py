@@ -62,6 +62,7 @@ class PPO:
         self.opt = torch.optim.Adam(params, lr=cfg.lr)
         self.adapt_opt = torch.optim.Adam(ac.adaptation.parameters(), lr=cfg.adaptation_lr)
         self.lr = cfg.lr
+        self.train_adaptation = True  #: False: the adaptation module is frozen (pretrained), only its loss is logged
 
     def update(self, st: RolloutStorage) -> dict[str, float]:
         cfg, ac = self.cfg, self.ac
@@ -101,10 +102,14 @@ class PPO:
                 loss.backward()
                 nn.utils.clip_grad_norm_([p for g in self.opt.param_groups for p in g["params"]], cfg.max_grad_norm)
                 self.opt.step()
-                a_loss = ((ac.adaptation(b["hist"]) - b["priv"]) ** 2).mean()
-                self.adapt_opt.zero_grad()
-                a_loss.backward()
-                self.adapt_opt.step()
+                if self.train_adaptation:
+                    a_loss = ((ac.adaptation(b["hist"]) - b["priv"]) ** 2).mean()
+                    self.adapt_opt.zero_grad()
+                    a_loss.backward()
+                    self.adapt_opt.step()
+                else:
+                    with torch.no_grad():
+                        a_loss = ((ac.adaptation(b["hist"]) - b["priv"]) ** 2).mean()
                 del old_std
                 for k, val in (("policy_loss", surr), ("value_loss", v_loss), ("entropy", ent),
                                ("adaptation_loss", a_loss)):

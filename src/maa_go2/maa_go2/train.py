@@ -23,7 +23,7 @@ import yaml
 from maa_generator.config import from_dict, load_yaml, to_dict
 
 from .actor_critic import ActorCritic
-from .checkpoints import save_actor, save_adaptation
+from .checkpoints import load_adaptation, save_actor, save_adaptation
 from .engines.mujoco_engine import MujocoGo2Env
 from .env_config import EnvConfig
 from .ppo import PPO, PPOConfig, RolloutStorage
@@ -38,6 +38,8 @@ class TrainConfig:
     torch_threads: int = 1
     sim_threads: int = 1
     run_dir: str = "runs/go2"
+    #: path of a pretrained adaptation module (safetensors): loaded and kept frozen; "" trains one concurrently
+    adaptation_init: str = ""
     env: EnvConfig = field(default_factory=EnvConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
 
@@ -70,6 +72,13 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> dict:
     env = MujocoGo2Env(cfg.env, seed=cfg.seed, nthread=cfg.sim_threads)
     ac = ActorCritic(cfg.env.history_len, cfg.ppo.init_noise_std)
     ppo = PPO(ac, cfg.ppo)
+    if cfg.adaptation_init:
+        pre = load_adaptation(cfg.adaptation_init)
+        if pre.history_len != cfg.env.history_len:
+            raise ValueError(f"pretrained adaptation module {cfg.adaptation_init} has history_len {pre.history_len}, "
+                             f"config has env.history_len {cfg.env.history_len}")
+        ac.adaptation.load_state_dict(pre.state_dict())
+        ppo.train_adaptation = False
     start_it, wall0 = 0, 0.0
     ckpt = _latest(run / "checkpoints", "ckpt_*.pt") if resume else None
     if ckpt is not None:
