@@ -129,9 +129,9 @@ def main() -> int:
                 msg = direct_weights()
                 pub.publish(msg)
                 checksum = msg.checksum
-            if spin_until(node, lambda c=checksum: active_after(t0, c), 10):
+            if spin_until(node, lambda c=checksum, t=t0: active_after(t, c), 10):
                 latencies.append((active_after(t0, checksum) - t0) * 1e3)
-            spin_until(node, lambda: time.perf_counter() - start >= (k + 1) * period, period + 5)
+            spin_until(node, lambda k=k: time.perf_counter() - start >= (k + 1) * period, period + 5)
         diags.clear()
         spin_until(node, lambda: len(diags) >= 1, 5)
         stats = _loop_stats(diags)

@@ -3,12 +3,12 @@
 Starts the generator node, the Go2 deploy node and the prompt source, as described once in
 ``maa_deploy.graph.go2_graph`` (the pip-only launcher ``launch_go2`` starts the same graph).
 """
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-from maa_deploy.graph import go2_graph
 
-from launch import LaunchDescription
+from maa_deploy.graph import go2_graph
 
 
 def _nodes(context):
