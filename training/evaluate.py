@@ -3,6 +3,10 @@
 
     python training/evaluate.py --config config/metaworld_eval.yaml --generator runs/mw/generator
     python training/evaluate.py --config config/metaworld_eval.yaml --num-prompts 10 --episodes 2   # quick
+    python training/evaluate.py --config config/metaworld_eval_full.yaml --generator G --baselines none \
+        --skip-source --out results/metaworld/eval_maa          # generator only, same prompts as a baseline run
+    python training/evaluate.py --summarize DIR1 DIR2 --out results/metaworld   # merge -> summary.json
+    python training/evaluate.py --ae-check runs/metaworld_small  # decoded-policy success of a run's autoencoder
 
 For each task: ``num_prompts`` prompt trajectories (episode 0 of random zoo checkpoints of that task, optional
 Gaussian action noise), one policy per prompt and method, ``episodes`` random initial configurations each.

@@ -1,0 +1,89 @@
+"""Generator + deploy + simulated Go2 in separate processes over DDS, with the bundled models:
+request a policy -> it is published -> the deploy node swaps it in while walking -> the Go2 walks."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.ros_helpers.client import call_service, spin_until, start_node, stop_node
+
+pytestmark = pytest.mark.ros
+ROOT = Path(__file__).resolve().parents[2]
+GENERATOR = ROOT / "models/go2/generator"
+ADAPTATION = ROOT / "models/go2/adaptation.safetensors"
+PROMPT = ROOT / "prompts/go2_walk.npz"
+
+
+def _loop_missed(diags) -> int:
+    for arr in reversed(diags):
+        for status in arr.status:
+            values = {kv.key: kv.value for kv in status.values}
+            if "loop" in values:
+                return int(json.loads(values["loop"])["missed"])
+    raise AssertionError("no loop statistics on /diagnostics")
+
+
+def test_generated_policy_swapped_in_while_walking(ros_node):
+    from diagnostic_msgs.msg import DiagnosticArray
+    from geometry_msgs.msg import Twist, Vector3Stamped
+    from std_msgs.msg import String
+    from std_srvs.srv import Trigger
+
+    from maa_deploy.node import EVENTS_QOS, LATCHED
+    from maa_generator.prompt_io import load_prompt
+    from maa_generator.ros_convert import trajectory_to_msg
+    from maa_msgs.srv import GeneratePolicy
+
+    gen = start_node("maa_generator.node", "-p", f"model_path:={GENERATOR}", "-p", "screen_domain:=none")
+    deploy = start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={ADAPTATION}")
+    try:
+        events, modes, diags, vel = [], [], [], []
+        ros_node.create_subscription(String, "/maa_deploy/events", lambda m: events.append(m.data), EVENTS_QOS)
+        ros_node.create_subscription(String, "/maa_deploy/mode", lambda m: modes.append(m.data), LATCHED)
+        ros_node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
+        ros_node.create_subscription(Vector3Stamped, "/maa_deploy/sim/base_velocity",
+                                     lambda m: vel.append((time.monotonic(), m.vector.x)), 50)
+        cmd = ros_node.create_publisher(Twist, "/cmd_vel", 10)
+        prompt = trajectory_to_msg(load_prompt(PROMPT), source="test")
+
+        def generate(seed: int) -> str:
+            res = call_service(ros_node, GeneratePolicy, "/generate_policy",
+                               GeneratePolicy.Request(prompt=prompt, num_candidates=1, seed=seed), timeout=60)
+            assert res.error_code == 0, res.error_msg
+            checksum = res.weights.checksum[:12]
+            assert spin_until(ros_node, lambda: any("policy active" in e and checksum in e for e in events)), events
+            return checksum
+
+        generate(0)
+        assert call_service(ros_node, Trigger, "/maa_deploy/stand", Trigger.Request()).success
+        assert spin_until(ros_node, lambda: call_service(ros_node, Trigger, "/maa_deploy/start",
+                                                         Trigger.Request()).success, 15)
+        twist = Twist()
+        twist.linear.x = 0.5
+
+        def walk(seconds: float) -> None:
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                cmd.publish(twist)
+                spin_until(ros_node, lambda: False, timeout=0.1)
+
+        walk(3.0)
+        diags.clear()
+        spin_until(ros_node, lambda: diags, 5)
+        missed_before = _loop_missed(diags)
+        generate(1)  # hot swap while walking
+        walk(4.0)
+        diags.clear()
+        spin_until(ros_node, lambda: diags, 5)
+        missed_during = _loop_missed(diags) - missed_before
+        assert modes[-1] == "POLICY", f"left POLICY: {modes[-3:]}, events {events[-3:]}"
+        speed = np.mean([v for t, v in vel if t > time.monotonic() - 3.0])
+        assert speed > 0.2, f"the Go2 is not walking forward after the swap: mean vx {speed:.2f} m/s"
+        assert missed_during <= 1, f"{missed_during} control ticks missed around the hot swap"
+    finally:
+        codes = (stop_node(gen), stop_node(deploy))
+    assert codes == (0, 0)
