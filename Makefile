@@ -15,7 +15,7 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	@$(ENV) && $(LOCAL_DDS) python scripts/demo.py
+	@$(ENV) && $(LOCAL_DDS) python scripts/demo.py && python scripts/demo_metaworld.py
 
 lint: setup
 	@$(ENV) && ruff check src training bench tests scripts launch && python scripts/lint_packages.py

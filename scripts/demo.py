@@ -156,6 +156,8 @@ def main() -> int:
         print(f"  standing, then walking at vx = {args.vx} m/s for {args.seconds:.0f} s ...")
         figures = _walk(node, args.seconds, args.vx, velocities, modes)
         print("  result: " + json.dumps(figures))
+        if figures["fell"]:
+            print("  deploy node events: " + " | ".join(events[-4:]))
         code = 0 if not figures["fell"] and figures.get("samples", 0) > 0 else 1
     finally:
         node.destroy_node()

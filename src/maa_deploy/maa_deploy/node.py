@@ -19,6 +19,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # a multi-threaded BLAS adds ms of jitter to a 0.2 ms actor
 
 import collections  # noqa: E402
+import gc  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -103,6 +104,10 @@ class DeployNode(Node):
         self.create_timer(1.0 / self.cfg.publish_hz, self.publish_state)
         self.create_timer(1.0 / self.cfg.diagnostics_hz, self.publish_diagnostics)
         self._last_mode = None
+        # Everything allocated so far (torch, MuJoCo, ROS) is long-lived: move it out of the collector's reach so
+        # a full collection cannot stall the 50 Hz loop (or the simulated robot's physics thread) for ~100 ms.
+        gc.collect()
+        gc.freeze()
         self.loop.start()
         self.get_logger().info(f"ready: backend {self.cfg.deploy.backend}, {self.cfg.deploy.rate_hz:.0f} Hz, "
                                f"weights on {self.cfg.weights_topic}, mode {self.controller.sm.mode.value}")
@@ -193,6 +198,9 @@ class DeployNode(Node):
         if mode != self._last_mode:
             self._last_mode = mode
             self.mode_pub.publish(String(data=mode))
+            reason = self.controller.sm.latched_reason
+            if reason:
+                self._event(f"DAMPING latched: {reason}", error=True)
 
     def _publish_sim_velocity(self, stamp) -> None:
         data = self.controller.backend.data
