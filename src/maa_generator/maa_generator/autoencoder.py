@@ -28,6 +28,12 @@ def _mlp(sizes: list[int], activation: str) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def chunk_slices(layout: PolicyLayout, chunks: list[list[int]]) -> list[slice]:
+    """Slice of the flat parameter vector covered by each chunk of consecutive layers."""
+    layer_slices = layout.layer_slices()
+    return [slice(layer_slices[c[0]].start, layer_slices[c[-1]].stop) for c in chunks]
+
+
 def resolve_chunks(layout: PolicyLayout, chunks: list[list[int]] | None) -> list[list[int]]:
     """Validate ``chunks`` against the layout's layers (``None``: one chunk per layer)."""
     n = layout.num_layers
@@ -55,8 +61,7 @@ class ParamAutoencoder(nn.Module):
         self.layout = layout
         self.cfg = cfg
         self.chunks = resolve_chunks(layout, cfg.chunks)
-        layer_slices = layout.layer_slices()
-        self.chunk_slices = [slice(layer_slices[c[0]].start, layer_slices[c[-1]].stop) for c in self.chunks]
+        self.chunk_slices = chunk_slices(layout, self.chunks)
         c = cfg.latent_channels
         self.encoders = nn.ModuleList()
         self.decoders = nn.ModuleList()

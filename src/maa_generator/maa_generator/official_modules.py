@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .autoencoder import resolve_chunks
+from .autoencoder import chunk_slices, resolve_chunks
 from .config import AutoencoderConfig, DiffusionConfig, EmbeddingConfig
 from .diffusion import DiffusionError, LatentDiffusion, SeqConv1d, sinusoidal_embedding
 from .embedding import BehaviorEmbedding, resolve_prompt_dims
@@ -58,8 +58,7 @@ class OfficialParamAutoencoder(nn.Module):
         self.layout = layout
         self.cfg = cfg
         self.chunks = resolve_chunks(layout, cfg.chunks)
-        sl = layout.layer_slices()
-        self.chunk_slices = [slice(sl[c[0]].start, sl[c[-1]].stop) for c in self.chunks]
+        self.chunk_slices = chunk_slices(layout, self.chunks)
         c = cfg.latent_channels
         self.input_parameter_projections = nn.ModuleList()
         self.output_parameter_projections = nn.ModuleList()
