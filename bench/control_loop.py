@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 os.environ.setdefault("ROS_DOMAIN_ID", str(150 + os.getpid() % 50))
 
-from tests.ros_helpers.client import call_service, spin_until, start_node, stop_node  # noqa: E402
+from tests.ros_helpers.client import call_service, loop_stats, spin_until, start_node, stop_node  # noqa: E402
 
 
 def _args():
@@ -49,15 +49,6 @@ def _fallback_adaptation(tmp: Path) -> str:
     path = tmp / "adaptation.safetensors"
     save_adaptation(path, AdaptationModule(history_len=15))
     return str(path)
-
-
-def _loop_stats(diags: list) -> dict:
-    for arr in reversed(diags):
-        for status in arr.status:
-            values = {kv.key: kv.value for kv in status.values}
-            if "loop" in values:
-                return json.loads(values["loop"])
-    return {}
 
 
 def main() -> int:
@@ -114,7 +105,7 @@ def main() -> int:
         start = time.perf_counter()
         diags.clear()
         spin_until(node, lambda: len(diags) >= 1, 5)
-        missed_before = _loop_stats(diags).get("missed", 0)
+        missed_before = loop_stats(diags).get("missed", 0)
         latencies = []
         period = args.seconds / max(args.swaps, 1)
         for k in range(args.swaps):
@@ -134,7 +125,7 @@ def main() -> int:
             spin_until(node, lambda k=k: time.perf_counter() - start >= (k + 1) * period, period + 5)
         diags.clear()
         spin_until(node, lambda: len(diags) >= 1, 5)
-        stats = _loop_stats(diags)
+        stats = loop_stats(diags)
         result.update({
             "seconds": round(time.perf_counter() - start, 1), "swaps_requested": args.swaps,
             "swaps_active": len(latencies), "ticks": stats.get("ticks"),

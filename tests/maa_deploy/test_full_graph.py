@@ -2,29 +2,19 @@
 request a policy -> it is published -> the deploy node swaps it in while walking -> the Go2 walks."""
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.ros_helpers.client import call_service, spin_until, start_node, stop_node
+from tests.ros_helpers.client import call_service, loop_stats, spin_until, start_node, stop_node
 
 pytestmark = pytest.mark.ros
 ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = ROOT / "models/go2/generator"
 ADAPTATION = ROOT / "models/go2/adaptation.safetensors"
 PROMPT = ROOT / "prompts/go2_walk.npz"
-
-
-def _loop_missed(diags) -> int:
-    for arr in reversed(diags):
-        for status in arr.status:
-            values = {kv.key: kv.value for kv in status.values}
-            if "loop" in values:
-                return int(json.loads(values["loop"])["missed"])
-    raise AssertionError("no loop statistics on /diagnostics")
 
 
 def test_generated_policy_swapped_in_while_walking(ros_node):
@@ -78,12 +68,12 @@ def test_generated_policy_swapped_in_while_walking(ros_node):
         walk(3.0)
         diags.clear()
         spin_until(ros_node, lambda: diags, 5)
-        missed_before = _loop_missed(diags)
+        missed_before = loop_stats(diags)["missed"]
         generate(1)  # hot swap while walking
         walk(4.0)
         diags.clear()
         spin_until(ros_node, lambda: diags, 5)
-        missed_during = _loop_missed(diags) - missed_before
+        missed_during = loop_stats(diags)["missed"] - missed_before
         assert modes[-1] == "POLICY", f"left POLICY: {modes[-3:]}, events {events[-3:]}"
         speed = np.mean([v for t, v in vel if t > time.monotonic() - 3.0])
         assert speed > 0.2, f"the Go2 is not walking forward after the swap: mean vx {speed:.2f} m/s"

@@ -66,3 +66,15 @@ def stop_node(proc: subprocess.Popen, timeout: float = 10.0) -> int:
             proc.kill()
             proc.wait()
     return proc.returncode
+
+
+def loop_stats(diagnostics: list) -> dict:
+    """The deploy node's control-loop statistics from the newest /diagnostics message that carries them ({} if none)."""
+    import json
+
+    for arr in reversed(diagnostics):
+        for status in arr.status:
+            values = {kv.key: kv.value for kv in status.values}
+            if "loop" in values:
+                return json.loads(values["loop"])
+    return {}
