@@ -2,7 +2,7 @@
 # Multi-arch (the ros:jazzy images are published for amd64 and arm64, e.g. a Jetson on the robot):
 #   docker buildx build --platform linux/amd64,linux/arm64 -f docker/Dockerfile.robot -t maa/robot .
 # Run on the robot network (host networking for DDS):
-#   docker run --rm -it --net=host maa/robot ros2 launch maa_deploy go2.launch.py robot:=real network_interface:=eth0
+#   docker run --rm -it --net=host --cap-add SYS_NICE --ulimit rtprio=90 maa/robot ros2 launch maa_deploy go2.launch.py robot:=real network_interface:=eth0
 ARG ROS_DISTRO=jazzy
 FROM ros:${ROS_DISTRO}-ros-base
 

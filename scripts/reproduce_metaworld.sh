@@ -3,6 +3,8 @@
 #
 #   scripts/reproduce_metaworld.sh            # every step; re-running resumes / skips finished steps
 #   STEPS="train eval" scripts/reproduce_metaworld.sh   # only some steps (collect | train | eval | summary)
+#   SEEN=10 scripts/reproduce_metaworld.sh   # the paper's 10 seen tasks (+6 tasks to collect, ~15 min more)
+#                                            # -> runs/metaworld_seen10, results/metaworld/seen10
 #
 # 1. collect: DAgger-from-scripted-expert zoo (config/metaworld_dagger.yaml) for the 4 seen + 4 unseen tasks,
 #    4 runs x 50 checkpoints = 200 per task, into data/metaworld_zoo (resumable shard by shard; ~31 min).
@@ -15,8 +17,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source .venv/bin/activate
 STEPS="${STEPS:-collect train eval summary}"
-RUN=runs/metaworld_small
+SEEN="${SEEN:-4}"
 TASKS="reach window-close door-open drawer-close drawer-open door-close button-press coffee-button"
+if [[ $SEEN == 4 ]]; then
+  RUN=runs/metaworld_small; RES=results/metaworld; EVAL=config/metaworld_eval_full.yaml; TRAIN_SET=()
+elif [[ $SEEN == 10 ]]; then
+  SEEN10="reach door-open drawer-open button-press window-open dial-turn faucet-close door-unlock handle-press plate-slide"
+  TASKS="$TASKS window-open dial-turn faucet-close door-unlock handle-press plate-slide"
+  RUN=runs/metaworld_seen10; RES=results/metaworld/seen10; EVAL=config/metaworld_eval_seen10.yaml
+  TRAIN_SET=(--set "data.tasks=[${SEEN10// /, }]")
+else
+  echo "SEEN must be 4 or 10, got $SEEN" >&2; exit 1
+fi
 has() { [[ " $STEPS " == *" $1 "* ]]; }
 
 if has collect; then
@@ -27,23 +39,22 @@ if has train; then
     echo "[train] $RUN/generator exists, skipping (delete $RUN to retrain)"
   else
     python training/train.py --config config/metaworld_small.yaml --zoo data/metaworld_zoo --out $RUN \
-      --threads 1 --resume
+      --threads 1 --resume "${TRAIN_SET[@]}"
     python training/evaluate.py --ae-check $RUN --ae-rows 40 --episodes 3   # -> $RUN/ae_check.json
   fi
 fi
 if has eval; then
-  [[ -f results/metaworld/eval_baselines/results.json ]] || \
-    python training/evaluate.py --config config/metaworld_eval_full.yaml --out results/metaworld/eval_baselines
-  [[ -f results/metaworld/eval_maa/results.json ]] || \
-    python training/evaluate.py --config config/metaworld_eval_full.yaml --generator $RUN/generator \
-      --baselines none --skip-source --out results/metaworld/eval_maa
-  [[ -f results/metaworld/eval_bc/results.json ]] || \
-    python training/evaluate.py --config config/metaworld_eval_full.yaml --baselines bc --skip-source \
-      --out results/metaworld/eval_bc
+  [[ -f $RES/eval_baselines/results.json ]] || \
+    python training/evaluate.py --config $EVAL --out $RES/eval_baselines
+  [[ -f $RES/eval_maa/results.json ]] || \
+    python training/evaluate.py --config $EVAL --generator $RUN/generator \
+      --baselines none --skip-source --out $RES/eval_maa
+  [[ -f $RES/eval_bc/results.json ]] || \
+    python training/evaluate.py --config $EVAL --baselines bc --skip-source \
+      --out $RES/eval_bc
 fi
 if has summary; then
-  python training/evaluate.py --summarize results/metaworld/eval_baselines results/metaworld/eval_maa \
-    results/metaworld/eval_bc \
-    --out results/metaworld --command "scripts/reproduce_metaworld.sh"
-  echo "results: results/metaworld/summary.json, results/metaworld/results.md, results/metaworld/top5.png"
+  python training/evaluate.py --summarize $RES/eval_baselines $RES/eval_maa $RES/eval_bc \
+    --out $RES --command "SEEN=$SEEN scripts/reproduce_metaworld.sh"
+  echo "results: $RES/summary.json, $RES/results.md, $RES/top5.png"
 fi

@@ -37,7 +37,7 @@ def spin_until(node, predicate, timeout: float = 20.0) -> bool:
 
 def start_node(module: str, *ros_args: str, ready_text: str = "ready", timeout: float = 60.0) -> subprocess.Popen:
     """Start ``python -m module --ros-args ...`` and wait until its output contains ``ready_text``."""
-    cmd = [sys.executable, "-m", module, "--ros-args", *ros_args]
+    cmd = [sys.executable, "-X", "faulthandler", "-m", module, "--ros-args", *ros_args]  # tracebacks on crashes
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + timeout
     seen = []
@@ -65,6 +65,9 @@ def stop_node(proc: subprocess.Popen, timeout: float = 10.0) -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    if proc.returncode != 0:  # shown by pytest for a failing test: the node's last words (e.g. a crash traceback)
+        print(f"--- {proc.args[4]} exited with {proc.returncode}; its last output:")
+        print("".join(getattr(proc, "output_lines", [])[-60:]))
     return proc.returncode
 
 

@@ -30,6 +30,7 @@ from .backends import make_backend
 from .backends.base import Backend
 from .backends.unitree import UnitreeConfig
 from .policy_runner import Go2ObservationBuilder, ObservationBuilder, PolicyRunner
+from .realtime import request_realtime
 from .safety import SafetyConfig, SafetyLayer, dataclass_from_mapping, load_yaml_mapping
 from .state_machine import Mode, StateMachine, StateMachineConfig, TransitionError
 
@@ -73,13 +74,19 @@ class DeadlineLoop:
         gil_switch_interval: if set, lower ``sys.setswitchinterval`` to this (s) when the loop runs, so a woken
             control thread waits at most this long for the GIL held by another thread (e.g. the policy loader);
             Python's default is 5 ms, a quarter of a 50 Hz period. Never raised; None leaves it alone.
+        rt_priority: ``SCHED_FIFO`` priority requested for the loop thread (:mod:`maa_deploy.realtime`; 0 = off).
+            The outcome is in :attr:`scheduling` once the loop runs.
     """
 
     def __init__(self, tick: Callable[[], None], period: float = 0.02, on_stop: Callable[[], None] | None = None,
                  clock: Callable[[], float] = time.monotonic, wait: Callable[[float], bool] | None = None,
-                 gil_switch_interval: float | None = 0.001):
+                 gil_switch_interval: float | None = 0.001, rt_priority: int = 0):
         if period <= 0:
             raise ValueError(f"period must be > 0 s, got {period}")
+        if not 0 <= rt_priority <= 99:
+            raise ValueError(f"rt_priority must be 0 (off) or 1-99, got {rt_priority}")
+        self.rt_priority = rt_priority
+        self.scheduling = "not started"
         self.tick, self.period, self.on_stop, self.clock = tick, period, on_stop, clock
         self.gil_switch_interval = gil_switch_interval
         self.stats = LoopStats()
@@ -94,6 +101,7 @@ class DeadlineLoop:
         self._stop.clear()
         if self.gil_switch_interval is not None and sys.getswitchinterval() > self.gil_switch_interval:
             sys.setswitchinterval(self.gil_switch_interval)
+        self.scheduling = request_realtime(self.rt_priority)
         t0 = self.start_time = self.clock()
         k = 0
         try:
@@ -240,6 +248,8 @@ class DeployConfig:
     weights file). ``reference_actor_path``: an actor file whose layout every generated actor must match (e.g. the
     PPO actor trained with that adaptation module); empty = ``maa_go2.actor_critic.go2_actor_layout`` (needs torch).
     ``initial_policy_path``: optional actor to load at start (empty = wait for generated weights).
+    ``rt_priority``: ``SCHED_FIFO`` priority of the control thread and of the simulated robot's physics thread
+    (0 = normal scheduling; refused requests fall back and are reported, see :mod:`maa_deploy.realtime`).
     """
 
     backend: str = "sim"  # "sim" | "unitree"
@@ -249,6 +259,7 @@ class DeployConfig:
     initial_policy_path: str = ""
     max_screen_action: float = 10.0
     sim_realtime: bool = True
+    rt_priority: int = 80
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     state_machine: StateMachineConfig = field(default_factory=StateMachineConfig)
     unitree: UnitreeConfig = field(default_factory=UnitreeConfig)
@@ -258,6 +269,8 @@ class DeployConfig:
             raise ConfigError(f"deploy.backend must be 'sim' or 'unitree', got {self.backend!r}")
         if not self.rate_hz > 0:
             raise ConfigError(f"deploy.rate_hz must be > 0, got {self.rate_hz}")
+        if not 0 <= self.rt_priority <= 99:
+            raise ConfigError(f"deploy.rt_priority must be 0 (off) or 1-99, got {self.rt_priority}")
 
     @classmethod
     def from_mapping(cls, data: Mapping | None) -> DeployConfig:
@@ -290,10 +303,12 @@ def build_stack(cfg: DeployConfig, backend: Backend | None = None) -> tuple[Depl
     if cfg.initial_policy_path:
         runner.load(cfg.initial_policy_path)
     if backend is None:
-        backend = (make_backend("sim", realtime=cfg.sim_realtime, damping_kd=cfg.state_machine.damping_kd)
+        backend = (make_backend("sim", realtime=cfg.sim_realtime, damping_kd=cfg.state_machine.damping_kd,
+                                rt_priority=cfg.rt_priority)
                    if cfg.backend == "sim" else make_backend("unitree", config=cfg.unitree))
     clock = getattr(backend, "clock", time.monotonic)
     controller = DeployController(backend, StateMachine(cfg.state_machine), SafetyLayer(cfg.safety), runner,
                                   Go2ObservationBuilder(dt=1.0 / cfg.rate_hz), clock=clock)
-    loop = DeadlineLoop(controller.tick, period=1.0 / cfg.rate_hz, on_stop=backend.damping)
+    loop = DeadlineLoop(controller.tick, period=1.0 / cfg.rate_hz, on_stop=backend.damping,
+                        rt_priority=cfg.rt_priority)
     return controller, loop

@@ -104,6 +104,7 @@ class DeployNode(Node):
         self.create_timer(1.0 / self.cfg.publish_hz, self.publish_state)
         self.create_timer(1.0 / self.cfg.diagnostics_hz, self.publish_diagnostics)
         self._last_mode = None
+        self._scheduling_reported = False
         # Everything allocated so far (torch, MuJoCo, ROS) is long-lived: move it out of the collector's reach so
         # a full collection cannot stall the 50 Hz loop (or the simulated robot's physics thread) for ~100 ms.
         gc.collect()
@@ -222,7 +223,17 @@ class DeployNode(Node):
                                   message=d["latched_reason"] or f"mode {d['mode']}")
         flat = {"mode": d["mode"], "policy": json.dumps(d["policy"]), "policy_swaps": d["policy_swaps"],
                 "policy_last_error": d["policy_last_error"] or "", "safety": json.dumps(d["safety"]),
-                "cmd_vel_timeouts": self.velocity.timeouts, "loop": json.dumps(stats)}
+                "cmd_vel_timeouts": self.velocity.timeouts, "loop": json.dumps(stats),
+                "scheduling": self.loop.scheduling}
+        sim_scheduling = getattr(self.controller.backend, "scheduling", None)
+        if sim_scheduling is not None:
+            flat["sim_physics_scheduling"] = sim_scheduling
+        if not self._scheduling_reported and self.loop.scheduling != "not started":
+            self._scheduling_reported = True
+            if "refused" in self.loop.scheduling:
+                self.get_logger().warning(f"control thread: {self.loop.scheduling}")
+            else:
+                self.get_logger().info(f"control thread: {self.loop.scheduling}")
         status.values = [KeyValue(key=k, value=str(v)) for k, v in flat.items()]
         arr = DiagnosticArray(status=[status])
         arr.header.stamp = self.get_clock().now().to_msg()

@@ -22,6 +22,7 @@ from maa_go2.control import DECIMATION, DEFAULT_JOINT_POS, SIM_DT, TORQUE_LIMITS
 from maa_go2.engines.mujoco_engine import load_model
 from maa_go2.joint_order import NUM_JOINTS
 
+from ..realtime import request_realtime
 from .base import DEFAULT_DAMPING_KD, Backend, RobotState
 
 
@@ -33,13 +34,15 @@ class SimBackend(Backend):
         init_height: initial base height, m. init_q: ``[12]`` initial joints (default: the stand pose).
         damping_kd: kd of :meth:`damping`. command_timeout_s: realtime-mode command watchdog, s.
         xml_path: alternative MJCF (default: ``maa_go2`` asset).
+        rt_priority: realtime mode: ``SCHED_FIFO`` priority of the physics thread (0 = off), so that a busy CPU
+            does not stall the simulated robot (the real one has its own MCU); outcome in :attr:`scheduling`.
     """
 
     name = "sim"
 
     def __init__(self, realtime: bool = False, init_height: float = 0.34, init_q=None,
                  damping_kd: float = DEFAULT_DAMPING_KD, command_timeout_s: float = 0.1, decimation: int = DECIMATION,
-                 xml_path: str | None = None):
+                 xml_path: str | None = None, rt_priority: int = 0):
         self.model = load_model(xml_path)
         self.model.opt.timestep = SIM_DT
         self.data = mujoco.MjData(self.model)
@@ -55,7 +58,8 @@ class SimBackend(Backend):
         self._t0 = 1000.0  # simulated clock origin (positive, unrelated to the wall clock)
         self._stamp = self.clock()
         self.steps = 0
-        self.counters = {"damping_stale_command": 0}
+        self.counters = {"damping_stale_command": 0, "physics_resyncs": 0}
+        self.rt_priority, self.scheduling = rt_priority, "not started"
         self._running = threading.Event()
         self._thread = None
         if realtime:
@@ -86,6 +90,7 @@ class SimBackend(Backend):
         return time.monotonic() if self.realtime else self._t0 + float(self.data.time)
 
     def _realtime_loop(self) -> None:
+        self.scheduling = request_realtime(self.rt_priority)
         t0, k = time.monotonic(), 0
         while self._running.is_set():
             with self._lock:
@@ -97,6 +102,9 @@ class SimBackend(Backend):
             delay = t0 + k * SIM_DT - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
+            elif delay < -0.1:  # > 100 ms behind: drop the backlog rather than spin (at SCHED_FIFO) to catch up
+                t0 = time.monotonic() - k * SIM_DT
+                self.counters["physics_resyncs"] += 1
 
     # ------------------------------------------------------------- interface
     def read_state(self) -> RobotState:
