@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 
@@ -11,6 +13,20 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 
 #: construction errors that mean "bad parameters or inputs", reported in one line instead of a traceback
 STARTUP_ERRORS = (ValueError, OSError, RuntimeError)
+#: how often the spin loop checks for a stop request (s): the bound on SIGINT -> node.shutdown() latency
+STOP_POLL_S = 0.05
+
+
+def _init_without_rclpy_signal_handlers(args) -> None:
+    """``rclpy.init`` with our own SIGINT/SIGTERM handling: rclpy's handlers shut the context down from a
+    signal-handler thread, concurrently with our teardown, and ``destroy_node`` then crashed (SIGSEGV in
+    ``destroy_when_not_in_use``, 2 of ~60 full-graph runs). Here the main thread tears down alone, in order."""
+    try:
+        from rclpy.signals import SignalHandlerOptions
+    except ImportError:  # older rclpy: its handlers are replaced by signal.signal() below anyway
+        rclpy.init(args=args)
+    else:
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
 
 
 def run_node(factory: Callable[[], object], name: str, num_threads: int = 2, args=None) -> int:
@@ -19,7 +35,10 @@ def run_node(factory: Callable[[], object], name: str, num_threads: int = 2, arg
     Returns 2 when the node could not be constructed; otherwise the process exits (skipping interpreter
     finalization) with 0 after a normal shutdown or 1 after an unexpected exception.
     """
-    rclpy.init(args=args)
+    _init_without_rclpy_signal_handlers(args)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     try:
         node = factory()
     except STARTUP_ERRORS as exc:
@@ -30,7 +49,8 @@ def run_node(factory: Callable[[], object], name: str, num_threads: int = 2, arg
     executor.add_node(node)
     code = 0
     try:
-        executor.spin()
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=STOP_POLL_S)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except BaseException:  # report, then still leave the robot safe below
@@ -42,8 +62,8 @@ def run_node(factory: Callable[[], object], name: str, num_threads: int = 2, arg
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
-        # Everything owned by the node is released above. Interpreter finalization with torch, MuJoCo and rclpy
-        # extension modules loaded crashed (SIGSEGV) once in CI after a clean shutdown; skip it.
+        # Everything owned by the node is released above; interpreter finalization with torch, MuJoCo and rclpy
+        # extension modules loaded is skipped (it is not needed and has crashed in CI).
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
