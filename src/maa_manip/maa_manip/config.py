@@ -50,6 +50,8 @@ class SacConfig:
 
     ``num_seeds`` runs train together with batched networks; each has ``envs_per_seed`` environments.
     Checkpoints are saved every ``ckpt_every`` agent steps once a test success of ``ckpt_min_success`` is reached.
+    With a zoo root, the whole run (agents, optimizers, replay buffer, RNGs, rows so far) is saved every
+    ``partial_every`` agent steps to ``<root>/partial/`` and an interrupted job resumes from there.
     """
 
     total_steps: int = 1_000_000
@@ -68,6 +70,7 @@ class SacConfig:
     test_every: int = 10_000
     test_episodes: int = 1
     prompt_episode: int = 0
+    partial_every: int = 50_000
 
     def __post_init__(self) -> None:
         _need(self.total_steps >= 1 and self.num_seeds >= 1 and self.envs_per_seed >= 1,
@@ -75,6 +78,8 @@ class SacConfig:
         _need(0 < self.gamma <= 1 and 0 < self.tau <= 1,
               f"sac.gamma/tau must be in (0, 1], got {self.gamma}/{self.tau}")
         _need(self.ckpt_every >= 1 and self.test_every >= 1, "sac.ckpt_every and test_every must be >= 1")
+        _need(self.partial_every >= 1,
+              f"sac.partial_every (agent steps between partial-run checkpoints) must be >= 1, got {self.partial_every}")
 
 
 @dataclass

@@ -7,10 +7,17 @@ tau 0.005, automatic entropy tuning (target entropy -|A|), ``random_steps`` unif
 agent step. MetaWorld never terminates, so time-limit ends are bootstrapped (no done mask).
 
 Because Adam is element-wise, one optimizer over ``[S, ...]`` tensors equals ``S`` independent optimizers.
+
+Resume: with a zoo root, :func:`run_sac_job` saves the whole run every ``partial_every`` steps under
+``<root>/partial/`` and an interrupted job continues after the last saved step (:mod:`maa_manip.sac_resume`).
+MetaWorld simulator states cannot be saved, so on resume every environment starts a fresh episode; this is the
+only difference from an uninterrupted run (the policy noise comes from torch's global RNG, which no run seeds, so SAC
+runs are not bit-reproducible with or without a resume).
 """
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +31,8 @@ from .actor import new_actor, sample_tanh_gaussian, split_raw
 from .config import CollectConfig, SacConfig
 from .dagger import RunResult
 from .envs import ACT_DIM, OBS_DIM, VecMetaWorld, rollout
+from .jobs import run_name_for
+from .sac_resume import job_signature, load_partial, partial_path, restore_trainer, save_partial, trainer_state
 
 COLLECTOR = "sac"
 
@@ -162,35 +171,63 @@ class Replay:
                 "rew": self.rew.view(-1).index_select(0, flat).view(self.S, batch)}
 
 
+@dataclass
+class SacState:
+    """A training run: agents, replay buffer, the generators of replay sampling (``gen``) and random-phase actions
+    (``rng``), the last finished agent ``step`` and the gradient ``updates`` done."""
+
+    agent: BatchedSAC
+    buf: Replay
+    gen: torch.Generator
+    rng: np.random.Generator
+    step: int = 0
+    updates: int = 0
+
+
 def sac_seeds(seed: int, cfg: CollectConfig) -> list[int]:
     """Agent seeds of job ``seed``: ``seed * num_seeds + i``."""
     return [seed * cfg.sac.num_seeds + i for i in range(cfg.sac.num_seeds)]
 
 
+def replay_capacity(sc: SacConfig, steps: int) -> int:
+    """Per-agent replay capacity of a ``steps``-step run."""
+    return min(sc.buffer_size, steps * sc.envs_per_seed)
+
+
 def train_sac(task: str, seeds: list[int], cfg: CollectConfig, steps: int | None = None, progress=None,
-              log=None, on_test=None) -> dict:
+              log=None, on_test=None, resume: dict | None = None, on_partial=None) -> dict:
     """Train ``len(seeds)`` SAC agents on ``task`` (each in its seed's fixed configuration).
 
     Args:
         steps: agent steps per seed (default ``cfg.sac.total_steps``).
+        progress: optional bar, advanced once per step (once by the resumed step count on resume).
         on_test: ``(step, agent, test_success[S], rollouts)`` callback after every test.
+        resume: a :func:`maa_manip.sac_resume.trainer_state` snapshot of this run: continue after its step (the
+            environments start a fresh episode).
+        on_partial: ``(snapshot)`` callback with a :func:`~maa_manip.sac_resume.trainer_state` every
+            ``cfg.sac.partial_every`` steps, after that step's test (not at the last step).
     Returns:
-        ``{"agent": BatchedSAC, "steps_per_s": agent-steps/s (all seeds), "updates": int}``.
+        ``{"agent": BatchedSAC, "steps_per_s": agent-steps/s (all seeds, this call), "updates": int,
+        "start_step": steps done before this call (0 unless resumed)}``.
     """
     sc = cfg.sac
     steps = sc.total_steps if steps is None else int(steps)
     S, E = len(seeds), sc.envs_per_seed
     torch.set_num_threads(max(1, cfg.torch_threads))
-    agent = BatchedSAC(sc, seeds)
     gen = torch.Generator().manual_seed(int(seeds[0]))
-    rng = np.random.default_rng(int(seeds[0]))
-    buf = Replay(S, min(sc.buffer_size, steps * E), gen)
+    st = SacState(BatchedSAC(sc, seeds), Replay(S, replay_capacity(sc, steps), gen), gen,
+                  np.random.default_rng(int(seeds[0])))
+    if resume is not None:
+        restore_trainer(st, resume)
+        if progress is not None and st.step:
+            progress.update(st.step)
+    agent, buf, start = st.agent, st.buf, st.step
     vec = VecMetaWorld(task, [s * 1000 + j for s in seeds for j in range(E)], "fixed", cfg.episode_steps)
     obs = vec.reset().reshape(S, E, OBS_DIM)
-    t0, updates = time.time(), 0
-    for step in range(1, steps + 1):
+    t0 = time.time()
+    for step in range(start + 1, steps + 1):
         if step <= sc.random_steps:
-            act = rng.uniform(-1, 1, (S, E, ACT_DIM)).astype(np.float32)
+            act = st.rng.uniform(-1, 1, (S, E, ACT_DIM)).astype(np.float32)
         else:
             act = agent.act(obs)
         nobs, rew, done, _ = vec.step(act.reshape(S * E, ACT_DIM))
@@ -200,16 +237,20 @@ def train_sac(task: str, seeds: list[int], cfg: CollectConfig, steps: int | None
         if step >= min(sc.random_steps, steps) and buf.n >= sc.batch_size:
             for _ in range(sc.updates_per_step):
                 info = agent.update(buf.sample(sc.batch_size))
-                updates += 1
+                st.updates += 1
             if log is not None and step % 1000 == 0:
                 for k, v in info.items():
                     log(f"{task}/sac/{k}", v, step)
+        st.step = step
         if progress is not None:
             progress.update(1)
         if on_test is not None and step % sc.test_every == 0:
             test = test_agents(agent, task, seeds, cfg)
             on_test(step, agent, test["success"], test)
-    return {"agent": agent, "steps_per_s": steps * S * E / (time.time() - t0), "updates": updates}
+        if on_partial is not None and step % sc.partial_every == 0 and step < steps:
+            on_partial(trainer_state(st))
+    return {"agent": agent, "steps_per_s": (steps - start) * S * E / max(time.time() - t0, 1e-9),
+            "updates": st.updates, "start_step": start}
 
 
 def test_agents(agent: BatchedSAC, task: str, seeds: list[int], cfg: CollectConfig) -> dict:
@@ -228,12 +269,26 @@ def test_agents(agent: BatchedSAC, task: str, seeds: list[int], cfg: CollectConf
 def run_sac_job(task: str, seed: int, cfg: CollectConfig, root: Path | None = None, progress=None,
                 log=None) -> RunResult:
     """SAC collection job: train ``cfg.sac.num_seeds`` agents, checkpoint each every ``ckpt_every`` steps once its
-    test success reached ``ckpt_min_success``; prompts come from that checkpoint's own test episode."""
+    test success reached ``ckpt_min_success``; prompts come from that checkpoint's own test episode.
+
+    With a zoo ``root`` the run is saved every ``sac.partial_every`` steps to
+    ``<root>/partial/<task>__sac-s<seed>.pt`` and resumed from that file when it exists (a file written for a
+    different config raises ``ValueError``; see :mod:`maa_manip.sac_resume`).
+    """
     seeds = sac_seeds(seed, cfg)
     sc, k = cfg.sac, cfg.sac.test_episodes
     rows: dict[str, list] = {x: [] for x in ("params", "h", "v", "meta", "tobs", "tact", "tsuc")}
     reached = np.zeros(len(seeds), bool)
     t0 = time.time()
+    ppath = partial_path(root, task, run_name_for(cfg, seed)) if root is not None else None
+    signature = job_signature(task, seeds, sc, metaworld_sac_layout().num_params,
+                              replay_capacity(sc, sc.total_steps))
+    saved = load_partial(ppath, signature) if ppath is not None else None
+    if saved is not None:
+        if saved["trainer"]["step"] >= sc.total_steps:
+            raise ValueError(f"SAC partial checkpoint {ppath} is at step {saved['trainer']['step']}, not before "
+                             f"sac.total_steps = {sc.total_steps}; delete the file to start the job over")
+        rows, reached = saved["rows"], saved["reached"]
 
     def on_test(step, agent, success, ro):
         nonlocal reached
@@ -255,7 +310,12 @@ def run_sac_job(task: str, seed: int, cfg: CollectConfig, root: Path | None = No
             rows["tact"].append(ro["act"][e:e + 1])
             rows["tsuc"].append(ro["success_steps"][e:e + 1])
 
-    train_sac(task, seeds, cfg, progress=progress, log=log, on_test=on_test)
+    def on_partial(snapshot: dict) -> None:
+        save_partial(ppath, signature, snapshot, rows, reached)
+
+    train_sac(task, seeds, cfg, progress=progress, log=log, on_test=on_test,
+              resume=saved["trainer"] if saved is not None else None,
+              on_partial=on_partial if ppath is not None else None)
     if not rows["params"]:
         raise RuntimeError(f"SAC job {task}/s{seed}: no agent reached test success {sc.ckpt_min_success} in "
                            f"{sc.total_steps} steps, so no checkpoint was saved")
