@@ -13,7 +13,7 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 
 #: construction errors that mean "bad parameters or inputs", reported in one line instead of a traceback
 STARTUP_ERRORS = (ValueError, OSError, RuntimeError)
-#: how often the spin loop checks for a stop request (s): the bound on SIGINT -> node.shutdown() latency
+#: how often the main thread checks for a stop request (s): the bound on SIGINT -> node.shutdown() latency
 STOP_POLL_S = 0.05
 
 
@@ -29,11 +29,29 @@ def _init_without_rclpy_signal_handlers(args) -> None:
         rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
 
 
+def _spin_in_thread(executor) -> tuple[threading.Thread, list]:
+    """``executor.spin()`` on a daemon thread; an exception escaping it is stored in the returned list."""
+    errors: list = []
+
+    def target() -> None:
+        try:
+            executor.spin()
+        except ExternalShutdownException:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name="ros-executor", daemon=True)
+    thread.start()
+    return thread, errors
+
+
 def run_node(factory: Callable[[], object], name: str, num_threads: int = 2, args=None) -> int:
     """Spin the node built by ``factory`` until SIGINT/SIGTERM; calls ``node.shutdown()`` first if it has one.
 
-    Returns 2 when the node could not be constructed; otherwise the process exits (skipping interpreter
-    finalization) with 0 after a normal shutdown or 1 after an unexpected exception.
+    The executor spins on its own thread; the main thread only waits for a stop signal (or the executor dying) and
+    then tears everything down, in order. Returns 2 when the node could not be constructed; otherwise the process
+    exits (skipping interpreter finalization) with 0 after a normal shutdown or 1 after an unexpected exception.
     """
     _init_without_rclpy_signal_handlers(args)
     stop = threading.Event()
@@ -49,13 +67,12 @@ def run_node(factory: Callable[[], object], name: str, num_threads: int = 2, arg
     executor.add_node(node)
     code = 0
     try:
-        while not stop.is_set() and rclpy.ok():
-            executor.spin_once(timeout_sec=STOP_POLL_S)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except BaseException:  # report, then still leave the robot safe below
-        traceback.print_exc()
-        code = 1
+        spin_thread, errors = _spin_in_thread(executor)
+        while not stop.wait(STOP_POLL_S) and spin_thread.is_alive():
+            pass
+        for exc in errors:  # report, then still leave the robot safe below
+            traceback.print_exception(exc)
+            code = 1
     finally:
         if hasattr(node, "shutdown"):
             node.shutdown()
