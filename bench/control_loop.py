@@ -67,7 +67,9 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="maa_bench_"))
     adaptation = args.adaptation if Path(args.adaptation).is_file() else _fallback_adaptation(tmp)
     use_generator = Path(args.model).is_dir() and Path(args.prompt).is_file()
-    procs = [start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={adaptation}")]
+    # real-time scheduling as in config/go2_*.yaml (SCHED_FIFO where permitted; the outcome is in /diagnostics)
+    procs = [start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={adaptation}",
+                        "-p", "deploy.rt_priority:=80")]
     if use_generator:
         procs.append(start_node("maa_generator.node", "-p", f"model_path:={args.model}", "-p", "screen_domain:=none"))
     rclpy.init()

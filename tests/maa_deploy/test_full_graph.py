@@ -29,8 +29,9 @@ def test_generated_policy_swapped_in_while_walking(ros_node):
     from maa_msgs.srv import GeneratePolicy
 
     gen = start_node("maa_generator.node", "-p", f"model_path:={GENERATOR}", "-p", "screen_domain:=none")
-    # default safety settings (40 ms stale-state limit) and real-time scheduling (deploy.rt_priority, best effort)
-    deploy = start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={ADAPTATION}")
+    # default safety settings (40 ms stale-state limit), real-time scheduling as in config/go2_*.yaml (best effort)
+    deploy = start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={ADAPTATION}",
+                        "-p", "deploy.rt_priority:=80")
     try:
         events, modes, diags, vel = [], [], [], []
         ros_node.create_subscription(String, "/maa_deploy/events", lambda m: events.append(m.data), EVENTS_QOS)

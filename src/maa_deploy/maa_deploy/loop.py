@@ -249,7 +249,8 @@ class DeployConfig:
     PPO actor trained with that adaptation module); empty = ``maa_go2.actor_critic.go2_actor_layout`` (needs torch).
     ``initial_policy_path``: optional actor to load at start (empty = wait for generated weights).
     ``rt_priority``: ``SCHED_FIFO`` priority of the control thread and of the simulated robot's physics thread
-    (0 = normal scheduling; refused requests fall back and are reported, see :mod:`maa_deploy.realtime`).
+    (0 = normal scheduling, the default for library use; the node configs ``config/go2_*.yaml`` set 80; refused
+    requests fall back and are reported, see :mod:`maa_deploy.realtime`).
     """
 
     backend: str = "sim"  # "sim" | "unitree"
@@ -259,7 +260,7 @@ class DeployConfig:
     initial_policy_path: str = ""
     max_screen_action: float = 10.0
     sim_realtime: bool = True
-    rt_priority: int = 80
+    rt_priority: int = 0
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     state_machine: StateMachineConfig = field(default_factory=StateMachineConfig)
     unitree: UnitreeConfig = field(default_factory=UnitreeConfig)
