@@ -19,17 +19,18 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-METRICS = ("top5", "top10", "qualified", "mean")
 
 
 def split_means(results: dict, method: str = "maa") -> dict:
     """``{split: {metric: mean over tasks}}`` of one method in an evaluate.py ``results`` dict."""
+    from maa_manip.evaluation import average_over_tasks
+
     out = {}
     for split, by_method in results.items():
         by_task = by_method.get(method)
         if not by_task:
             raise SystemExit(f"no {method!r} results for the {split} tasks; evaluate with --generator")
-        out[split] = {k: round(float(np.mean([m[k] for m in by_task.values()])), 4) for k in METRICS}
+        out[split] = {k: round(v, 4) for k, v in average_over_tasks(by_task).items()}
     return out
 
 

@@ -109,7 +109,7 @@ def summarize(run_dirs: list[Path], out: Path, command: str, zoo_path: Path) -> 
     """Merge the ``results.json`` of several evaluation runs (same prompts, different methods) into
     ``out/summary.json``, ``out/results.md`` and ``out/top5.png``; returns the summary dict."""
     from maa_generator.zoo import Zoo
-    from maa_manip.evaluation import markdown_tables
+    from maa_manip.evaluation import SUMMARY_METRICS, average_over_tasks, markdown_tables
 
     results: dict = {"seen": {}, "unseen": {}}
     configs, seconds = [], 0.0
@@ -123,7 +123,7 @@ def summarize(run_dirs: list[Path], out: Path, command: str, zoo_path: Path) -> 
 
     def mean(split: str, method: str, key: str = "top5") -> float | None:
         by_task = results[split].get(method)
-        return round(float(np.mean([m[key] for m in by_task.values()])), 4) if by_task else None
+        return round(average_over_tasks(by_task)[key], 4) if by_task else None
 
     zoo = Zoo.open(zoo_path)
     seen = configs[0]["seen_tasks"]
@@ -144,7 +144,7 @@ def summarize(run_dirs: list[Path], out: Path, command: str, zoo_path: Path) -> 
         "num_prompts_per_task": configs[0]["num_prompts"],
         "episodes_per_policy": configs[0]["episodes"],
         "prompt_action_noise_std": configs[0]["prompt_noise"],
-        "means": {split: {m: {k: mean(split, m, k) for k in ("top5", "top10", "qualified", "mean")}
+        "means": {split: {m: {k: mean(split, m, k) for k in SUMMARY_METRICS}
                           for m in results[split]} for split in results},
         "eval_seconds": round(seconds, 1),
         "command": command,

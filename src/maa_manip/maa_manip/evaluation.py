@@ -168,6 +168,14 @@ def plot_trajectory_difference(prompt: Trajectory, generated: Trajectory, path: 
     return path
 
 
+SUMMARY_METRICS = ("top5", "top10", "qualified", "mean")
+
+
+def average_over_tasks(by_task: dict[str, dict]) -> dict[str, float]:
+    """``{task: task_metrics(...)}`` -> the mean over tasks of each of :data:`SUMMARY_METRICS`."""
+    return {k: float(np.mean([m[k] for m in by_task.values()])) for k in SUMMARY_METRICS}
+
+
 def markdown_tables(results: dict) -> str:
     """``results[split][method][task] = metrics`` -> markdown (one table per split, average row last)."""
     lines = []
@@ -182,7 +190,7 @@ def markdown_tables(results: dict) -> str:
                 lines.append(f"| {method} | {task} | {m['top5']:.3f} | {m['top10']:.3f} | {m['qualified']:.3f} | "
                              f"{m['mean']:.3f} |")
             if len(rows) > 1:
-                avg = {k: float(np.mean([m[k] for _, m in rows])) for k in ("top5", "top10", "qualified", "mean")}
+                avg = average_over_tasks(by_task)
                 lines.append(f"| {method} | **average** | {avg['top5']:.3f} | {avg['top10']:.3f} | "
                              f"{avg['qualified']:.3f} | {avg['mean']:.3f} |")
         lines.append("")
