@@ -30,7 +30,7 @@ from .backends import make_backend
 from .backends.base import Backend
 from .backends.unitree import UnitreeConfig
 from .policy_runner import Go2ObservationBuilder, ObservationBuilder, PolicyRunner
-from .realtime import request_realtime
+from .realtime import check_priority, request_realtime
 from .safety import SafetyConfig, SafetyLayer, dataclass_from_mapping, load_yaml_mapping
 from .state_machine import Mode, StateMachine, StateMachineConfig, TransitionError
 
@@ -83,9 +83,7 @@ class DeadlineLoop:
                  gil_switch_interval: float | None = 0.001, rt_priority: int = 0):
         if period <= 0:
             raise ValueError(f"period must be > 0 s, got {period}")
-        if not 0 <= rt_priority <= 99:
-            raise ValueError(f"rt_priority must be 0 (off) or 1-99, got {rt_priority}")
-        self.rt_priority = rt_priority
+        self.rt_priority = check_priority(rt_priority, "rt_priority")  # here, not in the loop thread
         self.scheduling = "not started"
         self.tick, self.period, self.on_stop, self.clock = tick, period, on_stop, clock
         self.gil_switch_interval = gil_switch_interval

@@ -11,15 +11,20 @@ from __future__ import annotations
 import os
 
 
+def check_priority(priority: int, name: str = "real-time priority") -> int:
+    """``priority`` if it is 0 (off) or 1-99, else ``ValueError`` naming ``name``."""
+    if not 0 <= priority <= 99:
+        raise ValueError(f"{name} must be 0 (off) or 1-99, got {priority}")
+    return priority
+
+
 def request_realtime(priority: int) -> str:
     """Give the CALLING thread ``SCHED_FIFO`` at ``priority`` (1-99); 0 leaves scheduling alone.
 
     Returns a human-readable status for logs and diagnostics: ``"SCHED_FIFO 80"``, ``"SCHED_OTHER (not
     requested)"`` or ``"SCHED_OTHER (SCHED_FIFO 80 refused: ...)"``. Never raises for a refusal.
     """
-    if not 0 <= priority <= 99:
-        raise ValueError(f"real-time priority must be 0 (off) or 1-99, got {priority}")
-    if priority == 0:
+    if check_priority(priority) == 0:
         return "SCHED_OTHER (not requested)"
     if not hasattr(os, "sched_setscheduler"):
         return f"SCHED_OTHER (SCHED_FIFO {priority} refused: not supported on this OS)"
