@@ -191,8 +191,10 @@ def main(argv=None) -> int:
     ap.add_argument("--episodes", type=int)
     ap.add_argument("--episode-steps", type=int)
     ap.add_argument("--prompt-noise", type=float)
-    ap.add_argument("--baselines", help="comma-separated subset of retrieval,retrieval_noise,bc, or 'none' "
-                                        "(overrides the config)")
+    ap.add_argument("--baselines", help="comma-separated subset of retrieval,retrieval_noise,bc,random, or "
+                                        "'none' (overrides the config)")
+    ap.add_argument("--guidance", type=float, dest="guidance_scale",
+                    help="classifier-free guidance weight for the generator (default: the model's own)")
     ap.add_argument("--skip-source", action="store_true",
                     help="do not evaluate the prompts' own checkpoints (e.g. when another run already did)")
     ap.add_argument("--ae-check", metavar="RUN_DIR",
@@ -241,7 +243,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     over = {k: v for k, v in (("generator", args.generator), ("zoo", args.zoo), ("out", args.out),
                               ("num_prompts", args.num_prompts), ("episodes", args.episodes),
-                              ("episode_steps", args.episode_steps), ("prompt_noise", args.prompt_noise))
+                              ("episode_steps", args.episode_steps), ("prompt_noise", args.prompt_noise),
+                              ("guidance_scale", args.guidance_scale))
             if v is not None}
     if args.baselines is not None:
         over["baselines"] = [] if args.baselines.strip() == "none" else [b.strip() for b in args.baselines.split(",")]
@@ -273,6 +276,8 @@ def main(argv=None) -> int:
     extra: dict = {}
     t0 = time.time()
     for split, tasks in (("seen", seen), ("unseen", unseen)):
+        if split not in cfg.splits:
+            continue
         for task in tasks:
             rows = select_prompts(zoo, task, cfg.num_prompts, rng, cfg.prompt_min_success)
             src = np.asarray(zoo.params(task)[rows])
@@ -283,11 +288,15 @@ def main(argv=None) -> int:
             h, v = np.stack([x[0] for x in hv]), np.stack([x[1] for x in hv])
             methods = {} if args.skip_source else {"source": src}
             if gen is not None:
-                methods["maa"] = np.stack([p.flat for p in gen.generate(trajs, 1, cfg.seed)])
+                methods["maa"] = np.stack([p.flat for p in gen.generate(trajs, 1, cfg.seed, cfg.guidance_scale)])
             if "retrieval" in cfg.baselines:
                 methods["retrieval"] = retr.retrieve(h, v)
             if "retrieval_noise" in cfg.baselines:
                 methods["retrieval_noise"] = retr.retrieve(h, v, cfg.retrieval_noise_std, cfg.seed)
+            if "random" in cfg.baselines:  # prompt-blind: what diversity alone scores under top-k
+                pick = np.random.default_rng([cfg.seed, len(rows), sum(map(ord, task))]).choice(
+                    len(bank_params), size=len(rows), replace=len(bank_params) < len(rows))
+                methods["random"] = np.stack([np.asarray(bank_params[int(i)], np.float32) for i in pick])
             if bc_init is not None:
                 methods["bc"] = finetune_bc(bc_init, np.stack([t.obs for t in trajs]),
                                             np.stack([t.act for t in trajs]), steps=cfg.bc_steps)

@@ -1,9 +1,11 @@
 """LatentUNet1D / LatentDiffusion: shapes, normalization, EMA, memorization, seeded sampling, errors."""
 
+import dataclasses
+
 import pytest
 import torch
 
-from maa_generator.config import DiffusionConfig
+from maa_generator.config import ConfigError, DiffusionConfig
 from maa_generator.diffusion import DiffusionError, LatentDiffusion, LatentUNet1D, SeqConv1d, Upsample2x
 
 
@@ -95,6 +97,63 @@ def test_memorizes_latents_from_their_conditions():
     err = (samples - target).pow(2).mean((1, 2))
     spread = (latents[:, None] - latents[None]).pow(2).mean((2, 3))
     assert float(err.max()) < 0.05 * float(spread[spread > 0].min())
+
+
+def _fit(diff: LatentDiffusion, latents: torch.Tensor, conds: torch.Tensor, steps: int = 400) -> float:
+    diff.fit_latent_normalizer(latents)
+    opt = torch.optim.AdamW(diff.unet.parameters(), lr=2e-3)
+    x, c = latents.repeat(8, 1, 1), conds.repeat(8, 1)
+    for _ in range(steps):
+        loss, metrics = diff.loss(x, c)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        diff.update_ema()
+    return metrics["diffusion_mse"]
+
+
+def test_classifier_free_guidance_learns_conditional_and_prior():
+    torch.manual_seed(0)
+    latents = torch.randn(3, 2, 16)
+    conds = 3 * torch.eye(3, 8)
+    diff = LatentDiffusion((2, 16), 8, dataclasses.replace(CFG, cond_dropout=0.25))
+    assert _fit(diff, latents, conds, 600) < 0.1
+    diff.eval()
+    spread = float((latents[:, None] - latents[None]).pow(2).mean((2, 3))[~torch.eye(3, dtype=bool)].min())
+    cond_samples = diff.sample(conds, 2, seed=0, guidance_scale=1.0)
+    err = (cond_samples - latents.repeat_interleave(2, 0)).pow(2).mean((1, 2))
+    assert float(err.max()) < 0.05 * spread
+    sharpened = diff.sample(conds, 2, seed=0, guidance_scale=2.0)
+    err2 = (sharpened - latents.repeat_interleave(2, 0)).pow(2).mean((1, 2))
+    assert float(err2.max()) < 0.1 * spread
+    # w = 0: the unconditional prior ignores the condition and lands on the training latents
+    prior = diff.sample(conds, 4, seed=3, guidance_scale=0.0)
+    torch.testing.assert_close(diff.sample(conds.flip(0), 4, seed=3, guidance_scale=0.0), prior)
+    nearest = (prior[:, None] - latents[None]).pow(2).mean((2, 3)).min(1).values
+    assert float(nearest.max()) < 0.2 * spread
+
+
+def test_condition_dropout_only_in_training_and_guidance_needs_it():
+    diff = LatentDiffusion((2, 16), 8, dataclasses.replace(CFG, cond_dropout=0.5))
+    seen = []
+    real_unet = diff.unet.forward
+    diff.unet.forward = lambda x, t, c: (seen.append(c.clone()), real_unet(x, t, c))[1]
+    torch.manual_seed(0)
+    diff.loss(torch.randn(64, 2, 16), torch.ones(64, 8))
+    dropped = (seen[-1] == 0).all(1)
+    assert 10 < int(dropped.sum()) < 54 and bool((seen[-1][~dropped] == 1).all())
+    diff.eval()
+    diff.loss(torch.randn(64, 2, 16), torch.ones(64, 8))
+    assert bool((seen[-1] == 1).all())
+    plain = LatentDiffusion((2, 16), 8, CFG).eval()
+    with pytest.raises(DiffusionError, match="needs a model trained with diffusion.cond_dropout > 0"):
+        plain.sample(torch.zeros(1, 8), 1, 0, guidance_scale=0.5)
+    with pytest.raises(DiffusionError, match="must be a finite number >= 0"):
+        diff.sample(torch.zeros(1, 8), 1, 0, guidance_scale=float("nan"))
+    with pytest.raises(ConfigError, match="cond_dropout must be in"):
+        DiffusionConfig(cond_dropout=1.0)
+    with pytest.raises(ConfigError, match="guidance_scale=2.0 needs a model trained"):
+        DiffusionConfig(guidance_scale=2.0)
 
 
 def test_seeded_sampling_is_deterministic():

@@ -97,6 +97,31 @@ def test_infonce_falls_and_tasks_cluster():
     assert nn_acc >= 0.9
 
 
+def test_input_clip_and_constant_features():
+    torch.manual_seed(0)
+    h, v = torch.randn(32, N * (OBS + ACT)), torch.randn(32, M * OBS)
+    h[:, 0] = 0.25  # constant on every training prompt
+    plain = BehaviorEmbedding(OBS, ACT, CFG)
+    robust = BehaviorEmbedding(OBS, ACT, EmbeddingConfig(n_steps=N, m_states=M, hidden=[64], out_dim=16,
+                                                         input_clip=3.0, ignore_constant_features=True))
+    robust.load_state_dict(plain.state_dict())
+    for emb in (plain, robust):
+        emb.fit_normalizer(h, v)
+    assert plain.h_std[0] == pytest.approx(1e-3) and torch.isinf(robust.h_std[0])
+    query_h, query_v = h[:2].clone(), v[:2].clone()
+    query_h[:, 0] = 20.0  # an unseen task moves the constant coordinate: 20,000 floors out for `plain`
+    query_h[1, 1] = 1e3
+    hs, vs = robust.standardize(query_h, query_v)
+    assert float(hs[:, 0].abs().max()) == 0.0 and float(hs.abs().max()) == 3.0
+    assert float(plain.standardize(query_h, query_v)[0][0, 0]) == pytest.approx((20.0 - 0.25) / 1e-3, rel=1e-4)
+    inside_h = h.mean(0, keepdim=True) + 0.5 * h.std(0, keepdim=True) * torch.tensor([0.0, 1.0]).repeat(
+        h.shape[1] // 2)  # well inside the training range: both embed it identically
+    inside_v = v.mean(0, keepdim=True)
+    torch.testing.assert_close(robust.embed(inside_h, inside_v), plain.embed(inside_h, inside_v))
+    with pytest.raises(Exception, match="input_clip must be a finite number >= 0"):
+        EmbeddingConfig(input_clip=-1.0)
+
+
 def test_errors():
     emb = BehaviorEmbedding(OBS, ACT, CFG)
     h, v = torch.zeros(3, emb.h_dim), torch.zeros(3, emb.v_dim)

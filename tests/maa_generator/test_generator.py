@@ -1,5 +1,6 @@
 """Generator: build/generate/save/load, determinism, bitwise round trip, input validation, preset sizes."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -81,6 +82,21 @@ def test_seeded_generation_is_deterministic(gen):
     gen.train()  # generation forces eval mode (no AE noise) and restores the training flag
     np.testing.assert_array_equal(gen.generate(_traj(0), num_candidates=2, seed=3)[0].flat, a[0].flat)
     assert gen.training
+
+
+def test_guidance_scale_reaches_the_sampler_and_is_saved(tmp_path):
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(CFG, diffusion=dataclasses.replace(CFG.diffusion, cond_dropout=0.1, guidance_scale=1.5))
+    g = Generator.build(SMALL, cfg)
+    default = g.generate(_traj(0), seed=2)[0].flat
+    np.testing.assert_array_equal(g.generate(_traj(0), seed=2, guidance_scale=1.5)[0].flat, default)
+    assert not np.allclose(g.generate(_traj(0), seed=2, guidance_scale=1.0)[0].flat, default)
+    prior = [g.generate(_traj(i), seed=2, guidance_scale=0.0)[0].flat for i in (0, 1)]  # prompt-blind
+    np.testing.assert_allclose(prior[0], prior[1], rtol=0, atol=1e-6)
+    g.save(tmp_path / "g")
+    assert Generator.load(tmp_path / "g").config.diffusion.guidance_scale == 1.5
+    with pytest.raises(ValueError, match="needs a model trained with diffusion.cond_dropout > 0"):
+        Generator.build(SMALL, CFG).generate(_traj(0), guidance_scale=0.5)
 
 
 def test_save_load_bitwise(gen, tmp_path):

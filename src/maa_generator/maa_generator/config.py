@@ -8,6 +8,7 @@ and dataset configs elsewhere reuse them. Model sections live under the top-leve
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -237,6 +238,12 @@ class EmbeddingConfig:
         embed_normalized: apply the input normalizer when computing the diffusion condition (:meth:`embed`).
             Training always normalizes. The official pipeline embedded *raw* prompts for the diffusion dataset
             (``dataset/process_data.py``), so official checkpoints need ``false``.
+        input_clip: clip the standardized prompt features to ``[-input_clip, input_clip]`` (0: no clipping).
+            Prompts of tasks the embedding never saw can sit thousands of standard deviations out (a coordinate
+            that is constant on every training task); clipping bounds what the MLPs extrapolate from.
+        ignore_constant_features: features whose training std is below the normalizer floor (constant on the
+            training prompts, so nothing was learned about them) are standardized to 0 instead of divided by
+            the floor.
     """
 
     kind: str = "maa"
@@ -253,9 +260,16 @@ class EmbeddingConfig:
     v_dim: int | None = None
     v_hidden: list[int] | None = None
     embed_normalized: bool = True
+    input_clip: float = 0.0
+    ignore_constant_features: bool = False
 
     def __post_init__(self) -> None:
         _check(self.kind in ("maa", "official"), f"embedding.kind must be maa|official, got {self.kind!r}")
+        _check(math.isfinite(self.input_clip) and self.input_clip >= 0,
+               f"embedding.input_clip must be a finite number >= 0 (0 = off), got {self.input_clip}")
+        _check(self.kind == "maa" or (self.input_clip == 0 and not self.ignore_constant_features),
+               "embedding.input_clip / ignore_constant_features apply to kind maa only (official keeps its "
+               "limits normalizer)")
         _check(
             self.v_hidden is None or all(h > 0 for h in self.v_hidden),
             f"embedding.v_hidden widths must be > 0, got {self.v_hidden}",
@@ -296,6 +310,15 @@ class DiffusionConfig:
         cond_embed_dim: width of the conditioning MLP output (timestep + behavior embedding).
         train_timesteps, beta_schedule, clip_sample, clip_sample_range, prediction_type, inference_steps: DDIM.
         ema_decay: decay of the EMA copy used for sampling.
+        cond_dropout: probability that a training example's condition is replaced by the null condition (all
+            zeros), which teaches the same UNet an unconditional prior (classifier-free guidance). 0 disables it.
+        guidance_scale: default classifier-free guidance weight ``w`` at sampling: the denoiser output is
+            ``uncond + w * (cond - uncond)``. 1 = purely conditional (no extra UNet pass); ``w < 1`` mixes in the
+            unconditional prior (more diverse policies), ``w > 1`` sharpens the conditioning. ``w != 1`` needs a
+            model trained with ``cond_dropout > 0``.
+        cond_noise: std of Gaussian noise added to the conditions in training (0: none). Smooths the
+            condition -> latent map, so that a prompt unlike every training prompt is mapped to policies of the
+            nearest training behaviors instead of off the latent manifold.
     """
 
     kind: str = "maa"
@@ -312,6 +335,9 @@ class DiffusionConfig:
     prediction_type: str = "sample"
     inference_steps: int = 10
     ema_decay: float = 0.999
+    cond_dropout: float = 0.0
+    guidance_scale: float = 1.0
+    cond_noise: float = 0.0
 
     def __post_init__(self) -> None:
         _check(self.kind in ("maa", "official"), f"diffusion.kind must be maa|official, got {self.kind!r}")
@@ -348,6 +374,20 @@ class DiffusionConfig:
         )
         _check(0.0 <= self.ema_decay < 1.0, f"diffusion.ema_decay must be in [0, 1), got {self.ema_decay}")
         _check(self.clip_sample_range > 0, f"diffusion.clip_sample_range must be > 0, got {self.clip_sample_range}")
+        _check(0.0 <= self.cond_dropout < 1.0, f"diffusion.cond_dropout must be in [0, 1), got {self.cond_dropout}")
+        check_guidance(self.guidance_scale, self.cond_dropout, "diffusion.guidance_scale")
+        _check(math.isfinite(self.cond_noise) and self.cond_noise >= 0,
+               f"diffusion.cond_noise must be a finite number >= 0, got {self.cond_noise}")
+
+
+def check_guidance(scale: float, cond_dropout: float, name: str = "guidance_scale") -> None:
+    """Raise :class:`ConfigError` unless ``scale`` is a finite weight >= 0 that the model can use (``!= 1`` needs
+    ``cond_dropout > 0``)."""
+    _check(isinstance(scale, (int, float)) and math.isfinite(scale) and scale >= 0,
+           f"{name} must be a finite number >= 0, got {scale!r}")
+    _check(scale == 1.0 or cond_dropout > 0,
+           f"{name}={scale} needs a model trained with diffusion.cond_dropout > 0 (it has 0): without an "
+           "unconditional prior only guidance_scale 1 is defined")
 
 
 @dataclass

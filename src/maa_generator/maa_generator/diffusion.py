@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from diffusers import DDIMScheduler
 from torch import nn
 
-from .config import DiffusionConfig
+from .config import ConfigError, DiffusionConfig, check_guidance
 
 _SCHEDULER_LOCK = threading.Lock()  # module-level so that LatentDiffusion stays deepcopy/pickle-able
 
@@ -260,6 +260,11 @@ class LatentDiffusion(nn.Module):
         """
         x0 = self.normalize(self._check_latent(latent))
         cond = self._check_cond(cond, x0.shape[0])
+        if self.training and self.cfg.cond_noise > 0:
+            cond = cond + self.cfg.cond_noise * torch.randn_like(cond)
+        if self.training and self.cfg.cond_dropout > 0:
+            drop = torch.rand(cond.shape[0], 1, device=cond.device) < self.cfg.cond_dropout
+            cond = cond.masked_fill(drop, 0.0)  # the null condition of classifier-free guidance
         noise = torch.randn_like(x0)
         t = torch.randint(0, self.cfg.train_timesteps, (x0.shape[0],), device=x0.device)
         xt = self.scheduler.add_noise(x0, noise, t)
@@ -286,7 +291,8 @@ class LatentDiffusion(nn.Module):
 
     # ---------------------------------------------------------------------- sampling
     @torch.no_grad()
-    def sample(self, cond: torch.Tensor, num_candidates: int, seed: int, steps: int | None = None) -> torch.Tensor:
+    def sample(self, cond: torch.Tensor, num_candidates: int, seed: int, steps: int | None = None,
+               guidance_scale: float | None = None) -> torch.Tensor:
         """Sample ``K = num_candidates`` latents per condition with the EMA UNet and DDIM (eta = 0).
 
         Args:
@@ -294,6 +300,8 @@ class LatentDiffusion(nn.Module):
             num_candidates: ``K`` >= 1.
             seed: seeds a ``torch.Generator`` for the initial noise (same seed -> same latents).
             steps: DDIM steps (default ``cfg.inference_steps``).
+            guidance_scale: classifier-free guidance weight ``w`` (default ``cfg.guidance_scale``); ``w != 1``
+                runs the UNet on the conditional and the null condition and uses ``uncond + w (cond - uncond)``.
         Returns:
             raw (denormalized) latents ``[B * K, T, C]``, prompt-major (row ``b * K + k``).
         """
@@ -303,13 +311,23 @@ class LatentDiffusion(nn.Module):
         steps = self.cfg.inference_steps if steps is None else int(steps)
         if not 1 <= steps <= self.cfg.train_timesteps:
             raise DiffusionError(f"steps must be in 1..{self.cfg.train_timesteps}, got {steps}")
+        w = self.cfg.guidance_scale if guidance_scale is None else guidance_scale
+        try:
+            check_guidance(w, self.cfg.cond_dropout)
+        except ConfigError as exc:
+            raise DiffusionError(str(exc)) from None
         cond = cond.repeat_interleave(num_candidates, dim=0)
         n = cond.shape[0]
         gen = torch.Generator(device="cpu").manual_seed(int(seed))
         x = torch.randn((n, *self.latent_shape), generator=gen).to(cond.device, cond.dtype)
+        both = torch.cat([cond, torch.zeros_like(cond)]) if w != 1.0 else None
         with _SCHEDULER_LOCK:  # set_timesteps mutates the shared scheduler
             self.scheduler.set_timesteps(steps, device=cond.device)
             for t in self.scheduler.timesteps:
-                out = self.ema(x, t.expand(n), cond)
+                if both is None:
+                    out = self.ema(x, t.expand(n), cond)
+                else:
+                    out_c, out_u = self.ema(torch.cat([x, x]), t.expand(2 * n), both).chunk(2)
+                    out = out_u + w * (out_c - out_u)
                 x = self.scheduler.step(out, t, x, eta=0.0).prev_sample
         return self.denormalize(x)

@@ -84,19 +84,34 @@ class BehaviorEmbedding(nn.Module):
 
     @torch.no_grad()
     def fit_normalizer(self, h: torch.Tensor, v: torch.Tensor, std_floor: float = 1e-3) -> None:
-        """Set per-feature mean/std buffers from prompts ``h`` ``[N(, S), Dh]``, ``v`` ``[N(, S), Dv]``."""
+        """Set per-feature mean/std buffers from prompts ``h`` ``[N(, S), Dh]``, ``v`` ``[N(, S), Dv]``.
+
+        Features with std below ``std_floor`` get std ``std_floor``, or ``inf`` (standardized to 0) with
+        ``cfg.ignore_constant_features``.
+        """
         h, v = self._check(h, v)
         h, v = h.reshape(-1, self.h_dim), v.reshape(-1, self.v_dim)
-        self.h_mean.copy_(h.mean(0))
-        self.v_mean.copy_(v.mean(0))
-        self.h_std.copy_(h.std(0, unbiased=False).clamp_min(std_floor))
-        self.v_std.copy_(v.std(0, unbiased=False).clamp_min(std_floor))
+        for x, mean, std in ((h, self.h_mean, self.h_std), (v, self.v_mean, self.v_std)):
+            mean.copy_(x.mean(0))
+            sd = x.std(0, unbiased=False)
+            if self.cfg.ignore_constant_features:
+                sd = sd.masked_fill(sd < std_floor, float("inf"))
+            std.copy_(sd.clamp_min(std_floor))
+
+    def standardize(self, h: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Checked prompts -> standardized ``(h, v)`` (clipped to ``+-cfg.input_clip`` when set)."""
+        h, v = self._check(h, v)
+        h, v = (h - self.h_mean) / self.h_std, (v - self.v_mean) / self.v_std
+        if self.cfg.input_clip > 0:
+            h, v = h.clamp(-self.cfg.input_clip, self.cfg.input_clip), v.clamp(-self.cfg.input_clip,
+                                                                               self.cfg.input_clip)
+        return h, v
 
     # ---------------------------------------------------------------- forward
     def branches(self, h: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalized prompts through both branches: ``[..., Dh], [..., Dv] -> [..., out], [..., out]``."""
-        h, v = self._check(h, v)
-        return self.h_net((h - self.h_mean) / self.h_std), self.v_net((v - self.v_mean) / self.v_std)
+        h, v = self.standardize(h, v)
+        return self.h_net(h), self.v_net(v)
 
     def embed(self, h: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Condition ``[B, E]`` (``E = cond_dim``) from ``h`` ``[B, Dh]``, ``v`` ``[B, Dv]``.

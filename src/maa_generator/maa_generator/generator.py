@@ -151,7 +151,8 @@ class Generator(nn.Module):
 
     # ------------------------------------------------------------------ generation
     def generate(
-        self, trajectories: Trajectory | Sequence[Trajectory], num_candidates: int = 1, seed: int = 0
+        self, trajectories: Trajectory | Sequence[Trajectory], num_candidates: int = 1, seed: int = 0,
+        guidance_scale: float | None = None,
     ) -> list[GeneratedPolicy]:
         """Generate ``num_candidates`` policies per trajectory, all ``B * K`` sampled in one batch.
 
@@ -159,6 +160,7 @@ class Generator(nn.Module):
             trajectories: one :class:`Trajectory` or a list of ``B``.
             num_candidates: ``K`` >= 1 candidates per trajectory.
             seed: seeds the diffusion noise; the same inputs and seed give bitwise-identical weights.
+            guidance_scale: classifier-free guidance weight (default: the model's ``diffusion.guidance_scale``).
         Returns:
             ``B * K`` :class:`GeneratedPolicy`, prompt-major.
         """
@@ -168,10 +170,11 @@ class Generator(nn.Module):
         if not isinstance(num_candidates, int) or num_candidates < 1:
             raise ValueError(f"num_candidates must be an int >= 1, got {num_candidates!r}")
         h, v = self.prompts(trajs)
-        return self.generate_from_prompts(h, v, num_candidates, seed)
+        return self.generate_from_prompts(h, v, num_candidates, seed, guidance_scale)
 
     def generate_from_prompts(
-        self, h: torch.Tensor | np.ndarray, v: torch.Tensor | np.ndarray, num_candidates: int = 1, seed: int = 0
+        self, h: torch.Tensor | np.ndarray, v: torch.Tensor | np.ndarray, num_candidates: int = 1, seed: int = 0,
+        guidance_scale: float | None = None,
     ) -> list[GeneratedPolicy]:
         """Generate from prompts ``h`` ``[B(, S), Dh]`` and ``v`` ``[B(, S), Dv]`` (e.g. the ``traj``/``task``
         rows of an official ``data.pt``); otherwise as :meth:`generate`."""
@@ -188,7 +191,7 @@ class Generator(nn.Module):
             with torch.inference_mode():
                 device = self.diffusion.ema_updates.device
                 cond = self.embedding.embed(h.to(device), v.to(device))
-                latents = self.diffusion.sample(cond, num_candidates, seed)
+                latents = self.diffusion.sample(cond, num_candidates, seed, guidance_scale=guidance_scale)
                 flat = self.autoencoder.decode(latents).float().cpu().numpy()
         finally:
             self.train(was_training)

@@ -372,6 +372,8 @@ class OfficialLatentDiffusion(LatentDiffusion):
         return super().loss(latent, self.normalize_cond(self._check_cond(cond)))
 
     @torch.no_grad()
-    def sample(self, cond: torch.Tensor, num_candidates: int, seed: int, steps: int | None = None) -> torch.Tensor:
+    def sample(self, cond: torch.Tensor, num_candidates: int, seed: int, steps: int | None = None,
+               guidance_scale: float | None = None) -> torch.Tensor:
         """As :meth:`LatentDiffusion.sample`, with ``cond`` normalized first."""
-        return super().sample(self.normalize_cond(self._check_cond(cond)), num_candidates, seed, steps)
+        return super().sample(self.normalize_cond(self._check_cond(cond)), num_candidates, seed, steps,
+                              guidance_scale)

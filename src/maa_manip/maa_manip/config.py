@@ -127,11 +127,17 @@ class EvalConfig:
     retrieval_noise_std: float = 0.01
     bc_steps: int = 500
     plots: int = 3
+    guidance_scale: float | None = None
+    splits: list[str] = field(default_factory=lambda: ["seen", "unseen"])
 
     def __post_init__(self) -> None:
+        _need(bool(self.splits) and set(self.splits) <= {"seen", "unseen"},
+              f"splits must be a non-empty subset of [seen, unseen], got {self.splits}")
         _need(self.num_prompts >= 1 and self.episodes >= 1, "num_prompts and episodes must be >= 1")
         _need(self.prompt_noise >= 0, f"prompt_noise must be >= 0, got {self.prompt_noise}")
-        known = {"retrieval", "retrieval_noise", "bc"}
+        _need(self.guidance_scale is None or self.guidance_scale >= 0,
+              f"guidance_scale must be >= 0 (or null: the generator's default), got {self.guidance_scale}")
+        known = {"retrieval", "retrieval_noise", "bc", "random"}
         _need(set(self.baselines) <= known, f"unknown baselines {sorted(set(self.baselines) - known)}; "
                                             f"expected a subset of {sorted(known)}")
 
