@@ -287,8 +287,12 @@ def main(argv=None) -> int:
             hv = [success_prompt(t.obs, t.act, t.success, zoo.prompt["n"], zoo.prompt["m"]) for t in trajs]
             h, v = np.stack([x[0] for x in hv]), np.stack([x[1] for x in hv])
             methods = {} if args.skip_source else {"source": src}
+            novelty = None
             if gen is not None:
-                methods["maa"] = np.stack([p.flat for p in gen.generate(trajs, 1, cfg.seed, cfg.guidance_scale)])
+                policies = gen.generate(trajs, 1, cfg.seed, cfg.guidance_scale)
+                methods["maa"] = np.stack([p.flat for p in policies])
+                if gen.novelty is not None:
+                    novelty = float(np.mean([p.prompt_novelty for p in policies]))
             if "retrieval" in cfg.baselines:
                 methods["retrieval"] = retr.retrieve(h, v)
             if "retrieval_noise" in cfg.baselines:
@@ -310,6 +314,8 @@ def main(argv=None) -> int:
                 extra[task] = {"cos_to_source_mean": float(cosine(cand, src).mean()),
                                "cos_to_nearest_train_mean": float(sim_train.mean()),
                                "method": "maa" if "maa" in methods else "retrieval"}
+                if novelty is not None:
+                    extra[task]["prompt_novelty_mean"] = novelty
                 for i in range(min(cfg.plots, len(trajs))):
                     gt = rollout_in_config(task, cand[i], int(meta[i].get("init_seed", 0)), cfg.episode_steps)
                     plot_trajectory_difference(trajs[i], gt, out / "plots" / f"{task}_{i}.png",

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from maa_generator.config import ModelConfig
 from maa_generator.generator import Generator
 from maa_generator.layout import PolicyLayout
+from maa_generator.novelty import NoveltyReference
 from maa_generator.prompt import Trajectory
 from tests.ros_helpers.client import call_service, spin_until, start_node, stop_node
 
@@ -17,7 +19,9 @@ LAYOUT = PolicyLayout(obs_dim=8, action_dim=2, hidden=(16,), name="small")
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("gen") / "tiny"
-    Generator.build(LAYOUT, ModelConfig.from_yaml("config/tiny.yaml")).save(path)
+    gen = Generator.build(LAYOUT, ModelConfig.from_yaml("config/tiny.yaml"))
+    gen.novelty = NoveltyReference.fit(torch.randn(20, gen.embedding.cond_dim))
+    gen.save(path)
     return path
 
 
@@ -59,8 +63,9 @@ def test_generate_publish_and_errors(generator_node, ros_node, model_dir):
     expected = Generator.load(model_dir).generate(
         Trajectory(obs=np.asarray(_prompt_msg().observations).reshape(70, 8),
                    act=np.asarray(_prompt_msg().actions).reshape(70, 2),
-                   success=np.arange(70) > 40), num_candidates=2, seed=3)[0].flat
-    np.testing.assert_array_equal(flat, expected)
+                   success=np.arange(70) > 40), num_candidates=2, seed=3)[0]
+    np.testing.assert_array_equal(flat, expected.flat)
+    assert res.prompt_novelty == pytest.approx(expected.prompt_novelty, rel=1e-5) and res.prompt_novelty > 0
     assert (meta.task, meta.seed) == ("t", 3)
 
     received = []

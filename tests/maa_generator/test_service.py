@@ -1,14 +1,17 @@
 """GenerationService: request handling, result codes, screening selection (real tiny generator, random init)."""
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
 import pytest
+import torch
 
 from maa_generator.config import ModelConfig
 from maa_generator.generator import Generator
 from maa_generator.layout import PolicyLayout
+from maa_generator.novelty import NoveltyReference
 from maa_generator.prompt import PromptError, Trajectory
 from maa_generator.service import GenerationRequest, GenerationService, GeneratorNodeConfig, ResultCode
 
@@ -39,6 +42,14 @@ def test_generates_k_candidates_deterministically(generator):
     np.testing.assert_array_equal(a.flat, b.flat)
     c = svc.handle(GenerationRequest(prompt=_traj(), seed=6))
     assert not np.array_equal(a.flat, c.flat)
+    assert math.isnan(a.prompt_novelty)  # this generator has no novelty bank
+
+
+def test_reports_prompt_novelty():
+    gen = Generator.build(LAYOUT, ModelConfig.from_yaml("config/tiny.yaml"))
+    gen.novelty = NoveltyReference.fit(torch.randn(20, gen.embedding.cond_dim))
+    res = GenerationService(gen).handle(GenerationRequest(prompt=_traj(), seed=1))
+    assert res.ok and res.prompt_novelty == pytest.approx(gen.generate(_traj(), seed=1)[0].prompt_novelty)
 
 
 def test_result_codes(generator):

@@ -24,6 +24,7 @@ from .config import ConfigError, ModelConfig
 from .diffusion import LatentDiffusion
 from .embedding import BehaviorEmbedding
 from .layout import LayoutError, PolicyLayout
+from .novelty import NoveltyReference
 from .official_modules import OfficialBehaviorEmbedding, OfficialLatentDiffusion, OfficialParamAutoencoder
 from .prompt import PromptError, Trajectory, make_prompt, prompt_dims
 
@@ -39,6 +40,7 @@ class GeneratedPolicy:
     prompt_index: int
     candidate_index: int
     seed: int
+    prompt_novelty: float | None = None  # see maa_generator.novelty (~1 in distribution); None: model has no bank
 
 
 class Generator(nn.Module):
@@ -64,6 +66,7 @@ class Generator(nn.Module):
         self.autoencoder = autoencoder
         self.embedding = embedding
         self.diffusion = diffusion
+        self.novelty: NoveltyReference | None = None  # bank of training conditions (maa_generator.novelty)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -83,9 +86,12 @@ class Generator(nn.Module):
         return {"autoencoder": self.autoencoder, "embedding": self.embedding, "diffusion": self.diffusion}
 
     def save(self, path: str | Path, extra: dict | None = None) -> Path:
-        """Write ``model.safetensors`` + ``config.json`` to directory ``path``."""
+        """Write ``model.safetensors`` + ``config.json`` (+ ``novelty.safetensors`` when set) to directory ``path``."""
         meta = {"kind": CHECKPOINT_KIND, **(extra or {})}
-        return save_checkpoint(path, self.stages(), self.config.to_dict(), meta, layout=self.layout.to_dict())
+        out = save_checkpoint(path, self.stages(), self.config.to_dict(), meta, layout=self.layout.to_dict())
+        if self.novelty is not None:
+            self.novelty.save(out)
+        return out
 
     @classmethod
     def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> Generator:
@@ -103,6 +109,10 @@ class Generator(nn.Module):
             gen = cls.build(layout, config)
         load_state(gen.stages(), ckpt.state, str(path), assign=True)
         gen.diffusion.ema.requires_grad_(False)
+        gen.novelty = NoveltyReference.load(path)
+        if gen.novelty is not None and gen.novelty.cond_dim != gen.embedding.cond_dim:
+            raise CheckpointError(f"{path}: novelty bank has condition width {gen.novelty.cond_dim}, the embedding "
+                                  f"{gen.embedding.cond_dim}")
         return gen.to(map_location).eval()
 
     # ------------------------------------------------------------------ prompts
@@ -191,6 +201,7 @@ class Generator(nn.Module):
             with torch.inference_mode():
                 device = self.diffusion.ema_updates.device
                 cond = self.embedding.embed(h.to(device), v.to(device))
+                novelty = self.novelty.score(cond).tolist() if self.novelty is not None else [None] * n_prompts
                 latents = self.diffusion.sample(cond, num_candidates, seed, guidance_scale=guidance_scale)
                 flat = self.autoencoder.decode(latents).float().cpu().numpy()
         finally:
@@ -203,7 +214,8 @@ class Generator(nn.Module):
             )
         return [
             GeneratedPolicy(
-                layout=self.layout, flat=flat[b * num_candidates + k], prompt_index=b, candidate_index=k, seed=seed
+                layout=self.layout, flat=flat[b * num_candidates + k], prompt_index=b, candidate_index=k, seed=seed,
+                prompt_novelty=novelty[b],
             )
             for b in range(n_prompts)
             for k in range(num_candidates)

@@ -104,6 +104,11 @@ class GeneratorNode(Node):
         msg.header.stamp = self.get_clock().now().to_msg()
         response.weights = msg
         response.candidate_scores = [float(s) for s in result.scores]
+        response.prompt_novelty = float(result.prompt_novelty)
+        if result.prompt_novelty > self.cfg.novelty_warn:  # NaN (no bank) compares False
+            self.get_logger().warning(
+                f"prompt novelty {result.prompt_novelty:.1f} > {self.cfg.novelty_warn:g}: this behavior is unlike the "
+                "generator's training prompts; the generated policy is unreliable (screen it before deploying)")
         self.weights_pub.publish(msg)
         self.get_logger().info(f"generated {len(result.candidates)} candidate(s) for {meta.domain}/{meta.task} in "
                                f"{result.elapsed_s * 1e3:.0f} ms; published candidate {result.selected}")

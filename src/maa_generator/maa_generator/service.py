@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import enum
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -58,6 +59,7 @@ class GenerationResult:
     seed: int = -1
     prompt: Trajectory | None = None
     elapsed_s: float = 0.0
+    prompt_novelty: float = math.nan        # maa_generator.novelty score of the prompt; NaN when the model has none
 
     @property
     def ok(self) -> bool:
@@ -144,7 +146,9 @@ class GenerationService:
             return GenerationResult(ResultCode.GENERATION_FAILED, str(exc))
         if not np.all(np.isfinite(flats)):
             return GenerationResult(ResultCode.GENERATION_FAILED, "generator produced non-finite weights")
-        result = GenerationResult(ResultCode.NONE, layout=gen.layout, candidates=flats, seed=seed, prompt=prompt)
+        novelty = getattr(policies[0], "prompt_novelty", None)
+        result = GenerationResult(ResultCode.NONE, layout=gen.layout, candidates=flats, seed=seed, prompt=prompt,
+                                  prompt_novelty=math.nan if novelty is None else float(novelty))
         if req.screen:
             if self.screener is None:
                 return GenerationResult(ResultCode.SCREENING_FAILED, "screening requested but no screener is "
@@ -178,6 +182,7 @@ class GeneratorNodeConfig:
     weights_topic: str = "/maa/policy_weights"
     service_name: str = "/generate_policy"
     keep_prompts: int = 8
+    novelty_warn: float = 3.0            # log a warning when a prompt's novelty exceeds this (in-distribution ~1)
 
     def __post_init__(self) -> None:
         if not 1 <= self.num_candidates <= self.max_candidates:
@@ -185,6 +190,8 @@ class GeneratorNodeConfig:
                              f"got {self.num_candidates}")
         if self.torch_threads < 1:
             raise ValueError(f"torch_threads must be >= 1, got {self.torch_threads}")
+        if not self.novelty_warn > 0:
+            raise ValueError(f"novelty_warn must be > 0, got {self.novelty_warn}")
         if self.screen_seconds <= 0:
             raise ValueError(f"screen_seconds must be > 0, got {self.screen_seconds}")
         if not (self.device == "cpu" or self.device.startswith("cuda")):

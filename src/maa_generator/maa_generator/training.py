@@ -35,6 +35,7 @@ from .config import ConfigError, to_dict
 from .distributed import DistInfo, LossModule, all_mean, barrier, check_in_sync, shard_rows, wrap
 from .generator import Generator
 from .layout import PolicyLayout
+from .novelty import NoveltyReference
 from .synthetic_zoo import make_synthetic_zoo
 from .train_config import (  # noqa: F401 - re-exported
     STAGES,
@@ -420,4 +421,5 @@ def _train_generator(gen: Generator, zoo: Zoo, out: Path, cfg: RunConfig, resolv
                      after_step=lambda m: m.update_ema())
     result = train_stage(spec, tcfg.generator, tcfg, out, resolved, info, resume, writer)
     load_stage_weights(out, "generator", diff)
+    gen.novelty = NoveltyReference.fit(cond[torch.from_numpy(train_rows)].cpu(), seed=tcfg.seed)
     return result
