@@ -11,7 +11,8 @@
 # 2. train:   config/metaworld_small.yaml on the SEEN tasks only (data.tasks) -> runs/metaworld_small (~7 min).
 # 3. eval:    config/metaworld_eval_full.yaml, 50 noisy prompts (sigma 0.1) per task, 5 random configurations:
 #             baselines -> results/metaworld/eval_baselines, generator -> results/metaworld/eval_maa,
-#             multi-task BC + prompt fine-tuning -> results/metaworld/eval_bc (~20 min).
+#             multi-task BC + prompt fine-tuning -> results/metaworld/eval_bc, prompt-blind random training
+#             checkpoints -> results/metaworld/eval_random (~27 min).
 # 4. summary: results/metaworld/summary.json, results.md, top5.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,9 +53,11 @@ if has eval; then
   [[ -f $RES/eval_bc/results.json ]] || \
     python training/evaluate.py --config $EVAL --baselines bc --skip-source \
       --out $RES/eval_bc
+  [[ -f $RES/eval_random/results.json ]] || \
+    python training/evaluate.py --config $EVAL --baselines random --skip-source --out $RES/eval_random
 fi
 if has summary; then
-  python training/evaluate.py --summarize $RES/eval_baselines $RES/eval_maa $RES/eval_bc \
+  python training/evaluate.py --summarize $RES/eval_baselines $RES/eval_maa $RES/eval_bc $RES/eval_random \
     --out $RES --command "SEEN=$SEEN scripts/reproduce_metaworld.sh"
   echo "results: $RES/summary.json, $RES/results.md, $RES/top5.png"
 fi

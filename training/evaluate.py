@@ -137,6 +137,8 @@ def summarize(run_dirs: list[Path], out: Path, command: str, zoo_path: Path) -> 
         "unseen_noisy_nn_top5_mean": mean("unseen", "retrieval_noise"),
         "seen_bc_top5_mean": mean("seen", "bc"),
         "unseen_bc_top5_mean": mean("unseen", "bc"),
+        "seen_random_top5_mean": mean("seen", "random"),
+        "unseen_random_top5_mean": mean("unseen", "random"),
         "num_seen_tasks": len(seen),
         "num_unseen_tasks": len(configs[0]["unseen_tasks"]),
         "min_checkpoints_per_seen_task": min(counts[t] for t in seen),
