@@ -73,7 +73,8 @@ def main(argv=None) -> int:
         print(f"ok: {layout.name} {list(layout.dims)} ({layout.num_params} params), candidate {meta.candidate_index}"
               f", seed {meta.seed}, generation {res.generation_time_s * 1e3:.0f} ms, round trip "
               f"{(time.perf_counter() - start) * 1e3:.0f} ms" + (f", scores {np.round(scores, 3).tolist()}"
-                                                                 if scores.size else ""))
+                                                                 if scores.size else "")
+              + (f", prompt novelty {res.prompt_novelty:.2f}" if np.isfinite(res.prompt_novelty) else ""))
         if args.out:
             from .weights_io import save_weights_file
 
