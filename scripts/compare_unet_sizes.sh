@@ -4,9 +4,10 @@
 #
 # The UNet is what makes `paper` slow (10 DDIM steps x 163M parameters per policy), so this is the ablation that
 # isolates the speed/quality trade: every arm reuses the SAME trained autoencoder + behavior embedding
-# (runs/metaworld_small, from scripts/reproduce_metaworld.sh), trains ONLY the latent diffusion stage for the same
-# number of optimizer steps on the same batches, and is evaluated with config/metaworld_eval_full.yaml (4 seen + 4
-# unseen tasks, 50 noisy prompts per task, 5 configurations) exactly like results/metaworld/eval_maa.
+# (runs/metaworld_small: config/metaworld_small.yaml, the bundled preset of stop 8), trains ONLY the latent
+# diffusion stage for the same number of optimizer steps on the same batches, and is evaluated with
+# config/metaworld_eval_full.yaml (4 seen + 4 unseen tasks, 50 noisy prompts per task, 5 configurations) exactly
+# like results/metaworld/eval_maa.
 #
 #   scripts/compare_unet_sizes.sh                 # STEPS=1500 optimizer steps per arm (the paper arm: ~1 h CPU)
 #   STEPS=500 ARMS="small paper" scripts/compare_unet_sizes.sh
@@ -19,7 +20,8 @@ ARMS="${ARMS:-small default paper}"
 BASE=runs/metaworld_small
 OUT=results/metaworld/unet_ablation
 [[ -d $BASE/stages/embedding/best ]] || {
-  echo "missing $BASE (autoencoder + embedding): run scripts/reproduce_metaworld.sh first" >&2; exit 1; }
+  echo "missing $BASE (autoencoder + embedding): python training/train.py --config config/metaworld_small.yaml" \
+    "--zoo data/metaworld_zoo --out $BASE --threads 1" >&2; exit 1; }
 
 unet_args() {  # the diffusion section of each arm (everything else: config/metaworld_small.yaml)
   case $1 in

@@ -107,11 +107,16 @@ def load_run_config_from_run(run_dir: Path):
 
 def summarize(run_dirs: list[Path], out: Path, command: str, zoo_path: Path) -> dict:
     """Merge the ``results.json`` of several evaluation runs (same prompts, different methods) into
-    ``out/summary.json``, ``out/results.md`` and ``out/top5.png``; returns the summary dict."""
+    ``out/summary.json``, ``out/results.md`` and ``out/top5.png``; returns the summary dict.
+
+    Several runs with a ``maa`` method are generators trained with different seeds: ``maa`` becomes their per-task
+    mean (the headline figures), and each run is also listed as ``maa_run<i>``.
+    """
     from maa_generator.zoo import Zoo
     from maa_manip.evaluation import SUMMARY_METRICS, average_over_tasks, markdown_tables
 
     results: dict = {"seen": {}, "unseen": {}}
+    generator_runs: dict = {"seen": [], "unseen": []}
     configs, seconds = [], 0.0
     for d in run_dirs:
         r = json.loads((d / "results.json").read_text())
@@ -119,7 +124,17 @@ def summarize(run_dirs: list[Path], out: Path, command: str, zoo_path: Path) -> 
         seconds += r["seconds"]
         for split in ("seen", "unseen"):
             for method, by_task in r["results"].get(split, {}).items():
-                results[split].setdefault(method, {}).update(by_task)
+                if method == "maa":
+                    generator_runs[split].append(by_task)
+                else:
+                    results[split].setdefault(method, {}).update(by_task)
+    for split, runs in generator_runs.items():
+        if runs:
+            results[split]["maa"] = {t: {k: float(np.mean([run[t][k] for run in runs])) for k in runs[0][t]}
+                                     for t in runs[0]}
+        if len(runs) > 1:
+            for i, run in enumerate(runs):
+                results[split][f"maa_run{i}"] = run
 
     def mean(split: str, method: str, key: str = "top5") -> float | None:
         by_task = results[split].get(method)
@@ -139,6 +154,9 @@ def summarize(run_dirs: list[Path], out: Path, command: str, zoo_path: Path) -> 
         "unseen_bc_top5_mean": mean("unseen", "bc"),
         "seen_random_top5_mean": mean("seen", "random"),
         "unseen_random_top5_mean": mean("unseen", "random"),
+        "generator_runs": len(generator_runs["unseen"] or generator_runs["seen"]),
+        "seen_top5_per_generator_run": [round(average_over_tasks(r)["top5"], 4) for r in generator_runs["seen"]],
+        "unseen_top5_per_generator_run": [round(average_over_tasks(r)["top5"], 4) for r in generator_runs["unseen"]],
         "num_seen_tasks": len(seen),
         "num_unseen_tasks": len(configs[0]["unseen_tasks"]),
         "min_checkpoints_per_seen_task": min(counts[t] for t in seen),
