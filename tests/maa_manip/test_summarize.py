@@ -1,0 +1,56 @@
+"""training/evaluate.py --summarize: merging evaluation runs, generator seeds averaged into the headline."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from maa_generator.layout import PolicyLayout
+from maa_generator.synthetic_zoo import make_synthetic_zoo
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("maa_training_evaluate", ROOT / "training" / "evaluate.py")
+evaluate = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(evaluate)
+
+SEEN, UNSEEN = ["task0", "task1"], ["task2", "task3"]
+
+
+def _metrics(top5: float, mean: float) -> dict:
+    return {"top5": top5, "top10": top5, "qualified": mean / 2, "mean": mean, "num_policies": 10}
+
+
+def _write_run(path: Path, methods: dict[str, tuple[float, float]]) -> Path:
+    """One evaluate.py output: every method gets the same (top5, mean) on every task, offset per task."""
+    res = {split: {m: {t: _metrics(max(0.0, v[0] - 0.1 * i), v[1]) for i, t in enumerate(tasks)}
+                   for m, v in methods.items()}
+           for split, tasks in (("seen", SEEN), ("unseen", UNSEEN))}
+    cfg = {"seen_tasks": SEEN, "unseen_tasks": UNSEEN, "num_prompts": 10, "episodes": 2, "prompt_noise": 0.1}
+    path.mkdir(parents=True)
+    (path / "results.json").write_text(json.dumps({"results": res, "config": cfg, "seconds": 1.5}))
+    return path
+
+
+def test_generator_seeds_are_averaged_and_listed(tmp_path):
+    zoo = make_synthetic_zoo(tmp_path / "zoo", PolicyLayout(obs_dim=4, action_dim=2, hidden=(8,)), n=5, m=2,
+                             num_tasks=4, per_task=3)
+    runs = [_write_run(tmp_path / "baselines", {"retrieval": (0.5, 0.3), "random": (0.9, 0.2)}),
+            _write_run(tmp_path / "maa_s0", {"maa": (1.0, 0.6)}),
+            _write_run(tmp_path / "maa_s1", {"maa": (0.6, 0.2)})]
+    summary = evaluate.summarize(runs, tmp_path / "out", "cmd", zoo)
+    # task offsets: unseen top-5 per run = mean(1.0, 0.9) and mean(0.6, 0.5)
+    assert summary["unseen_top5_per_generator_run"] == [0.95, 0.55]
+    assert summary["unseen_top5_mean"] == pytest.approx(0.75)
+    assert summary["means"]["unseen"]["maa"]["mean"] == pytest.approx(0.4)
+    assert summary["generator_runs"] == 2
+    assert summary["unseen_nn_retrieval_top5_mean"] == pytest.approx(0.45)
+    assert summary["unseen_random_top5_mean"] == pytest.approx(0.85)
+    assert summary["min_checkpoints_per_seen_task"] == 3 and summary["eval_seconds"] == 4.5
+    assert {"maa_run0", "maa_run1"} <= set(summary["means"]["seen"])
+    table = (tmp_path / "out" / "results.md").read_text()
+    assert "| maa_run1 | task3 |" in table and (tmp_path / "out" / "top5.png").stat().st_size > 0
+    single = evaluate.summarize(runs[:2], tmp_path / "one", "cmd", zoo)
+    assert single["generator_runs"] == 1 and "maa_run0" not in single["means"]["unseen"]
+    assert single["unseen_top5_mean"] == pytest.approx(0.95)
