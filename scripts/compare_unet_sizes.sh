@@ -4,7 +4,7 @@
 #
 # The UNet is what makes `paper` slow (10 DDIM steps x 163M parameters per policy), so this is the ablation that
 # isolates the speed/quality trade: every arm reuses the SAME trained autoencoder + behavior embedding
-# (runs/metaworld_small: config/metaworld_small.yaml, the bundled preset of stop 8), trains ONLY the latent
+# (runs/metaworld_small: config/metaworld_small.yaml, the previous bundled preset), trains ONLY the latent
 # diffusion stage for the same number of optimizer steps on the same batches, and is evaluated with
 # config/metaworld_eval_full.yaml (4 seen + 4 unseen tasks, 50 noisy prompts per task, 5 configurations) exactly
 # like results/metaworld/eval_maa.

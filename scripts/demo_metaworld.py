@@ -84,8 +84,10 @@ def main(argv=None) -> int:
         "mean": float(succ.mean()),
         "generate_s": round(t_gen, 3),
         "evaluate_s": round(t_eval, 1),
+        "prompt_novelty": None if policies[0].prompt_novelty is None else round(policies[0].prompt_novelty, 3),
     }
-    print(f"top-1 {summary['top1']:.2f}  top-5 {summary['top5']:.2f}  mean {summary['mean']:.2f}")
+    print(f"top-1 {summary['top1']:.2f}  top-5 {summary['top5']:.2f}  mean {summary['mean']:.2f}  prompt novelty "
+          f"{summary['prompt_novelty']} (about 1 = like the training prompts)")
     print(json.dumps(summary))
     return 0
 
