@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -142,7 +143,8 @@ def main() -> int:
             return 1
         scores = [round(s, 3) for s in res.candidate_scores]
         print(f"  generated {args.candidates} candidate actors in {res.generation_time_s:.2f} s"
-              + (f"; screening scores {scores}, selected #{res.weights.candidate_index}" if scores else ""))
+              + (f"; screening scores {scores}, selected #{res.weights.candidate_index}" if scores else "")
+              + (f"; prompt novelty {res.prompt_novelty:.2f}" if math.isfinite(res.prompt_novelty) else ""))
         checksum = res.weights.checksum[:12]
         if not spin_until(node, lambda: any("policy active" in e and checksum in e for e in events), 30):
             print(f"  the deploy node did not activate the policy: {events[-3:]}", file=sys.stderr)
