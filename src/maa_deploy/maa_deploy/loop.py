@@ -268,8 +268,10 @@ class DeployConfig:
             raise ConfigError(f"deploy.backend must be 'sim' or 'unitree', got {self.backend!r}")
         if not self.rate_hz > 0:
             raise ConfigError(f"deploy.rate_hz must be > 0, got {self.rate_hz}")
-        if not 0 <= self.rt_priority <= 99:
-            raise ConfigError(f"deploy.rt_priority must be 0 (off) or 1-99, got {self.rt_priority}")
+        try:
+            check_priority(self.rt_priority, "deploy.rt_priority")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     @classmethod
     def from_mapping(cls, data: Mapping | None) -> DeployConfig:
