@@ -32,14 +32,13 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import torch
-    from evaluate import prompt_trajectories, select_prompts
+    from evaluate import task_prompts
 
     from maa_generator.generator import Generator
-    from maa_generator.prompt import success_prompt
     from maa_generator.zoo import Zoo
     from maa_manip.baselines import RetrievalBaseline
     from maa_manip.config import load_eval_config
-    from maa_manip.evaluation import nearest_cosine, noisy_trajectory
+    from maa_manip.evaluation import nearest_cosine
 
     torch.set_num_threads(1)
     cfg = load_eval_config(args.config)
@@ -52,12 +51,10 @@ def main(argv=None) -> int:
     report: dict = {"generator": args.generator, "config": args.config, "tasks": {}}
     rng, noise_rng = np.random.default_rng(cfg.seed), np.random.default_rng(cfg.seed + 1)  # as evaluate.py
     for task in cfg.seen_tasks + cfg.unseen_tasks + args.extra_tasks:
-        rows = select_prompts(zoo, task, cfg.num_prompts, rng, cfg.prompt_min_success)
-        trajs = [noisy_trajectory(t, cfg.prompt_noise, noise_rng) for t in prompt_trajectories(zoo, task, rows)]
-        hv = [success_prompt(t.obs, t.act, t.success, zoo.prompt["n"], zoo.prompt["m"]) for t in trajs]
+        _, trajs, h, v = task_prompts(zoo, task, cfg, rng, noise_rng)
         policies = gen.generate(trajs, 1, cfg.seed)
         cos, idx = nearest_cosine(np.stack([p.flat for p in policies]), bank_params)
-        retrieved = retrieval.nearest(np.stack([x[0] for x in hv]), np.stack([x[1] for x in hv]))
+        retrieved = retrieval.nearest(h, v)
         entry = {"generated_nearest_task": dict(Counter(map(str, bank_task[idx]))),
                  "generated_cos_to_nearest": round(float(cos.mean()), 4),
                  "retrieved_task": dict(Counter(map(str, bank_task[retrieved])))}

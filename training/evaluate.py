@@ -51,6 +51,19 @@ def prompt_trajectories(zoo, task: str, rows: list[int]):
     return [Trajectory(obs[i, 0], act[i, 0], suc[i, 0], 0.0125, "metaworld", task) for i in range(len(rows))]
 
 
+def task_prompts(zoo, task: str, cfg, rng: np.random.Generator, noise_rng: np.random.Generator):
+    """The evaluation prompts of ``task`` under eval config ``cfg``: ``(rows [K], trajectories, h [K, Dh],
+    v [K, Dv])``, with ``cfg.prompt_noise`` on the actions. Selection draws from ``rng``, noise from ``noise_rng``;
+    callers that walk the tasks in the same order with the same two generators get the same prompts."""
+    from maa_generator.prompt import success_prompt
+    from maa_manip.evaluation import noisy_trajectory
+
+    rows = select_prompts(zoo, task, cfg.num_prompts, rng, cfg.prompt_min_success)
+    trajs = [noisy_trajectory(t, cfg.prompt_noise, noise_rng) for t in prompt_trajectories(zoo, task, rows)]
+    hv = [success_prompt(t.obs, t.act, t.success, zoo.prompt["n"], zoo.prompt["m"]) for t in trajs]
+    return rows, trajs, np.stack([x[0] for x in hv]), np.stack([x[1] for x in hv])
+
+
 def check_autoencoder(run_dir: Path, zoo_path: Path, rows: int, episodes: int, steps: int, seed: int = 0) -> dict:
     """Decoded-policy quality of a run's trained autoencoder on its held-out validation checkpoints.
 
@@ -244,7 +257,6 @@ def main(argv=None) -> int:
 
     import torch
 
-    from maa_generator.prompt import success_prompt
     from maa_generator.zoo import Zoo
     from maa_manip.baselines import RetrievalBaseline, finetune_bc, generator_embed_fn, pretrain_bc
     from maa_manip.config import load_eval_config, to_dict
@@ -254,7 +266,6 @@ def main(argv=None) -> int:
         evaluate_policies,
         markdown_tables,
         nearest_cosine,
-        noisy_trajectory,
         plot_trajectory_difference,
         rollout_in_config,
         task_metrics,
@@ -299,13 +310,10 @@ def main(argv=None) -> int:
         if split not in cfg.splits:
             continue
         for task in tasks:
-            rows = select_prompts(zoo, task, cfg.num_prompts, rng, cfg.prompt_min_success)
+            rows, trajs, h, v = task_prompts(zoo, task, cfg, rng, noise_rng)
             src = np.asarray(zoo.params(task)[rows])
             task_meta = zoo.filter(tasks=[task]).metadata
             meta = [task_meta[r] for r in rows]
-            trajs = [noisy_trajectory(t, cfg.prompt_noise, noise_rng) for t in prompt_trajectories(zoo, task, rows)]
-            hv = [success_prompt(t.obs, t.act, t.success, zoo.prompt["n"], zoo.prompt["m"]) for t in trajs]
-            h, v = np.stack([x[0] for x in hv]), np.stack([x[1] for x in hv])
             methods = {} if args.skip_source else {"source": src}
             novelty = None
             if gen is not None:
