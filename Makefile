@@ -18,7 +18,8 @@ demo: setup
 	@$(ENV) && $(LOCAL_DDS) python scripts/demo.py && python scripts/demo_metaworld.py
 
 lint: setup
-	@$(ENV) && ruff check src training bench tests scripts launch && python scripts/lint_packages.py
+	@$(ENV) && ruff check src training bench tests scripts launch && python scripts/lint_packages.py \
+	  && python scripts/requirement_pins.py check
 
 unit: setup
 	@$(ENV) && $(LOCAL_DDS) MAA_REQUIRE_ROS=1 python -m pytest $(PYTEST_ARGS)
@@ -29,8 +30,8 @@ bench: setup
 	@$(ENV) && for b in bench/*.py; do echo "== $$b"; python "$$b"; done
 
 freeze: setup
-	@$(ENV) && (echo '# Every pinned version maa installs (pip install -c requirements/constraints.txt ...). Regenerate: make freeze'; \
-	  pip freeze --exclude-editable | grep -v '^-e' | sed 's/^torch==\(.*\)+cpu/torch==\1/') > requirements/constraints.txt
+	@$(ENV) && pip freeze --exclude-editable | python scripts/requirement_pins.py freeze > requirements/constraints.txt.new \
+	  && mv requirements/constraints.txt.new requirements/constraints.txt || { rm -f requirements/constraints.txt.new; exit 1; }
 
 clean:
 	rm -rf build install log

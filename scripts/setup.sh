@@ -30,6 +30,30 @@ else
   fi
 fi
 
+# 0. What the machine needs beforehand (checked here so a missing piece is one clear line, not a traceback).
+if [[ "$(uname -s)-$(uname -m)" != Linux-x86_64 ]]; then
+  echo "[setup] error: maa's pinned wheels (torch CPU, the ROS 2 wheels) are for Linux x86_64; this is $(uname -s) $(uname -m)." >&2
+  exit 2
+fi
+if [[ "${MAA_SKIP_UNITREE_SDK:-0}" != 1 ]] && ! ls "${CYCLONEDDS_HOME:-/nonexistent}"/lib/libddsc.so* >/dev/null 2>&1 \
+   && ! dpkg -s cyclonedds-dev >/dev/null 2>&1; then
+  # scripts/fix_unitree_sdk.sh will apt-get install cyclonedds-dev: that needs apt and root (or sudo).
+  if ! command -v apt-get >/dev/null 2>&1; then
+    why="apt-get not found (the Unitree SDK step needs Debian/Ubuntu's cyclonedds-dev)"
+  elif [[ "$(id -u)" != 0 ]] && ! { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }; then
+    why="installing cyclonedds-dev needs root or passwordless sudo, and this user ($(id -un)) has neither"
+  else
+    why=""
+  fi
+  if [[ -n "$why" ]]; then
+    echo "[setup] error: $why." >&2
+    echo "[setup]        Fix one of: run 'sudo apt-get install cyclonedds-dev' once and rerun;" >&2
+    echo "[setup]        set CYCLONEDDS_HOME to a Cyclone DDS 0.10 install (e.g. /opt/ros/jazzy);" >&2
+    echo "[setup]        or set MAA_SKIP_UNITREE_SDK=1 (sim only: the real-robot 'unitree' backend and its tests are skipped)." >&2
+    exit 2
+  fi
+fi
+
 # 1. The virtual environment.
 if [[ ! -x "$VENV/bin/python" ]] || [[ "$(cat "$VENV/.maa-mode" 2>/dev/null)" != "$MODE" ]]; then
   log "creating $VENV ($MODE)"
