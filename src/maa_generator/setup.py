@@ -33,6 +33,7 @@ setup(
         "console_scripts": [
             "generator_node = maa_generator.node:main",
             "generate_policy = maa_generator.cli:main",
+            "maa_keygen = maa_generator.keygen_cli:main",
         ],
     },
 )

@@ -33,12 +33,15 @@ def test_config_rejects_unknown_keys_and_bad_values(tmp_path):
     assert cfg.max_roll == 0.5 and cfg.state_timeout_s == 0.03
 
 
-def test_action_clip_counts():
+def test_out_of_bound_or_non_finite_actions_are_faults_not_clipped():
     s = SafetyLayer(SafetyConfig(action_clip=1.0))
-    out = s.clip_action(np.full(12, 0.5))
-    assert s.counters["action_clip"] == 0 and np.all(out == 0.5)
-    out = s.clip_action(np.r_[5.0, np.zeros(11)])
-    assert out[0] == 1.0 and s.counters["action_clip"] == 1
+    assert s.check_action(np.full(12, 0.5)) is None and s.counters["action_bound"] == 0
+    fault, detail = s.check_action(np.r_[5.0, np.zeros(11)])
+    assert fault == "action_bound" and "5" in detail and "action_clip 1" in detail
+    for bad in (np.inf, -np.inf, np.nan):  # +-inf used to become a valid +-action_clip target
+        fault, detail = s.check_action(np.r_[np.zeros(11), bad])
+        assert fault == "action_bound" and "non-finite at joints [11]" in detail
+    assert s.counters["action_bound"] == 4 and "action_clip" not in s.counters
 
 
 def test_joint_limit_clamp_with_margin():

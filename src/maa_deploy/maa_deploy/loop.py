@@ -128,8 +128,22 @@ class DeadlineLoop:
                 self.on_stop()
         return self.stats
 
+    @property
+    def started(self) -> bool:
+        """True once :meth:`start` launched the loop thread."""
+        return self._thread is not None
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def is_running(self) -> bool:
+        """The loop thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
     def start(self, **run_kwargs) -> threading.Thread:
-        """Run in a daemon thread (exceptions are kept in :attr:`error`)."""
+        """Run in a daemon thread (exceptions are kept in :attr:`error`; a :class:`~maa_deploy.supervisor.Supervisor`
+        turns them into latched damping and a process exit)."""
 
         def target():
             try:
@@ -158,22 +172,37 @@ class DeployController:
         runner: policy runner (needed for POLICY).
         obs_builder: observation builder (needed for POLICY).
         clock: must be the clock of ``RobotState.stamp`` (monotonic seconds).
+        command_source: ``now -> [15]`` walk-these-ways command vector, read *by the control thread* every tick
+            (e.g. ``VelocityCommand.commands``, which zeroes velocities after its timeout): a stalled ROS executor
+            cannot leave a stale velocity command in force.
+        reset_max_joint_speed: ``reset`` is refused unless every |dq| is below this (rad/s): the robot has come to
+            rest in damping.
     """
 
     def __init__(self, backend: Backend, state_machine: StateMachine, safety: SafetyLayer,
                  runner: PolicyRunner | None = None, obs_builder: ObservationBuilder | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic,
+                 command_source: Callable[[float], np.ndarray] | None = None, reset_max_joint_speed: float = 0.5):
         self.backend, self.sm, self.safety = backend, state_machine, safety
         self.runner, self.obs_builder, self.clock = runner, obs_builder, clock
+        self.command_source = command_source
+        self.reset_max_joint_speed = reset_max_joint_speed
         self.last_action = np.zeros(12)
         self.last_obs: np.ndarray | None = None
         self._prev_mode = state_machine.mode
         self.last_mode_sent: Mode | None = None
+        #: set by the supervisor when a thread of the deploy path died: nothing but damping from then on
+        self.fatal: str | None = None
+        #: (mode requested, outcome) log of operator actions that clear latches
+        self.resets: list[str] = []
 
     # ---------------------------------------------------------------- requests
     def request_mode(self, target: Mode | str) -> None:
         """Operator request; raises :class:`TransitionError` with the reason when refused."""
         target = Mode(target)
+        if self.fatal is not None and target != Mode.DAMPING:
+            raise TransitionError(f"{target.value} refused: the deploy node is failing ({self.fatal}); "
+                                  "it stays in damping and exits for a restart")
         if target == Mode.POLICY and (self.runner is None or self.runner.active is None or self.obs_builder is None):
             raise TransitionError("POLICY refused: no policy loaded (publish generated weights first)")
         self.sm.request(target, now=self.clock())
@@ -181,8 +210,29 @@ class DeployController:
     def estop(self, reason: str = "operator e-stop") -> None:
         self.sm.estop(reason)
 
-    def reset(self) -> None:
+    def reset(self) -> str:
+        """Operator action: leave a latched DAMPING (and the backend's latched fault) to PASSIVE.
+
+        Refused unless the state machine is in DAMPING, the deploy path is healthy (no dead thread), the remote
+        e-stop is released, and the robot is at rest (every |dq| < ``reset_max_joint_speed``).
+        Returns a log line saying what was cleared.
+        """
+        if self.fatal is not None:
+            raise TransitionError(f"reset refused: the deploy node is failing ({self.fatal}); restart it")
+        if self.sm.mode != Mode.DAMPING:
+            raise TransitionError(f"reset only leaves DAMPING; current mode is {self.sm.mode.value}")
+        state = self.backend.read_state()
+        speed = float(np.max(np.abs(state.dq))) if state is not None and np.all(np.isfinite(state.dq)) else np.inf
+        if not speed < self.reset_max_joint_speed:
+            raise TransitionError(f"reset refused: the robot is still moving (max |dq| {speed:.2f} rad/s, needs < "
+                                  f"{self.reset_max_joint_speed:g}); wait until it rests in damping")
+        backend_reason = self.backend.clear_fault()
+        latched = self.sm.latched_reason
         self.sm.reset()
+        line = f"reset: cleared DAMPING latched by '{latched}'" + (
+            f" and backend fault '{backend_reason}'" if backend_reason else "")
+        self.resets.append(line)
+        return line
 
     # -------------------------------------------------------------------- tick
     def _on_mode_change(self, mode: Mode) -> None:
@@ -192,17 +242,27 @@ class DeployController:
             self.runner.reset_history()
             self.obs_builder.reset()
 
-    def _policy_targets(self, state) -> np.ndarray:
+    def _policy_targets(self, state) -> np.ndarray | None:
+        """Joint targets ``[12]`` from the policy, or None after latching a fault (non-finite / out-of-bound)."""
         obs = self.obs_builder.build(state, self.last_action)
         self.last_obs = obs
-        action = self.safety.clip_action(self.runner.act(obs))
+        action = np.asarray(self.runner.act(obs), dtype=np.float64)
+        fault = self.safety.check_action(action)
+        if fault is not None:
+            self.sm.fault(f"{fault[0]}: {fault[1]}")
+            return None
         self.last_action = action
         return self.runner.action_to_q_des(action)
 
     def tick(self) -> None:
         """Read state, compute the mode's command, filter it, send it (damping on any fault)."""
-        state = self.backend.read_state()
         now = self.clock()
+        if self.command_source is not None and self.obs_builder is not None:
+            self.obs_builder.set_commands(self.command_source(time.monotonic()))
+        backend_fault = self.backend.fault.reason
+        if backend_fault is not None:
+            self.sm.fault(f"backend: {backend_fault}")
+        state = self.backend.read_state()
         mode = self.sm.mode
         if mode != self._prev_mode:
             self._on_mode_change(mode)
@@ -214,6 +274,8 @@ class DeployController:
             except (ValueError, FloatingPointError) as exc:  # NaN observation (e.g. corrupted state)
                 self.safety.counters["nan"] += 1
                 self.sm.fault(f"nan: policy step failed ({exc})")
+            if policy_q is None:
+                mode = Mode.DAMPING
         cmd = self.sm.command(state.q, now, policy_q, mode=mode)
         if not cmd.is_damping:
             result = self.safety.filter(cmd.q_des, cmd.kp, cmd.kd, state, now)
@@ -229,10 +291,14 @@ class DeployController:
         self.last_mode_sent = cmd.mode if not cmd.is_damping else Mode.DAMPING
 
     def diagnostics(self) -> dict:
-        """Mode, latch reason, safety counters, policy info (for a diagnostics topic)."""
+        """Mode, latch reason, safety counters, policy info, backend health (for a diagnostics topic)."""
         policy = self.runner.active if self.runner else None
-        return {"mode": self.sm.mode.value, "latched_reason": self.sm.latched_reason, "safety": self.safety.report(),
+        staged = self.runner.staged if self.runner else None
+        return {"mode": self.sm.mode.value, "latched_reason": self.sm.latched_reason, "fatal": self.fatal,
+                "safety": self.safety.report(), "backend": self.backend.health(),
                 "policy": None if policy is None else {"source": policy.source, "checksum": policy.checksum[:16]},
+                "staged_policy": None if staged is None else {"source": staged.source,
+                                                              "checksum": staged.checksum[:16]},
                 "policy_swaps": self.runner.swaps if self.runner else 0,
                 "policy_last_error": self.runner.last_error if self.runner else None}
 
@@ -246,6 +312,9 @@ class DeployConfig:
     weights file). ``reference_actor_path``: an actor file whose layout every generated actor must match (e.g. the
     PPO actor trained with that adaptation module); empty = ``maa_go2.actor_critic.go2_actor_layout`` (needs torch).
     ``initial_policy_path``: optional actor to load at start (empty = wait for generated weights).
+    ``screen_prompt_path``: a recorded prompt (``maa_generator.prompt_io`` file) whose observations every new actor
+    is also run on before it may drive the robot (empty = canned observations only).
+    ``reset_max_joint_speed``: ``~/reset`` leaves a latched DAMPING only when every |dq| is below this, rad/s.
     ``rt_priority``: ``SCHED_FIFO`` priority of the control thread and of the simulated robot's physics thread
     (0 = normal scheduling, the default for library use; the node configs ``config/go2_*.yaml`` set 80; refused
     requests fall back and are reported, see :mod:`maa_deploy.realtime`).
@@ -256,7 +325,9 @@ class DeployConfig:
     adaptation_path: str = ""
     reference_actor_path: str = ""
     initial_policy_path: str = ""
+    screen_prompt_path: str = ""
     max_screen_action: float = 10.0
+    reset_max_joint_speed: float = 0.5
     sim_realtime: bool = True
     rt_priority: int = 0
     safety: SafetyConfig = field(default_factory=SafetyConfig)
@@ -268,6 +339,8 @@ class DeployConfig:
             raise ConfigError(f"deploy.backend must be 'sim' or 'unitree', got {self.backend!r}")
         if not self.rate_hz > 0:
             raise ConfigError(f"deploy.rate_hz must be > 0, got {self.rate_hz}")
+        if not self.reset_max_joint_speed > 0:
+            raise ConfigError(f"deploy.reset_max_joint_speed must be > 0 rad/s, got {self.reset_max_joint_speed}")
         try:
             check_priority(self.rt_priority, "deploy.rt_priority")
         except ValueError as exc:
@@ -300,7 +373,13 @@ def build_stack(cfg: DeployConfig, backend: Backend | None = None) -> tuple[Depl
     if not cfg.adaptation_path:
         raise ConfigError("deploy.adaptation_path is required (the pretrained adaptation module)")
     adaptation = load_adaptation_file(cfg.adaptation_path)
-    runner = PolicyRunner(expected_actor_layout(cfg), adaptation, max_screen_action=cfg.max_screen_action)
+    screen_obs = None
+    if cfg.screen_prompt_path:
+        from maa_generator.prompt_io import load_prompt
+
+        screen_obs = load_prompt(cfg.screen_prompt_path).obs
+    runner = PolicyRunner(expected_actor_layout(cfg), adaptation, max_screen_action=cfg.max_screen_action,
+                          screen_observations=screen_obs)
     if cfg.initial_policy_path:
         runner.load(cfg.initial_policy_path)
     if backend is None:
@@ -309,7 +388,8 @@ def build_stack(cfg: DeployConfig, backend: Backend | None = None) -> tuple[Depl
                    if cfg.backend == "sim" else make_backend("unitree", config=cfg.unitree))
     clock = getattr(backend, "clock", time.monotonic)
     controller = DeployController(backend, StateMachine(cfg.state_machine), SafetyLayer(cfg.safety), runner,
-                                  Go2ObservationBuilder(dt=1.0 / cfg.rate_hz), clock=clock)
+                                  Go2ObservationBuilder(dt=1.0 / cfg.rate_hz), clock=clock,
+                                  reset_max_joint_speed=cfg.reset_max_joint_speed)
     loop = DeadlineLoop(controller.tick, period=1.0 / cfg.rate_hz, on_stop=backend.damping,
                         rt_priority=cfg.rt_priority)
     return controller, loop

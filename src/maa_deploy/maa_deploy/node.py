@@ -1,16 +1,21 @@
 """ROS 2 deploy node: runs generated Go2 actors with the pretrained adaptation module, safely.
 
 Interfaces (names relative to the node, ``~`` = ``/maa_deploy``):
-* subscribes ``weights_topic`` (maa_msgs/PolicyWeights, latched QoS): validated off the control thread, hot-swapped
-  between ticks; a rejected message keeps the running policy and is reported on ``~/events`` and diagnostics;
-* subscribes ``cmd_vel`` (geometry_msgs/Twist): velocity command, zeroed after ``teleop.timeout_s``;
+* subscribes ``weights_topic`` (maa_msgs/PolicyWeights, latched QoS): size-bounded, signature-checked
+  (:mod:`maa_deploy.trust`) and validated off the control thread, then hot-swapped between ticks, or staged until
+  ``~/activate_staged`` when ``trust.require_activation``; a rejected message keeps the running policy and is
+  reported on ``~/events`` and diagnostics;
+* subscribes ``cmd_vel`` (geometry_msgs/Twist): velocity command, zeroed after ``teleop.timeout_s`` by the control
+  thread itself;
 * services (std_srvs/Trigger): ``~/stand``, ``~/start`` (policy), ``~/stop`` (back to stand), ``~/estop``
-  (damping, latched), ``~/reset`` (clear the latch -> passive);
-* publishes ``joint_states``, ``~/action``, ``~/observation``, ``~/step`` (obs + action of every policy tick; all
-  std_msgs/Float32MultiArray), ``~/mode`` (latched),
+  (damping, latched), ``~/reset`` (clear the latch -> passive; only in DAMPING with the robot at rest; logged),
+  ``~/activate_staged``;
+* publishes ``joint_states``, ``~/action``, ``~/observation`` (std_msgs/Float32MultiArray), ``~/step``
+  (maa_msgs/PolicyStep: obs + action of every policy tick with the tick's sequence number), ``~/mode`` (latched),
   ``~/events`` (std_msgs/String), ``/diagnostics``, and with the sim backend ``~/sim/base_velocity``.
-The control loop (:mod:`maa_deploy.loop`) runs on its own deadline-paced thread; the node only wires ROS to it.
-SIGINT or any exit leaves the robot in damping.
+The control loop (:mod:`maa_deploy.loop`) runs on its own deadline-paced thread, watched by a
+:class:`~maa_deploy.supervisor.Supervisor`: a dead thread latches damping, turns diagnostics ERROR, refuses
+``~/start`` and makes the process exit 1 after ``supervisor_grace_s``. SIGINT or any exit leaves the robot in damping.
 """
 from __future__ import annotations
 
@@ -31,17 +36,20 @@ from geometry_msgs.msg import Twist, Vector3Stamped  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
-from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String  # noqa: E402
+from std_msgs.msg import Float32MultiArray, String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
 from maa_deploy.loop import DeployConfig, build_stack  # noqa: E402
 from maa_deploy.state_machine import Mode, TransitionError  # noqa: E402
+from maa_deploy.supervisor import Supervisor  # noqa: E402
 from maa_deploy.teleop import TeleopConfig, VelocityCommand  # noqa: E402
+from maa_deploy.trust import TrustConfig, WeightsGate  # noqa: E402
 from maa_generator.config import ConfigError  # noqa: E402
 from maa_generator.ros_params import declare_config  # noqa: E402
 from maa_generator.ros_run import run_node  # noqa: E402
+from maa_generator.weights_io import WeightsError  # noqa: E402
 from maa_go2.joint_order import JOINT_NAMES  # noqa: E402
-from maa_msgs.msg import PolicyWeights  # noqa: E402
+from maa_msgs.msg import PolicyStep, PolicyWeights  # noqa: E402
 
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 #: the last 20 events stay readable by late subscribers (operators' tools, tests)
@@ -58,66 +66,116 @@ class DeployNodeConfig:
     diagnostics_hz: float = 2.0
     network_interface: str = ""      # overrides unitree.interface when set (launch argument)
     auto_start: bool = False         # stand up, then walk as soon as a valid policy is active
+    cmd_vel_queue_depth: int = 10    # subscription depths (bounded inputs)
+    step_queue_depth: int = 50
+    supervisor_grace_s: float = 1.0  # a dead deploy thread -> ERROR at once, process exit 1 after this, s
+    supervisor_stall_s: float = 0.5  # a control loop without a tick for this long counts as dead, s
     deploy: DeployConfig = field(default_factory=DeployConfig)
     teleop: TeleopConfig = field(default_factory=TeleopConfig)
+    trust: TrustConfig = field(default_factory=TrustConfig)
 
     def __post_init__(self) -> None:
         if not (self.publish_hz > 0 and self.diagnostics_hz > 0):
             raise ConfigError("publish_hz and diagnostics_hz must be > 0")
+        if not (self.cmd_vel_queue_depth > 0 and self.step_queue_depth > 0):
+            raise ConfigError("cmd_vel_queue_depth and step_queue_depth must be > 0")
+        if not (self.supervisor_grace_s >= 0 and self.supervisor_stall_s > 0):
+            raise ConfigError("supervisor_grace_s must be >= 0 and supervisor_stall_s > 0")
         if self.network_interface:
             self.deploy.unitree.interface = self.network_interface
 
 
-def step_message(obs: np.ndarray, action: np.ndarray) -> Float32MultiArray:
-    """One policy tick as ``[observation..., action...]`` with labelled dimensions (for prompt recording)."""
-    msg = Float32MultiArray(data=np.concatenate([obs, action]).astype(np.float32).tolist())
-    msg.layout.dim = [MultiArrayDimension(label="observation", size=int(obs.size), stride=int(obs.size)),
-                      MultiArrayDimension(label="action", size=int(action.size), stride=int(action.size))]
-    return msg
+def step_message(sequence: int, obs: np.ndarray, action: np.ndarray) -> PolicyStep:
+    """One policy tick as ``maa_msgs/PolicyStep`` (for recording prompts; ``sequence`` = control tick count)."""
+    return PolicyStep(sequence=int(sequence), observation=np.asarray(obs, np.float32).ravel(),
+                      action=np.asarray(action, np.float32).ravel())
 
 
 class DeployNode(Node):
     def __init__(self) -> None:
         super().__init__("maa_deploy")
         self.cfg: DeployNodeConfig = declare_config(self, DeployNodeConfig)
+        self.gate = WeightsGate(self.cfg.trust)
         self.controller, self.loop = build_stack(self.cfg.deploy)
         self.runner = self.controller.runner
         self.velocity = VelocityCommand(self.cfg.teleop)
+        self.controller.command_source = self.velocity.commands
         self.controller.obs_builder.set_commands(self.velocity.commands(time.monotonic()))
-        self._steps: collections.deque = collections.deque(maxlen=256)  # (obs, action) of each POLICY tick
+        self._steps: collections.deque = collections.deque(maxlen=256)  # (tick, obs, action) of each POLICY tick
         self.loop.tick = self._tick_and_capture
+        self.supervisor = Supervisor(self.loop, self.controller, grace_s=self.cfg.supervisor_grace_s,
+                                     stall_s=self.cfg.supervisor_stall_s, on_fatal=self._on_fatal)
+        #: set when the node must exit non-zero (a dead deploy thread); ``run_node`` watches it
+        self.exit_requested = self.supervisor.exit_requested
 
         self.joint_pub = self.create_publisher(JointState, "joint_states", 10)
         self.action_pub = self.create_publisher(Float32MultiArray, "~/action", 10)
         self.obs_pub = self.create_publisher(Float32MultiArray, "~/observation", 10)
-        self.step_pub = self.create_publisher(Float32MultiArray, "~/step", 50)
+        self.step_pub = self.create_publisher(PolicyStep, "~/step", self.cfg.step_queue_depth)
         self.mode_pub = self.create_publisher(String, "~/mode", LATCHED)
         self.events_pub = self.create_publisher(String, "~/events", EVENTS_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.vel_pub = (self.create_publisher(Vector3Stamped, "~/sim/base_velocity", 10)
                         if hasattr(self.controller.backend, "data") else None)
-        self.create_subscription(PolicyWeights, self.cfg.weights_topic, self.on_weights, LATCHED)
-        self.create_subscription(Twist, self.cfg.cmd_vel_topic, self.on_cmd_vel, 10)
+        self.callback_errors: dict[str, int] = {}
+        self.create_subscription(PolicyWeights, self.cfg.weights_topic, self._guarded("weights", self.on_weights),
+                                 LATCHED)
+        self.create_subscription(Twist, self.cfg.cmd_vel_topic, self._guarded("cmd_vel", self.on_cmd_vel),
+                                 self.cfg.cmd_vel_queue_depth)
         for name, target in (("stand", Mode.STAND), ("start", Mode.POLICY), ("stop", Mode.STAND),
-                             ("estop", None), ("reset", None)):
-            self.create_service(Trigger, f"~/{name}", self._mode_service(name, target))
-        self.create_timer(1.0 / self.cfg.publish_hz, self.publish_state)
-        self.create_timer(1.0 / self.cfg.diagnostics_hz, self.publish_diagnostics)
+                             ("estop", None), ("reset", None), ("activate_staged", None)):
+            self.create_service(Trigger, f"~/{name}", self._guarded(name, self._mode_service(name, target)))
+        self.create_timer(1.0 / self.cfg.publish_hz, self._guarded("publish_state", self.publish_state))
+        self.create_timer(1.0 / self.cfg.diagnostics_hz, self._guarded("diagnostics", self.publish_diagnostics))
         self._last_mode = None
         self._scheduling_reported = False
+        self._tick_count = 0
         # Everything allocated so far (torch, MuJoCo, ROS) is long-lived: move it out of the collector's reach so
         # a full collection cannot stall the 50 Hz loop (or the simulated robot's physics thread) for ~100 ms.
         gc.collect()
         gc.freeze()
         self.loop.start()
+        self.supervisor.start()
+        trust = self.cfg.trust
         self.get_logger().info(f"ready: backend {self.cfg.deploy.backend}, {self.cfg.deploy.rate_hz:.0f} Hz, "
-                               f"weights on {self.cfg.weights_topic}, mode {self.controller.sm.mode.value}")
+                               f"weights on {self.cfg.weights_topic} ({len(trust.trusted_keys)} trusted key(s), "
+                               f"{'signed only' if trust.require_signed else 'unsigned accepted'}, "
+                               f"{'staged' if trust.require_activation else 'hot swap'}), "
+                               f"mode {self.controller.sm.mode.value}")
 
     def _tick_and_capture(self) -> None:
         """The control tick, plus a copy of each POLICY tick's (observation, action) for ``~/step``."""
         self.controller.tick()
+        self._tick_count += 1
         if self.controller.sm.mode == Mode.POLICY and self.controller.last_obs is not None:
-            self._steps.append((self.controller.last_obs, np.array(self.controller.last_action, np.float32)))
+            self._steps.append((self._tick_count, self.controller.last_obs,
+                                np.array(self.controller.last_action, np.float32)))
+
+    @property
+    def exit_reason(self) -> str | None:
+        return self.supervisor.fatal
+
+    def _guarded(self, name: str, callback):
+        """Wrap an executor callback: an unexpected exception is counted, reported and latches damping (e-stop)
+        instead of killing the executor thread that serves the operator's services."""
+
+        def run(*args):
+            try:
+                return callback(*args)
+            except Exception as exc:  # noqa: BLE001 - counted, damped, reported
+                self.callback_errors[name] = self.callback_errors.get(name, 0) + 1
+                self.controller.estop(f"callback {name} failed: {exc!r}")
+                self._event(f"callback {name} failed ({exc!r}): DAMPING latched", error=True)
+                if len(args) == 2:  # a service: still answer
+                    args[1].success, args[1].message = False, f"internal error: {exc!r}; DAMPING latched"
+                    return args[1]
+                return None
+
+        return run
+
+    def _on_fatal(self, reason: str) -> None:
+        """Supervisor callback (its thread): report; the supervisor has already latched damping."""
+        self._event(f"FATAL: {reason}; damping latched, exiting in {self.cfg.supervisor_grace_s:g} s", error=True)
 
     # ------------------------------------------------------------------ inputs
     def _event(self, text: str, error: bool = False) -> None:
@@ -129,17 +187,25 @@ class DeployNode(Node):
         self.events_pub.publish(String(data=text))
 
     def on_weights(self, msg: PolicyWeights) -> None:
-        future = self.runner.load_async(msg)
-        future.add_done_callback(lambda f: self._on_loaded(f, msg))
+        try:
+            self.gate.check_size(msg)  # before anything else reads the data
+        except WeightsError as exc:
+            self._event(f"rejected policy weights: {exc}", error=True)
+            return
+        stage = self.cfg.trust.require_activation
+        future = self.runner.load_async(msg, stage=stage, check=self.gate.check)
+        future.add_done_callback(lambda f: self._on_loaded(f, msg, stage))
 
-    def _on_loaded(self, future, msg: PolicyWeights) -> None:
+    def _on_loaded(self, future, msg: PolicyWeights, staged: bool) -> None:
         exc = future.exception()
         if exc is not None:
             self._event(f"rejected policy weights ({msg.layout_name}, {msg.checksum[:12]}): {exc}", error=True)
             return
-        self._event(f"policy active: {msg.layout_name} from {msg.generator_id or 'file'} "
-                    f"(task {msg.task or '?'}, checksum {msg.checksum[:12]})")
-        if self.cfg.auto_start:
+        signer = f", signed by {msg.key_id} seq {msg.sequence}" if len(msg.signature) else ", unsigned"
+        what = "policy staged (call ~/activate_staged to run it)" if staged else "policy active"
+        self._event(f"{what}: {msg.layout_name} from {msg.generator_id or 'file'} "
+                    f"(task {msg.task or '?'}, checksum {msg.checksum[:12]}{signer})")
+        if self.cfg.auto_start and not staged:
             self._auto_start()
 
     def _auto_start(self) -> None:
@@ -161,12 +227,17 @@ class DeployNode(Node):
             try:
                 if name == "estop":
                     self.controller.estop("operator e-stop (service)")
+                    message = f"mode {self.controller.sm.mode.value}"
                 elif name == "reset":
-                    self.controller.reset()
+                    message = self.controller.reset()
+                elif name == "activate_staged":
+                    policy = self.runner.activate_staged()
+                    message = f"policy active: {policy.source} (checksum {policy.checksum[:12]})"
                 else:
                     self.controller.request_mode(target)
-                response.success, response.message = True, f"mode {self.controller.sm.mode.value}"
-            except TransitionError as exc:
+                    message = f"mode {self.controller.sm.mode.value}"
+                response.success, response.message = True, message
+            except (TransitionError, WeightsError) as exc:
                 response.success, response.message = False, str(exc)
             self._event(f"{name}: {response.message}", error=not response.success)
             return response
@@ -175,8 +246,6 @@ class DeployNode(Node):
 
     # ----------------------------------------------------------------- outputs
     def publish_state(self) -> None:
-        now = time.monotonic()
-        self.controller.obs_builder.set_commands(self.velocity.commands(now))
         if self.cfg.auto_start and self.controller.sm.mode == Mode.STAND and self.runner.active is not None:
             try:
                 self.controller.request_mode(Mode.POLICY)
@@ -192,7 +261,9 @@ class DeployNode(Node):
         if self.controller.last_obs is not None:
             self.obs_pub.publish(Float32MultiArray(data=np.asarray(self.controller.last_obs, np.float32).tolist()))
         while self._steps:
-            self.step_pub.publish(step_message(*self._steps.popleft()))
+            msg = step_message(*self._steps.popleft())
+            msg.header.stamp = stamp
+            self.step_pub.publish(msg)
         if self.vel_pub is not None:
             self._publish_sim_velocity(stamp)
         mode = self.controller.sm.mode.value
@@ -218,10 +289,14 @@ class DeployNode(Node):
     def publish_diagnostics(self) -> None:
         d = self.controller.diagnostics()
         stats = self.loop.stats.summary()
-        level = DiagnosticStatus.OK if d["latched_reason"] is None else DiagnosticStatus.ERROR
+        problem = d["fatal"] or d["latched_reason"] or d["backend"]["fault"]
+        level = DiagnosticStatus.OK if problem is None else DiagnosticStatus.ERROR
         status = DiagnosticStatus(level=level, name="maa_deploy: control", hardware_id=self.cfg.deploy.backend,
-                                  message=d["latched_reason"] or f"mode {d['mode']}")
-        flat = {"mode": d["mode"], "policy": json.dumps(d["policy"]), "policy_swaps": d["policy_swaps"],
+                                  message=(f"FATAL: {d['fatal']}" if d["fatal"] else problem) or f"mode {d['mode']}")
+        flat = {"mode": d["mode"], "fatal": d["fatal"] or "", "backend": json.dumps(d["backend"]),
+                "staged_policy": json.dumps(d["staged_policy"]), "weights_refused": self.gate.refused,
+                "callback_errors": json.dumps(self.callback_errors),
+                "policy": json.dumps(d["policy"]), "policy_swaps": d["policy_swaps"],
                 "policy_last_error": d["policy_last_error"] or "", "safety": json.dumps(d["safety"]),
                 "cmd_vel_timeouts": self.velocity.timeouts, "loop": json.dumps(stats),
                 "scheduling": self.loop.scheduling}
@@ -240,7 +315,8 @@ class DeployNode(Node):
         self.diag_pub.publish(arr)
 
     def shutdown(self) -> None:
-        """Stop the loop (its on_stop commands damping), then close the backend."""
+        """Stop the supervisor and the loop (its on_stop commands damping), then close the backend."""
+        self.supervisor.stop()
         self.loop.stop()
         self.controller.backend.damping()
         self.controller.backend.close()

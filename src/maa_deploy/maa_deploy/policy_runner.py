@@ -5,16 +5,19 @@ adaptation(history [history_len * obs_dim])``, ``action = actor([obs, latent])``
 ``PolicyLayout.forward_numpy``. The generated part is the actor only; the adaptation module is fixed.
 
 Hot swap: :meth:`PolicyRunner.prepare` (call it off the control thread, or use :meth:`load_async`) loads, validates
-(actor layout fingerprint, checksum, finite values, action magnitude on canned observations) and builds an
-immutable :class:`LoadedPolicy`; :meth:`swap` is a single reference assignment, and :meth:`act` reads that reference
-once per tick, so a tick always runs entirely on the old or entirely on the new policy. A rejected candidate
-leaves the active policy untouched and is reported in :attr:`PolicyRunner.last_error`.
+(actor layout fingerprint, checksum, finite values, action magnitude on canned observations *and* on recorded real
+observations, run through the adaptation module as on the robot) and builds an immutable :class:`LoadedPolicy`;
+:meth:`swap` is a single reference assignment, and :meth:`act` reads that reference once per tick, so a tick always
+runs entirely on the old or entirely on the new policy. A rejected candidate leaves the active policy untouched and
+is reported in :attr:`PolicyRunner.last_error`. On a real robot a validated policy can be *staged*
+(:meth:`stage`) and made active only by an operator (:meth:`activate_staged`).
 """
 from __future__ import annotations
 
 import math
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,12 +106,15 @@ class PolicyRunner:
         actor_layout: the layout every generated actor must have (input ``obs_dim + latent_dim``).
         adaptation: the pretrained adaptation module (``[history_len * obs_dim] -> [latent_dim]``, output linear).
         obs_dim: observation size (70 for the Go2).
-        max_screen_action: reject candidates whose |action| on the canned observations exceeds this.
+        max_screen_action: reject candidates whose |action| on the screening observations exceeds this.
         screen_seed: seed of the canned observations.
+        screen_observations: ``[T, obs_dim]`` consecutive real observations (e.g. a recorded prompt); each step's
+            history of the previous ``history_len`` observations goes through the adaptation module as on the robot.
     """
 
     def __init__(self, actor_layout: PolicyLayout, adaptation: WeightsPayload, obs_dim: int = OBS_DIM,
-                 max_screen_action: float = 10.0, screen_seed: int = 0):
+                 max_screen_action: float = 10.0, screen_seed: int = 0,
+                 screen_observations: np.ndarray | None = None):
         self.actor_layout = actor_layout
         self.adaptation = adaptation
         self.obs_dim = obs_dim
@@ -127,19 +133,56 @@ class PolicyRunner:
             np.float32)
         self._screen_latent = adaptation.layout.forward_numpy(
             adaptation.flat, np.tile(self._screen_obs, (1, self.history_len)))
+        if screen_observations is not None:
+            real_obs, real_latent = self._recorded_screen(np.asarray(screen_observations, dtype=np.float32))
+            self._screen_obs = np.concatenate([self._screen_obs, real_obs])
+            self._screen_latent = np.concatenate([self._screen_latent, real_latent])
+        self.num_screen_observations = len(self._screen_obs)
         self._history = ObservationHistory(1, self.history_len, obs_dim)
         self._history_primed = False
         self._active: LoadedPolicy | None = None
+        self._staged: LoadedPolicy | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self.last_error: str | None = None
         self.swaps = 0
         self.rejections = 0
 
+    def _recorded_screen(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(obs [T, obs_dim], latent [T, latent_dim])`` for recorded observations, histories as on the robot."""
+        if obs.ndim != 2 or obs.shape[1] != self.obs_dim or len(obs) < 1 or not np.all(np.isfinite(obs)):
+            raise WeightsError(f"screen observations must be finite with shape [T >= 1, {self.obs_dim}], got "
+                               f"{list(obs.shape)}")
+        history = ObservationHistory(1, self.history_len, self.obs_dim)
+        history.reset(np.array([0]), obs[:1])
+        stacked = np.concatenate([history.push(o[None]) for o in obs])
+        return obs, self.adaptation.layout.forward_numpy(self.adaptation.flat, stacked)
+
     # ------------------------------------------------------------------ state
     @property
     def active(self) -> LoadedPolicy | None:
         return self._active
+
+    @property
+    def staged(self) -> LoadedPolicy | None:
+        """A validated policy waiting for an operator's :meth:`activate_staged` (real robot)."""
+        return self._staged
+
+    def stage(self, policy: LoadedPolicy) -> None:
+        """Hold a validated policy until :meth:`activate_staged` (replaces an earlier staged one)."""
+        self._staged = policy
+
+    def activate_staged(self) -> LoadedPolicy:
+        """Make the staged policy active (operator action).
+
+        Raises:
+            WeightsError: nothing is staged.
+        """
+        policy, self._staged = self._staged, None
+        if policy is None:
+            raise WeightsError("no staged policy: publish signed weights first")
+        self.swap(policy)
+        return policy
 
     def reset_history(self) -> None:
         """Forget past observations (call when entering POLICY); the next observation fills the history."""
@@ -179,24 +222,30 @@ class PolicyRunner:
         self._active = policy
         self.swaps += 1
 
-    def load(self, source) -> LoadedPolicy:
-        """:meth:`prepare` then :meth:`swap`; on failure the active policy is kept and the error re-raised."""
+    def load(self, source, stage: bool = False, check: Callable[[Any], object] | None = None) -> LoadedPolicy:
+        """``check(source)`` (e.g. a signature check; raise to refuse), :meth:`prepare`, then :meth:`swap` (or
+        :meth:`stage` when ``stage``). On failure the active policy is kept and the error re-raised."""
         try:
+            if check is not None:
+                check(source)
             policy = self.prepare(source)
-        except WeightsError as exc:
+        except (WeightsError, ValueError) as exc:
             self.rejections += 1
             self.last_error = str(exc)
             raise
-        self.swap(policy)
+        if stage:
+            self.stage(policy)
+        else:
+            self.swap(policy)
         self.last_error = None
         return policy
 
-    def load_async(self, source) -> Future:
+    def load_async(self, source, stage: bool = False, check: Callable[[Any], object] | None = None) -> Future:
         """Run :meth:`load` on a background thread; the future gives the :class:`LoadedPolicy` or the error."""
         with self._lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy-loader")
-        return self._executor.submit(self.load, source)
+        return self._executor.submit(self.load, source, stage, check)
 
     def close(self) -> None:
         if self._executor is not None:

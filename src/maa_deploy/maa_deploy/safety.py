@@ -2,9 +2,11 @@
 
 Two kinds of intervention, each counted in :attr:`SafetyLayer.counters`:
 
-* **clamps** modify the command and keep going: ``action_clip``, ``joint_limit``, ``rate_limit``, ``torque_clamp``;
+* **clamps** modify a finite, in-bound command and keep going: ``joint_limit``, ``rate_limit``, ``torque_clamp``;
 * **faults** demand damping (the state machine latches DAMPING): ``nan`` (NaN/inf in state or command),
-  ``stale_state`` (no fresh lowstate within ``state_timeout_s``), ``attitude`` (|roll| or |pitch| too large).
+  ``action_bound`` (a policy output beyond ``action_clip``, or non-finite: a policy that misbehaves is stopped, never
+  clipped into a large valid target), ``stale_state`` (no fresh lowstate within ``state_timeout_s``), ``attitude``
+  (|roll| or |pitch| too large).
 
 Order in :meth:`SafetyLayer.filter`: faults first, then joint-limit clamp (limits shrunk by ``joint_limit_margin``),
 then the per-tick rate limit against the previous command (or the measured pose on the first tick), then the
@@ -26,8 +28,8 @@ from maa_generator.config import ConfigError, from_dict, load_yaml
 from maa_go2.control import JOINT_LOWER, JOINT_UPPER, TORQUE_LIMITS
 from maa_go2.joint_order import NUM_JOINTS
 
-CLAMPS = ("action_clip", "joint_limit", "rate_limit", "torque_clamp")
-FAULTS = ("nan", "stale_state", "attitude")
+CLAMPS = ("joint_limit", "rate_limit", "torque_clamp")
+FAULTS = ("nan", "action_bound", "stale_state", "attitude")
 
 
 def dataclass_from_mapping(cls, data: Mapping | None, what: str):
@@ -49,7 +51,7 @@ def load_yaml_mapping(path: str | Path, section: str | None = None) -> dict:
 class SafetyConfig:
     """Safety thresholds. Units: rad, rad per tick, N·m, seconds."""
 
-    action_clip: float = 10.0  # |policy action| bound (before scaling), as in walk-these-ways clip_actions
+    action_clip: float = 10.0  # |policy action| beyond this (before scaling) is a fault; walk-these-ways clips at 10
     joint_limit_margin: float = 0.05  # shrink the hardware joint range by this on each side, rad
     max_delta_q_per_tick: float = 0.3  # max |q_des(t) - q_des(t-1)|, rad per tick (15 rad/s at 50 Hz)
     torque_limit_scale: float = 1.0  # fraction of the Go2 motor limits (23.7 hip/thigh, 35.55 calf N·m)
@@ -127,14 +129,19 @@ class SafetyLayer:
         """Forget the previous command (call when (re)entering an active mode)."""
         self._prev_q_des = None
 
-    def clip_action(self, action: np.ndarray) -> np.ndarray:
-        """Clip a policy action ``[12]`` to ``±action_clip``; counts ``action_clip`` when it changes anything."""
+    def check_action(self, action: np.ndarray) -> tuple[str, str] | None:
+        """Fault check on a policy action ``[12]`` (before scaling): non-finite or ``|a| > action_clip`` is the
+        ``action_bound`` fault (counted); returns ``(fault, detail)`` or None."""
         action = np.asarray(action, dtype=np.float64)
-        bound = self.config.action_clip
-        clipped = np.clip(action, -bound, bound)
-        if np.any(clipped != action):
-            self.counters["action_clip"] += 1
-        return clipped
+        if not np.all(np.isfinite(action)):
+            bad = np.flatnonzero(~np.isfinite(action)).tolist()
+            return self._fault("action_bound", f"policy output non-finite at joints {bad}")
+        peak = float(np.max(np.abs(action))) if action.size else 0.0
+        if peak > self.config.action_clip:
+            return self._fault("action_bound", f"policy output |a| = {peak:.3g} at joint "
+                                               f"{int(np.argmax(np.abs(action)))} exceeds action_clip "
+                                               f"{self.config.action_clip:g}")
+        return None
 
     def check_state(self, state, now: float) -> tuple[str, str] | None:
         """Fault checks on a measured state; returns ``(fault, detail)`` or None. Counts the fault."""

@@ -1,6 +1,7 @@
 """Velocity commands (``cmd_vel``) -> the 15-d walk-these-ways command vector, with limits and a timeout."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +34,11 @@ class TeleopConfig:
 
 
 class VelocityCommand:
-    """Holds the latest velocity command; :meth:`commands` gives the ``[15]`` vector for the current time."""
+    """Holds the latest velocity command; :meth:`commands` gives the ``[15]`` vector for the current time.
+
+    Thread-safe: ``set`` runs on the ROS executor, ``commands`` on the control thread every tick, so the timeout is
+    enforced by the control thread even when the executor stalls.
+    """
 
     def __init__(self, cfg: TeleopConfig):
         self.cfg = cfg
@@ -45,6 +50,7 @@ class VelocityCommand:
         self._base = np.array([base[n] for n in COMMAND_NAMES], dtype=np.float64)
         self._vel = np.zeros(3)
         self._stamp = -np.inf
+        self._lock = threading.Lock()
         self.timeouts = 0
 
     def set(self, vx: float, vy: float, yaw: float, now: float) -> np.ndarray:
@@ -53,17 +59,19 @@ class VelocityCommand:
         if not np.all(np.isfinite(vel)):
             raise ValueError(f"cmd_vel must be finite, got {vel.tolist()}")
         lim = np.array([self.cfg.max_vx, self.cfg.max_vy, self.cfg.max_yaw])
-        self._vel = np.clip(vel, -lim, lim)
-        self._stamp = now
-        return self._vel.copy()
+        with self._lock:
+            self._vel = np.clip(vel, -lim, lim)
+            self._stamp = now
+            return self._vel.copy()
 
     def commands(self, now: float) -> np.ndarray:
         """``[15]`` command vector; velocities are zero when the last command is older than ``timeout_s``."""
         out = self._base.copy()
-        if now - self._stamp <= self.cfg.timeout_s:
-            out[:3] = self._vel
-        elif np.isfinite(self._stamp):
-            self.timeouts += 1
-            self._stamp = -np.inf
+        with self._lock:
+            if now - self._stamp <= self.cfg.timeout_s:
+                out[:3] = self._vel
+            elif np.isfinite(self._stamp):
+                self.timeouts += 1
+                self._stamp = -np.inf
         assert out.shape == (NUM_COMMANDS,)
         return out

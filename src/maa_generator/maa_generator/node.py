@@ -4,12 +4,15 @@
 * serves ``/generate_policy`` (maa_msgs/srv/GeneratePolicy) on its own callback group, so prompts keep flowing
   while a request is generating;
 * publishes the selected policy on ``weights_topic`` (maa_msgs/PolicyWeights; reliable, transient local, depth 1),
-  so a deploy node that starts later still receives the latest policy.
+  so a deploy node that starts later still receives the latest policy;
+* with ``signing_key`` set, signs every weights message it publishes or returns (:mod:`maa_generator.signing`);
+* rejects prompts above ``max_prompt_steps`` / ``max_prompt_dim`` before converting their arrays.
 All logic lives in :mod:`maa_generator.service`.
 """
 from __future__ import annotations
 
 import math
+import os
 import sys
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -25,6 +28,7 @@ from .ros_convert import trajectory_from_msg, weights_to_msg
 from .ros_params import declare_config
 from .ros_run import run_node
 from .service import GenerationRequest, GenerationService, GeneratorNodeConfig, ResultCode
+from .signing import SignatureError, Signer
 from .weights_codec import PolicyMeta
 
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -34,6 +38,7 @@ class GeneratorNode(Node):
     def __init__(self) -> None:
         super().__init__("maa_generator")
         self.cfg: GeneratorNodeConfig = declare_config(self, GeneratorNodeConfig)
+        self.signer = self._load_signer()  # before the (slow) model: a bad key fails fast
         import torch
 
         torch.set_num_threads(self.cfg.torch_threads)
@@ -41,15 +46,33 @@ class GeneratorNode(Node):
         self.service = GenerationService(
             generator, default_candidates=self.cfg.num_candidates, default_seed=self.cfg.seed,
             max_candidates=self.cfg.max_candidates, screener=self._make_screener(generator),
-            keep_prompts=self.cfg.keep_prompts)
+            keep_prompts=self.cfg.keep_prompts, limits=self.cfg.prompt_limits)
         self.generator_id = getattr(generator, "generator_id", self.cfg.model_path)
         self.weights_pub = self.create_publisher(PolicyWeights, self.cfg.weights_topic, LATCHED)
-        self.create_subscription(TrajectoryMsg, self.cfg.prompt_topic, self.on_prompt, 10,
+        self.create_subscription(TrajectoryMsg, self.cfg.prompt_topic, self.on_prompt, self.cfg.prompt_queue_depth,
                                  callback_group=MutuallyExclusiveCallbackGroup())
         self.create_service(GeneratePolicy, self.cfg.service_name, self.on_generate,
                             callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(f"ready: service {self.cfg.service_name}, prompts on {self.cfg.prompt_topic}, "
                                f"weights on {self.cfg.weights_topic}, model {self.cfg.model_path or '(none)'}")
+
+    def _load_signer(self) -> Signer | None:
+        path = self.cfg.signing_key
+        if not path:
+            self.get_logger().warning("parameter signing_key is empty: publishing UNSIGNED policy weights; a deploy "
+                                      "node that requires signed weights (trust.require_signed, the real-robot "
+                                      "setting) will refuse them (create a key with maa_keygen)")
+            return None
+        try:
+            signer = Signer.from_file(path)
+        except SignatureError as exc:
+            raise SignatureError(f"parameter signing_key: {exc}") from None
+        mode = os.stat(os.path.expanduser(path)).st_mode & 0o777
+        if mode & 0o077:
+            self.get_logger().warning(f"signing key {path} is accessible to other users (mode {mode:o}); "
+                                      f"run: chmod 600 {path}")
+        self.get_logger().info(f"signing policy weights with key {signer.key_id} ({path})")
+        return signer
 
     def _load_generator(self):
         if not self.cfg.model_path:
@@ -77,7 +100,7 @@ class GeneratorNode(Node):
 
     def on_prompt(self, msg: TrajectoryMsg) -> None:
         try:
-            self.service.add_prompt(trajectory_from_msg(msg))
+            self.service.add_prompt(trajectory_from_msg(msg, self.service.limits))
         except PromptError as exc:
             self.get_logger().warning(f"rejected prompt from {msg.source or 'unknown source'}: {exc}")
 
@@ -85,7 +108,7 @@ class GeneratorNode(Node):
         prompt = None
         if not request.use_latest_prompt:
             try:
-                prompt = trajectory_from_msg(request.prompt)
+                prompt = trajectory_from_msg(request.prompt, self.service.limits)
             except PromptError as exc:
                 response.error_code, response.error_msg = int(ResultCode.INVALID_PROMPT), str(exc)
                 return response
@@ -102,6 +125,13 @@ class GeneratorNode(Node):
                           seed=result.seed, candidate_index=result.selected, score=score)
         msg = weights_to_msg(result.layout, result.flat, meta)
         msg.header.stamp = self.get_clock().now().to_msg()
+        if self.signer is not None:  # last: the signature covers the filled fields
+            try:
+                self.signer.sign_message(msg)
+            except SignatureError as exc:
+                response.error_code, response.error_msg = int(ResultCode.UNKNOWN), f"cannot sign the weights: {exc}"
+                self.get_logger().error(response.error_msg)
+                return response
         response.weights = msg
         response.candidate_scores = [float(s) for s in result.scores]
         response.prompt_novelty = float(result.prompt_novelty)

@@ -8,17 +8,23 @@ from maa_msgs.msg import Trajectory as TrajectoryMsg
 
 from .layout import PolicyLayout
 from .prompt import PromptError, Trajectory
+from .service import PromptLimits
 from .weights_codec import PolicyMeta, decode_message, fill_message
 
 
-def trajectory_from_msg(msg: TrajectoryMsg) -> Trajectory:
+def trajectory_from_msg(msg: TrajectoryMsg, limits: PromptLimits | None = None) -> Trajectory:
     """Validate a ``maa_msgs/Trajectory`` and convert it.
 
+    Args:
+        limits: optional size bounds, checked on the declared sizes and array lengths before any array is converted.
     Raises:
-        PromptError: when sizes disagree (``num_steps``, ``obs_dim``, ``action_dim`` vs the array lengths),
-            the trajectory is empty, or values are not finite.
+        PromptError: when the prompt exceeds ``limits``, sizes disagree (``num_steps``, ``obs_dim``, ``action_dim``
+            vs the array lengths), the trajectory is empty, or values are not finite.
     """
     t, o, a = int(msg.num_steps), int(msg.obs_dim), int(msg.action_dim)
+    if limits is not None:
+        limits.check(t, o, a, num_observations=len(msg.observations), num_actions=len(msg.actions),
+                     num_success=len(msg.success))
     if t <= 0 or o <= 0 or a <= 0:
         raise PromptError(f"trajectory needs num_steps, obs_dim, action_dim > 0, got {t}, {o}, {a}")
     if len(msg.observations) != t * o:

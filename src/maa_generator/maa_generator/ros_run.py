@@ -49,9 +49,11 @@ def _spin_in_thread(executor) -> tuple[threading.Thread, list]:
 def run_node(factory: Callable[[], object], name: str, num_threads: int = 2, args=None) -> int:
     """Spin the node built by ``factory`` until SIGINT/SIGTERM; calls ``node.shutdown()`` first if it has one.
 
-    The executor spins on its own thread; the main thread only waits for a stop signal (or the executor dying) and
-    then tears everything down, in order. Returns 2 when the node could not be constructed; otherwise the process
-    exits (skipping interpreter finalization) with 0 after a normal shutdown or 1 after an unexpected exception.
+    The executor spins on its own thread; the main thread only waits for a stop signal, the executor dying, or the
+    node's ``exit_requested`` event (a node that must be restarted, e.g. the deploy node after a thread of its died)
+    and then tears everything down, in order. Returns 2 when the node could not be constructed; otherwise the
+    process exits (skipping interpreter finalization) with 0 after a normal shutdown or 1 after an unexpected
+    exception, a dead executor or an exit request.
     """
     _init_without_rclpy_signal_handlers(args)
     stop = threading.Event()
@@ -68,8 +70,16 @@ def run_node(factory: Callable[[], object], name: str, num_threads: int = 2, arg
     code = 0
     try:
         spin_thread, errors = _spin_in_thread(executor)
+        exit_requested = getattr(node, "exit_requested", None)
         while not stop.wait(STOP_POLL_S) and spin_thread.is_alive():
-            pass
+            if exit_requested is not None and exit_requested.is_set():
+                print(f"{name}: exiting with status 1 for a restart ({getattr(node, 'exit_reason', 'fatal error')})",
+                      file=sys.stderr)
+                code = 1
+                break
+        if not spin_thread.is_alive() and not stop.is_set() and code == 0:
+            print(f"{name}: the ROS executor stopped unexpectedly", file=sys.stderr)
+            code = 1
         for exc in errors:  # report, then still leave the robot safe below
             traceback.print_exception(exc)
             code = 1

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .config import ConfigError
 from .layout import PolicyLayout
 from .prompt import PromptError, Trajectory
 
@@ -36,6 +37,35 @@ class ResultCode(enum.IntEnum):
 
 #: ``screener(layout, flats [K, P], trajectory) -> scores [K]`` (higher is better, NaN = candidate failed).
 Screener = Callable[[PolicyLayout, np.ndarray, Trajectory], np.ndarray]
+
+
+@dataclass(frozen=True)
+class PromptLimits:
+    """Bounds on a prompt's size, checked before its arrays are converted (memory/CPU guard).
+
+    ``max_steps`` bounds ``num_steps`` (T); ``max_dim`` bounds ``obs_dim`` and ``action_dim``. The messages name the
+    generator parameters (``max_prompt_steps``, ``max_prompt_dim``) that raise the limits.
+    """
+
+    max_steps: int = 2000
+    max_dim: int = 512
+
+    def check(self, num_steps: int, obs_dim: int, action_dim: int, *, num_observations: int | None = None,
+              num_actions: int | None = None, num_success: int | None = None) -> None:
+        """Raise :class:`PromptError` when the declared sizes, or the array lengths (values), exceed the limits."""
+        if num_steps > self.max_steps:
+            raise PromptError(f"prompt has num_steps={num_steps}, above the limit max_prompt_steps="
+                              f"{self.max_steps} (raise the generator parameter max_prompt_steps to accept it)")
+        for name, dim in (("obs_dim", obs_dim), ("action_dim", action_dim)):
+            if dim > self.max_dim:
+                raise PromptError(f"prompt has {name}={dim}, above the limit max_prompt_dim={self.max_dim} "
+                                  "(raise the generator parameter max_prompt_dim to accept it)")
+        cap = self.max_steps * self.max_dim
+        for name, count, limit in (("observations", num_observations, cap), ("actions", num_actions, cap),
+                                   ("success", num_success, self.max_steps)):
+            if count is not None and count > limit:
+                raise PromptError(f"prompt {name} has {count} values, above the limit {limit} set by "
+                                  "max_prompt_steps / max_prompt_dim (generator parameters)")
 
 
 @dataclass
@@ -76,12 +106,17 @@ class GenerationService:
         default_seed: seed used when a request passes -1.
         max_candidates: upper bound on K (memory guard).
         screener: optional simulation screener, used when a request sets ``screen``.
-        keep_prompts: how many received prompts to keep.
+        keep_prompts: how many received prompts to keep (older ones are dropped).
+        limits: bounds on a prompt's size (:class:`PromptLimits`); checked for every prompt, kept or requested.
     """
 
     def __init__(self, generator=None, *, default_candidates: int = 1, default_seed: int = 0,
-                 max_candidates: int = 256, screener: Screener | None = None, keep_prompts: int = 8):
+                 max_candidates: int = 256, screener: Screener | None = None, keep_prompts: int = 8,
+                 limits: PromptLimits | None = None):
+        if keep_prompts < 1:
+            raise ValueError(f"keep_prompts must be >= 1, got {keep_prompts}")
         self.generator = generator
+        self.limits = limits or PromptLimits()
         self.default_candidates = default_candidates
         self.default_seed = default_seed
         self.max_candidates = max_candidates
@@ -92,7 +127,8 @@ class GenerationService:
 
     # ------------------------------------------------------------------ prompts
     def check_prompt(self, traj: Trajectory) -> None:
-        """Raise :class:`PromptError` if ``traj`` cannot condition the loaded generator."""
+        """Raise :class:`PromptError` if ``traj`` is over the size limits or cannot condition the loaded generator."""
+        self.limits.check(traj.length, traj.obs_dim, traj.act_dim)
         if self.generator is not None:
             self.generator.check_trajectory(traj)
 
@@ -181,8 +217,12 @@ class GeneratorNodeConfig:
     prompt_topic: str = "/maa/prompt"
     weights_topic: str = "/maa/policy_weights"
     service_name: str = "/generate_policy"
-    keep_prompts: int = 8
+    keep_prompts: int = 8                # received prompts kept (the latest is used by use_latest_prompt)
     novelty_warn: float = 3.0            # log a warning when a prompt's novelty exceeds this (in-distribution ~1)
+    signing_key: str = ""                # operator private key (maa_keygen); "" = publish unsigned weights
+    max_prompt_steps: int = 2000         # prompts (topic or request) with more steps are rejected
+    max_prompt_dim: int = 512            # prompts with a larger obs_dim or action_dim are rejected
+    prompt_queue_depth: int = 10         # prompt subscription queue depth
 
     def __post_init__(self) -> None:
         if not 1 <= self.num_candidates <= self.max_candidates:
@@ -196,3 +236,10 @@ class GeneratorNodeConfig:
             raise ValueError(f"screen_seconds must be > 0, got {self.screen_seconds}")
         if not (self.device == "cpu" or self.device.startswith("cuda")):
             raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
+        for name in ("keep_prompts", "max_prompt_steps", "max_prompt_dim", "prompt_queue_depth"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    @property
+    def prompt_limits(self) -> PromptLimits:
+        return PromptLimits(max_steps=self.max_prompt_steps, max_dim=self.max_prompt_dim)

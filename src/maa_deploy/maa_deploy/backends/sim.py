@@ -9,6 +9,10 @@ latest command. Two timing modes:
 * ``realtime=True``: a background thread steps physics against wall-clock deadlines, whatever the controller does
   (as the real robot would), so a stopped controller leaves the robot on its last command: the backend's own
   command watchdog switches to damping after ``command_timeout_s`` — like :class:`UnitreeBackend`.
+
+Faults latch as on the real robot (:class:`~maa_deploy.backends.base.FaultLatch`): the command watchdog, a
+non-finite command or an error in the physics thread hold damping until :meth:`clear_fault`; the physics thread
+counts its errors and, if it dies, is listed in :meth:`health`.
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from maa_go2.engines.mujoco_engine import load_model
 from maa_go2.joint_order import NUM_JOINTS
 
 from ..realtime import request_realtime
-from .base import DEFAULT_DAMPING_KD, Backend, RobotState
+from .base import DEFAULT_DAMPING_KD, Backend, RobotState, ThreadHealth
 
 
 class SimBackend(Backend):
@@ -58,13 +62,15 @@ class SimBackend(Backend):
         self._t0 = 1000.0  # simulated clock origin (positive, unrelated to the wall clock)
         self._stamp = self.clock()
         self.steps = 0
-        self.counters = {"damping_stale_command": 0, "physics_resyncs": 0}
+        self.counters = {"damping_stale_command": 0, "physics_resyncs": 0, "refused_while_latched": 0}
+        self.threads = ThreadHealth()
         self.rt_priority, self.scheduling = rt_priority, "not started"
         self._running = threading.Event()
         self._thread = None
         if realtime:
             self._running.set()
-            self._thread = threading.Thread(target=self._realtime_loop, name="sim-physics", daemon=True)
+            self._thread = threading.Thread(target=self.threads.run_guarded, name="sim-physics", daemon=True,
+                                            args=("sim-physics", self._realtime_loop, self.latch_fault))
             self._thread.start()
 
     # --------------------------------------------------------------- physics
@@ -93,11 +99,11 @@ class SimBackend(Backend):
         self.scheduling = request_realtime(self.rt_priority)
         t0, k = time.monotonic(), 0
         while self._running.is_set():
-            with self._lock:
-                if time.monotonic() - self._cmd_time > self.command_timeout_s and self._cmd[1].any():
-                    self._cmd = self._damping_cmd()
-                    self.counters["damping_stale_command"] += 1
-                self._step(1)
+            try:
+                self._physics_tick()
+            except Exception as exc:  # noqa: BLE001 - counted and damped; the simulated robot keeps running
+                self.threads.record("sim-physics", exc)
+                self.latch_fault(f"sim physics error: {self.threads.last_error['sim-physics']}")
             k += 1
             delay = t0 + k * SIM_DT - time.monotonic()
             if delay > 0:
@@ -105,6 +111,14 @@ class SimBackend(Backend):
             elif delay < -0.1:  # > 100 ms behind: drop the backlog rather than spin (at SCHED_FIFO) to catch up
                 t0 = time.monotonic() - k * SIM_DT
                 self.counters["physics_resyncs"] += 1
+
+    def _physics_tick(self) -> None:
+        with self._lock:
+            if time.monotonic() - self._cmd_time > self.command_timeout_s and self._cmd[1].any():
+                self._cmd = self._damping_cmd()
+                self.counters["damping_stale_command"] += 1
+                self.fault.latch(f"command stale: no joint target for {self.command_timeout_s * 1e3:.0f} ms")
+            self._step(1)
 
     # ------------------------------------------------------------- interface
     def read_state(self) -> RobotState:
@@ -115,11 +129,16 @@ class SimBackend(Backend):
                               tau_est=d.ctrl.copy())
 
     def write_command(self, q_des, kp, kd, tau_ff=0.0) -> None:
+        """Set the PD command; a non-finite one latches damping; refused (damping kept) while latched."""
         cmd = tuple(np.broadcast_to(np.asarray(v, dtype=np.float64), (NUM_JOINTS,)).copy()
                     for v in (q_des, kp, kd, tau_ff))
         if not all(np.all(np.isfinite(c)) for c in cmd):
-            raise ValueError("sim command contains NaN/inf")
+            self.latch_fault("non-finite joint command refused")
+            return
         with self._lock:
+            if self.fault.latched:
+                self.counters["refused_while_latched"] += 1
+                cmd = self._damping_cmd()
             self._cmd, self._cmd_time = cmd, time.monotonic()
             if not self.realtime:
                 self._step(self.decimation)

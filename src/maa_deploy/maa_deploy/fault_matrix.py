@@ -1,0 +1,173 @@
+"""Drive the real-robot backend through every wire-level fault and measure what reaches the motors.
+
+:func:`run_unitree_matrix` starts a stand-in Go2 (:mod:`maa_deploy.wire_robot`, its own process), starts
+:class:`~maa_deploy.backends.unitree.UnitreeBackend` against it over Cyclone DDS on the loopback interface, and for
+each fault of :data:`maa_deploy.wire_robot.FAULTS` and :data:`BACKEND_FAULTS`: commands a PD target at 50 Hz *and
+keeps commanding after the fault* (the worst case: a controller that has not noticed), injects the fault, then
+reads back
+
+* ``detected``: the backend latched a fault;
+* ``damping_latency_ms``: fault onset (on the wire, or in the backend process) -> first damping frame the robot
+  received;
+* ``unsafe_frames``: PD frames (kp > 0) the backend wrote to ``rt/lowcmd`` after it detected the fault (from its
+  send log; receive times would also count frames already in flight);
+* ``crc_bad``: frames with a wrong CRC;
+then restores the wire, checks that the latch holds until :meth:`clear_fault`, clears it and goes on.
+Needs the Unitree SDK (``scripts/fix_unitree_sdk.sh``).
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import unitree_wire
+from .wire_robot import FAULTS, STAND_Q
+
+#: faults inside the backend process (the wire stays healthy)
+BACKEND_FAULTS = {
+    "publisher_exception": "packing a PD frame raises in the 500 Hz publisher thread",
+    "nonfinite_command": "the controller writes a NaN joint target",
+}
+
+
+def _inject_backend_fault(backend, kind: str) -> float:
+    """Start backend-side fault ``kind``; returns its onset (monotonic s)."""
+    onset = time.monotonic()
+    if kind == "publisher_exception":
+        def broken_fill(*args, **kwargs):
+            raise RuntimeError("injected: lowcmd packing failed")
+
+        backend._packed = None  # force a re-pack, which now raises
+        unitree_wire.fill_lowcmd = broken_fill
+        backend.write_command(STAND_Q + 0.01, 20.0, 0.5)
+    elif kind == "nonfinite_command":
+        backend.write_command(np.full(12, np.nan), 20.0, 0.5)
+    return onset
+
+
+@dataclass
+class WireRobotProcess:
+    """The stand-in robot as a child process, driven through its stdin/stdout JSON protocol."""
+
+    proc: subprocess.Popen
+
+    @classmethod
+    def start(cls, domain: int, interface: str = "lo", timeout_s: float = 30.0) -> WireRobotProcess:
+        proc = subprocess.Popen([sys.executable, "-m", "maa_deploy.wire_robot", str(domain), interface],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        robot = cls(proc)
+        line = robot._readline(timeout_s)
+        if not json.loads(line).get("ready"):
+            raise RuntimeError(f"wire robot did not start: {line!r}")
+        return robot
+
+    def _readline(self, timeout_s: float = 10.0) -> str:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"wire robot exited (code {self.proc.poll()})")
+        return line
+
+    def send(self, command: str) -> dict:
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        reply = json.loads(self._readline())
+        if "error" in reply:
+            raise ValueError(reply["error"])
+        return reply
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.flush()
+            self.proc.wait(10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+
+
+def _drive(backend, seconds: float, q_des: np.ndarray = STAND_Q) -> None:
+    """Command a PD target at 50 Hz for ``seconds`` (ignoring refusals, like a controller that did not notice)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        backend.write_command(q_des, 20.0, 0.5)
+        time.sleep(0.02)
+
+
+def _scenario(robot: WireRobotProcess, backend, kind: str, settle_s: float) -> dict:
+    _drive(backend, 0.2)
+    backend.sent_log.clear()
+    before = robot.send("report")
+    assert before["pd_frames"] > 0, f"no PD frames reached the robot before {kind}"
+    original_fill = unitree_wire.fill_lowcmd
+    if kind in BACKEND_FAULTS:
+        robot.send("mark")  # fresh statistics and an onset mark; the wire stays healthy
+        onset = _inject_backend_fault(backend, kind)
+    else:
+        onset = robot.send(f"fault {kind}")["onset"]
+    try:
+        _drive(backend, settle_s)
+    finally:
+        unitree_wire.fill_lowcmd = original_fill
+    report = robot.send("report")
+    events = [t for _, t in backend.fault_events if t >= onset - 0.05]
+    detected_at = events[0] if events else None
+    sent = list(backend.sent_log)
+    first_damp = report["first_damping_after_onset"]
+    robot.send("restore")
+    _drive(backend, 0.1)
+    held = robot.send("report")  # the wire is healthy again; the latch must still hold
+    latch_held = backend.fault.latched and held["pd_frames"] == 0
+    reason = backend.clear_fault()
+    return {"fault": kind, "detected": detected_at is not None, "reason": reason,
+            "detection_ms": None if detected_at is None else (detected_at - onset) * 1e3,
+            "damping_latency_ms": None if first_damp is None else (first_damp - onset) * 1e3,
+            "unsafe_frames": sum(pd and t > detected_at for t, pd in sent) if detected_at else None,
+            "pd_frames_received_after_onset": len(report["pd_after"]), "crc_bad": report["crc_bad"],
+            "latch_held_after_restore": bool(latch_held)}
+
+
+def run_unitree_matrix(domain: int, faults: list[str] | None = None, settle_s: float = 0.3,
+                       interface: str = "lo") -> dict:
+    """Run the matrix; returns ``{"scenarios": [...], "thread_health": ..., "counters": ...}``.
+
+    Must run in a process that has not initialized the SDK's ChannelFactory yet (it initializes it for ``domain``).
+    """
+    from unitree_sdk2py.core.channel import ChannelFactoryInitialize
+
+    from .backends.unitree import UnitreeBackend
+
+    kinds = [*FAULTS, *BACKEND_FAULTS] if faults is None else faults
+    robot = WireRobotProcess.start(domain, interface)
+    backend = None
+    try:
+        ChannelFactoryInitialize(domain, interface)
+        backend = UnitreeBackend(interface=interface, domain_id=domain, release_sport_mode=True, check_writers_s=0.3,
+                                 writer_check_period_s=0.05)
+        start = robot.send("report")
+        state = backend.read_state()
+        results = [_scenario(robot, backend, kind, settle_s) for kind in kinds]
+        return {"scenarios": results, "thread_health": backend.threads.report(), "counters": dict(backend.counters),
+                "sport_mode_released": start["sport_mode"] == "" and start["releases"] == 1,
+                "state_q": state.q.tolist(), "expected_q": STAND_Q.tolist()}
+    finally:
+        if backend is not None:
+            backend.close()
+        robot.close()
+
+
+def main(argv: list[str]) -> int:
+    """``python -m maa_deploy.fault_matrix DOMAIN [FAULT ...]``: print the matrix as one JSON line."""
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    out = run_unitree_matrix(int(argv[0]), argv[1:] or None)
+    print(json.dumps(out), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
