@@ -99,7 +99,7 @@ def test_trainer_state_round_trip_continues_identically():
     a.step, a.updates = 40, 3
     raw = io.BytesIO()
     torch.save(trainer_state(a), raw)
-    snap = torch.load(io.BytesIO(raw.getvalue()), weights_only=False)
+    snap = torch.load(io.BytesIO(raw.getvalue()), weights_only=True)
     assert snap["replay"]["obs"].shape == (2, 40, 39) and snap["replay"]["obs"].dtype == torch.float32
     b = fresh()
     restore_trainer(b, snap)
@@ -120,7 +120,7 @@ def test_interrupted_job_resumes_from_partial_checkpoint(tmp_path):
     torch.manual_seed(0)
     with pytest.raises(KeyboardInterrupt):  # killed at step 250: last partial checkpoint is step 200
         sac.run_sac_job("reach", 0, cfg, tmp_path, progress=Bar(kill_at=250))
-    blob = torch.load(partial_of(tmp_path), weights_only=False)
+    blob = torch.load(partial_of(tmp_path), weights_only=True)
     assert blob["trainer"]["step"] == 200 and blob["trainer"]["replay"]["n"] == 200
     assert blob["trainer"]["updates"] == 200 - 50 + 1
     assert [m["step"] for m in blob["rows"]["meta"]] == [100, 100, 200, 200]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +16,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from .atomic_io import atomic_path, atomic_write_text
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
@@ -70,9 +71,8 @@ def save_checkpoint(
             raise CheckpointError(f"module name {name!r} must be non-empty and contain no '.'")
         for key, value in module.state_dict().items():
             tensors[f"{name}.{key}"] = value.detach().cpu().contiguous().clone()
-    tmp = out / (WEIGHTS_FILE + ".tmp")
-    save_file(tensors, str(tmp))
-    os.replace(tmp, out / WEIGHTS_FILE)
+    with atomic_path(out / WEIGHTS_FILE) as tmp:
+        save_file(tensors, str(tmp))
     meta = {
         "format_version": FORMAT_VERSION,
         "layout": layout,
@@ -82,9 +82,7 @@ def save_checkpoint(
         "sha256": _sha256(out / WEIGHTS_FILE),
         "tensors": {k: list(v.shape) for k, v in sorted(tensors.items())},
     }
-    tmp_cfg = out / (CONFIG_FILE + ".tmp")
-    tmp_cfg.write_text(json.dumps(meta, indent=2, sort_keys=False))
-    os.replace(tmp_cfg, out / CONFIG_FILE)
+    atomic_write_text(out / CONFIG_FILE, json.dumps(meta, indent=2, sort_keys=False))
     return out
 
 

@@ -10,24 +10,42 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic_io import atomic_path, write_new_file
 from .prompt import PromptError, Trajectory
 
 FORMAT_TAG = "maa.prompt/1"
 
 
-def save_prompt(path: str | Path, traj: Trajectory, source: str = "") -> Path:
-    """Write ``traj`` atomically (temp file + rename); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _arrays(traj: Trajectory, source: str) -> dict[str, np.ndarray]:
     arrays = {"obs": traj.obs, "act": traj.act, "dt": np.float64(traj.dt), "domain": np.array(traj.domain),
               "task": np.array(traj.task), "source": np.array(source), "format": np.array(FORMAT_TAG)}
     if traj.success is not None:
         arrays["success"] = traj.success.astype(bool)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as fh:
+    return arrays
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with path.open("wb") as fh:
         np.savez(fh, **arrays)
-    tmp.replace(path)
+
+
+def save_prompt(path: str | Path, traj: Trajectory, source: str = "") -> Path:
+    """Write ``traj`` to ``path`` atomically (temp file + fsync + rename), replacing any file there; returns it."""
+    path = Path(path)
+    arrays = _arrays(traj, source)
+    with atomic_path(path) as tmp:
+        _write_npz(tmp, arrays)
     return path
+
+
+def save_prompt_new(path: str | Path, traj: Trajectory, source: str = "") -> Path:
+    """Write ``traj`` as a new file, never overwriting one: ``path`` if free, else ``<stem>-1<suffix>``, ``-2``, ...
+
+    Atomic (temp file + fsync + hard link / exclusive create), so concurrent writers never share a name and a
+    reader never sees a partial file. Returns the path actually written.
+    """
+    arrays = _arrays(traj, source)
+    return write_new_file(path, lambda tmp: _write_npz(tmp, arrays))
 
 
 def load_prompt(path: str | Path) -> Trajectory:

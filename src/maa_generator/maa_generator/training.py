@@ -11,8 +11,9 @@ same checkpoint's prompt). The run directory::
     <out>/cache/latents.npy, cond.npy       zoo latents / embedding conditions used by the generator stage
     <out>/generator/                        final :class:`Generator` directory (``Generator.load``)
 
-Checkpoint directories are written to a temporary directory and renamed into place, so a run killed at any point
-resumes (``resume=True``) from its last complete checkpoint with the same optimizer, scheduler, step and RNG state.
+Checkpoint directories are written to a temporary directory, fsynced and renamed into place, so a run killed at any
+point resumes (``resume=True``) from its last complete checkpoint with the same optimizer, scheduler, step and RNG
+state.
 Batches are a pure function of ``(seed, stage, step)``, so a resumed run draws the same batches as an uninterrupted
 one.
 """
@@ -30,6 +31,7 @@ import numpy as np
 import torch
 import yaml
 
+from .atomic_io import atomic_write_text, durable_rename_dir
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import ConfigError, to_dict
 from .distributed import DistInfo, LossModule, all_mean, barrier, check_in_sync, shard_rows, wrap
@@ -65,7 +67,7 @@ def _atomic_dir(dest: Path, write: Callable[[Path], None]) -> None:
     if dest.exists():
         shutil.rmtree(old, ignore_errors=True)
         os.rename(dest, old)
-    os.rename(tmp, dest)
+    durable_rename_dir(tmp, dest)  # every file fsynced before the rename, the parent directory after it
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -337,7 +339,7 @@ def run_training(cfg: RunConfig, out: str | Path, stage: str = "all", resume: bo
                                              "num_checkpoints": zoo.num_checkpoints}}
     writer = None
     if info.is_main:
-        (out / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+        atomic_write_text(out / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(out / "tb"))

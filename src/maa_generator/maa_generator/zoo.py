@@ -12,8 +12,9 @@ A zoo is a directory (format described in ``docs/zoo_format.md``)::
         traj_success.npy (opt.)   bool    [N, E, T]
         shard.json                shard entry + per-checkpoint metadata (written last)
 
-Shards are written to a temporary directory and renamed into place, so an interrupted collection never leaves a
-half shard; :meth:`ZooWriter.has_shard` lets a collector resume shard by shard.
+Shards are written to a temporary directory, every file and the directory fsynced, and renamed into place (then
+the parent directory is fsynced), so an interrupted collection or a power loss never leaves a half shard;
+:meth:`ZooWriter.has_shard` lets a collector resume shard by shard.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic_io import atomic_write_text, durable_rename_dir, remove_stale_temps
 from .layout import LayoutError, PolicyLayout
 
 FORMAT_VERSION = 1
@@ -42,12 +44,8 @@ class ZooError(ValueError):
 
 # --------------------------------------------------------------------------- small helpers
 def _atomic_write_json(path: Path, data) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w") as fh:
-        json.dump(data, fh, indent=1, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True))
+
 
 
 def shard_name(task: str, run: str) -> str:
@@ -154,6 +152,7 @@ class ZooWriter:
                           "layout_fingerprint": layout.fingerprint(), "prompt": self.prompt,
                           "config": dict(config or {}), "synthetic": bool(synthetic), "shards": []}
         self._recover()
+        remove_stale_temps(index)
         _atomic_write_json(index, self.index)
 
     def _recover(self) -> None:
@@ -204,11 +203,8 @@ class ZooWriter:
         tmp.mkdir()
         for key, arr in arrays.items():
             np.save(tmp / f"{key}.npy", arr)
-        with (tmp / "shard.json").open("w") as fh:
-            json.dump({"entry": entry, "meta": cols}, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.rename(tmp, self.root / "shards" / name)
+        (tmp / "shard.json").write_text(json.dumps({"entry": entry, "meta": cols}))
+        durable_rename_dir(tmp, self.root / "shards" / name)  # fsyncs every file before the shard becomes visible
         self.index["shards"].append(entry)
         _atomic_write_json(self.root / "zoo.json", self.index)
         return entry

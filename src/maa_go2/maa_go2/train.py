@@ -3,16 +3,22 @@
 Run directory layout::
 
     config.yaml                 resolved configuration
-    checkpoints/ckpt_XXXXX.pt   full state (actor-critic, optimizers, iteration, wall clock)
+    checkpoints/ckpt_XXXXX.pt   full state (actor-critic, optimizers, iteration, wall clock); tensors and plain
+                                Python types only (loaded with ``weights_only=True``), written atomically
     actors/actor_XXXXX.safetensors       generated-network format (flat params + PolicyLayout)
     adaptation/adaptation_XXXXX.safetensors
     summary.json                wall clock, iterations, latest metrics
     tb/                         TensorBoard
+
+Resume takes the newest checkpoint that loads and validates; a truncated or corrupt newer one (a disk error, or a
+kill during a save of an older maa version) is skipped with a warning naming the file.
 """
 from __future__ import annotations
 
 import json
+import re
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +26,7 @@ import numpy as np
 import torch
 import yaml
 
+from maa_generator.atomic_io import atomic_torch_save, atomic_write_text, remove_stale_temps, torch_load_safe
 from maa_generator.config import from_dict, load_yaml, to_dict
 
 from .actor_critic import ActorCritic
@@ -53,9 +60,60 @@ def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainC
     return from_dict(TrainConfig, data)
 
 
-def _latest(folder: Path, pattern: str) -> Path | None:
-    files = sorted(folder.glob(pattern))
-    return files[-1] if files else None
+_CKPT_RE = re.compile(r"^ckpt_(\d+)\.pt$")
+_CKPT_KEYS = {"model": dict, "ppo": dict, "iteration": int, "wall_clock_s": (int, float)}
+_FIX = "delete it to resume from an older checkpoint, or retrain"
+
+
+def checkpoint_files(folder: Path) -> list[Path]:
+    """``ckpt_<iteration>.pt`` files in ``folder``, newest (highest iteration) first."""
+    found = [(int(m.group(1)), p) for p in folder.glob("ckpt_*.pt") if (m := _CKPT_RE.match(p.name))]
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def _load_checkpoint(path: Path, ac: ActorCritic, ppo: PPO) -> dict:
+    """Load ``path`` into ``ac`` / ``ppo`` (weights_only, never unpickled); returns the state.
+
+    Raises:
+        ValueError: unreadable file, missing / mistyped keys, iteration that disagrees with the file name, or
+            tensors that do not fit the model and optimizers.
+    """
+    state = torch_load_safe(path, "Go2 PPO checkpoint", _FIX)
+    if not isinstance(state, dict):
+        raise ValueError(f"Go2 PPO checkpoint {path} holds a {type(state).__name__}, expected a dict; {_FIX}")
+    bad = [k for k, t in _CKPT_KEYS.items() if not isinstance(state.get(k), t)]
+    if bad:
+        raise ValueError(f"Go2 PPO checkpoint {path} lacks or mistypes {bad}; expected {list(_CKPT_KEYS)}; {_FIX}")
+    if f"ckpt_{state['iteration']:05d}.pt" != path.name:
+        raise ValueError(f"Go2 PPO checkpoint {path} holds iteration {state['iteration']}; {_FIX}")
+    try:
+        ac.load_state_dict(state["model"])
+        ppo.load_state_dict(state["ppo"])
+    except (RuntimeError, KeyError, ValueError, TypeError) as e:
+        raise ValueError(f"Go2 PPO checkpoint {path} does not fit this model / config ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0]}); {_FIX}") from e
+    return state
+
+
+def resume_checkpoint(folder: Path, ac: ActorCritic, ppo: PPO) -> dict | None:
+    """Load the newest checkpoint in ``folder`` that loads and validates into ``ac`` / ``ppo``; returns its state
+    (None if there is no checkpoint). Each newer file that fails is reported with a ``RuntimeWarning`` naming it.
+
+    Raises:
+        ValueError: checkpoints exist but none loads (the message lists each file and why).
+    """
+    files = checkpoint_files(folder)
+    errors = []
+    for path in files:
+        try:
+            return _load_checkpoint(path, ac, ppo)  # a later success overwrites any partial load of a failure
+        except ValueError as e:  # includes UnsafeFileError (unreadable / pickled file)
+            errors.append(str(e))
+            warnings.warn(f"skipping {e}", RuntimeWarning, stacklevel=2)
+    if errors:
+        raise ValueError(f"no usable Go2 PPO checkpoint in {folder} ({len(files)} found):\n  " + "\n  ".join(errors)
+                         + "\nstart with resume=False or delete the run directory to train from scratch")
+    return None
 
 
 def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> dict:
@@ -68,7 +126,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> dict:
     run = Path(cfg.run_dir)
     for sub in ("checkpoints", "actors", "adaptation"):
         (run / sub).mkdir(parents=True, exist_ok=True)
-    (run / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    atomic_write_text(run / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
     env = MujocoGo2Env(cfg.env, seed=cfg.seed, nthread=cfg.sim_threads)
     ac = ActorCritic(cfg.env.history_len, cfg.ppo.init_noise_std)
     ppo = PPO(ac, cfg.ppo)
@@ -80,12 +138,9 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> dict:
         ac.adaptation.load_state_dict(pre.state_dict())
         ppo.train_adaptation = False
     start_it, wall0 = 0, 0.0
-    ckpt = _latest(run / "checkpoints", "ckpt_*.pt") if resume else None
-    if ckpt is not None:
-        state = torch.load(ckpt, weights_only=False)
-        ac.load_state_dict(state["model"])
-        ppo.load_state_dict(state["ppo"])
-        start_it, wall0 = state["iteration"], state["wall_clock_s"]
+    state = resume_checkpoint(run / "checkpoints", ac, ppo) if resume else None
+    if state is not None:
+        start_it, wall0 = state["iteration"], float(state["wall_clock_s"])
     writer = SummaryWriter(str(run / "tb"))
     n, t_steps = cfg.env.num_envs, cfg.ppo.steps_per_env
     obs, hist = env.obs.copy(), env.get_obs_history().copy()
@@ -149,9 +204,11 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> dict:
 
 
 def _save(run: Path, it: int, ac: ActorCritic, ppo: PPO, wall: float, cfg: TrainConfig, summary: dict) -> None:
-    torch.save({"model": ac.state_dict(), "ppo": ppo.state_dict(), "iteration": it, "wall_clock_s": wall,
-                "config": to_dict(cfg)}, run / "checkpoints" / f"ckpt_{it:05d}.pt")
+    path = run / "checkpoints" / f"ckpt_{it:05d}.pt"
+    remove_stale_temps(path)
+    atomic_torch_save({"model": ac.state_dict(), "ppo": ppo.state_dict(), "iteration": int(it),
+                       "wall_clock_s": float(wall), "config": to_dict(cfg)}, path)
     save_actor(run / "actors" / f"actor_{it:05d}.safetensors", ac.layout, ac.actor.flat(), iteration=it,
                seed=cfg.seed, history_len=cfg.env.history_len)
     save_adaptation(run / "adaptation" / f"adaptation_{it:05d}.safetensors", ac.adaptation)
-    (run / "summary.json").write_text(json.dumps(summary, indent=2))
+    atomic_write_text(run / "summary.json", json.dumps(summary, indent=2))

@@ -3,7 +3,8 @@
 One run = (task, seed). It yields ``dagger.iterations`` checkpoints of increasing quality (the first is the
 untrained actor), each with its success rate, its prompt ``(h, v)`` from its own rollout in the seed's fixed
 configuration and a few full evaluation episodes. Runs checkpoint their partial state every
-``dagger.partial_every`` iterations under ``<zoo>/partial/`` and resume from it.
+``dagger.partial_every`` iterations under ``<zoo>/partial/`` (atomically, pickle-free: tensors and plain Python
+types, loaded with ``weights_only=True``) and resume from it.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from maa_generator.atomic_io import atomic_torch_save, from_torch_plain, to_torch_plain, torch_load_safe
 from maa_generator.layout import metaworld_sac_layout
 from maa_generator.prompt import success_prompt
 
@@ -22,6 +24,8 @@ from .config import CollectConfig
 from .envs import VecMetaWorld, expert_policy, rollout
 
 COLLECTOR = "dagger_expert"
+PARTIAL_FORMAT = 2  # 1 (unversioned) held numpy objects and needed unpickling
+_RESTART = "delete the file to start the run over"
 
 
 @dataclass
@@ -96,23 +100,30 @@ def _partial_path(root: Path, task: str, run: str) -> Path:
 
 
 def _save_partial(path: Path, st: _State, net, opt, rng, gen) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"state": st.__dict__, "net": net.state_dict(), "opt": opt.state_dict(), "rng": rng.bit_generator.state,
-                "gen": gen.get_state()}, tmp)
-    tmp.replace(path)
+    """Atomically write the run's partial state (tensors and plain Python types only: loads with weights_only)."""
+    atomic_torch_save({"format": PARTIAL_FORMAT, "state": to_torch_plain(st.__dict__), "net": net.state_dict(),
+                       "opt": opt.state_dict(), "rng": rng.bit_generator.state, "gen": gen.get_state()}, path)
 
 
 def _load_partial(path: Path, net, opt, rng, gen) -> _State | None:
+    """Restore a :func:`_save_partial` file into ``net``, ``opt``, ``rng``, ``gen``; returns its state (None if
+    there is no file).
+
+    Raises:
+        ValueError: unreadable (truncated / corrupt) file, or one written by an older maa version.
+    """
     if not path.is_file():
         return None
-    blob = torch.load(path, weights_only=False)
+    blob = torch_load_safe(path, "DAgger partial checkpoint", _RESTART)
+    if not isinstance(blob, dict) or blob.get("format") != PARTIAL_FORMAT:
+        raise ValueError(f"{path} is not a DAgger partial checkpoint of format {PARTIAL_FORMAT} (written by an older "
+                         f"maa version?); {_RESTART}")
     net.load_state_dict(blob["net"])
     opt.load_state_dict(blob["opt"])
     rng.bit_generator.state = blob["rng"]
     gen.set_state(blob["gen"])
     st = _State()
-    st.__dict__.update(blob["state"])
+    st.__dict__.update(from_torch_plain(blob["state"]))
     return st
 
 

@@ -1,7 +1,8 @@
 """Partial-run checkpoints of the SAC collector (:func:`maa_manip.sac.run_sac_job`).
 
 Every ``sac.partial_every`` agent steps a SAC job writes ``<zoo root>/partial/<task>__sac-s<seed>.pt`` (to a
-temporary file, then renamed, so a kill never leaves a half-written checkpoint): the agents (actor, critics, target
+temporary file, fsynced, then renamed, so a kill or a power loss never leaves a half-written checkpoint; tensors and
+plain Python types only, loaded with ``weights_only=True``, never unpickled): the agents (actor, critics, target
 critics, ``log_alpha``, the three Adam states), the filled part of the replay buffer, the torch and numpy generator
 states, the step reached, the update count and the job's checkpoint rows collected so far. The next run of the job
 validates the file against its config and continues after that step; :func:`maa_manip.jobs.write_result` deletes
@@ -16,11 +17,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from maa_generator.atomic_io import atomic_torch_save, from_torch_plain, to_torch_plain, torch_load_safe
+
 if TYPE_CHECKING:
     from .config import SacConfig
     from .sac import SacState
 
-FORMAT = 1
+FORMAT = 2  # 1 held numpy arrays (rows, reached) and needed unpickling
 REPLAY_FIELDS = ("obs", "act", "rew", "next_obs")
 _KEYS = ("format", "signature", "trainer", "rows", "reached")
 _RESTART = "delete the file to start the job over"
@@ -82,31 +85,28 @@ def restore_trainer(st: SacState, state: dict) -> None:
 def save_partial(path: Path, signature: dict, trainer: dict, rows: dict[str, list], reached: np.ndarray) -> None:
     """Atomically write a job's partial checkpoint (``trainer`` from :func:`trainer_state`, ``rows`` = the job's
     checkpoint rows so far, ``reached [S]`` = which agents passed ``ckpt_min_success``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": FORMAT, "signature": signature, "trainer": trainer, "rows": rows,
-                "reached": np.array(reached, bool)}, tmp)
-    tmp.replace(path)
+    atomic_torch_save({"format": FORMAT, "signature": signature, "trainer": trainer, "rows": to_torch_plain(rows),
+                       "reached": to_torch_plain(np.array(reached, bool))}, path)
 
 
 def load_partial(path: Path, signature: dict) -> dict | None:
     """The partial checkpoint at ``path`` (None if there is none), checked against the job's ``signature``.
 
+    ``rows`` and ``reached`` come back as saved (numpy arrays); the trainer snapshot holds tensors.
+
     Raises:
-        ValueError: the file is unreadable (truncated / corrupt) or was written for a different job config.
+        ValueError: the file is unreadable (truncated / corrupt), was written by an older maa version (needs
+            unpickling, or an older format) or for a different job config.
     """
     if not path.is_file():
         return None
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # truncated zip, bad pickle, ...: report the file, not the unpickler's internals
-        raise ValueError(f"SAC partial checkpoint {path} is unreadable (truncated or corrupt: {type(e).__name__}: "
-                         f"{e}); {_RESTART}") from e
+    blob = torch_load_safe(path, "SAC partial checkpoint", _RESTART)
     if not isinstance(blob, dict) or any(k not in blob for k in _KEYS) or blob["format"] != FORMAT:
-        raise ValueError(f"{path} is not a SAC partial checkpoint of format {FORMAT}; {_RESTART}")
+        raise ValueError(f"{path} is not a SAC partial checkpoint of format {FORMAT} (written by an older maa "
+                         f"version?); {_RESTART}")
     saved = blob["signature"]
     diff = [f"{k}: file {saved.get(k)!r} != config {v!r}" for k, v in signature.items() if saved.get(k) != v]
     if diff:
         raise ValueError(f"SAC partial checkpoint {path} does not match the current config ({'; '.join(diff)}); "
                          f"{_RESTART}")
-    return blob
+    return {**blob, "rows": from_torch_plain(blob["rows"]), "reached": from_torch_plain(blob["reached"])}

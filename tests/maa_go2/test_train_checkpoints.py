@@ -1,0 +1,106 @@
+"""Go2 PPO checkpoints: atomic saves, pickle-free loads, resume past a truncated newest checkpoint."""
+import os
+import shutil
+import warnings
+
+import pytest
+import torch
+
+from maa_generator.config import from_dict
+from maa_go2.train import TrainConfig, checkpoint_files, train
+
+TINY = {"iterations": 2, "save_interval": 1, "env": {"num_envs": 4, "history_len": 3},
+        "ppo": {"steps_per_env": 4, "epochs": 1, "minibatches": 2}}
+
+
+@pytest.fixture(scope="module")
+def base_run(tmp_path_factory):
+    """A finished 2-iteration run with checkpoints 1 and 2."""
+    d = tmp_path_factory.mktemp("go2ckpt") / "run"
+    train(from_dict(TrainConfig, {**TINY, "run_dir": str(d)}), progress=False)
+    return d
+
+
+@pytest.fixture
+def run_copy(base_run, tmp_path):
+    d = tmp_path / "run"
+    shutil.copytree(base_run, d)
+    return d, from_dict(TrainConfig, {**TINY, "run_dir": str(d)})
+
+
+def test_checkpoints_load_weights_only(base_run):
+    files = checkpoint_files(base_run / "checkpoints")
+    assert [p.name for p in files] == ["ckpt_00002.pt", "ckpt_00001.pt"]
+    state = torch.load(files[0], weights_only=True)
+    assert state["iteration"] == 2 and isinstance(state["wall_clock_s"], float)
+    assert state["config"]["env"]["num_envs"] == 4
+    assert not [p for p in (base_run / "checkpoints").iterdir() if p.name.startswith(".")]  # no temp files
+
+
+def test_resume_never_unpickles(run_copy, monkeypatch):
+    d, cfg = run_copy
+    calls, real_load = [], torch.load
+
+    def spy(*a, **k):
+        calls.append(k.get("weights_only"))
+        return real_load(*a, **k)
+
+    monkeypatch.setattr(torch, "load", spy)
+    cfg.iterations = 3
+    assert train(cfg, progress=False)["iterations"] == 3  # resumed at 2
+    assert calls and all(w is True for w in calls)
+
+
+def test_failed_save_leaves_previous_checkpoint_intact(run_copy, monkeypatch):
+    d, cfg = run_copy
+    good = (d / "checkpoints" / "ckpt_00002.pt").read_bytes()
+    real_save = torch.save
+
+    def dying_save(obj, f, *a, **k):  # half a file, then the disk fills up
+        with open(f, "wb") as fh:
+            fh.write(b"PK\x03\x04" + b"\0" * 64)
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(torch, "save", dying_save)
+    cfg.iterations = 3
+    with pytest.raises(OSError, match="No space"):
+        train(cfg, progress=False)
+    monkeypatch.setattr(torch, "save", real_save)
+    ckpts = d / "checkpoints"
+    assert sorted(p.name for p in ckpts.iterdir()) == ["ckpt_00001.pt", "ckpt_00002.pt"]  # no half ckpt_00003
+    assert (ckpts / "ckpt_00002.pt").read_bytes() == good
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        assert train(cfg, progress=False)["iterations"] == 3
+    assert not [w for w in record if issubclass(w.category, RuntimeWarning)]  # nothing was skipped
+
+
+def test_resume_skips_truncated_newest_checkpoint(run_copy):
+    d, cfg = run_copy
+    newest = d / "checkpoints" / "ckpt_00002.pt"
+    data = newest.read_bytes()
+    newest.write_bytes(data[: len(data) // 3])  # e.g. a kill during a save of an older maa version
+    with pytest.warns(RuntimeWarning, match=r"ckpt_00002\.pt is unreadable \(truncated or corrupt"):
+        summary = train(cfg, progress=False)
+    assert summary["iterations"] == 2  # resumed from iteration 1 and redid iteration 2
+    assert torch.load(newest, weights_only=True)["iteration"] == 2  # replaced by a good one
+
+
+def test_no_loadable_checkpoint_is_a_clear_error(run_copy):
+    d, cfg = run_copy
+    for p in checkpoint_files(d / "checkpoints"):
+        p.write_bytes(b"garbage")
+    with pytest.warns(RuntimeWarning), pytest.raises(ValueError, match=r"no usable Go2 PPO checkpoint.*2 found"):
+        train(cfg, progress=False)
+
+
+def test_old_pickled_checkpoint_is_refused(run_copy):
+    import numpy as np
+
+    d, cfg = run_copy
+    for p in checkpoint_files(d / "checkpoints"):
+        state = torch.load(p, weights_only=True)
+        torch.save({**state, "wall_clock_s": np.float64(1.0)}, p)  # a numpy scalar needs unpickling
+    assert os.path.getsize(d / "checkpoints" / "ckpt_00001.pt") > 0
+    with pytest.warns(RuntimeWarning, match="older maa version"), pytest.raises(ValueError, match="no usable"):
+        train(cfg, progress=False)
