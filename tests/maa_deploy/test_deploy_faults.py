@@ -36,6 +36,7 @@ def test_sigint_leaves_real_robot_path_in_damping(go2_adaptation_file, ros_node)
     domain = int(np.random.default_rng().integers(100, 200))
     robot = subprocess.Popen([sys.executable, str(SCENARIOS), "robot", str(domain)], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True)
+    deploy = None
     try:
         assert json.loads(robot.stdout.readline())["ready"]
         deploy = start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={go2_adaptation_file}",
@@ -56,6 +57,8 @@ def test_sigint_leaves_real_robot_path_in_damping(go2_adaptation_file, ros_node)
         assert after["last"]["kp"][:12] == [0.0] * 12 and min(after["last"]["kd"][:12]) > 0, after["last"]
         assert after["crc_bad"] == 0
     finally:
+        if deploy is not None and deploy.poll() is None:  # never leave a /maa_deploy behind for the next test
+            stop_node(deploy)
         robot.stdin.write("quit\n")
         robot.stdin.flush()
         robot.wait(timeout=10)

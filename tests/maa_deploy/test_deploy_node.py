@@ -27,11 +27,11 @@ def _weights_msg(scale=0.01, nan=False):
 
 def test_deploy_node_end_to_end(go2_adaptation_file, ros_node, tmp_path):
     from sensor_msgs.msg import JointState
-    from std_msgs.msg import Float32MultiArray, String
+    from std_msgs.msg import String
     from std_srvs.srv import Trigger
 
     from maa_deploy.node import EVENTS_QOS, LATCHED
-    from maa_msgs.msg import PolicyWeights
+    from maa_msgs.msg import PolicyStep, PolicyWeights
 
     proc = start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={go2_adaptation_file}",
                       "-p", "deploy.state_machine.stand_duration_s:=0.4", "-p", "weights_topic:=/t/weights")
@@ -42,7 +42,7 @@ def test_deploy_node_end_to_end(go2_adaptation_file, ros_node, tmp_path):
         ros_node.create_subscription(String, "/maa_deploy/events", lambda m: events.append(m.data), EVENTS_QOS)
         ros_node.create_subscription(String, "/maa_deploy/mode", lambda m: modes.append(m.data), LATCHED)
         ros_node.create_subscription(JointState, "/joint_states", joints.append, 10)
-        ros_node.create_subscription(Float32MultiArray, "/maa_deploy/step", steps.append, 50)
+        ros_node.create_subscription(PolicyStep, "/maa_deploy/step", steps.append, 50)
         assert spin_until(ros_node, lambda: modes and joints), "no mode / joint_states from the deploy node"
         assert modes[-1] == "PASSIVE" and list(joints[-1].name)[0] == "FL_hip_joint"
 
@@ -63,7 +63,9 @@ def test_deploy_node_end_to_end(go2_adaptation_file, ros_node, tmp_path):
         assert spin_until(ros_node, try_start, timeout=10), started["r"].message
         assert spin_until(ros_node, lambda: modes[-1] == "POLICY")
         assert spin_until(ros_node, lambda: len(steps) >= 10), "no ~/step samples while walking"
-        assert [d.label for d in steps[-1].layout.dim] == ["observation", "action"]
+        assert len(steps[-1].observation) == 70 and len(steps[-1].action) == 12
+        seqs = [m.sequence for m in steps]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "~/step sequence numbers must be consecutive"
         assert spin_until(ros_node, lambda: (tmp_path / "rec.npz").is_file()), "prompt recording not saved"
 
         pub.publish(_weights_msg(nan=True))

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROBOTS = ("sim", "real")
+#: DDS domain of the real-robot graph unless ``domain_id`` says otherwise: not the default 0, so a stray ROS 2 process
+#: on the robot's network (a laptop on the same LAN) does not join the graph that drives the motors by accident
+REAL_ROBOT_DOMAIN_ID = 42
 
 
 @dataclass
@@ -18,6 +21,7 @@ class NodeSpec:
         package / executable: what ``ros2 launch`` starts (console script installed by colcon).
         module: the same entry point as ``python -m module`` (pip-only launcher).
         name: node name. params_files: ROS parameter YAML files. parameters: overrides (highest priority).
+        env: environment variables the node needs (e.g. ``ROS_DOMAIN_ID``), on top of the launcher's.
     """
 
     package: str
@@ -26,6 +30,7 @@ class NodeSpec:
     name: str
     params_files: list[str] = field(default_factory=list)
     parameters: dict = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
 
     def ros_args(self) -> list[str]:
         """Command-line ``--ros-args`` equivalent of this spec."""
@@ -58,7 +63,7 @@ def default_config_dir() -> Path:
 
 
 def go2_graph(robot: str = "sim", params_file: str | None = None, network_interface: str = "",
-              with_prompt_source: bool = True) -> list[NodeSpec]:
+              with_prompt_source: bool = True, domain_id: int | None = None) -> list[NodeSpec]:
     """Nodes for driving a Go2 with generated actors.
 
     Args:
@@ -66,6 +71,8 @@ def go2_graph(robot: str = "sim", params_file: str | None = None, network_interf
         params_file: ROS parameter YAML for all nodes; default ``config/go2_<robot>.yaml``.
         network_interface: NIC connected to the robot (``real`` only), e.g. ``enp3s0``.
         with_prompt_source: also start the prompt source (plays back the configured prompt file).
+        domain_id: ``ROS_DOMAIN_ID`` of every node; default: the caller's environment for ``sim`` (the demo and the
+            tests choose their own), :data:`REAL_ROBOT_DOMAIN_ID` for ``real``.
     """
     if robot not in ROBOTS:
         raise ValueError(f"robot must be one of {ROBOTS}, got {robot!r}")
@@ -73,14 +80,19 @@ def go2_graph(robot: str = "sim", params_file: str | None = None, network_interf
         params_file = str(default_config_dir() / f"go2_{robot}.yaml")
     if not os.path.isfile(params_file):
         raise FileNotFoundError(f"params file {params_file} does not exist")
+    if domain_id is None and robot == "real":
+        domain_id = REAL_ROBOT_DOMAIN_ID
+    if domain_id is not None and not 0 <= int(domain_id) <= 232:
+        raise ValueError(f"domain_id must be a ROS domain id in [0, 232], got {domain_id}")
+    env = {} if domain_id is None else {"ROS_DOMAIN_ID": str(int(domain_id))}
     deploy_params = {"backend": "unitree" if robot == "real" else "sim"}
     if network_interface:
         deploy_params["network_interface"] = network_interface
     nodes = [
-        NodeSpec("maa_generator", "generator_node", "maa_generator.node", "maa_generator", [params_file]),
-        NodeSpec("maa_deploy", "deploy_node", "maa_deploy.node", "maa_deploy", [params_file], deploy_params),
+        NodeSpec("maa_generator", "generator_node", "maa_generator.node", "maa_generator", [params_file], env=env),
+        NodeSpec("maa_deploy", "deploy_node", "maa_deploy.node", "maa_deploy", [params_file], deploy_params, env),
     ]
     if with_prompt_source:
         nodes.append(NodeSpec("maa_deploy", "prompt_source", "maa_deploy.prompt_node", "maa_prompt_source",
-                              [params_file]))
+                              [params_file], env=env))
     return nodes

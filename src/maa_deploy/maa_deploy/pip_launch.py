@@ -1,6 +1,6 @@
 """Pip-only equivalent of ``ros2 launch maa_deploy go2.launch.py`` for machines without the launch packages.
 
-    launch_go2 robot:=sim [params_file:=...] [network_interface:=...] [prompt_source:=false]
+    launch_go2 robot:=sim [params_file:=...] [network_interface:=...] [prompt_source:=false] [domain_id:=N]
 
 Starts the nodes of :func:`maa_deploy.graph.go2_graph` as ``python -m <module> --ros-args ...`` subprocesses with
 exactly the parameters the launch file passes, forwards SIGINT/SIGTERM to them, and exits with the first failing
@@ -8,6 +8,7 @@ child's status.
 """
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import time
 
 from .graph import go2_graph
 
-ARGS = {"robot": "sim", "params_file": "", "network_interface": "", "prompt_source": "true"}
+ARGS = {"robot": "sim", "params_file": "", "network_interface": "", "prompt_source": "true", "domain_id": ""}
 
 
 def parse_args(argv: list[str]) -> dict[str, str]:
@@ -31,12 +32,14 @@ def parse_args(argv: list[str]) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     specs = go2_graph(args["robot"], args["params_file"] or None, args["network_interface"],
-                      args["prompt_source"].lower() in ("1", "true", "yes"))
+                      args["prompt_source"].lower() in ("1", "true", "yes"),
+                      int(args["domain_id"]) if args["domain_id"] else None)
     procs = []
     for spec in specs:
         cmd = [sys.executable, "-m", spec.module, *spec.ros_args()]
-        print(f"[launch_go2] starting {spec.name}: {' '.join(cmd)}", flush=True)
-        procs.append(subprocess.Popen(cmd))
+        env_note = " ".join(f"{k}={v}" for k, v in spec.env.items())
+        print(f"[launch_go2] starting {spec.name}: {env_note + ' ' if env_note else ''}{' '.join(cmd)}", flush=True)
+        procs.append(subprocess.Popen(cmd, env={**os.environ, **spec.env}))
     stopping = False
 
     def stop(*_):

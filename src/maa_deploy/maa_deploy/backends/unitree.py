@@ -16,7 +16,8 @@ Safety model (see docs/deploy.md):
   under :class:`~maa_deploy.backends.base.ThreadHealth`; an error latches damping; a thread that dies sends a last
   damping frame and is listed in :meth:`health` (the node then turns ERROR and exits non-zero).
 * **Latched watchdogs**: a lowstate that fails validation (:mod:`maa_deploy.lowstate_check`: CRC, frozen/jumping
-  tick, quaternion norm, joint ranges), a lowstate older than ``state_timeout_s``, no new target for
+  tick, quaternion norm, joint ranges), a lowstate older than ``state_timeout_s`` while a PD target is in force (when
+  already damping, a late lowstate is only counted: any later PD target needs a fresh state), no new target for
   ``command_timeout_s``, a second ``rt/lowcmd`` writer (checked every ``writer_check_period_s``) or the wireless
   remote's e-stop combination latch :attr:`fault`; from then on only damping frames leave, and
   :meth:`write_command` is refused, until :meth:`clear_fault` (the node's ``~/reset``).
@@ -123,7 +124,9 @@ class UnitreeBackend(Backend):
         self._target: tuple | None = None
         self._target_time = -np.inf
         self.counters = {"lowstate": 0, "lowstate_rejected": 0, "lowcmd": 0, "damping_stale_state": 0,
-                         "damping_stale_command": 0, "refused_while_latched": 0, "foreign_writers": 0}
+                         "damping_stale_command": 0, "refused_while_latched": 0, "foreign_writers": 0,
+                         "stale_state_idle": 0}
+        self._stale = False
         #: ``(last valid lowstate stamp, first damping sent)`` per stale-lowstate episode, monotonic seconds
         self.stale_events: collections.deque = collections.deque(maxlen=1000)
         #: ``(what, monotonic time it was detected)`` of every latched fault, in order (bounded)
@@ -268,11 +271,17 @@ class UnitreeBackend(Backend):
         if self.fault.latched:
             return True
         if now - state_stamp > c.state_timeout_s:
+            if target is None:  # already damping (passive): count the episode, nothing to latch
+                if not self._stale:
+                    self._stale = True
+                    self.counters["stale_state_idle"] += 1
+                return True
             self.counters["damping_stale_state"] += 1
             self.stale_events.append((state_stamp, now))
             self._latch(f"lowstate stale: no valid {LOWSTATE_TOPIC} for {(now - state_stamp) * 1e3:.0f} ms "
                         f"(limit {c.state_timeout_s * 1e3:.0f} ms)")
             return True
+        self._stale = False
         if target is not None and cmd_age > c.command_timeout_s:
             self.counters["damping_stale_command"] += 1
             self._latch(f"command stale: no joint target for {cmd_age * 1e3:.0f} ms "
