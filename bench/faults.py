@@ -82,8 +82,9 @@ def _walking_stack():
     from maa_deploy.state_machine import Mode
     from maa_deploy.supervisor import Supervisor
 
-    cfg = DeployConfig(adaptation_path=str(ADAPTATION), initial_policy_path=str(ACTOR), sim_realtime=True,
-                       state_machine={"stand_duration_s": 0.5}, safety={"state_timeout_s": 0.1})
+    cfg = DeployConfig.from_mapping({"adaptation_path": str(ADAPTATION), "initial_policy_path": str(ACTOR),
+                                     "sim_realtime": True, "state_machine": {"stand_duration_s": 0.5},
+                                     "safety": {"state_timeout_s": 0.1}})
     controller, loop = build_stack(cfg)
     log = CommandLog(controller.backend)
     fatal: list[str] = []
@@ -102,15 +103,21 @@ def _walking_stack():
     return controller, loop, sup, log
 
 
-def _detection_time(controller, sup, onset: float, timeout: float = 2.0) -> float | None:
+def _detection_time(controller, sup, onset: float, timeout: float = 2.0) -> tuple[float | None, float | None]:
+    """(first time any part of the stack flagged the fault, first time the simulated motors held damping)."""
     from maa_deploy.state_machine import Mode
 
+    detected = damped = None
     deadline = onset + timeout
-    while time.monotonic() < deadline:
-        if controller.sm.mode == Mode.DAMPING or controller.backend.fault.latched or sup.fatal:
-            return time.monotonic()
+    while time.monotonic() < deadline and (detected is None or damped is None):
+        now = time.monotonic()
+        if detected is None and (controller.sm.mode == Mode.DAMPING or controller.backend.fault.latched
+                                 or sup.fatal):
+            detected = now
+        if damped is None and not controller.backend._cmd[1].any():
+            damped = now
         time.sleep(0.0005)
-    return None
+    return detected, damped
 
 
 def _inject_sim(controller, loop, kind: str):
@@ -155,14 +162,10 @@ def sim_scenario(kind: str) -> dict:
         assert any(pd for _, pd in walking), "not walking before the fault"
         onset = time.monotonic()
         _inject_sim(controller, loop, kind)
-        detected = _detection_time(controller, sup, onset, timeout=2.0)
+        detected, damped = _detection_time(controller, sup, onset, timeout=2.0)
         time.sleep(0.4)
         after = log.since(onset)
-        first_damp = next((t for t, pd in after if not pd), None)
-        # the simulated motors hold the damping command between control ticks; a stalled loop never writes again,
-        # so the backend's own command watchdog is what damps: read its command directly
-        if kind == "stalled_control_loop" and first_damp is None and not controller.backend._cmd[1].any():
-            first_damp = detected
+        first_damp = damped
         reason = sup.fatal or controller.sm.latched_reason or controller.backend.fault.reason
         return {"backend": "sim", "fault": kind, "detected": detected is not None, "reason": reason,
                 "detection_ms": None if detected is None else (detected - onset) * 1e3,

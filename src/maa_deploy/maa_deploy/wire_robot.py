@@ -1,7 +1,8 @@
 """A stand-in Go2 on the wire, for fault testing without hardware: ``rt/lowstate`` out, ``rt/lowcmd`` in.
 
 It speaks the real protocol through ``unitree_sdk2py`` over Cyclone DDS (one process = one SDK ChannelFactory, so it
-runs as its own process: ``python -m maa_deploy.wire_robot DOMAIN [INTERFACE]``):
+runs as its own process: ``python -m maa_deploy.wire_robot DOMAIN [INTERFACE]``; the ``second_writer`` fault starts
+``python -m maa_deploy.wire_robot competitor DOMAIN [INTERFACE]``):
 
 * publishes ``rt/lowstate`` at 500 Hz: the stand pose (``maa_go2.control.DEFAULT_JOINT_POS`` plus ``0.001 * k`` on
   policy joint ``k``, so the joint order is checkable), unit quaternion, a tick that advances 2 per message (ms),
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
 import sys
 import threading
 import time
@@ -49,12 +51,13 @@ STAND_Q = DEFAULT_JOINT_POS + 0.001 * np.arange(NUM_JOINTS)
 class WireRobot:
     """The stand-in robot in this process (after ``ChannelFactoryInitialize``); see the module docstring."""
 
-    def __init__(self, rate_hz: float = 500.0):
+    def __init__(self, domain: int, interface: str = "lo", rate_hz: float = 500.0):
         sdk_compat.import_sdk()
         from unitree_sdk2py.core.channel import ChannelPublisher, ChannelSubscriber
         from unitree_sdk2py.idl.default import unitree_go_msg_dds__LowState_
         from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowCmd_, LowState_
 
+        self.domain, self.interface = domain, interface
         self.period = 1.0 / rate_hz
         self.lock = threading.Lock()
         self.fault: str | None = None
@@ -145,14 +148,14 @@ class WireRobot:
             self._jumped = False
             self.onset = time.monotonic()
             self.fault = kind
-        if kind == "second_writer":
-            from unitree_sdk2py.core.channel import ChannelPublisher
-            from unitree_sdk2py.idl.default import unitree_go_msg_dds__LowCmd_
-            from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowCmd_
-
-            self._competitor = ChannelPublisher("rt/lowcmd", LowCmd_)
-            self._competitor.Init()
-            self._competitor.Write(unitree_go_msg_dds__LowCmd_())  # a blank frame (bad CRC): counted, not obeyed
+        if kind == "second_writer":  # its own process: creating a writer here can deadlock with the SDK's listener
+            self._competitor = subprocess.Popen([sys.executable, "-m", "maa_deploy.wire_robot", "competitor",
+                                                 str(self.domain), self.interface], stdin=subprocess.PIPE,
+                                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            self._competitor.stdout.readline()  # it says so just before creating its writer: the fault's onset
+            with self.lock:
+                self.stats = self._fresh_stats()
+                self.onset = time.monotonic()
         return {"fault": kind, "onset": self.onset}
 
     def mark(self) -> dict:
@@ -168,7 +171,8 @@ class WireRobot:
             self.fault, self.onset = None, None
             self.stats = self._fresh_stats()
         if self._competitor is not None:
-            self._competitor.Close()
+            self._competitor.kill()
+            self._competitor.wait()
             self._competitor = None
         return {"restored": True}
 
@@ -179,6 +183,7 @@ class WireRobot:
             return out
 
     def close(self) -> None:
+        self.restore()
         self._stop.set()
         self._thread.join(timeout=1.0)
 
@@ -211,16 +216,37 @@ class WireRobot:
         return server
 
 
+def competitor(domain: int, interface: str) -> None:
+    """Another controller: publishes blank ``rt/lowcmd`` frames at 100 Hz until killed or stdin closes."""
+    from unitree_sdk2py.core.channel import ChannelFactoryInitialize, ChannelPublisher
+    from unitree_sdk2py.idl.default import unitree_go_msg_dds__LowCmd_
+    from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowCmd_
+
+    ChannelFactoryInitialize(domain, interface)
+    print("creating the writer", flush=True)
+    pub = ChannelPublisher("rt/lowcmd", LowCmd_)
+    pub.Init()
+    msg = unitree_go_msg_dds__LowCmd_()
+    while True:
+        pub.Write(msg)
+        time.sleep(0.01)
+
+
 def main(argv: list[str]) -> int:
-    """``python -m maa_deploy.wire_robot DOMAIN [INTERFACE]``: serve until ``quit`` on stdin."""
-    if not argv or len(argv) > 2:
+    """``python -m maa_deploy.wire_robot DOMAIN [INTERFACE]``: serve until ``quit`` on stdin.
+    ``python -m maa_deploy.wire_robot competitor DOMAIN [INTERFACE]``: a second rt/lowcmd writer."""
+    if not argv or len(argv) > 3:
         print(__doc__, file=sys.stderr)
         return 2
     sdk_compat.import_sdk()
+    if argv[0] == "competitor":
+        competitor(int(argv[1]), argv[2] if len(argv) > 2 else "lo")
+        return 0
     from unitree_sdk2py.core.channel import ChannelFactoryInitialize
 
-    ChannelFactoryInitialize(int(argv[0]), argv[1] if len(argv) > 1 else "lo")
-    robot = WireRobot()
+    domain, interface = int(argv[0]), argv[1] if len(argv) > 1 else "lo"
+    ChannelFactoryInitialize(domain, interface)
+    robot = WireRobot(domain, interface)
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         cmd, *args = line.split()

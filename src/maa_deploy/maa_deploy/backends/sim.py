@@ -45,7 +45,7 @@ class SimBackend(Backend):
     name = "sim"
 
     def __init__(self, realtime: bool = False, init_height: float = 0.34, init_q=None,
-                 damping_kd: float = DEFAULT_DAMPING_KD, command_timeout_s: float = 0.1, decimation: int = DECIMATION,
+                 damping_kd: float = DEFAULT_DAMPING_KD, command_timeout_s: float = 0.05, decimation: int = DECIMATION,
                  xml_path: str | None = None, rt_priority: int = 0):
         self.model = load_model(xml_path)
         self.model.opt.timestep = SIM_DT

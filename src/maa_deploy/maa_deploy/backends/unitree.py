@@ -56,7 +56,7 @@ class UnitreeConfig:
     writer_check_period_s: float = 0.5  # then how often to look again while running, s (0 = never)
     publish_hz: float = 500.0
     state_timeout_s: float = 0.04  # no valid lowstate for this long -> latched damping, s
-    command_timeout_s: float = 0.1  # no write_command for this long -> latched damping, s
+    command_timeout_s: float = 0.05  # no write_command for this long (2.5 ticks at 50 Hz) -> latched damping, s
     damping_kd: float = DEFAULT_DAMPING_KD
     wait_first_state_s: float = 2.0  # startup fails if no lowstate arrives within this, s
     lowstate: LowStateCheckConfig = field(default_factory=LowStateCheckConfig)
