@@ -7,8 +7,10 @@ keeps commanding after the fault* (the worst case: a controller that has not not
 reads back
 
 * ``detected``: the backend latched a fault;
-* ``damping_latency_ms``: fault onset (on the wire, or in the backend process) -> first damping frame the robot
-  received;
+* ``damping_latency_ms``: fault onset (on the wire, or in the backend process; for ``second_writer`` the first
+  frame of the other writer) -> first damping frame the robot received (0 when damping came first);
+* ``detection_ms``: onset -> the backend latched (negative: before the onset, e.g. a second writer found by DDS
+  discovery before its first frame);
 * ``unsafe_frames``: PD frames (kp > 0) the backend wrote to ``rt/lowcmd`` after it detected the fault (from its
   send log; receive times would also count frames already in flight);
 * ``crc_bad``: frames with a wrong CRC;
@@ -146,6 +148,10 @@ def _scenario(robot: WireRobotProcess, backend, kind: str, settle_s: float) -> d
     detected_at = events[0] if events else None
     sent = list(backend.sent_log)
     first_damp = report["first_damping_after_onset"]
+    if kind == "second_writer" and report["first_bad_frame_at"] is not None:
+        onset = report["first_bad_frame_at"]  # the fight starts with the other controller's first frame
+    if first_damp is not None and first_damp < onset:
+        first_damp = onset  # damped before the fault reached the wire
     robot.send("restore")
     _drive(backend, 0.1)
     held = robot.send("report")  # the wire is healthy again; the latch must still hold
@@ -175,7 +181,7 @@ def run_unitree_matrix(domain: int, faults: list[str] | None = None, settle_s: f
     try:
         ChannelFactoryInitialize(domain, interface)
         backend = UnitreeBackend(interface=interface, domain_id=domain, release_sport_mode=True, check_writers_s=0.3,
-                                 writer_check_period_s=0.05)
+                                 writer_check_period_s=0.02)
         start = robot.send("report")
         state = backend.read_state()
         results = [_scenario(robot, backend, kind, settle_s) for kind in kinds]

@@ -79,8 +79,8 @@ class WireRobot:
 
     @staticmethod
     def _fresh_stats() -> dict:
-        return {"received": 0, "crc_bad": 0, "pd_frames": 0, "damping_frames": 0, "last_state_at": None,
-                "first_damping_after_onset": None, "pd_after": [], "last": None}
+        return {"received": 0, "crc_bad": 0, "first_bad_frame_at": None, "pd_frames": 0, "damping_frames": 0,
+                "last_state_at": None, "first_damping_after_onset": None, "pd_after": [], "last": None}
 
     # ------------------------------------------------------------------ lowcmd
     def _on_lowcmd(self, msg) -> None:
@@ -93,6 +93,8 @@ class WireRobot:
             s["received"] += 1
             if not ok:  # not a frame the motors would accept (e.g. the second writer's blank frames)
                 s["crc_bad"] += 1
+                if s.get("first_bad_frame_at") is None:
+                    s["first_bad_frame_at"] = now
                 return
             s["pd_frames" if pd else "damping_frames"] += 1
             s["last"] = {"head": list(msg.head), "level_flag": msg.level_flag, "gpio": msg.gpio,

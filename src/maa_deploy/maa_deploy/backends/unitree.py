@@ -53,7 +53,7 @@ class UnitreeConfig:
     domain_id: int = 0
     release_sport_mode: bool = True
     check_writers_s: float = 0.5  # how long to watch discovery for other rt/lowcmd publishers at start, s
-    writer_check_period_s: float = 0.5  # then how often to look again while running, s (0 = never)
+    writer_check_period_s: float = 0.02  # then how often to look again while running, s (0 = never)
     publish_hz: float = 500.0
     state_timeout_s: float = 0.04  # no valid lowstate for this long -> latched damping, s
     command_timeout_s: float = 0.05  # no write_command for this long (2.5 ticks at 50 Hz) -> latched damping, s
