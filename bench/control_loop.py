@@ -24,12 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from maa_generator.ros_client import call_service, loop_stats, spin_until, start_node, stop_node
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 os.environ.setdefault("ROS_DOMAIN_ID", str(150 + os.getpid() % 50))
-
-from tests.ros_helpers.client import call_service, loop_stats, spin_until, start_node, stop_node  # noqa: E402
 
 
 def _args():
@@ -68,7 +67,7 @@ def main() -> int:
     adaptation = args.adaptation if Path(args.adaptation).is_file() else _fallback_adaptation(tmp)
     use_generator = Path(args.model).is_dir() and Path(args.prompt).is_file()
     # real-time scheduling as in config/go2_*.yaml (SCHED_FIFO where permitted; the outcome is in /diagnostics)
-    procs = [start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={adaptation}",
+    procs = [start_node("maa_deploy.node", "-p", "autostart:=true", "-p", f"deploy.adaptation_path:={adaptation}",
                         "-p", "deploy.rt_priority:=80")]
     if use_generator:
         procs.append(start_node("maa_generator.node", "-p", f"model_path:={args.model}", "-p", "screen_domain:=none"))

@@ -188,41 +188,25 @@ def _rss_mb(pid: int) -> float:
 
 
 def _start(module: str, *params: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", module, "--ros-args", *[a for p in params for a in ("-p", p)]]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if "ready" in line:
-            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
-            return proc
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    raise RuntimeError(f"{module} did not start")
+    """A node process with ``-p`` parameters, started from the repository root (relative model paths)."""
+    from maa_generator.ros_client import start_node
 
-
-def _stop(proc: subprocess.Popen) -> None:
-    import signal
-
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    return start_node(module, *[a for p in params for a in ("-p", p)], cwd=str(ROOT))
 
 
 def _oversized_impl(messages: int = 20) -> dict:
     import rclpy
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
+    from maa_generator.ros_client import stop_node
     from maa_generator.ros_convert import weights_to_msg
     from maa_go2.actor_critic import go2_actor_layout
     from maa_msgs.msg import PolicyWeights, Trajectory
 
     layout = go2_actor_layout()
     limit = layout.num_params
-    deploy = _start("maa_deploy.node", f"deploy.adaptation_path:={ADAPTATION}", "weights_topic:=/bench/weights",
+    deploy = _start("maa_deploy.node", "autostart:=true", f"deploy.adaptation_path:={ADAPTATION}",
+                    "weights_topic:=/bench/weights",
                     f"trust.max_weights_floats:={limit}")
     gen = _start("maa_generator.node", "prompt_topic:=/bench/prompt", "max_prompt_steps:=1000")
     rclpy.init()
@@ -257,8 +241,8 @@ def _oversized_impl(messages: int = 20) -> dict:
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
-        _stop(deploy)
-        _stop(gen)
+        stop_node(deploy)
+        stop_node(gen)
 
 
 def main() -> int:

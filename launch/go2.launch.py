@@ -1,14 +1,34 @@
 """ros2 launch maa_deploy go2.launch.py robot:=sim|real [params_file:=...] [network_interface:=enp3s0] [domain_id:=N]
 
 Starts the generator node, the Go2 deploy node and the prompt source, as described once in
-``maa_deploy.graph.go2_graph`` (the pip-only launcher ``launch_go2`` starts the same graph).
+``maa_deploy.graph.go2_graph`` (the pip-only launcher ``launch_go2`` starts the same graph). The deploy node is a
+managed (lifecycle) node: this file configures it once it is up and activates it once it is inactive
+(``maa_deploy.graph.LIFECYCLE_STARTUP``), as ``launch_go2`` does.
 """
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
+from launch.events import matches_action
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
+from launch_ros.event_handlers import OnStateTransition
+from launch_ros.events.lifecycle import ChangeState
+from lifecycle_msgs.msg import Transition
 
 from maa_deploy.graph import go2_graph
+
+
+def _managed(spec):
+    """A lifecycle node plus the events that configure it, then activate it when it reaches 'inactive'."""
+    node = LifecycleNode(package=spec.package, executable=spec.executable, name=spec.name, namespace="",
+                         output="screen", parameters=[*spec.params_files, spec.parameters], additional_env=spec.env)
+
+    def change(transition_id):
+        return EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node), transition_id=transition_id))
+
+    activate = RegisterEventHandler(OnStateTransition(target_lifecycle_node=node, start_state="configuring",
+                                                      goal_state="inactive",
+                                                      entities=[change(Transition.TRANSITION_ACTIVATE)]))
+    return [node, activate, change(Transition.TRANSITION_CONFIGURE)]
 
 
 def _nodes(context):
@@ -17,11 +37,14 @@ def _nodes(context):
     nic = LaunchConfiguration("network_interface").perform(context)
     prompt = LaunchConfiguration("prompt_source").perform(context).lower() in ("1", "true", "yes")
     domain = LaunchConfiguration("domain_id").perform(context)
-    return [
-        Node(package=spec.package, executable=spec.executable, name=spec.name, output="screen",
-             parameters=[*spec.params_files, spec.parameters], additional_env=spec.env)
-        for spec in go2_graph(robot, params_file, nic, prompt, int(domain) if domain else None)
-    ]
+    actions = []
+    for spec in go2_graph(robot, params_file, nic, prompt, int(domain) if domain else None):
+        if spec.lifecycle:
+            actions += _managed(spec)
+        else:
+            actions.append(Node(package=spec.package, executable=spec.executable, name=spec.name, output="screen",
+                                parameters=[*spec.params_files, spec.parameters], additional_env=spec.env))
+    return actions
 
 
 def generate_launch_description():

@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.chdir(ROOT)  # the params file uses repo-relative model paths
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 os.environ.setdefault("ROS_DOMAIN_ID", str(100 + os.getpid() % 100))
@@ -43,7 +42,7 @@ def _args():
 def _walk(node, seconds: float, vx: float, velocities: list, modes: list) -> dict:
     from geometry_msgs.msg import Twist
 
-    from tests.ros_helpers.client import spin_until
+    from maa_generator.ros_client import spin_until
 
     cmd_pub = node.create_publisher(Twist, "/cmd_vel", 10)
     twist = Twist()
@@ -111,18 +110,23 @@ def main() -> int:
     from std_msgs.msg import String
     from std_srvs.srv import Trigger
 
-    from maa_deploy.graph import go2_graph
+    from maa_deploy.graph import LIFECYCLE_STARTUP, go2_graph
     from maa_deploy.node import EVENTS_QOS, LATCHED
+    from maa_generator.ros_client import call_service, change_lifecycle_state, spin_until, start_node, stop_node
     from maa_msgs.srv import GeneratePolicy
-    from tests.ros_helpers.client import call_service, spin_until, start_node, stop_node
 
     print("maa demo: simulated Go2 (MuJoCo), local DDS, bundled models (models/go2/MODEL_CARD.md)")
     procs = []
-    for spec in go2_graph("sim"):
+    specs = go2_graph("sim")
+    for spec in specs:
         print(f"  starting {spec.name} ({spec.package}/{spec.executable})")
-        procs.append(start_node(spec.module, *spec.ros_args()[1:]))
+        procs.append(start_node(spec.module, *spec.ros_args()[1:], ready_text=spec.ready_text))
     rclpy.init()
     node = rclpy.create_node("maa_demo")
+    for spec in specs:
+        if spec.lifecycle:  # as the launch file does
+            print(f"  {spec.name}: lifecycle {' -> '.join(LIFECYCLE_STARTUP)}")
+            change_lifecycle_state(node, f"/{spec.name}", LIFECYCLE_STARTUP, timeout=60)
     events, modes, velocities = [], [], []
     node.create_subscription(String, "/maa_deploy/events", lambda m: events.append(m.data), EVENTS_QOS)
     node.create_subscription(String, "/maa_deploy/mode", lambda m: modes.append(m.data), LATCHED)

@@ -51,7 +51,7 @@ if has train; then
     python training/train.py --config $PRESET --zoo data/metaworld_zoo --out "$run" --threads 1 --resume \
       --set train.seed="$seed" "${TRAIN_SET[@]}"
     if [[ $seed == 0 ]]; then
-      python training/evaluate.py --ae-check "$run" --ae-rows 40 --episodes 3   # -> $run/ae_check.json
+      python training/check_autoencoder.py "$run" --ae-rows 40 --episodes 3   # -> $run/ae_check.json
     fi
   done
 fi
@@ -74,7 +74,7 @@ if has summary; then
   for seed in $SEEDS; do gens+=("$(eval_dir "$seed")"); done
   others=($RES/eval_bc)
   [[ -d $RES/eval_random ]] && others+=($RES/eval_random)
-  python training/evaluate.py --summarize $RES/eval_baselines "${gens[@]}" "${others[@]}" \
+  python training/summarize_eval.py $RES/eval_baselines "${gens[@]}" "${others[@]}" \
     --out $RES --command "SEEN=$SEEN SEEDS=\"$SEEDS\" scripts/reproduce_metaworld.sh"
   echo "results: $RES/summary.json, $RES/results.md, $RES/top5.png"
 fi

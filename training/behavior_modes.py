@@ -3,9 +3,10 @@
 
     python training/behavior_modes.py --generator models/metaworld/generator --out results/metaworld/unseen_study
 
-For each task: the evaluation prompts of ``--config`` (same selection and noise as ``training/evaluate.py``), one
-generated policy per prompt, and the retrieval baseline's checkpoint per prompt. Each generated policy is labelled
-with the task of its nearest training checkpoint (parameter cosine); retrieved checkpoints carry their own task.
+For each task: the evaluation prompts of ``--config`` (same selection and noise as ``training/evaluate.py``, both via
+:func:`maa_manip.eval_protocol.task_prompts`), one generated policy per prompt, and the retrieval baseline's checkpoint
+per prompt. Each generated policy is labelled with the task of its nearest training checkpoint (parameter cosine);
+retrieved checkpoints carry their own task.
 Also the prompts' novelty (``maa_generator.novelty``) when the generator has a bank. Writes
 ``behavior_modes.json``; prints it as the last line.
 """
@@ -20,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "training"))
 
 
 def main(argv=None) -> int:
@@ -32,12 +32,12 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import torch
-    from evaluate import task_prompts
 
     from maa_generator.generator import Generator
     from maa_generator.zoo import Zoo
     from maa_manip.baselines import RetrievalBaseline
     from maa_manip.config import load_eval_config
+    from maa_manip.eval_protocol import task_prompts
     from maa_manip.evaluation import nearest_cosine
 
     torch.set_num_threads(1)

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         reports = map_official_checkpoints(gen, args.autoencoder, args.embedding, args.diffusion, args.trust_pickle)
         for name, rep in reports.items():
             print(f"[{name}] {rep}")
-        gen.save(args.out, extra={"source": "official Make-An-Agent checkpoints"})
+        gen.save(args.out, extra={"source": "official Make-An-Agent checkpoints", "domain": "metaworld"})
         print(f"wrote {args.out}")
         return 0
     except OfficialImportError as exc:

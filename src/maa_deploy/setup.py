@@ -1,11 +1,27 @@
-"""Install maa_deploy with colcon (ament_python) or plain pip."""
+"""Install this ament_python package with colcon or plain pip.
+
+Only the declared block differs between the packages' setup.py files; the rest is one template, checked by
+tests/test_package_manifests.py. Name, version, description, maintainer and license come from package.xml.
+Declared: CONSOLE_SCRIPTS (console entry points) and SHARE_DIRS ({subdirectory of share/<package>: glob of the files
+to install there, relative to this directory}).
+"""
 import os
+import xml.etree.ElementTree as ET
 from glob import glob
 
 from setuptools import find_packages, setup
 
-PACKAGE = "maa_deploy"
+# ---- declared by this package -------------------------------------------------------------------------------------
+CONSOLE_SCRIPTS = [
+    "deploy_node = maa_deploy.node:main",
+    "prompt_source = maa_deploy.prompt_node:main",
+    "launch_go2 = maa_deploy.pip_launch:main",
+]
+SHARE_DIRS = {"launch": "launch/*.py", "config": "config/*.yaml"}
+# ---- shared template: identical in every src/*/setup.py ------------------------------------------------------------
 HERE = os.path.dirname(os.path.abspath(__file__))
+MANIFEST = ET.parse(os.path.join(HERE, "package.xml")).getroot()
+PACKAGE = MANIFEST.findtext("name")
 
 
 def _rel(pattern):
@@ -14,27 +30,20 @@ def _rel(pattern):
 
 setup(
     name=PACKAGE,
-    version="0.1.0",
+    version=MANIFEST.findtext("version"),
     packages=find_packages(exclude=["test", "tests"]),
     package_data={PACKAGE: ["assets/*", "assets/**/*"]},
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + PACKAGE]),
         ("share/" + PACKAGE, ["package.xml"]),
-        ("share/" + PACKAGE + "/launch", _rel("launch/*.py")),
-        ("share/" + PACKAGE + "/config", _rel("config/*.yaml")),
+        *[("share/" + PACKAGE + "/" + target, _rel(pattern)) for target, pattern in SHARE_DIRS.items()],
     ],
     install_requires=["numpy", "pyyaml"],
     zip_safe=False,
-    maintainer="maa maintainers",
-    maintainer_email="maintainers@maa-robotics.org",
-    description=open(os.path.join(HERE, "package.xml")).read().split("<description>")[1].split("</description>")[0],
-    license="Apache-2.0",
+    maintainer=MANIFEST.findtext("maintainer").strip(),
+    maintainer_email=MANIFEST.find("maintainer").get("email"),
+    description=" ".join(MANIFEST.findtext("description").split()),
+    license=MANIFEST.findtext("license"),
     python_requires=">=3.10",
-    entry_points={
-        "console_scripts": [
-            "deploy_node = maa_deploy.node:main",
-            "prompt_source = maa_deploy.prompt_node:main",
-            "launch_go2 = maa_deploy.pip_launch:main",
-        ],
-    },
+    entry_points={"console_scripts": CONSOLE_SCRIPTS},
 )

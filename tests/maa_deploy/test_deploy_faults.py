@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from maa_generator.ros_client import call_service, spin_until, start_node, stop_node
 from tests.maa_deploy.test_deploy_node import _weights_msg
-from tests.ros_helpers.client import call_service, spin_until, start_node, stop_node
 
 pytestmark = pytest.mark.ros
 SCENARIOS = Path(__file__).with_name("dds_scenarios.py")
@@ -39,7 +39,8 @@ def test_sigint_leaves_real_robot_path_in_damping(go2_adaptation_file, ros_node)
     deploy = None
     try:
         assert json.loads(robot.stdout.readline())["ready"]
-        deploy = start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={go2_adaptation_file}",
+        deploy = start_node("maa_deploy.node", "-p", "autostart:=true",
+                            "-p", f"deploy.adaptation_path:={go2_adaptation_file}",
                             "-p", "deploy.backend:=unitree", "-p", "network_interface:=lo",
                             "-p", f"deploy.unitree.domain_id:={domain}",
                             "-p", "deploy.state_machine.stand_duration_s:=1.0",
@@ -112,7 +113,8 @@ def test_fuzzed_messages_do_not_crash_the_nodes(tmp_path, go2_adaptation_file, r
     model = tmp_path / "gen"
     Generator.build(go2_actor_layout(), ModelConfig.from_yaml("config/tiny.yaml")).save(model)
     gen = start_node("maa_generator.node", "-p", f"model_path:={model}")
-    deploy = start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={go2_adaptation_file}")
+    deploy = start_node("maa_deploy.node", "-p", "autostart:=true",
+                        "-p", f"deploy.adaptation_path:={go2_adaptation_file}")
     try:
         rng = np.random.default_rng(0)
         traj_pub = ros_node.create_publisher(Trajectory, "/maa/prompt", 100)

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.ros_helpers.client import call_service, spin_until, start_node, stop_node
+from maa_generator.ros_client import call_service, spin_until, start_node, stop_node
 
 pytestmark = pytest.mark.ros
 
@@ -33,7 +33,8 @@ def test_deploy_node_end_to_end(go2_adaptation_file, ros_node, tmp_path):
     from maa_deploy.node import EVENTS_QOS, LATCHED
     from maa_msgs.msg import PolicyStep, PolicyWeights
 
-    proc = start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={go2_adaptation_file}",
+    proc = start_node("maa_deploy.node", "-p", "autostart:=true",
+                      "-p", f"deploy.adaptation_path:={go2_adaptation_file}",
                       "-p", "deploy.state_machine.stand_duration_s:=0.4", "-p", "weights_topic:=/t/weights")
     recorder = start_node("maa_deploy.prompt_node", "-p", "mode:=record", "-p", "num_steps:=20",
                           "-p", f"prompt_file:={tmp_path / 'rec.npz'}")

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.ros_helpers.client import call_service, spin_until, start_node, stop_node
+from maa_generator.ros_client import call_service, spin_until, start_node, stop_node
 
 pytestmark = pytest.mark.ros
 
@@ -62,7 +62,8 @@ def test_signed_staged_weights_and_reset_rules(go2_adaptation_file, ros_node, tm
     generate_keypair(tmp_path / "op.key", tmp_path / "op.pub")
     signer = Signer.from_file(tmp_path / "op.key")
     limit = go2_actor_layout().num_params
-    proc = start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={go2_adaptation_file}",
+    proc = start_node("maa_deploy.node", "-p", "autostart:=true",
+                      "-p", f"deploy.adaptation_path:={go2_adaptation_file}",
                       "-p", "deploy.state_machine.stand_duration_s:=0.4", "-p", "weights_topic:=/t/signed",
                       "-p", f"trust.trusted_keys:=['{tmp_path / 'op.pub'}']", "-p", "trust.require_signed:=true",
                       "-p", "trust.require_activation:=true", "-p", f"trust.max_weights_floats:={limit}")
@@ -127,7 +128,7 @@ def test_dead_control_thread_turns_error_refuses_start_and_exits_1(go2_adaptatio
     ros_node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
     os.environ["MAA_TEST_DIE_AFTER_TICKS"] = "100"
     try:
-        proc = start_node("tests.maa_deploy.faulty_deploy_node", "-p",
+        proc = start_node("tests.maa_deploy.faulty_deploy_node", "-p", "autostart:=true", "-p",
                           f"deploy.adaptation_path:={go2_adaptation_file}", "-p", "supervisor_grace_s:=3.0",
                           "-p", "diagnostics_hz:=10.0")
     finally:
@@ -161,7 +162,7 @@ def test_stalled_executor_cannot_leave_a_velocity_command_in_force(go2_adaptatio
     from geometry_msgs.msg import Twist
     from rclpy.executors import SingleThreadedExecutor
 
-    rclpy.init(args=["--ros-args", "-p", f"deploy.adaptation_path:={go2_adaptation_file}",
+    rclpy.init(args=["--ros-args", "-p", "autostart:=true", "-p", f"deploy.adaptation_path:={go2_adaptation_file}",
                      "-p", "teleop.timeout_s:=0.3", "-p", "cmd_vel_topic:=/t/cmd_vel_stall"])
     from maa_deploy.node import DeployNode
 

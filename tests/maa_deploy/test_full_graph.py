@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.ros_helpers.client import call_service, loop_stats, spin_until, start_node, stop_node
+from maa_generator.ros_client import call_service, loop_stats, spin_until, start_node, stop_node
 
 pytestmark = pytest.mark.ros
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ def test_generated_policy_swapped_in_while_walking(ros_node):
 
     gen = start_node("maa_generator.node", "-p", f"model_path:={GENERATOR}", "-p", "screen_domain:=none")
     # default safety settings (40 ms stale-state limit), real-time scheduling as in config/go2_*.yaml (best effort)
-    deploy = start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={ADAPTATION}",
+    deploy = start_node("maa_deploy.node", "-p", "autostart:=true", "-p", f"deploy.adaptation_path:={ADAPTATION}",
                         "-p", "deploy.rt_priority:=80")
     try:
         events, modes, diags, vel = [], [], [], []

@@ -12,7 +12,7 @@ import yaml
 
 from maa_deploy.graph import go2_graph
 from maa_deploy.pip_launch import parse_args
-from tests.ros_helpers.client import call_service, spin_until
+from maa_generator.ros_client import call_service, spin_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,3 +81,23 @@ def test_pip_launcher_starts_and_stops_the_graph(tmp_path, go2_adaptation_file, 
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     assert out.count("[launch_go2] starting") == 2
+    assert "[launch_go2] maa_deploy: configure -> activate" in out  # the launcher drove the lifecycle
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize("robot", ["sim", "real"])
+def test_params_files_load_into_the_node_configs(robot):
+    """Every key of config/go2_<robot>.yaml is a known, valid node parameter (unknown keys are errors)."""
+    from maa_deploy.node import DeployNodeConfig
+    from maa_generator.config import from_dict
+    from maa_generator.service import GeneratorNodeConfig
+
+    data = yaml.safe_load((ROOT / f"config/go2_{robot}.yaml").read_text())
+    deploy = from_dict(DeployNodeConfig, data["maa_deploy"]["ros__parameters"])
+    generator = from_dict(GeneratorNodeConfig, data["maa_generator"]["ros__parameters"])
+    assert deploy.deploy.screen_prompt_path == "prompts/go2_walk.npz"
+    if robot == "real":  # the real robot runs only the operator's signed weights, staged, on a non-zero domain
+        assert deploy.trust.require_signed and deploy.trust.require_activation and deploy.trust.trusted_keys
+        assert generator.signing_key and go2_graph("real")[0].env["ROS_DOMAIN_ID"] != "0"
+    else:
+        assert not deploy.trust.require_signed and go2_graph("sim")[0].env == {}

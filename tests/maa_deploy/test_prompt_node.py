@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.ros_helpers.client import spin_until, start_node, stop_node
+from maa_generator.ros_client import spin_until, start_node, stop_node
 
 pytestmark = pytest.mark.ros
 

@@ -10,7 +10,7 @@ from maa_generator.generator import Generator
 from maa_generator.layout import PolicyLayout
 from maa_generator.novelty import NoveltyReference
 from maa_generator.prompt import Trajectory
-from tests.ros_helpers.client import call_service, spin_until, start_node, stop_node
+from maa_generator.ros_client import call_service, spin_until, start_node, stop_node
 
 pytestmark = pytest.mark.ros
 LAYOUT = PolicyLayout(obs_dim=8, action_dim=2, hidden=(16,), name="small")

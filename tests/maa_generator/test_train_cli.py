@@ -60,6 +60,7 @@ def test_tiny_all_stages_produce_loadable_generator(tmp_path):
                                                                     "generator": 30}
     assert Zoo.open(out / "synthetic_zoo").synthetic
     gen = Generator.load(out / "generator")
+    assert gen.domain == "synthetic" and gen.generator_id.startswith("generator@")  # the zoo's domain is recorded
     t = Trajectory(obs=np.random.default_rng(0).normal(size=(80, 8)), act=np.zeros((80, 2)))
     a = gen.generate(t, num_candidates=2, seed=3)
     b = gen.generate(t, num_candidates=2, seed=3)

@@ -1,19 +1,19 @@
-"""training/evaluate.py --summarize: merging evaluation runs, generator seeds averaged into the headline."""
+"""training/summarize_eval.py (maa_manip.eval_protocol.summarize): merging evaluation runs, generator seeds averaged
+into the headline."""
 from __future__ import annotations
 
-import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from maa_generator.layout import PolicyLayout
 from maa_generator.synthetic_zoo import make_synthetic_zoo
+from maa_manip.eval_protocol import summarize
 
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("maa_training_evaluate", ROOT / "training" / "evaluate.py")
-evaluate = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(evaluate)
 
 SEEN, UNSEEN = ["task0", "task1"], ["task2", "task3"]
 
@@ -23,7 +23,7 @@ def _metrics(top5: float, mean: float) -> dict:
 
 
 def _write_run(path: Path, methods: dict[str, tuple[float, float]]) -> Path:
-    """One evaluate.py output: every method gets the same (top5, mean) on every task, offset per task."""
+    """One training/evaluate.py output: every method gets the same (top5, mean) on every task, offset per task."""
     res = {split: {m: {t: _metrics(max(0.0, v[0] - 0.1 * i), v[1]) for i, t in enumerate(tasks)}
                    for m, v in methods.items()}
            for split, tasks in (("seen", SEEN), ("unseen", UNSEEN))}
@@ -39,7 +39,7 @@ def test_generator_seeds_are_averaged_and_listed(tmp_path):
     runs = [_write_run(tmp_path / "baselines", {"retrieval": (0.5, 0.3), "random": (0.9, 0.2)}),
             _write_run(tmp_path / "maa_s0", {"maa": (1.0, 0.6)}),
             _write_run(tmp_path / "maa_s1", {"maa": (0.6, 0.2)})]
-    summary = evaluate.summarize(runs, tmp_path / "out", "cmd", zoo)
+    summary = summarize(runs, tmp_path / "out", "cmd", zoo)
     # task offsets: unseen top-5 per run = mean(1.0, 0.9) and mean(0.6, 0.5)
     assert summary["unseen_top5_per_generator_run"] == [0.95, 0.55]
     assert summary["unseen_top5_mean"] == pytest.approx(0.75)
@@ -51,6 +51,21 @@ def test_generator_seeds_are_averaged_and_listed(tmp_path):
     assert {"maa_run0", "maa_run1"} <= set(summary["means"]["seen"])
     table = (tmp_path / "out" / "results.md").read_text()
     assert "| maa_run1 | task3 |" in table and (tmp_path / "out" / "top5.png").stat().st_size > 0
-    single = evaluate.summarize(runs[:2], tmp_path / "one", "cmd", zoo)
+    single = summarize(runs[:2], tmp_path / "one", "cmd", zoo)
     assert single["generator_runs"] == 1 and "maa_run0" not in single["means"]["unseen"]
     assert single["unseen_top5_mean"] == pytest.approx(0.95)
+
+
+def test_script_records_command_and_runs(tmp_path):
+    zoo = make_synthetic_zoo(tmp_path / "zoo", PolicyLayout(obs_dim=4, action_dim=2, hidden=(8,)), n=5, m=2,
+                             num_tasks=4, per_task=3)
+    runs = [_write_run(tmp_path / "baselines", {"retrieval": (0.5, 0.3)}),
+            _write_run(tmp_path / "maa", {"maa": (1.0, 1.0)})]
+    proc = subprocess.run([sys.executable, str(ROOT / "training" / "summarize_eval.py"), *map(str, runs),
+                           "--zoo", str(zoo), "--out", str(tmp_path / "out"), "--command", "make it"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    printed = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert printed == json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert printed["command"] == "make it" and printed["runs"] == [str(r) for r in runs]  # outside the repo: absolute
+    assert printed["unseen_top5_mean"] == pytest.approx(0.95)

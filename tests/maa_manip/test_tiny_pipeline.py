@@ -41,7 +41,7 @@ def test_collect_train_generate_evaluate(tmp_path):
     from maa_generator.generator import Generator
 
     gen = Generator.load(run / "generator")
-    assert gen.layout == z.layout
+    assert gen.layout == z.layout and gen.domain == "metaworld"
 
     last = _run("training/evaluate.py", "--config", "config/metaworld_eval_tiny.yaml", "--zoo", str(zoo),
                 "--generator", str(run / "generator"), "--out", str(out)).strip().splitlines()[-1]

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROBOTS = ("sim", "real")
+#: transitions the launchers send to managed nodes once they are up
+LIFECYCLE_STARTUP = ("configure", "activate")
 #: DDS domain of the real-robot graph unless ``domain_id`` says otherwise: not the default 0, so a stray ROS 2 process
 #: on the robot's network (a laptop on the same LAN) does not join the graph that drives the motors by accident
 REAL_ROBOT_DOMAIN_ID = 42
@@ -22,6 +24,7 @@ class NodeSpec:
         module: the same entry point as ``python -m module`` (pip-only launcher).
         name: node name. params_files: ROS parameter YAML files. parameters: overrides (highest priority).
         env: environment variables the node needs (e.g. ``ROS_DOMAIN_ID``), on top of the launcher's.
+        lifecycle: a managed node: the launcher configures and activates it (:data:`LIFECYCLE_STARTUP`).
     """
 
     package: str
@@ -31,6 +34,12 @@ class NodeSpec:
     params_files: list[str] = field(default_factory=list)
     parameters: dict = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    lifecycle: bool = False
+
+    @property
+    def ready_text(self) -> str:
+        """What the node prints once it is up (a managed node: before its transitions)."""
+        return "unconfigured" if self.lifecycle else "ready"
 
     def ros_args(self) -> list[str]:
         """Command-line ``--ros-args`` equivalent of this spec."""
@@ -90,7 +99,8 @@ def go2_graph(robot: str = "sim", params_file: str | None = None, network_interf
         deploy_params["network_interface"] = network_interface
     nodes = [
         NodeSpec("maa_generator", "generator_node", "maa_generator.node", "maa_generator", [params_file], env=env),
-        NodeSpec("maa_deploy", "deploy_node", "maa_deploy.node", "maa_deploy", [params_file], deploy_params, env),
+        NodeSpec("maa_deploy", "deploy_node", "maa_deploy.node", "maa_deploy", [params_file], deploy_params, env,
+                 lifecycle=True),
     ]
     if with_prompt_source:
         nodes.append(NodeSpec("maa_deploy", "prompt_source", "maa_deploy.prompt_node", "maa_prompt_source",

@@ -1,5 +1,13 @@
 """ROS 2 deploy node: runs generated Go2 actors with the pretrained adaptation module, safely.
 
+A lifecycle (managed) node, driven by the launch file / ``launch_go2`` or ``ros2 lifecycle set``:
+
+* ``configure``: build the stack (backend, adaptation module, safety limits, trust) and the ROS interfaces; the
+  robot backend starts and holds damping; mode services refuse ("not active");
+* ``activate``: start the 50 Hz control loop and its supervisor (the robot is PASSIVE: damping until ``~/stand``);
+* ``deactivate``: stop the loop, damping (the safe state); ``cleanup``: close the backend; ``shutdown``: damping
+  and close, from any state. ``autostart:=true`` configures and activates at start-up (tests, scripts).
+
 Interfaces (names relative to the node, ``~`` = ``/maa_deploy``):
 * subscribes ``weights_topic`` (maa_msgs/PolicyWeights, latched QoS): size-bounded, signature-checked
   (:mod:`maa_deploy.trust`) and validated off the control thread, then hot-swapped between ticks, or staged until
@@ -27,13 +35,14 @@ import collections  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 
 import numpy as np  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue  # noqa: E402
 from geometry_msgs.msg import Twist, Vector3Stamped  # noqa: E402
-from rclpy.node import Node  # noqa: E402
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import Float32MultiArray, String  # noqa: E402
@@ -65,6 +74,7 @@ class DeployNodeConfig:
     publish_hz: float = 50.0         # joint_states / action / observation
     diagnostics_hz: float = 2.0
     network_interface: str = ""      # overrides unitree.interface when set (launch argument)
+    autostart: bool = False          # lifecycle: configure and activate at start-up (else the launcher does)
     auto_start: bool = False         # stand up, then walk as soon as a valid policy is active
     cmd_vel_queue_depth: int = 10    # subscription depths (bounded inputs)
     step_queue_depth: int = 50
@@ -91,10 +101,72 @@ def step_message(sequence: int, obs: np.ndarray, action: np.ndarray) -> PolicySt
                       action=np.asarray(action, np.float32).ravel())
 
 
-class DeployNode(Node):
+class DeployNode(LifecycleNode):
     def __init__(self) -> None:
         super().__init__("maa_deploy")
         self.cfg: DeployNodeConfig = declare_config(self, DeployNodeConfig)
+        #: set when the node must exit non-zero (a dead deploy thread); ``run_node`` watches it
+        self.exit_requested = threading.Event()
+        self.active = False
+        self.controller = self.loop = self.supervisor = None
+        self._entities: list = []
+        self.callback_errors: dict[str, int] = {}
+        self._configure_error = ""
+        if self.cfg.autostart:
+            if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                raise RuntimeError(self._configure_error or "configure failed")
+            self.trigger_activate()
+        else:
+            self.get_logger().info("unconfigured: waiting for the lifecycle transitions configure, activate "
+                                   "(the launchers send them; or: ros2 lifecycle set /maa_deploy configure)")
+
+    # --------------------------------------------------------------- lifecycle
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            self._build()
+        except (ConfigError, ValueError, OSError, RuntimeError) as exc:
+            self._configure_error = f"configure failed: {exc}"
+            self.get_logger().error(self._configure_error)
+            self._teardown()
+            return TransitionCallbackReturn.FAILURE
+        self.get_logger().info(f"configured: backend {self.cfg.deploy.backend} holds damping")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        # Everything allocated so far (torch, MuJoCo, ROS) is long-lived: move it out of the collector's reach so
+        # a full collection cannot stall the 50 Hz loop (or the simulated robot's physics thread) for ~100 ms.
+        gc.collect()
+        gc.freeze()
+        self.loop.start()
+        self.supervisor.start()
+        self.active = True
+        trust = self.cfg.trust
+        self.get_logger().info(f"ready: backend {self.cfg.deploy.backend}, {self.cfg.deploy.rate_hz:.0f} Hz, "
+                               f"weights on {self.cfg.weights_topic} ({len(trust.trusted_keys)} trusted key(s), "
+                               f"{'signed only' if trust.require_signed else 'unsigned accepted'}, "
+                               f"{'staged' if trust.require_activation else 'hot swap'}), "
+                               f"mode {self.controller.sm.mode.value}")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_loop()
+        self._event("deactivated: control loop stopped, damping")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._teardown()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.shutdown()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.shutdown()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _build(self) -> None:
+        """The stack and the ROS interfaces (configure)."""
         self.gate = WeightsGate(self.cfg.trust)
         self.controller, self.loop = build_stack(self.cfg.deploy)
         self.runner = self.controller.runner
@@ -105,43 +177,61 @@ class DeployNode(Node):
         self.loop.tick = self._tick_and_capture
         self.supervisor = Supervisor(self.loop, self.controller, grace_s=self.cfg.supervisor_grace_s,
                                      stall_s=self.cfg.supervisor_stall_s, on_fatal=self._on_fatal)
-        #: set when the node must exit non-zero (a dead deploy thread); ``run_node`` watches it
-        self.exit_requested = self.supervisor.exit_requested
+        self.supervisor.exit_requested = self.exit_requested
 
-        self.joint_pub = self.create_publisher(JointState, "joint_states", 10)
-        self.action_pub = self.create_publisher(Float32MultiArray, "~/action", 10)
-        self.obs_pub = self.create_publisher(Float32MultiArray, "~/observation", 10)
-        self.step_pub = self.create_publisher(PolicyStep, "~/step", self.cfg.step_queue_depth)
-        self.mode_pub = self.create_publisher(String, "~/mode", LATCHED)
-        self.events_pub = self.create_publisher(String, "~/events", EVENTS_QOS)
-        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.vel_pub = (self.create_publisher(Vector3Stamped, "~/sim/base_velocity", 10)
+        pub = self._keep
+        self.joint_pub = pub(self.create_publisher(JointState, "joint_states", 10))
+        self.action_pub = pub(self.create_publisher(Float32MultiArray, "~/action", 10))
+        self.obs_pub = pub(self.create_publisher(Float32MultiArray, "~/observation", 10))
+        self.step_pub = pub(self.create_publisher(PolicyStep, "~/step", self.cfg.step_queue_depth))
+        self.mode_pub = pub(self.create_publisher(String, "~/mode", LATCHED))
+        self.events_pub = pub(self.create_publisher(String, "~/events", EVENTS_QOS))
+        self.diag_pub = pub(self.create_publisher(DiagnosticArray, "/diagnostics", 10))
+        self.vel_pub = (pub(self.create_publisher(Vector3Stamped, "~/sim/base_velocity", 10))
                         if hasattr(self.controller.backend, "data") else None)
-        self.callback_errors: dict[str, int] = {}
-        self.create_subscription(PolicyWeights, self.cfg.weights_topic, self._guarded("weights", self.on_weights),
-                                 LATCHED)
-        self.create_subscription(Twist, self.cfg.cmd_vel_topic, self._guarded("cmd_vel", self.on_cmd_vel),
-                                 self.cfg.cmd_vel_queue_depth)
+        pub(self.create_subscription(PolicyWeights, self.cfg.weights_topic, self._guarded("weights", self.on_weights),
+                                     LATCHED))
+        pub(self.create_subscription(Twist, self.cfg.cmd_vel_topic, self._guarded("cmd_vel", self.on_cmd_vel),
+                                     self.cfg.cmd_vel_queue_depth))
         for name, target in (("stand", Mode.STAND), ("start", Mode.POLICY), ("stop", Mode.STAND),
                              ("estop", None), ("reset", None), ("activate_staged", None)):
-            self.create_service(Trigger, f"~/{name}", self._guarded(name, self._mode_service(name, target)))
-        self.create_timer(1.0 / self.cfg.publish_hz, self._guarded("publish_state", self.publish_state))
-        self.create_timer(1.0 / self.cfg.diagnostics_hz, self._guarded("diagnostics", self.publish_diagnostics))
+            pub(self.create_service(Trigger, f"~/{name}", self._guarded(name, self._mode_service(name, target))))
+        pub(self.create_timer(1.0 / self.cfg.publish_hz, self._guarded("publish_state", self.publish_state)))
+        pub(self.create_timer(1.0 / self.cfg.diagnostics_hz, self._guarded("diagnostics", self.publish_diagnostics)))
         self._last_mode = None
         self._scheduling_reported = False
         self._tick_count = 0
-        # Everything allocated so far (torch, MuJoCo, ROS) is long-lived: move it out of the collector's reach so
-        # a full collection cannot stall the 50 Hz loop (or the simulated robot's physics thread) for ~100 ms.
-        gc.collect()
-        gc.freeze()
-        self.loop.start()
-        self.supervisor.start()
-        trust = self.cfg.trust
-        self.get_logger().info(f"ready: backend {self.cfg.deploy.backend}, {self.cfg.deploy.rate_hz:.0f} Hz, "
-                               f"weights on {self.cfg.weights_topic} ({len(trust.trusted_keys)} trusted key(s), "
-                               f"{'signed only' if trust.require_signed else 'unsigned accepted'}, "
-                               f"{'staged' if trust.require_activation else 'hot swap'}), "
-                               f"mode {self.controller.sm.mode.value}")
+
+    def _keep(self, entity):
+        self._entities.append(entity)
+        return entity
+
+    def _stop_loop(self) -> None:
+        """Stop the supervisor and the loop (its on_stop commands damping); damping again from here."""
+        self.active = False
+        if self.supervisor is not None:
+            self.supervisor.stop()
+        if self.loop is not None:
+            self.loop.stop()
+        if self.controller is not None:
+            self.controller.backend.damping()
+            self.controller.sm.deactivate("lifecycle deactivate: control loop stopped")
+
+    def _teardown(self) -> None:
+        """Undo :meth:`_build` (cleanup): damping, close the backend, destroy the ROS interfaces."""
+        self._stop_loop()
+        if self.controller is not None:
+            self.controller.backend.close()
+            if self.controller.runner is not None:
+                self.controller.runner.close()
+        for entity in reversed(self._entities):
+            kind = type(entity).__name__
+            destroy = {"Publisher": self.destroy_publisher, "Subscription": self.destroy_subscription,
+                       "Service": self.destroy_service, "Timer": self.destroy_timer}.get(kind)
+            if destroy is not None:
+                destroy(entity)
+        self._entities.clear()
+        self.controller = self.loop = self.supervisor = None
 
     def _tick_and_capture(self) -> None:
         """The control tick, plus a copy of each POLICY tick's (observation, action) for ``~/step``."""
@@ -153,7 +243,7 @@ class DeployNode(Node):
 
     @property
     def exit_reason(self) -> str | None:
-        return self.supervisor.fatal
+        return self.supervisor.fatal if self.supervisor is not None else None
 
     def _guarded(self, name: str, callback):
         """Wrap an executor callback: an unexpected exception is counted, reported and latches damping (e-stop)
@@ -225,6 +315,9 @@ class DeployNode(Node):
     def _mode_service(self, name: str, target: Mode | None):
         def handle(request, response):
             try:
+                if not self.active and name not in ("estop", "reset"):
+                    raise TransitionError(f"{name} refused: the deploy node is not active (lifecycle); activate it "
+                                          "first (ros2 lifecycle set /maa_deploy activate)")
                 if name == "estop":
                     self.controller.estop("operator e-stop (service)")
                     message = f"mode {self.controller.sm.mode.value}"
@@ -315,11 +408,8 @@ class DeployNode(Node):
         self.diag_pub.publish(arr)
 
     def shutdown(self) -> None:
-        """Stop the supervisor and the loop (its on_stop commands damping), then close the backend."""
-        self.supervisor.stop()
-        self.loop.stop()
-        self.controller.backend.damping()
-        self.controller.backend.close()
+        """Damping and release everything, from any lifecycle state (SIGINT, process exit)."""
+        self._teardown()
 
 
 def main(args=None) -> int:

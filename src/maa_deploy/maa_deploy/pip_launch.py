@@ -3,8 +3,8 @@
     launch_go2 robot:=sim [params_file:=...] [network_interface:=...] [prompt_source:=false] [domain_id:=N]
 
 Starts the nodes of :func:`maa_deploy.graph.go2_graph` as ``python -m <module> --ros-args ...`` subprocesses with
-exactly the parameters the launch file passes, forwards SIGINT/SIGTERM to them, and exits with the first failing
-child's status.
+exactly the parameters the launch file passes, drives the managed (lifecycle) nodes through configure and activate
+as the launch file does, forwards SIGINT/SIGTERM to them, and exits with the first failing child's status.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from .graph import go2_graph
+from .graph import LIFECYCLE_STARTUP, NodeSpec, go2_graph
 
 ARGS = {"robot": "sim", "params_file": "", "network_interface": "", "prompt_source": "true", "domain_id": ""}
 
@@ -27,6 +27,40 @@ def parse_args(argv: list[str]) -> dict[str, str]:
             raise SystemExit(f"launch_go2: unknown argument {arg!r}; expected NAME:=VALUE with NAME in {sorted(ARGS)}")
         values[key] = value
     return values
+
+
+def drive_lifecycle(specs: list[NodeSpec], timeout: float = 60.0) -> None:
+    """Configure and activate every managed node of ``specs`` (in the nodes' DDS domain), like the launch file.
+
+    Raises:
+        RuntimeError: a node refused a transition or its lifecycle service did not answer.
+    """
+    import rclpy
+
+    from maa_generator.ros_client import ServiceCallError, change_lifecycle_state
+
+    managed = [spec for spec in specs if spec.lifecycle]
+    if not managed:
+        return
+    for spec in managed:
+        os.environ.update(spec.env)  # talk in the nodes' domain
+    try:
+        from rclpy.signals import SignalHandlerOptions
+
+        rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+    except ImportError:  # older rclpy
+        rclpy.init()
+    node = rclpy.create_node("launch_go2_lifecycle")
+    try:
+        for spec in managed:
+            print(f"[launch_go2] {spec.name}: {' -> '.join(LIFECYCLE_STARTUP)}", flush=True)
+            try:
+                change_lifecycle_state(node, f"/{spec.name}", LIFECYCLE_STARTUP, timeout=timeout)
+            except ServiceCallError as exc:
+                raise RuntimeError(f"{spec.name}: {exc}") from exc
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,9 +80,14 @@ def main(argv: list[str] | None = None) -> int:
         nonlocal stopping
         stopping = True
 
+    code = 0
+    try:
+        drive_lifecycle(specs)
+    except RuntimeError as exc:  # LifecycleTransitionError is a RuntimeError too
+        print(f"[launch_go2] error: {exc}; stopping the graph", flush=True)
+        code, stopping = 1, True
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    code = 0
     while not stopping and all(p.poll() is None for p in procs):
         time.sleep(0.1)
     for p in procs:

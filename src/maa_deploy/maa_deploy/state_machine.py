@@ -155,6 +155,13 @@ class StateMachine:
             if self._mode != Mode.DAMPING:
                 self._set(Mode.DAMPING, f"fault: {reason}")
 
+    def deactivate(self, reason: str = "deactivated") -> None:
+        """The control loop stops (lifecycle deactivate): back to PASSIVE from STAND/POLICY; a latched DAMPING stays
+        latched (only :meth:`reset` clears it)."""
+        with self._lock:
+            if self._mode not in (Mode.PASSIVE, Mode.DAMPING):
+                self._set(Mode.PASSIVE, reason)
+
     def reset(self) -> None:
         """Leave the DAMPING latch to PASSIVE (explicit operator action).
 

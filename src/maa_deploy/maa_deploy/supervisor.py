@@ -105,6 +105,10 @@ class Supervisor:
 
     # -------------------------------------------------------------- lifecycle
     def start(self) -> threading.Thread:
+        """Start polling (again, after :meth:`stop`: a lifecycle re-activation starts with a fresh stall clock)."""
+        self._stop.clear()
+        self._last_ticks, self._last_progress = -1, self.clock()
+
         def body() -> None:
             while not self._stop.wait(self.period_s):
                 self.poll()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import numpy as np
 
@@ -37,6 +36,7 @@ def main(argv=None) -> int:
 
     from .prompt import PromptError
     from .prompt_io import load_prompt
+    from .ros_client import ServiceTimeout, ServiceUnavailable, call_service
     from .ros_convert import trajectory_to_msg, weights_from_msg
 
     request = GeneratePolicy.Request(use_latest_prompt=args.latest, num_candidates=args.num_candidates,
@@ -50,20 +50,17 @@ def main(argv=None) -> int:
     rclpy.init()
     node = rclpy.create_node("generate_policy_cli")
     try:
-        client = node.create_client(GeneratePolicy, args.service)
-        if not client.wait_for_service(timeout_sec=min(args.timeout, 30.0)):
+        timing: dict = {}
+        try:
+            res = call_service(node, GeneratePolicy, args.service, request, timeout=args.timeout,
+                               wait_timeout=min(args.timeout, 30.0), timing=timing)
+        except ServiceUnavailable:
             print(f"generate_policy: service {args.service} is not available (is the generator node running?)",
                   file=sys.stderr)
             return 2
-        start = time.perf_counter()
-        future = client.call_async(request)
-        deadline = time.monotonic() + args.timeout
-        while not future.done() and time.monotonic() < deadline:
-            rclpy.spin_once(node, timeout_sec=0.05)
-        if not future.done():
+        except ServiceTimeout:
             print(f"generate_policy: no answer within {args.timeout} s", file=sys.stderr)
             return 2
-        res = future.result()
         names = {v: k for k, v in vars(GeneratePolicy.Response).items() if k.isupper() and isinstance(v, int)}
         if res.error_code != GeneratePolicy.Response.NONE:
             print(f"error_code={res.error_code} ({names.get(res.error_code, '?')}): {res.error_msg}")
@@ -72,8 +69,7 @@ def main(argv=None) -> int:
         scores = np.asarray(res.candidate_scores)
         print(f"ok: {layout.name} {list(layout.dims)} ({layout.num_params} params), candidate {meta.candidate_index}"
               f", seed {meta.seed}, generation {res.generation_time_s * 1e3:.0f} ms, round trip "
-              f"{(time.perf_counter() - start) * 1e3:.0f} ms" + (f", scores {np.round(scores, 3).tolist()}"
-                                                                 if scores.size else "")
+              f"{timing['call_s'] * 1e3:.0f} ms" + (f", scores {np.round(scores, 3).tolist()}" if scores.size else "")
               + (f", prompt novelty {res.prompt_novelty:.2f}" if np.isfinite(res.prompt_novelty) else ""))
         if args.out:
             from .weights_io import save_weights_file

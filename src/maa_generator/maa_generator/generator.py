@@ -29,6 +29,22 @@ from .official_modules import OfficialBehaviorEmbedding, OfficialLatentDiffusion
 from .prompt import PromptError, Trajectory, make_prompt, prompt_dims
 
 CHECKPOINT_KIND = "maa_generator"
+UNSAVED_ID = "unsaved"
+#: domain of generators saved before ``extra.domain`` was recorded, by the layout name of their policies
+LAYOUT_DOMAINS = {"go2_wtw_actor": "go2", "metaworld_sac": "metaworld", "robosuite_sac": "robosuite"}
+
+
+def checkpoint_domain(meta: dict) -> str:
+    """The domain of a generator checkpoint, from its ``config.json`` (as parsed by ``read_metadata``).
+
+    ``extra.domain`` when recorded (training writes the zoo's ``domain``); otherwise, for checkpoints written before
+    it was recorded, derived from the policy layout's name via :data:`LAYOUT_DOMAINS` (e.g. the bundled
+    ``models/go2/generator``: ``go2_wtw_actor`` -> ``go2``); ``""`` when neither says.
+    """
+    domain = (meta.get("extra") or {}).get("domain")
+    if isinstance(domain, str) and domain:
+        return domain
+    return LAYOUT_DOMAINS.get(str((meta.get("layout") or {}).get("name", "")), "")
 
 
 @dataclass
@@ -50,6 +66,10 @@ class Generator(nn.Module):
         layout: the generated policies' :class:`PolicyLayout`.
         config: the :class:`ModelConfig` it was built with.
         autoencoder, embedding, diffusion: the three stages.
+        generator_id: ``"<checkpoint dir name>@<first 12 hex of the sha256 of model.safetensors>"`` for a loaded
+            generator (names the model and the exact weights in every published policy); ``"unsaved"`` otherwise.
+        domain: the domain of the zoo it was trained on (``"go2"``, ``"metaworld"``, ...; see
+            :func:`checkpoint_domain`); ``""`` when unknown.
     """
 
     def __init__(
@@ -67,6 +87,8 @@ class Generator(nn.Module):
         self.embedding = embedding
         self.diffusion = diffusion
         self.novelty: NoveltyReference | None = None  # bank of training conditions (maa_generator.novelty)
+        self.generator_id = UNSAVED_ID
+        self.domain = ""
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -86,8 +108,10 @@ class Generator(nn.Module):
         return {"autoencoder": self.autoencoder, "embedding": self.embedding, "diffusion": self.diffusion}
 
     def save(self, path: str | Path, extra: dict | None = None) -> Path:
-        """Write ``model.safetensors`` + ``config.json`` (+ ``novelty.safetensors`` when set) to directory ``path``."""
-        meta = {"kind": CHECKPOINT_KIND, **(extra or {})}
+        """Write ``model.safetensors`` + ``config.json`` (+ ``novelty.safetensors`` when set) to directory ``path``.
+
+        ``config.json``'s ``extra`` records ``kind`` and, when set, ``domain`` (``extra`` may override both)."""
+        meta = {"kind": CHECKPOINT_KIND, **({"domain": self.domain} if self.domain else {}), **(extra or {})}
         out = save_checkpoint(path, self.stages(), self.config.to_dict(), meta, layout=self.layout.to_dict())
         if self.novelty is not None:
             self.novelty.save(out)
@@ -109,6 +133,8 @@ class Generator(nn.Module):
             gen = cls.build(layout, config)
         load_state(gen.stages(), ckpt.state, str(path), assign=True)
         gen.diffusion.ema.requires_grad_(False)
+        gen.generator_id = f"{Path(path).resolve().name}@{str(meta['sha256'])[:12]}"  # sha256 verified by the load
+        gen.domain = checkpoint_domain(meta)
         gen.novelty = NoveltyReference.load(path)
         if gen.novelty is not None and gen.novelty.cond_dim != gen.embedding.cond_dim:
             raise CheckpointError(f"{path}: novelty bank has condition width {gen.novelty.cond_dim}, the embedding "

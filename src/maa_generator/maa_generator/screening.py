@@ -10,6 +10,7 @@ import numpy as np
 from .layout import PolicyLayout
 from .prompt import Trajectory
 
+#: domains with a working simulation screener (MetaWorld and Robosuite have none yet)
 DOMAINS = ("go2",)
 
 
@@ -43,9 +44,15 @@ def make_go2_screener(adaptation_path: str, seconds: float = 4.0, num_envs: int 
 
 
 def make_screener(domain: str, seconds: float = 4.0, adaptation_path: str = "", num_envs: int = 6):
-    """Screener for ``domain``; raises ``ValueError`` for a domain without one or missing inputs."""
+    """Screener for ``domain`` (one of :data:`DOMAINS`).
+
+    Raises ``ValueError`` for a domain without a working screener (the message lists the supported domains), so a
+    generator node never offers screening that cannot run, and for missing inputs (go2: ``adaptation_path``).
+    """
     if domain == "go2":
         if not adaptation_path:
             raise ValueError("go2 screening needs the pretrained adaptation module (adaptation_path)")
         return make_go2_screener(adaptation_path, seconds=seconds, num_envs=num_envs)
-    raise ValueError(f"no simulation screener for domain {domain!r}; available: {DOMAINS}")
+    what = f"no simulation screener for domain {domain!r}" if domain else "the generator's domain is unknown"
+    raise ValueError(f"{what}; screening is supported for: {', '.join(DOMAINS)} (set screen_domain to one of them, "
+                     f"or request without screening)")

@@ -381,7 +381,7 @@ def run_training(cfg: RunConfig, out: str | Path, stage: str = "all", resume: bo
                                                           train_rows, val_rows)
         if info.is_main:
             final = out / "generator"
-            extra = {"zoo": str(zoo.root), "synthetic_zoo": zoo.synthetic, "run_dir": str(out),
+            extra = {"zoo": str(zoo.root), "domain": zoo.domain, "synthetic_zoo": zoo.synthetic, "run_dir": str(out),
                      "steps": {k: v["step"] for k, v in summary["stages"].items()}}
             _atomic_dir(final, lambda tmp: gen.cpu().save(tmp, extra=extra))
             summary["generator"] = str(final)

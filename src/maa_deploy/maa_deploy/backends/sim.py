@@ -59,6 +59,7 @@ class SimBackend(Backend):
         self._lock = threading.Lock()
         self._cmd = self._damping_cmd()
         self._cmd_time = time.monotonic()
+        self._cmd_steps = 0  # physics steps since the last command (the watchdog counts simulated time)
         self._t0 = 1000.0  # simulated clock origin (positive, unrelated to the wall clock)
         self._stamp = self.clock()
         self.steps = 0
@@ -88,6 +89,7 @@ class SimBackend(Backend):
             self.data.ctrl[:] = tau
             mujoco.mj_step(self.model, self.data)
             self.steps += 1
+            self._cmd_steps += 1
         self._stamp = self.clock()
 
     def clock(self) -> float:
@@ -114,7 +116,9 @@ class SimBackend(Backend):
 
     def _physics_tick(self) -> None:
         with self._lock:
-            if time.monotonic() - self._cmd_time > self.command_timeout_s and self._cmd[1].any():
+            # simulated time, not wall time: a stall of the whole simulator process pauses the robot too, so only a
+            # controller that falls behind the running physics trips the watchdog
+            if self._cmd_steps * SIM_DT > self.command_timeout_s and self._cmd[1].any():
                 self._cmd = self._damping_cmd()
                 self.counters["damping_stale_command"] += 1
                 self.fault.latch(f"command stale: no joint target for {self.command_timeout_s * 1e3:.0f} ms")
@@ -139,13 +143,13 @@ class SimBackend(Backend):
             if self.fault.latched:
                 self.counters["refused_while_latched"] += 1
                 cmd = self._damping_cmd()
-            self._cmd, self._cmd_time = cmd, time.monotonic()
+            self._cmd, self._cmd_time, self._cmd_steps = cmd, time.monotonic(), 0
             if not self.realtime:
                 self._step(self.decimation)
 
     def damping(self) -> None:
         with self._lock:
-            self._cmd, self._cmd_time = self._damping_cmd(), time.monotonic()
+            self._cmd, self._cmd_time, self._cmd_steps = self._damping_cmd(), time.monotonic(), 0
             if not self.realtime:
                 self._step(self.decimation)
 

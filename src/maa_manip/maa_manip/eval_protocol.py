@@ -1,0 +1,198 @@
+"""The MetaWorld evaluation protocol's shared steps (docs/manipulation.md), used by the ``training/`` scripts:
+
+* prompt selection (:func:`task_prompts`): ``training/evaluate.py`` and ``training/behavior_modes.py`` draw the same
+  prompts from the same seeds;
+* merging evaluation runs into one summary (:func:`summarize`): ``training/summarize_eval.py``;
+* the decoded-policy check of a run's autoencoder (:func:`check_autoencoder`): ``training/check_autoencoder.py``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger("evaluate")
+
+
+def select_prompts(zoo, task: str, k: int, rng: np.random.Generator, min_success: float = 0.0) -> list[int]:
+    """Row indices (within the task's view) of ``k`` prompt checkpoints with ``success >= min_success`` (with
+    replacement if too few)."""
+    ok = [i for i, m in enumerate(zoo.filter(tasks=[task]).metadata) if (m.get("success") or 0.0) >= min_success]
+    if not ok:
+        raise SystemExit(f"task {task}: no checkpoint with success >= {min_success} to take prompts from")
+    return sorted(rng.choice(ok, size=k, replace=len(ok) < k).tolist())
+
+
+def prompt_trajectories(zoo, task: str, rows: list[int]):
+    from maa_generator.prompt import Trajectory
+
+    tr = zoo.trajectories(task)
+    obs, act, suc = tr["traj_obs"][rows], tr["traj_act"][rows], tr["traj_success"][rows]
+    return [Trajectory(obs[i, 0], act[i, 0], suc[i, 0], 0.0125, "metaworld", task) for i in range(len(rows))]
+
+
+def task_prompts(zoo, task: str, cfg, rng: np.random.Generator, noise_rng: np.random.Generator):
+    """The evaluation prompts of ``task`` under eval config ``cfg``: ``(rows [K], trajectories, h [K, Dh],
+    v [K, Dv])``, with ``cfg.prompt_noise`` on the actions. Selection draws from ``rng``, noise from ``noise_rng``;
+    callers that walk the tasks in the same order with the same two generators get the same prompts."""
+    from maa_generator.prompt import success_prompt
+    from maa_manip.evaluation import noisy_trajectory
+
+    rows = select_prompts(zoo, task, cfg.num_prompts, rng, cfg.prompt_min_success)
+    trajs = [noisy_trajectory(t, cfg.prompt_noise, noise_rng) for t in prompt_trajectories(zoo, task, rows)]
+    hv = [success_prompt(t.obs, t.act, t.success, zoo.prompt["n"], zoo.prompt["m"]) for t in trajs]
+    return rows, trajs, np.stack([x[0] for x in hv]), np.stack([x[1] for x in hv])
+
+
+def check_autoencoder(run_dir: Path, zoo_path: Path, rows: int, episodes: int, steps: int, seed: int = 0) -> dict:
+    """Decoded-policy quality of a run's trained autoencoder on its held-out validation checkpoints.
+
+    For ``rows`` validation checkpoints (the run's own ``data.val_fraction`` split, never trained on): parameter
+    MSE of the reconstruction, cosine to the original, and per-task success of original vs decoded policies
+    (``episodes`` random configurations each). Returns a JSON-able dict.
+    """
+    import torch
+
+    from maa_generator.distributed import DistInfo
+    from maa_generator.generator import Generator
+    from maa_generator.training import _split, load_stage_weights, open_training_zoo
+    from maa_manip.evaluation import cosine, evaluate_policies
+
+    cfg = load_run_config(run_dir)
+    zoo = open_training_zoo(cfg, run_dir, DistInfo(), str(zoo_path))
+    gen = Generator.build(zoo.layout, cfg.model)
+    train_rows, val_rows = _split(zoo.num_checkpoints, cfg.data.val_fraction, cfg.train.seed)
+    ae = gen.autoencoder
+    params = zoo.params()
+    ae.fit_normalizer(torch.from_numpy(np.ascontiguousarray(params[train_rows[: cfg.data.normalizer_rows]])))
+    used = load_stage_weights(run_dir, "autoencoder", ae)
+    ae.eval()
+    val_rows = val_rows[:rows]
+    orig = np.ascontiguousarray(params[val_rows]).astype(np.float32)
+    with torch.no_grad():
+        rec = ae.reconstruct(torch.from_numpy(orig)).numpy()
+    tasks = [zoo.metadata[i]["task"] for i in val_rows]
+    report: dict = {"checkpoint": str(used), "rows": len(val_rows), "param_mse": float(((rec - orig) ** 2).mean()),
+                    "cosine_mean": float(cosine(rec, orig).mean()), "per_task": {}}
+    for task in sorted(set(tasks)):
+        idx = [i for i, t in enumerate(tasks) if t == task]
+        s_o = evaluate_policies(task, orig[idx], episodes, seed, steps).mean(1)
+        s_r = evaluate_policies(task, rec[idx], episodes, seed, steps).mean(1)
+        report["per_task"][task] = {"n": len(idx), "original_success": float(s_o.mean()),
+                                    "decoded_success": float(s_r.mean()),
+                                    "original_top5": float(np.sort(s_o)[::-1][:5].mean()),
+                                    "decoded_top5": float(np.sort(s_r)[::-1][:5].mean())}
+        log.info("AE check %s: %s", task, report["per_task"][task])
+    return report
+
+
+def load_run_config(run_dir: Path):
+    """The preset a run was trained with (``<run>/config.yaml`` minus the ``resolved`` bookkeeping section)."""
+    import yaml
+
+    from maa_generator.config import from_dict
+    from maa_generator.train_config import RunConfig
+
+    data = yaml.safe_load((run_dir / "config.yaml").read_text())
+    data.pop("resolved", None)
+    return from_dict(RunConfig, data)
+
+
+def summarize(run_dirs: list[Path], out: Path, command: str, zoo_path: Path, root: Path | None = None) -> dict:
+    """Merge the ``results.json`` of several evaluation runs (same prompts, different methods) into
+    ``out/summary.json``, ``out/results.md`` and ``out/top5.png``; returns the summary dict.
+
+    Several runs with a ``maa`` method are generators trained with different seeds: ``maa`` becomes their per-task
+    mean (the headline figures), and each run is also listed as ``maa_run<i>``. ``summary["runs"]`` lists the run
+    directories relative to ``root`` (the repository root, for the scripts) when they lie under it.
+    """
+    from maa_generator.zoo import Zoo
+    from maa_manip.evaluation import SUMMARY_METRICS, average_over_tasks, markdown_tables
+
+    results: dict = {"seen": {}, "unseen": {}}
+    generator_runs: dict = {"seen": [], "unseen": []}
+    configs, seconds = [], 0.0
+    for d in run_dirs:
+        r = json.loads((d / "results.json").read_text())
+        configs.append(r["config"])
+        seconds += r["seconds"]
+        for split in ("seen", "unseen"):
+            for method, by_task in r["results"].get(split, {}).items():
+                if method == "maa":
+                    generator_runs[split].append(by_task)
+                else:
+                    results[split].setdefault(method, {}).update(by_task)
+    for split, runs in generator_runs.items():
+        if runs:
+            results[split]["maa"] = {t: {k: float(np.mean([run[t][k] for run in runs])) for k in runs[0][t]}
+                                     for t in runs[0]}
+        if len(runs) > 1:
+            for i, run in enumerate(runs):
+                results[split][f"maa_run{i}"] = run
+
+    def mean(split: str, method: str, key: str = "top5") -> float | None:
+        by_task = results[split].get(method)
+        return round(average_over_tasks(by_task)[key], 4) if by_task else None
+
+    zoo = Zoo.open(zoo_path)
+    seen = configs[0]["seen_tasks"]
+    counts = {t: int(zoo.filter(tasks=[t]).num_checkpoints) for t in seen + configs[0]["unseen_tasks"]}
+    summary = {
+        "seen_top5_mean": mean("seen", "maa"),
+        "unseen_top5_mean": mean("unseen", "maa"),
+        "seen_nn_retrieval_top5_mean": mean("seen", "retrieval"),
+        "seen_noisy_nn_top5_mean": mean("seen", "retrieval_noise"),
+        "unseen_nn_retrieval_top5_mean": mean("unseen", "retrieval"),
+        "unseen_noisy_nn_top5_mean": mean("unseen", "retrieval_noise"),
+        "seen_bc_top5_mean": mean("seen", "bc"),
+        "unseen_bc_top5_mean": mean("unseen", "bc"),
+        "seen_random_top5_mean": mean("seen", "random"),
+        "unseen_random_top5_mean": mean("unseen", "random"),
+        "generator_runs": len(generator_runs["unseen"] or generator_runs["seen"]),
+        "seen_top5_per_generator_run": [round(average_over_tasks(r)["top5"], 4) for r in generator_runs["seen"]],
+        "unseen_top5_per_generator_run": [round(average_over_tasks(r)["top5"], 4) for r in generator_runs["unseen"]],
+        "num_seen_tasks": len(seen),
+        "num_unseen_tasks": len(configs[0]["unseen_tasks"]),
+        "min_checkpoints_per_seen_task": min(counts[t] for t in seen),
+        "checkpoints_per_task": counts,
+        "num_prompts_per_task": configs[0]["num_prompts"],
+        "episodes_per_policy": configs[0]["episodes"],
+        "prompt_action_noise_std": configs[0]["prompt_noise"],
+        "means": {split: {m: {k: mean(split, m, k) for k in SUMMARY_METRICS}
+                          for m in results[split]} for split in results},
+        "eval_seconds": round(seconds, 1),
+        "command": command,
+        "runs": [str(d.relative_to(root)) if root is not None and d.is_relative_to(root) else str(d)
+                 for d in run_dirs],
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    (out / "results.md").write_text("# MetaWorld results (merged)\n\n" + markdown_tables(results) + "\n")
+    plot_top5(results, out / "top5.png")
+    return summary
+
+
+def plot_top5(results: dict, path: Path) -> None:
+    """Grouped bar chart: top-5 success per task and method (seen | unseen)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(13, 3.8), sharey=True)
+    for ax, split in zip(axes, ("seen", "unseen")):
+        methods = list(results[split])
+        tasks = list(next(iter(results[split].values()), {}))
+        w = 0.8 / max(1, len(methods))
+        for j, m in enumerate(methods):
+            ax.bar(np.arange(len(tasks)) + j * w, [results[split][m].get(t, {}).get("top5", 0) for t in tasks], w,
+                   label=m)
+        ax.set_xticks(np.arange(len(tasks)) + 0.4 - w / 2, tasks, rotation=20)
+        ax.set_title(f"{split} tasks: top-5 success")
+    axes[0].set_ylabel("success rate")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)

@@ -1,0 +1,81 @@
+"""The deploy node as a managed (lifecycle) node over DDS: nothing runs before configure, nothing moves before
+activate, deactivate is damping, a second activation works, cleanup releases the robot interfaces."""
+from __future__ import annotations
+
+import pytest
+
+from maa_generator.ros_client import (
+    LifecycleTransitionError,
+    call_service,
+    change_lifecycle_state,
+    spin_until,
+    start_node,
+    stop_node,
+)
+
+pytestmark = pytest.mark.ros
+
+
+def _trigger(ros_node, name):
+    from std_srvs.srv import Trigger
+
+    return call_service(ros_node, Trigger, f"/maa_deploy/{name}", Trigger.Request(), timeout=10)
+
+
+def _service_up(ros_node, name: str, timeout: float) -> bool:
+    from std_srvs.srv import Trigger
+
+    client = ros_node.create_client(Trigger, f"/maa_deploy/{name}")
+    try:
+        return client.wait_for_service(timeout_sec=timeout)
+    finally:
+        ros_node.destroy_client(client)
+
+
+def test_lifecycle_transitions_over_dds(go2_adaptation_file, ros_node):
+    from std_msgs.msg import String
+
+    from maa_deploy.node import EVENTS_QOS, LATCHED
+
+    proc = start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={go2_adaptation_file}",
+                      "-p", "deploy.state_machine.stand_duration_s:=0.3", ready_text="unconfigured")
+    try:
+        assert not _service_up(ros_node, "stand", 1.0), "mode services must not exist before configure"
+        with pytest.raises(LifecycleTransitionError):
+            change_lifecycle_state(ros_node, "/maa_deploy", ["activate"])  # not configured yet: refused
+
+        change_lifecycle_state(ros_node, "/maa_deploy", ["configure"])
+        events, modes = [], []
+        ros_node.create_subscription(String, "/maa_deploy/events", lambda m: events.append(m.data), EVENTS_QOS)
+        ros_node.create_subscription(String, "/maa_deploy/mode", lambda m: modes.append(m.data), LATCHED)
+        refused = _trigger(ros_node, "stand")
+        assert not refused.success and "not active" in refused.message
+
+        change_lifecycle_state(ros_node, "/maa_deploy", ["activate"])
+        assert _trigger(ros_node, "stand").success
+        assert spin_until(ros_node, lambda: modes and modes[-1] == "STAND")
+
+        change_lifecycle_state(ros_node, "/maa_deploy", ["deactivate"])
+        assert spin_until(ros_node, lambda: any("deactivated" in e and "damping" in e for e in events)), events
+        assert not _trigger(ros_node, "stand").success
+
+        change_lifecycle_state(ros_node, "/maa_deploy", ["activate"])  # again: the loop and supervisor restart
+        assert spin_until(ros_node, lambda: _trigger(ros_node, "stop").success or _trigger(ros_node, "stand").success)
+
+        change_lifecycle_state(ros_node, "/maa_deploy", ["deactivate", "cleanup"])
+        assert spin_until(ros_node, lambda: not _service_up(ros_node, "stand", 0.2), 10), "cleanup kept services"
+    finally:
+        code = stop_node(proc)
+    assert code == 0
+
+
+def test_bad_configuration_fails_configure_not_the_process(ros_node):
+    proc = start_node("maa_deploy.node", "-p", "deploy.adaptation_path:=/nonexistent/adaptation.safetensors",
+                      ready_text="unconfigured")
+    try:
+        with pytest.raises(LifecycleTransitionError):
+            change_lifecycle_state(ros_node, "/maa_deploy", ["configure"])
+        assert proc.poll() is None
+        assert any("configure failed" in line and "adaptation" in line for line in proc.output_lines)
+    finally:
+        stop_node(proc)
