@@ -52,25 +52,27 @@ def unitree_part() -> list[dict]:
 
 # ------------------------------------------------------------------------------------------------- 2. sim stack
 class CommandLog:
-    """Wraps a SimBackend: logs (time, PD?) of every command the simulated motors take."""
+    """Wraps a SimBackend: logs (time the command was issued, PD?) of every command the simulated motors take."""
 
     def __init__(self, sim):
         self.sim, self.log, self.lock = sim, [], threading.Lock()
         write, damp = sim.write_command, sim.damping
 
         def write_command(*args, **kwargs):
+            issued = time.monotonic()
             write(*args, **kwargs)
-            self._record()
+            self._record(issued)
 
         def damping():
+            issued = time.monotonic()
             damp()
-            self._record()
+            self._record(issued)
 
         sim.write_command, sim.damping = write_command, damping
 
-    def _record(self) -> None:
+    def _record(self, issued: float) -> None:
         with self.lock:
-            self.log.append((time.monotonic(), bool(self.sim._cmd[1].any())))
+            self.log.append((issued, bool(self.sim._cmd[1].any())))
 
     def since(self, t: float) -> list[tuple[float, bool]]:
         with self.lock:

@@ -165,9 +165,9 @@ class UnitreeBackend(Backend):
     # ------------------------------------------------------------------ faults
     def _latch(self, reason: str) -> None:
         """Latch ``reason`` and damp at once (callable from any thread)."""
-        if self.fault.latch(reason):
-            self.fault_events.append((reason, time.monotonic()))
-        with self._lock:
+        with self._lock:  # the publisher decides PD vs damping under this lock: no PD frame can follow the latch
+            if self.fault.latch(reason):
+                self.fault_events.append((reason, time.monotonic()))
             self._target = None
         self._send_damping()
 
