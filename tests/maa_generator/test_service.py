@@ -75,9 +75,13 @@ def test_latest_prompt_and_rejection(generator):
 
 
 def test_screening_selects_best(generator):
+    screened = []
+
     def screener(layout, flats, prompt):
         scores = -np.abs(flats).mean(axis=1)
-        scores[0] = np.nan  # a failed candidate is never selected
+        if not screened:
+            scores[0] = np.nan  # the first candidate fails: a failed candidate is never selected
+        screened.extend(flats)
         return scores
 
     res = GenerationService(generator, screener=screener).handle(
@@ -86,6 +90,26 @@ def test_screening_selects_best(generator):
     expected = 1 + int(np.argmax(-np.abs(res.candidates[1:]).mean(axis=1)))
     assert res.selected == expected
     np.testing.assert_array_equal(res.flat, res.candidates[expected])
+    assert len(screened) == 4
+
+
+def test_progress_and_cancel_between_candidates(generator):
+    events = []
+
+    def screener(layout, flats, prompt):
+        return -np.abs(flats).mean(axis=1)
+
+    service = GenerationService(generator, screener=screener)
+    res = service.handle(GenerationRequest(prompt=_traj(), num_candidates=3, screen=True),
+                         progress=lambda *e: events.append(e))
+    assert res.ok and events == [("generated", 3, 3), ("screening", 1, 3), ("screening", 2, 3), ("screening", 3, 3)]
+
+    events.clear()
+    res = service.handle(GenerationRequest(prompt=_traj(), num_candidates=3, screen=True),
+                         progress=lambda *e: events.append(e), cancelled=lambda: len(events) >= 2)
+    assert res.code == ResultCode.CANCELED and "after screening 1 of 3" in res.message
+    assert np.isfinite(res.scores[0]) and np.isnan(res.scores[1:]).all() and res.flat is None
+    assert not service._busy.locked()  # the next request is served
 
 
 def test_busy_while_serving(generator):

@@ -3,6 +3,8 @@
 * subscribes ``prompt_topic`` (maa_msgs/Trajectory) and keeps the latest valid prompts;
 * serves ``/generate_policy`` (maa_msgs/srv/GeneratePolicy) on its own callback group, so prompts keep flowing
   while a request is generating;
+* serves the same work as the action ``/generate_policy_action`` (maa_msgs/action/GeneratePolicy): feedback after
+  sampling and after each screened candidate, cancel between candidates (result code CANCELED);
 * publishes the selected policy on ``weights_topic`` (maa_msgs/PolicyWeights; reliable, transient local, depth 1),
   so a deploy node that starts later still receives the latest policy;
 * with ``signing_key`` set, signs every weights message it publishes or returns (:mod:`maa_generator.signing`);
@@ -15,10 +17,12 @@ import math
 import os
 import sys
 
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
+from maa_msgs.action import GeneratePolicy as GeneratePolicyAction
 from maa_msgs.msg import PolicyWeights
 from maa_msgs.msg import Trajectory as TrajectoryMsg
 from maa_msgs.srv import GeneratePolicy
@@ -53,6 +57,12 @@ class GeneratorNode(Node):
                                  callback_group=MutuallyExclusiveCallbackGroup())
         self.create_service(GeneratePolicy, self.cfg.service_name, self.on_generate,
                             callback_group=MutuallyExclusiveCallbackGroup())
+        # the same work as a goal with feedback and cancel (screening can take minutes); its own callback group so a
+        # cancel request is served while the goal executes
+        self.action_server = ActionServer(
+            self, GeneratePolicyAction, self.cfg.action_name, execute_callback=self.on_goal,
+            goal_callback=lambda goal: GoalResponse.ACCEPT, cancel_callback=lambda goal_handle: CancelResponse.ACCEPT,
+            callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(f"ready: service {self.cfg.service_name}, prompts on {self.cfg.prompt_topic}, "
                                f"weights on {self.cfg.weights_topic}, model {self.cfg.model_path or '(none)'}")
 
@@ -105,6 +115,29 @@ class GeneratorNode(Node):
             self.get_logger().warning(f"rejected prompt from {msg.source or 'unknown source'}: {exc}")
 
     def on_generate(self, request: GeneratePolicy.Request, response: GeneratePolicy.Response):
+        return self._serve(request, response)
+
+    def on_goal(self, goal_handle):
+        """Action ``GeneratePolicy``: the service's work, with feedback after sampling and after each screened
+        candidate, and cancel between candidates."""
+        goal = goal_handle.request
+
+        def progress(stage: str, done: int, total: int) -> None:
+            fb = GeneratePolicyAction.Feedback(stage=stage, num_candidates=total, candidates_generated=total,
+                                               candidates_screened=done if stage == "screening" else 0)
+            goal_handle.publish_feedback(fb)
+
+        result = self._serve(goal, GeneratePolicyAction.Result(), progress, lambda: goal_handle.is_cancel_requested)
+        if result.error_code == int(ResultCode.CANCELED):
+            goal_handle.canceled()
+        elif result.error_code == int(ResultCode.NONE):
+            goal_handle.succeed()
+        else:
+            goal_handle.abort()
+        return result
+
+    def _serve(self, request, response, progress=None, cancelled=None):
+        """Fill ``response`` (a service response or an action result: same field names) for ``request``."""
         prompt = None
         if not request.use_latest_prompt:
             try:
@@ -114,9 +147,10 @@ class GeneratorNode(Node):
                 return response
         result = self.service.handle(GenerationRequest(
             prompt=prompt, use_latest_prompt=request.use_latest_prompt, num_candidates=request.num_candidates,
-            seed=request.seed, screen=request.screen))
+            seed=request.seed, screen=request.screen), progress=progress, cancelled=cancelled)
         response.error_code, response.error_msg = int(result.code), result.message
         response.generation_time_s = float(result.elapsed_s)
+        response.candidate_scores = [float(s) for s in result.scores]
         if not result.ok:
             self.get_logger().warning(f"generation failed ({result.code.name}): {result.message}")
             return response
@@ -133,7 +167,6 @@ class GeneratorNode(Node):
                 self.get_logger().error(response.error_msg)
                 return response
         response.weights = msg
-        response.candidate_scores = [float(s) for s in result.scores]
         response.prompt_novelty = float(result.prompt_novelty)
         if result.prompt_novelty > self.cfg.novelty_warn:  # NaN (no bank) compares False
             self.get_logger().warning(

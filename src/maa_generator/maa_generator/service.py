@@ -33,10 +33,14 @@ class ResultCode(enum.IntEnum):
     SCREENING_FAILED = 905
     BUSY = 906
     TIMEOUT = 907
+    CANCELED = 908
 
 
-#: ``screener(layout, flats [K, P], trajectory) -> scores [K]`` (higher is better, NaN = candidate failed).
+#: ``screener(layout, flats [K, P], trajectory) -> scores [K]`` (higher is better, NaN = candidate failed). The
+#: service calls it with one candidate at a time (K = 1), so a score must not depend on the other candidates.
 Screener = Callable[[PolicyLayout, np.ndarray, Trajectory], np.ndarray]
+#: ``progress(stage, done, total)``: stage "generated" (done = total = K) or "screening" (done = candidates screened)
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -144,13 +148,20 @@ class GenerationService:
             return self._prompts[-1] if self._prompts else None
 
     # ----------------------------------------------------------------- requests
-    def handle(self, req: GenerationRequest) -> GenerationResult:
-        """Serve one request; never raises (errors become result codes)."""
+    def handle(self, req: GenerationRequest, progress: Progress | None = None,
+               cancelled: Callable[[], bool] | None = None) -> GenerationResult:
+        """Serve one request; never raises (errors become result codes).
+
+        Args:
+            progress: called after sampling and after each screened candidate (for action feedback).
+            cancelled: polled between candidates; when it returns True the request ends with ``CANCELED`` (the
+                scores so far are kept, the rest NaN).
+        """
         if not self._busy.acquire(blocking=False):
             return GenerationResult(ResultCode.BUSY, "another generation request is being served; retry later")
         start = time.perf_counter()
         try:
-            result = self._handle(req)
+            result = self._handle(req, progress or (lambda *_: None), cancelled or (lambda: False))
         except Exception as exc:  # the service must answer, whatever failed inside
             result = GenerationResult(ResultCode.UNKNOWN, f"{type(exc).__name__}: {exc}")
         finally:
@@ -158,7 +169,7 @@ class GenerationService:
         result.elapsed_s = time.perf_counter() - start
         return result
 
-    def _handle(self, req: GenerationRequest) -> GenerationResult:
+    def _handle(self, req: GenerationRequest, progress: Progress, cancelled: Callable[[], bool]) -> GenerationResult:
         gen = self.generator
         if gen is None:
             return GenerationResult(ResultCode.GENERATOR_NOT_READY, "no generator model is loaded")
@@ -185,20 +196,40 @@ class GenerationService:
         novelty = getattr(policies[0], "prompt_novelty", None)
         result = GenerationResult(ResultCode.NONE, layout=gen.layout, candidates=flats, seed=seed, prompt=prompt,
                                   prompt_novelty=math.nan if novelty is None else float(novelty))
+        progress("generated", k, k)
+        if cancelled():
+            return GenerationResult(ResultCode.CANCELED, f"canceled after sampling {k} candidate(s)", scores=np.full(
+                k, np.nan, np.float32), seed=seed, prompt=prompt)
         if req.screen:
             if self.screener is None:
                 return GenerationResult(ResultCode.SCREENING_FAILED, "screening requested but no screener is "
                                                                      "configured for this generator's domain")
-            scores = np.asarray(self.screener(gen.layout, flats, prompt), dtype=np.float32).reshape(-1)
-            if scores.shape != (k,):
-                return GenerationResult(ResultCode.SCREENING_FAILED,
-                                        f"screener returned {scores.shape}, expected ({k},)")
+            scores = self._screen(gen.layout, flats, prompt, progress, cancelled)
+            if isinstance(scores, GenerationResult):
+                return scores
             if not np.any(np.isfinite(scores)):
                 return GenerationResult(ResultCode.SCREENING_FAILED, f"all {k} candidates failed screening")
             result.scores = scores
             result.selected = int(np.nanargmax(scores))
         result.flat = flats[result.selected]
         return result
+
+    def _screen(self, layout: PolicyLayout, flats: np.ndarray, prompt: Trajectory, progress: Progress,
+                cancelled: Callable[[], bool]) -> np.ndarray | GenerationResult:
+        """Scores ``[K]``, one candidate at a time (progress after each, cancel between them)."""
+        k = len(flats)
+        scores = np.full(k, np.nan, np.float32)
+        for i in range(k):
+            if cancelled():
+                return GenerationResult(ResultCode.CANCELED, f"canceled after screening {i} of {k} candidate(s)",
+                                        scores=scores, prompt=prompt)
+            one = np.asarray(self.screener(layout, flats[i:i + 1], prompt), dtype=np.float32).reshape(-1)
+            if one.shape != (1,):
+                return GenerationResult(ResultCode.SCREENING_FAILED, f"screener returned {one.shape} for one "
+                                                                     "candidate, expected (1,)")
+            scores[i] = one[0]
+            progress("screening", i + 1, k)
+        return scores
 
 
 @dataclass
@@ -217,6 +248,7 @@ class GeneratorNodeConfig:
     prompt_topic: str = "/maa/prompt"
     weights_topic: str = "/maa/policy_weights"
     service_name: str = "/generate_policy"
+    action_name: str = "/generate_policy_action"  # the same as an action (feedback + cancel; maa_msgs/action)
     keep_prompts: int = 8                # received prompts kept (the latest is used by use_latest_prompt)
     novelty_warn: float = 3.0            # log a warning when a prompt's novelty exceeds this (in-distribution ~1)
     signing_key: str = ""                # operator private key (maa_keygen); "" = publish unsigned weights
