@@ -43,10 +43,7 @@ NOT_IMPORTED = {
     "maa_deploy": {"ros2launch": "`ros2 launch maa_deploy go2.launch.py` runs the installed launch file"},
 }
 #: imports that are known to point the wrong way and are deliberately not declared (a package cycle breaks colcon)
-UNDECLARED = {
-    ("maa_generator", "maa_go2"): "maa_generator.screening imports the Go2 evaluator lazily; issue 15 item 1 moves "
-                                  "the Go2 screener into maa_go2",
-}
+UNDECLARED: dict[tuple[str, str], str] = {}  # none left: screeners are plugins (entry points), not imports
 PYTHON_PACKAGES = ["maa_deploy", "maa_generator", "maa_go2", "maa_manip"]  # maa_msgs: ament_cmake, no Python sources
 DEPEND_TAGS = {"exec": ("exec_depend", "depend"), "test": ("test_depend",)}
 
@@ -141,7 +138,7 @@ def test_not_imported_dependencies_are_declared():
 # ---------------------------------------------------------------------------------------------------------- setup.py
 BEGIN = "# ---- declared by this package"
 END = "# ---- shared template"
-DECLARED_NAMES = {"CONSOLE_SCRIPTS", "SHARE_DIRS"}
+DECLARED_NAMES = {"CONSOLE_SCRIPTS", "SHARE_DIRS", "PLUGINS"}
 
 
 def _split_setup(package: str) -> tuple[str, str, str]:
@@ -158,7 +155,7 @@ def test_setup_py_files_are_one_template_plus_a_declared_block():
     for package, (head, block, tail) in parts.items():
         assert head == parts[ref][0] and tail == parts[ref][2], (
             f"src/{package}/setup.py differs from src/{ref}/setup.py outside the declared block; change the template "
-            f"in every setup.py, or declare what differs (CONSOLE_SCRIPTS, SHARE_DIRS)")
+            f"in every setup.py, or declare what differs (CONSOLE_SCRIPTS, SHARE_DIRS, PLUGINS)")
         values = {}
         for stmt in ast.parse(block).body:
             assert isinstance(stmt, ast.Assign) and len(stmt.targets) == 1, f"{package}: only assignments, got {stmt}"

@@ -2,8 +2,9 @@
 
 Only the declared block differs between the packages' setup.py files; the rest is one template, checked by
 tests/test_package_manifests.py. Name, version, description, maintainer and license come from package.xml.
-Declared: CONSOLE_SCRIPTS (console entry points) and SHARE_DIRS ({subdirectory of share/<package>: glob of the files
-to install there, relative to this directory}).
+Declared: CONSOLE_SCRIPTS (console entry points), SHARE_DIRS ({subdirectory of share/<package>: glob of the files
+to install there, relative to this directory}) and PLUGINS ({entry-point group: ["name = module:object"]}, e.g. the
+``maa.screeners`` a domain package registers for the generator).
 """
 import os
 import xml.etree.ElementTree as ET
@@ -18,6 +19,7 @@ CONSOLE_SCRIPTS = [
     "launch_go2 = maa_deploy.pip_launch:main",
 ]
 SHARE_DIRS = {"launch": "launch/*.py", "config": "config/*.yaml"}
+PLUGINS = {}
 # ---- shared template: identical in every src/*/setup.py ------------------------------------------------------------
 HERE = os.path.dirname(os.path.abspath(__file__))
 MANIFEST = ET.parse(os.path.join(HERE, "package.xml")).getroot()
@@ -45,5 +47,5 @@ setup(
     description=" ".join(MANIFEST.findtext("description").split()),
     license=MANIFEST.findtext("license"),
     python_requires=">=3.10",
-    entry_points={"console_scripts": CONSOLE_SCRIPTS},
+    entry_points={"console_scripts": CONSOLE_SCRIPTS, **PLUGINS},
 )

@@ -10,14 +10,12 @@ prompts score about 1; the MetaWorld held-out tasks score 5-10.
 The bank is stored next to the generator's weights as ``novelty.safetensors`` (optional: generators saved
 without it report no novelty).
 
-    python -m maa_generator.novelty --generator models/metaworld/generator --zoo data/metaworld_zoo \\
+    python -m maa_generator.novelty_cli --generator models/metaworld/generator --zoo data/metaworld_zoo \\
         --tasks reach door-open drawer-open button-press          # add a bank to an existing generator
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from pathlib import Path
 
@@ -88,32 +86,4 @@ class NoveltyReference:
             return cls(tensors["bank"], float(tensors["scale"]))
         except (SafetensorError, OSError, KeyError, ValueError) as exc:
             raise CheckpointError(f"{path}: unreadable novelty reference ({type(exc).__name__}: {exc}); delete it "
-                                  "or rebuild it with `python -m maa_generator.novelty`") from None
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="Add a prompt-novelty bank to a saved generator (from its training "
-                                             "zoo's prompts).")
-    ap.add_argument("--generator", required=True, help="generator directory (Generator.save)")
-    ap.add_argument("--zoo", required=True, help="the zoo the generator was trained on")
-    ap.add_argument("--tasks", nargs="*", help="the generator's training tasks (default: every task of the zoo)")
-    ap.add_argument("--max-rows", type=int, default=DEFAULT_BANK_ROWS)
-    args = ap.parse_args(argv)
-    from .generator import Generator
-    from .zoo import Zoo
-
-    gen = Generator.load(args.generator)
-    zoo = Zoo.open(args.zoo)
-    view = zoo.filter(tasks=args.tasks) if args.tasks else zoo
-    h, v = (torch.from_numpy(np.ascontiguousarray(x)) for x in view.prompts())
-    with torch.inference_mode():
-        cond = torch.cat([gen.embedding.embed(h[i:i + 1024], v[i:i + 1024]) for i in range(0, len(h), 1024)])
-    ref = NoveltyReference.fit(cond, args.max_rows)
-    path = ref.save(args.generator)
-    print(json.dumps({"path": str(path), "rows": int(ref.bank.shape[0]), "scale": ref.scale,
-                      "tasks": args.tasks or zoo.tasks}))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+                                  "or rebuild it with `python -m maa_generator.novelty_cli`") from None

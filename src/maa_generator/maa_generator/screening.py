@@ -1,58 +1,45 @@
-"""Simulation screening of generated candidates (best-of-K).
+"""Simulation screeners, found by domain: the domain packages register them (nothing here imports them).
 
-A screener maps ``(layout, flats [K, P], prompt) -> scores [K]`` (higher is better; NaN marks a candidate that
-could not be evaluated). Domains register here; their simulators are imported only when a screener is made.
+A screener is ``screener(layout, flats [K, P], prompt) -> scores [K]`` (higher is better, NaN = candidate failed;
+:data:`maa_generator.service.Screener`). A domain package declares a factory under the ``maa.screeners`` entry-point
+group (``name = module:factory`` in its setup.py ``PLUGINS``; ``maa_go2`` declares ``go2``), or a program calls
+:func:`register_screener`. Factories take keyword arguments ``seconds``, ``adaptation_path`` and ``num_envs`` and
+raise ``ValueError`` for missing inputs.
 """
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable
+from importlib import metadata
 
-from .layout import PolicyLayout
-from .prompt import Trajectory
-
-#: domains with a working simulation screener (MetaWorld and Robosuite have none yet)
-DOMAINS = ("go2",)
+GROUP = "maa.screeners"
+_registered: dict[str, Callable] = {}
 
 
-def go2_score(result: dict) -> float:
-    """One number from a Go2 evaluation: survival dominates, then velocity tracking error [m/s]."""
-    vx = result.get("vx_error", float("nan"))
-    if not np.isfinite(vx):
-        return float("nan")
-    return float(result["survival_rate"] - vx)
+def register_screener(domain: str, factory: Callable) -> None:
+    """Make ``factory`` the screener factory of ``domain`` in this process (overrides an entry point)."""
+    _registered[domain] = factory
 
 
-def make_go2_screener(adaptation_path: str, seconds: float = 4.0, num_envs: int = 6, seed: int = 0):
-    """Screen Go2 actors in the MuJoCo evaluator with the pretrained adaptation module at ``adaptation_path``."""
-    from maa_go2.checkpoints import load_adaptation
-    from maa_go2.evaluation import evaluate_actor
+def _entry_points() -> dict:
+    return {ep.name: ep for ep in metadata.entry_points(group=GROUP)}
 
-    adaptation = load_adaptation(adaptation_path)
 
-    def screen(layout: PolicyLayout, flats: np.ndarray, prompt: Trajectory) -> np.ndarray:
-        scores = np.full(len(flats), np.nan, dtype=np.float32)
-        for i, flat in enumerate(flats):
-            try:
-                result = evaluate_actor(layout, flat, adaptation, seconds=seconds, num_envs=num_envs, seed=seed,
-                                        push_seconds=0.0)
-            except (ValueError, FloatingPointError):
-                continue
-            scores[i] = go2_score(result)
-        return scores
-
-    return screen
+def available_domains() -> list[str]:
+    """Domains with a screener: registered in this process or declared by an installed package."""
+    return sorted(set(_registered) | set(_entry_points()))
 
 
 def make_screener(domain: str, seconds: float = 4.0, adaptation_path: str = "", num_envs: int = 6):
-    """Screener for ``domain`` (one of :data:`DOMAINS`).
+    """Screener for ``domain``.
 
-    Raises ``ValueError`` for a domain without a working screener (the message lists the supported domains), so a
-    generator node never offers screening that cannot run, and for missing inputs (go2: ``adaptation_path``).
+    Raises ``ValueError`` for a domain without a screener (the message lists the available ones), so a generator node
+    never offers screening that cannot run, and for missing inputs (go2: ``adaptation_path``).
     """
-    if domain == "go2":
-        if not adaptation_path:
-            raise ValueError("go2 screening needs the pretrained adaptation module (adaptation_path)")
-        return make_go2_screener(adaptation_path, seconds=seconds, num_envs=num_envs)
-    what = f"no simulation screener for domain {domain!r}" if domain else "the generator's domain is unknown"
-    raise ValueError(f"{what}; screening is supported for: {', '.join(DOMAINS)} (set screen_domain to one of them, "
-                     f"or request without screening)")
+    factory = _registered.get(domain)
+    if factory is None and domain in (eps := _entry_points()):
+        factory = eps[domain].load()
+    if factory is None:
+        what = f"no simulation screener for domain {domain!r}" if domain else "the generator's domain is unknown"
+        raise ValueError(f"{what}; screening is available for: {', '.join(available_domains()) or 'none'} "
+                         "(set screen_domain to one of them, or request without screening)")
+    return factory(seconds=seconds, adaptation_path=adaptation_path, num_envs=num_envs)

@@ -242,7 +242,7 @@ class GeneratorNodeConfig:
     num_candidates: int = 1              # default K when a request passes 0
     max_candidates: int = 256
     seed: int = 0                        # default seed when a request passes -1
-    screen_domain: str = ""              # "" (the model's domain); screening works for screening.DOMAINS ("go2")
+    screen_domain: str = ""              # "" (the model's domain); screening.available_domains() have a screener
     screen_seconds: float = 4.0          # simulated seconds per candidate when screening
     adaptation_path: str = ""            # go2: pretrained adaptation module used by the screener
     prompt_topic: str = "/maa/prompt"

@@ -152,3 +152,8 @@ def load_eval_config(path: str | Path, overrides: dict | None = None) -> EvalCon
     data = load_yaml(path)
     data.update(overrides or {})
     return from_dict(EvalConfig, data)
+
+
+def run_name_for(cfg: CollectConfig, seed: int) -> str:
+    """Name of a collection run (one task, one seed) in the zoo, e.g. ``sac-s0000``."""
+    return f"{cfg.collector}-s{seed:04d}"

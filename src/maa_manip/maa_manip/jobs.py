@@ -9,7 +9,7 @@ from pathlib import Path
 from maa_generator.layout import metaworld_sac_layout
 from maa_generator.zoo import ZooWriter, prompt_spec
 
-from .config import CollectConfig, to_dict
+from .config import CollectConfig, run_name_for, to_dict
 from .envs import ACT_DIM, OBS_DIM, task_short
 
 log = logging.getLogger("maa_manip.jobs")
@@ -29,10 +29,6 @@ def open_writer(cfg: CollectConfig, root: str | Path | None = None) -> ZooWriter
     """The MetaWorld zoo writer at ``root`` (default ``cfg.root``) with the SAC layout and success prompts."""
     prompt = prompt_spec("success", OBS_DIM, ACT_DIM, cfg.prompt_n, cfg.prompt_m)
     return ZooWriter(root or cfg.root, "metaworld", metaworld_sac_layout(), prompt, config=to_dict(cfg))
-
-
-def run_name_for(cfg: CollectConfig, seed: int) -> str:
-    return f"{cfg.collector}-s{seed:04d}"
 
 
 def all_jobs(cfg: CollectConfig) -> list[Job]:

@@ -28,10 +28,9 @@ from maa_generator.policy_torch import batched_forward
 from maa_generator.prompt import success_prompt
 
 from .actor import new_actor, sample_tanh_gaussian, split_raw
-from .config import CollectConfig, SacConfig
+from .config import CollectConfig, SacConfig, run_name_for
 from .dagger import RunResult
 from .envs import ACT_DIM, OBS_DIM, VecMetaWorld, rollout
-from .jobs import run_name_for
 from .sac_resume import job_signature, load_partial, partial_path, restore_trainer, save_partial, trainer_state
 
 COLLECTOR = "sac"
