@@ -30,6 +30,7 @@ from maa_generator.weights_io import WeightsError, WeightsPayload, load_weights_
 from maa_go2 import commands as go2_commands
 from maa_go2.control import POLICY_DT, action_to_target
 from maa_go2.observation import OBS_DIM, ObservationHistory, build_observation
+from maa_go2.rotations import projected_gravity
 
 from .backends.base import RobotState
 
@@ -42,13 +43,6 @@ class ObservationBuilder(Protocol):
     def build(self, state: RobotState, action: np.ndarray) -> np.ndarray: ...
 
     def reset(self) -> None: ...
-
-
-def projected_gravity(quat_wxyz: np.ndarray) -> np.ndarray:
-    """Gravity unit vector ``[3]`` in the body frame for base orientation ``quat`` (w, x, y, z), world <- body."""
-    w, u = float(quat_wxyz[0]), np.asarray(quat_wxyz[1:], dtype=np.float64)
-    v = np.array([0.0, 0.0, -1.0])
-    return v * (2.0 * w * w - 1.0) - 2.0 * w * np.cross(u, v) + 2.0 * u * float(u @ v)
 
 
 class Go2ObservationBuilder:

@@ -17,7 +17,6 @@ All arrays are ``[12]`` in policy joint order (FL, FR, RL, RR; hip, thigh, calf)
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 from maa_generator.config import ConfigError, from_dict, load_yaml
 from maa_go2.control import JOINT_LOWER, JOINT_UPPER, TORQUE_LIMITS
 from maa_go2.joint_order import NUM_JOINTS
+from maa_go2.rotations import gravity_to_roll_pitch, quat_to_roll_pitch  # noqa: F401 - re-exported
 
 CLAMPS = ("joint_limit", "rate_limit", "torque_clamp")
 FAULTS = ("nan", "action_bound", "stale_state", "attitude")
@@ -77,20 +77,6 @@ class SafetyConfig:
     @classmethod
     def from_yaml(cls, path: str | Path, section: str | None = "safety") -> SafetyConfig:
         return cls.from_mapping(load_yaml_mapping(path, section))
-
-
-def quat_to_roll_pitch(quat_wxyz: np.ndarray) -> tuple[float, float]:
-    """IMU quaternion ``[4]`` (w, x, y, z; Unitree order) -> (roll, pitch) in rad."""
-    w, x, y, z = (float(v) for v in quat_wxyz)
-    roll = math.atan2(2.0 * (w * x + y * z), 1.0 - 2.0 * (x * x + y * y))
-    pitch = math.asin(max(-1.0, min(1.0, 2.0 * (w * y - z * x))))
-    return roll, pitch
-
-
-def gravity_to_roll_pitch(projected_gravity: np.ndarray) -> tuple[float, float]:
-    """Gravity direction in the body frame ``[3]`` (unit, ``[0, 0, -1]`` upright) -> (roll, pitch) in rad."""
-    gx, gy, gz = (float(v) for v in projected_gravity)
-    return math.atan2(-gy, -gz), math.asin(max(-1.0, min(1.0, gx)))
 
 
 @dataclass

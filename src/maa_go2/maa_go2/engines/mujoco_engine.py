@@ -21,6 +21,7 @@ from ..joint_order import JOINT_NAMES
 from ..observation import NOISE_VECTOR, OBS_DIM, ObservationHistory, build_observation
 from ..randomization import PRIV_DIM, privileged_obs, restitution_to_dampratio, sample_params
 from ..rewards import RewardState, compute_rewards
+from ..rotations import quat_to_rot
 
 STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS
 BASE_MASS = 6.921
@@ -38,15 +39,6 @@ def load_model(xml_path: str | None = None) -> mujoco.MjModel:
     if names != JOINT_NAMES:
         raise ValueError(f"MJCF joint order {names} differs from joint_order.JOINT_NAMES {JOINT_NAMES}")
     return model
-
-
-def quat_to_rot(q: np.ndarray) -> np.ndarray:
-    """Quaternions ``[N,4]`` (w,x,y,z) -> rotation matrices ``[N,3,3]`` (body -> world)."""
-    w, x, y, z = (q / np.linalg.norm(q, axis=1, keepdims=True)).T
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1)], 1)
 
 
 class MujocoGo2Env:
