@@ -9,6 +9,7 @@ import torch
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
+from maa_generator.atomic_io import atomic_path
 from maa_generator.layout import PolicyLayout
 
 from .actor_critic import AdaptationModule
@@ -18,7 +19,8 @@ def save_actor(path: str | Path, layout: PolicyLayout, flat: np.ndarray, **meta)
     """Write ``{"flat": [P] float32}`` with ``layout`` (JSON) and ``meta`` in the metadata."""
     flat = layout.check_flat(flat)
     md = {"layout": json.dumps(layout.to_dict()), **{k: json.dumps(v) for k, v in meta.items()}}
-    save_file({"flat": np.ascontiguousarray(flat)}, str(path), metadata=md)
+    with atomic_path(path) as tmp:  # a kill mid-save never leaves a truncated actor behind
+        save_file({"flat": np.ascontiguousarray(flat)}, str(tmp), metadata=md)
 
 
 def load_actor(path: str | Path) -> tuple[PolicyLayout, np.ndarray, dict]:
@@ -42,7 +44,8 @@ def load_actor(path: str | Path) -> tuple[PolicyLayout, np.ndarray, dict]:
 def save_adaptation(path: str | Path, module: AdaptationModule) -> None:
     """Save the adaptation module (state dict + ``history_len``)."""
     sd = {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
-    save_file(sd, str(path), metadata={"history_len": str(module.history_len), "out_dim": str(module.out_dim)})
+    with atomic_path(path) as tmp:
+        save_file(sd, str(tmp), metadata={"history_len": str(module.history_len), "out_dim": str(module.out_dim)})
 
 
 def load_adaptation(path: str | Path) -> AdaptationModule:
