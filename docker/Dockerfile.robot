@@ -22,13 +22,15 @@ ENV DEBIAN_FRONTEND=noninteractive \
     OMP_NUM_THREADS=1
 
 # Cyclone DDS (ROS's complete install doubles as CYCLONEDDS_HOME for cyclonedds-python), build tools for its
-# C extension, Python deps of the ROS-free core available from apt.
+# C extension, Python deps of the ROS-free core available from apt, OSMesa for headless rendering (the sim demo's
+# clips; docs/visuals.md).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         ros-${ROS_DISTRO}-rmw-cyclonedds-cpp \
         ros-${ROS_DISTRO}-cyclonedds \
         build-essential \
         cmake \
+        libosmesa6 \
         python3-pip \
         python3-dev \
         python3-numpy \

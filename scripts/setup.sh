@@ -53,6 +53,27 @@ if [[ "${MAA_SKIP_UNITREE_SDK:-0}" != 1 ]] && ! ls "${CYCLONEDDS_HOME:-/nonexist
     exit 2
   fi
 fi
+# Headless rendering (the demo's clips, docs/visuals.md) needs an offscreen OpenGL: OSMesa (libosmesa6) always works;
+# EGL is used instead where it renders. Step 2c installs libosmesa6 with apt; that needs root (or sudo) too.
+have_osmesa() {  # the library PyOpenGL loads (any distribution's package), else Debian's package record
+  local lc; lc=$(command -v ldconfig || echo /sbin/ldconfig)
+  [[ "$("$lc" -p 2>/dev/null)" == *libOSMesa.so* ]] || dpkg -s libosmesa6 >/dev/null 2>&1
+}
+if [[ "${MAA_SKIP_RENDER_DEPS:-0}" != 1 ]] && ! have_osmesa; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    why="apt-get not found (headless rendering needs Debian/Ubuntu's libosmesa6)"
+  elif [[ "$(id -u)" != 0 ]] && ! { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }; then
+    why="installing libosmesa6 needs root or passwordless sudo, and this user ($(id -un)) has neither"
+  else
+    why=""
+  fi
+  if [[ -n "$why" ]]; then
+    echo "[setup] error: $why." >&2
+    echo "[setup]        Fix one of: run 'sudo apt-get install libosmesa6' (or your system's OSMesa package) once and rerun;" >&2
+    echo "[setup]        or set MAA_SKIP_RENDER_DEPS=1 (no OSMesa: clips render only where EGL works, else the demo skips them)." >&2
+    exit 2
+  fi
+fi
 
 # 1. The virtual environment.
 if [[ ! -x "$VENV/bin/python" ]] || [[ "$(cat "$VENV/.maa-mode" 2>/dev/null)" != "$MODE" ]]; then
@@ -99,6 +120,19 @@ elif [[ "$(cat "$VENV/.maa-sdk" 2>/dev/null)" != "$sdk_hash" ]]; then
   echo "$sdk_hash" > "$VENV/.maa-sdk"
 else
   log "Unitree SDK up to date"
+fi
+
+# 2c. Headless rendering: OSMesa for MuJoCo's offscreen renderer (apt, only if missing).
+if [[ "${MAA_SKIP_RENDER_DEPS:-0}" == 1 ]]; then
+  log "skipping libosmesa6 (MAA_SKIP_RENDER_DEPS=1); clips render only where EGL works"
+elif ! have_osmesa; then
+  log "installing libosmesa6 (apt) for headless rendering"
+  SUDO=""
+  if [[ "$(id -u)" != 0 ]]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends libosmesa6 >/dev/null
+else
+  log "OSMesa present (headless rendering)"
 fi
 
 # 3. Fix-ups for the PyPI ROS wheels: CMake export files hard-code the wheel build machine's Python paths.

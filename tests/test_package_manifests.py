@@ -31,7 +31,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "maa_manip": ("maa_manip",), "maa_deploy": ("maa_deploy",),
     # Python libraries
     "numpy": ("python3-numpy",), "yaml": ("python3-yaml",), "cryptography": ("python3-cryptography",),
-    "matplotlib": ("python3-matplotlib",), "tqdm": ("python3-tqdm",), "pytest": ("python3-pytest",),
+    "matplotlib": ("python3-matplotlib",), "PIL": ("python3-pil",), "tqdm": ("python3-tqdm",),
+    "pytest": ("python3-pytest",),
     "torch": ("python3-torch",), "torch.utils.tensorboard": ("python3-torch", "python3-tensorboard"),
     "safetensors": ("python3-safetensors",), "diffusers": ("python3-diffusers",), "mujoco": ("python3-mujoco",),
     "metaworld": ("python3-metaworld",), "robosuite": ("python3-robosuite",), "ray": ("python3-ray",),

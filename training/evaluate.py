@@ -5,13 +5,15 @@
     python training/evaluate.py --config config/metaworld_eval.yaml --num-prompts 10 --episodes 2   # quick
     python training/evaluate.py --config config/metaworld_eval_full.yaml --generator G --baselines none \
         --skip-source --out results/metaworld/eval_maa          # generator only, same prompts as a baseline run
+    python training/evaluate.py --config config/metaworld_eval.yaml --generator G --video runs/mw_clips  # + clips
 
 For each task: ``num_prompts`` prompt trajectories (episode 0 of random zoo checkpoints of that task, optional
 Gaussian action noise), one policy per prompt and method, ``episodes`` random initial configurations each.
 Methods: ``maa`` (the generator, if given), ``source`` (the prompts' own policies, reference), and the
 configured baselines. Writes ``results.json``, ``results.md`` and ``plots/*.png`` into ``--out``; the last
-printed line is a JSON summary. Merge runs with ``training/summarize_eval.py``; check a training run's autoencoder
-with ``training/check_autoencoder.py``.
+printed line is a JSON summary. ``--video DIR`` also writes a clip per method for the first ``--video-prompts``
+prompts of each task, side by side, with hand-path plots and ``DIR/index.md`` (docs/visuals.md). Merge runs with
+``training/summarize_eval.py``; check a training run's autoencoder with ``training/check_autoencoder.py``.
 """
 from __future__ import annotations
 
@@ -49,12 +51,22 @@ def main(argv=None) -> int:
                     help="classifier-free guidance weight for the generator (default: the model's own)")
     ap.add_argument("--skip-source", action="store_true",
                     help="do not evaluate the prompts' own checkpoints (e.g. when another run already did)")
+    ap.add_argument("--video", metavar="DIR", help="also write a clip per method for the first --video-prompts "
+                    "prompts of each task, side-by-side clips, hand-path plots and DIR/index.md")
+    ap.add_argument("--video-prompts", type=int, default=2, help="prompts per task with clips (with --video)")
     moved = {"--summarize": "training/summarize_eval.py EVAL_DIR ...",
              "--ae-check": "training/check_autoencoder.py RUN_DIR"}
     for flag, script in moved.items():
         if flag in (sys.argv[1:] if argv is None else argv):
             ap.error(f"{flag} is its own script now: python {script} (see its --help)")
     args = ap.parse_args(argv)
+    if args.video:
+        from maa_generator.media import RenderError, configure_gl
+
+        try:  # before the long evaluation, and before anything imports mujoco
+            configure_gl()
+        except RenderError as exc:
+            ap.error(f"--video: {exc}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     import torch
@@ -63,7 +75,7 @@ def main(argv=None) -> int:
     from maa_manip.baselines import RetrievalBaseline, finetune_bc, generator_embed_fn, pretrain_bc
     from maa_manip.config import load_eval_config, to_dict
     from maa_manip.envs import SEEN_TASKS, UNSEEN_TASKS
-    from maa_manip.eval_protocol import task_prompts
+    from maa_manip.eval_protocol import method_videos, task_prompts
     from maa_manip.evaluation import (
         cosine,
         evaluate_policies,
@@ -108,6 +120,7 @@ def main(argv=None) -> int:
     noise_rng = np.random.default_rng(cfg.seed + 1)  # prompt noise: same prompts with and without noise
     results: dict = {"seen": {}, "unseen": {}}
     extra: dict = {}
+    videos: list[dict] = []
     t0 = time.time()
     for split, tasks in (("seen", seen), ("unseen", unseen)):
         if split not in cfg.splits:
@@ -139,6 +152,9 @@ def main(argv=None) -> int:
                 succ = evaluate_policies(task, params, cfg.episodes, cfg.seed, cfg.episode_steps)
                 results[split].setdefault(name, {})[task] = task_metrics(succ)
                 log.info("%s %s %s: %s", split, task, name, results[split][name][task])
+            if args.video:
+                videos += method_videos(task, trajs, methods, [int(m.get("init_seed", 0)) for m in meta],
+                                        _abs(args.video), args.video_prompts, cfg.episode_steps)
             cand = methods.get("maa", methods.get("retrieval"))
             if cand is not None:
                 sim_train, _ = nearest_cosine(cand, bank_params)
@@ -155,6 +171,11 @@ def main(argv=None) -> int:
     (out / "results.md").write_text(f"# MetaWorld evaluation\n\nconfig: `{json.dumps(to_dict(cfg))}`\n\n{md}\n")
     summary = {"results": results, "similarity": extra, "config": to_dict(cfg), "seconds": round(time.time() - t0, 1)}
     (out / "results.json").write_text(json.dumps(summary, indent=1))
+    if args.video:
+        from maa_generator.media import write_clip_index
+
+        index = write_clip_index(_abs(args.video) / "index.md", "MetaWorld evaluation: one clip per method", videos)
+        print(f"clips: {index} ({len(videos)} prompts)")
     print(md)
     print(json.dumps({"out": str(out), "seconds": summary["seconds"], "tasks": seen + unseen,
                       "methods": sorted({m for s in results.values() for m in s})}))

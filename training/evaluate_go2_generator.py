@@ -11,10 +11,13 @@ MuJoCo Go2, pretrained adaptation module, ``--seconds`` s vx/vy/yaw sweeps + pus
 4. *Nearest-checkpoint baseline*: the zoo checkpoint whose stored prompt is nearest (cosine, in the generator's
    behaviour-embedding space) to the held-out prompt.
 
-Per-actor results are cached in ``<work>/cache.json`` so an interrupted run resumes. Example::
+Per-actor results are cached in ``<work>/cache.json`` so an interrupted run resumes. ``--video DIR`` also writes,
+for the first ``--video-prompts`` prompts, a clip of the best-of-K generated actor, the nearest checkpoint and the
+prompt source walking at 0.5 m/s (same randomized physics), a side-by-side clip, a top-view plot of their paths and
+``DIR/index.md`` (docs/visuals.md). Example::
 
     python training/evaluate_go2_generator.py --generator runs/go2_small/generator --zoo runs/go2_zoo \\
-        --adaptation results/go2/adaptation_module.safetensors --out results/go2
+        --adaptation results/go2/adaptation_module.safetensors --out results/go2 [--video results/go2/clips]
 """
 
 from __future__ import annotations
@@ -30,11 +33,11 @@ import torch
 
 from maa_generator.generator import Generator
 from maa_generator.prompt import segmented_prompt
-from maa_generator.screening import make_go2_screener
 from maa_generator.zoo import Zoo
 from maa_go2.checkpoints import load_adaptation
 from maa_go2.collect import CollectConfig, rollout_actors
 from maa_go2.evaluation import evaluate_actor
+from maa_go2.screening import make_go2_screener
 
 KEEP = ("vx_error", "vy_error", "yaw_error", "survival_rate", "survival_time_s", "push_recovery_rate")
 
@@ -72,6 +75,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0, help="evaluation seed")
     ap.add_argument("--prompt-seed", type=int, default=1000, help="rollout seed of the held-out prompts")
     ap.add_argument("--command", default=None, help="command line recorded in summary.json")
+    ap.add_argument("--video", metavar="DIR", help="clips of generated vs retrieved actors for the first prompts")
+    ap.add_argument("--video-prompts", type=int, default=2, help="prompts with clips (with --video)")
+    ap.add_argument("--video-seconds", type=float, default=6.0, help="walk shown per clip, s (vx = 0.5 m/s)")
     return ap.parse_args(argv)
 
 
@@ -118,6 +124,13 @@ def mean_of(results: list[dict], key: str) -> float:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.video:
+        from maa_generator.media import RenderError, configure_gl
+
+        try:  # fail before the long evaluation, not after it
+            configure_gl()
+        except RenderError as exc:
+            raise SystemExit(f"--video: {exc}") from None
     torch.set_num_threads(1)
     t0 = time.monotonic()
     out, work = Path(args.out), Path(args.work)
@@ -155,8 +168,8 @@ def main(argv=None) -> int:
     src = pick_rows(args.prompts, rows)
     h, v = held_out_prompts(zp[src], adaptation, gen, args.prompt_seed)
     nn_idx = nearest_rows(gen, h, v, zh, zv)
-    screener = make_go2_screener(args.adaptation, seconds=3.0, num_envs=6, seed=0)
-    per_prompt = []
+    screener = make_go2_screener(seconds=3.0, adaptation_path=args.adaptation, num_envs=6, seed=0)
+    per_prompt, videos = [], []
     for p, i in enumerate(src):
         name = f"{rows[i][0]}_it{rows[i][1]}"
         pols = gen.generate_from_prompts(h[p : p + 1], v[p : p + 1], args.candidates, seed=p)
@@ -188,8 +201,28 @@ def main(argv=None) -> int:
             ),
             flush=True,
         )
+        if args.video and p < args.video_prompts:
+            videos.append(prompt_video(args, gen, adaptation, name, flats[best], zp[nn_idx[p]], zp[i]))
     write_outputs(args, out, ae, per_prompt, zoo.num_checkpoints, time.monotonic() - t0)
+    if args.video:
+        from maa_generator.media import write_clip_index
+
+        index = write_clip_index(Path(args.video) / "index.md", "Go2: generated vs retrieved actors", videos)
+        print(f"clips: {index} ({len(videos)} prompts)", flush=True)
     return 0
+
+
+def prompt_video(args, gen: Generator, adaptation, name: str, best: np.ndarray, nearest: np.ndarray,
+                 source: np.ndarray) -> dict:
+    """Clips of one prompt's best-of-K generated actor, nearest checkpoint and prompt source (flat ``[P]`` each);
+    returns a ``write_clip_index`` section."""
+    from maa_go2.rendering import write_actor_clips
+
+    res = write_actor_clips(gen.layout, {"generated": best, "nearest": nearest, "source": source}, adaptation,
+                            args.video, name, vx=0.5, seconds=args.video_seconds, seed=args.seed)
+    print(json.dumps({"video": name, "notes": res["notes"], "render_s": round(res["stats"].total_s, 1)}), flush=True)
+    return {"heading": f"prompt from {name}: best-of-K generated / nearest checkpoint / prompt source",
+            "clips": res["clips"], "notes": res["notes"], "images": [res["side_by_side"], res["paths"]]}
 
 
 def write_outputs(args, out: Path, ae: list, per_prompt: list, num_ckpt: int, wall: float) -> None:

@@ -79,3 +79,18 @@ def test_bad_configuration_fails_configure_not_the_process(ros_node):
         assert any("configure failed" in line and "adaptation" in line for line in proc.output_lines)
     finally:
         stop_node(proc)
+
+
+def test_viewer_without_a_desktop_fails_configure_with_the_reason(go2_adaptation_file, ros_node, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    proc = start_node("maa_deploy.node", "-p", f"deploy.adaptation_path:={go2_adaptation_file}",
+                      "-p", "deploy.sim_viewer:=true", ready_text="unconfigured")
+    try:
+        with pytest.raises(LifecycleTransitionError):
+            change_lifecycle_state(ros_node, "/maa_deploy", ["configure"])
+        assert proc.poll() is None
+        assert any("configure failed" in line and "needs a desktop" in line for line in proc.output_lines)
+        assert not any("Traceback" in line for line in proc.output_lines)
+    finally:
+        stop_node(proc)

@@ -26,6 +26,7 @@ def _weights_msg(scale=0.01, nan=False):
 
 
 def test_deploy_node_end_to_end(go2_adaptation_file, ros_node, tmp_path):
+    from geometry_msgs.msg import PoseStamped
     from sensor_msgs.msg import JointState
     from std_msgs.msg import String
     from std_srvs.srv import Trigger
@@ -39,13 +40,23 @@ def test_deploy_node_end_to_end(go2_adaptation_file, ros_node, tmp_path):
     recorder = start_node("maa_deploy.prompt_node", "-p", "mode:=record", "-p", "num_steps:=20",
                           "-p", f"prompt_file:={tmp_path / 'rec.npz'}")
     try:
-        events, modes, joints, steps = [], [], [], []
+        events, modes, joints, steps, poses = [], [], [], [], []
         ros_node.create_subscription(String, "/maa_deploy/events", lambda m: events.append(m.data), EVENTS_QOS)
         ros_node.create_subscription(String, "/maa_deploy/mode", lambda m: modes.append(m.data), LATCHED)
         ros_node.create_subscription(JointState, "/joint_states", joints.append, 10)
         ros_node.create_subscription(PolicyStep, "/maa_deploy/step", steps.append, 50)
+        ros_node.create_subscription(PoseStamped, "/maa_deploy/sim/base_pose", poses.append, 10)
         assert spin_until(ros_node, lambda: modes and joints), "no mode / joint_states from the deploy node"
         assert modes[-1] == "PASSIVE" and list(joints[-1].name)[0] == "FL_hip_joint"
+        assert spin_until(ros_node, lambda: poses), "no ~/sim/base_pose from the sim backend"
+        pose = poses[-1]  # world frame, published with the joint_states of the same stamp (offline replays)
+        q = pose.pose.orientation
+        assert pose.header.frame_id == "world" and 0.05 < pose.pose.position.z < 0.5
+        assert abs(q.w ** 2 + q.x ** 2 + q.y ** 2 + q.z ** 2 - 1.0) < 1e-6
+        def stamps(msgs):
+            return {(m.header.stamp.sec, m.header.stamp.nanosec) for m in msgs}
+
+        assert spin_until(ros_node, lambda: stamps(poses) & stamps(joints)), "no pose with a joint state's stamp"
 
         refused = call_service(ros_node, Trigger, "/maa_deploy/start", Trigger.Request())
         assert not refused.success and "no policy" in refused.message

@@ -1,6 +1,7 @@
 import time
 
 import numpy as np
+import pytest
 from deploy_fakes import adaptation_payload, random_actor, small_actor_layout
 
 from maa_deploy.backends import make_backend
@@ -77,3 +78,34 @@ def test_projected_gravity_matches_engine_rotation():
     expected = np.einsum("nji,j->ni", quat_to_rot(quats), np.array([0.0, 0.0, -1.0]))  # R^T g
     got = np.stack([projected_gravity(q) for q in quats])
     np.testing.assert_allclose(got, expected, atol=1e-12)
+
+
+def test_base_pose_is_the_simulated_base():
+    sim = make_backend("sim", init_height=0.3)
+    for _ in range(5):
+        sim.damping()
+    pose = sim.base_pose()
+    assert pose.shape == (7,) and pose[2] > 0.1
+    np.testing.assert_array_equal(pose, sim.data.qpos[0:7])
+    pose[0] = 99.0  # a copy: the simulation is untouched
+    assert sim.data.qpos[0] != 99.0
+    sim.close()
+
+
+def test_sim_viewer_needs_a_desktop_and_says_so(monkeypatch):
+    from maa_generator.media import ViewerUnavailable
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(ViewerUnavailable, match=r"deploy.sim_viewer.*needs a desktop"):
+        make_backend("sim", realtime=True, viewer=True)
+
+
+def test_sim_viewer_option_parsing():
+    from maa_deploy.loop import DeployConfig
+    from maa_generator.config import ConfigError
+
+    assert DeployConfig().sim_viewer is False
+    assert DeployConfig.from_mapping({"sim_viewer": True}).sim_viewer is True
+    with pytest.raises(ConfigError, match="sim_viewer"):
+        DeployConfig.from_mapping({"backend": "unitree", "sim_viewer": True})

@@ -44,7 +44,8 @@ def test_collect_train_generate_evaluate(tmp_path):
     assert gen.layout == z.layout and gen.domain == "metaworld"
 
     last = _run("training/evaluate.py", "--config", "config/metaworld_eval_tiny.yaml", "--zoo", str(zoo),
-                "--generator", str(run / "generator"), "--out", str(out)).strip().splitlines()[-1]
+                "--generator", str(run / "generator"), "--out", str(out), "--video", str(tmp_path / "clips"),
+                "--video-prompts", "1").strip().splitlines()[-1]
     assert json.loads(last)["methods"] == ["bc", "maa", "random", "retrieval", "retrieval_noise", "source"]
     res = json.loads((out / "results.json").read_text())
     for method, by_task in res["results"]["seen"].items():
@@ -56,3 +57,8 @@ def test_collect_train_generate_evaluate(tmp_path):
     assert 0.0 < sim["cos_to_nearest_train_mean"] <= 1.0 + 1e-6
     assert (out / "results.md").read_text().count("| reach |") >= 1 and list((out / "plots").glob("reach_*.png"))
     assert np.isfinite(res["seconds"])
+    clips = tmp_path / "clips"  # --video: a clip per method, side by side, hand paths, an index page
+    index = (clips / "index.md").read_text()
+    for method in ("maa", "retrieval", "source", "bc"):
+        assert f"![{method}](reach_prompt0_{method}.gif)" in index and (clips / f"reach_prompt0_{method}.gif").is_file()
+    assert (clips / "reach_prompt0_side_by_side.gif").is_file() and (clips / "reach_prompt0_paths.png").is_file()

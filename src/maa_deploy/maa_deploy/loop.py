@@ -318,6 +318,8 @@ class DeployConfig:
     ``rt_priority``: ``SCHED_FIFO`` priority of the control thread and of the simulated robot's physics thread
     (0 = normal scheduling, the default for library use; the node configs ``config/go2_*.yaml`` set 80; refused
     requests fall back and are reported, see :mod:`maa_deploy.realtime`).
+    ``sim_viewer``: with the ``sim`` backend, open MuJoCo's interactive viewer on the simulated robot (a desktop is
+    needed; configure fails with the reason otherwise); refreshed at 30 Hz from its own thread, never in the loop.
     """
 
     backend: str = "sim"  # "sim" | "unitree"
@@ -329,6 +331,7 @@ class DeployConfig:
     max_screen_action: float = 10.0
     reset_max_joint_speed: float = 0.5
     sim_realtime: bool = True
+    sim_viewer: bool = False
     rt_priority: int = 0
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     state_machine: StateMachineConfig = field(default_factory=StateMachineConfig)
@@ -341,6 +344,9 @@ class DeployConfig:
             raise ConfigError(f"deploy.rate_hz must be > 0, got {self.rate_hz}")
         if not self.reset_max_joint_speed > 0:
             raise ConfigError(f"deploy.reset_max_joint_speed must be > 0 rad/s, got {self.reset_max_joint_speed}")
+        if self.sim_viewer and self.backend != "sim":
+            raise ConfigError("deploy.sim_viewer shows the simulated robot: it needs deploy.backend 'sim', got "
+                              f"{self.backend!r}")
         try:
             check_priority(self.rt_priority, "deploy.rt_priority")
         except ValueError as exc:
@@ -384,7 +390,7 @@ def build_stack(cfg: DeployConfig, backend: Backend | None = None) -> tuple[Depl
         runner.load(cfg.initial_policy_path)
     if backend is None:
         backend = (make_backend("sim", realtime=cfg.sim_realtime, damping_kd=cfg.state_machine.damping_kd,
-                                rt_priority=cfg.rt_priority)
+                                rt_priority=cfg.rt_priority, viewer=cfg.sim_viewer)
                    if cfg.backend == "sim" else make_backend("unitree", config=cfg.unitree))
     clock = getattr(backend, "clock", time.monotonic)
     controller = DeployController(backend, StateMachine(cfg.state_machine), SafetyLayer(cfg.safety), runner,

@@ -20,7 +20,9 @@ Interfaces (names relative to the node, ``~`` = ``/maa_deploy``):
   ``~/activate_staged``;
 * publishes ``joint_states``, ``~/action``, ``~/observation`` (std_msgs/Float32MultiArray), ``~/step``
   (maa_msgs/PolicyStep: obs + action of every policy tick with the tick's sequence number), ``~/mode`` (latched),
-  ``~/events`` (std_msgs/String), ``/diagnostics``, and with the sim backend ``~/sim/base_velocity``.
+  ``~/events`` (std_msgs/String), ``/diagnostics``, and with the sim backend ``~/sim/base_velocity`` (body frame)
+  and ``~/sim/base_pose`` (geometry_msgs/PoseStamped, frame ``world``: what an offline replay of the motion needs,
+  together with ``joint_states`` of the same stamp; ``maa_go2.rendering``).
 The control loop (:mod:`maa_deploy.loop`) runs on its own deadline-paced thread, watched by a
 :class:`~maa_deploy.supervisor.Supervisor`: a dead thread latches damping, turns diagnostics ERROR, refuses
 ``~/start`` and makes the process exit 1 after ``supervisor_grace_s``. SIGINT or any exit leaves the robot in damping.
@@ -41,7 +43,7 @@ from dataclasses import dataclass, field  # noqa: E402
 
 import numpy as np  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue  # noqa: E402
-from geometry_msgs.msg import Twist, Vector3Stamped  # noqa: E402
+from geometry_msgs.msg import PoseStamped, Twist, Vector3Stamped  # noqa: E402
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
@@ -187,8 +189,9 @@ class DeployNode(LifecycleNode):
         self.mode_pub = pub(self.create_publisher(String, "~/mode", LATCHED))
         self.events_pub = pub(self.create_publisher(String, "~/events", EVENTS_QOS))
         self.diag_pub = pub(self.create_publisher(DiagnosticArray, "/diagnostics", 10))
-        self.vel_pub = (pub(self.create_publisher(Vector3Stamped, "~/sim/base_velocity", 10))
-                        if hasattr(self.controller.backend, "data") else None)
+        sim = hasattr(self.controller.backend, "data")
+        self.vel_pub = pub(self.create_publisher(Vector3Stamped, "~/sim/base_velocity", 10)) if sim else None
+        self.pose_pub = pub(self.create_publisher(PoseStamped, "~/sim/base_pose", 10)) if sim else None
         pub(self.create_subscription(PolicyWeights, self.cfg.weights_topic, self._guarded("weights", self.on_weights),
                                      LATCHED))
         pub(self.create_subscription(Twist, self.cfg.cmd_vel_topic, self._guarded("cmd_vel", self.on_cmd_vel),
@@ -378,6 +381,13 @@ class DeployNode(LifecycleNode):
         msg.header.stamp = stamp
         msg.vector.x, msg.vector.y, msg.vector.z = (float(v) for v in v_body)
         self.vel_pub.publish(msg)
+        pose = self.controller.backend.base_pose()  # [7]: x, y, z (m, world), w, x, y, z
+        out = PoseStamped()
+        out.header.stamp, out.header.frame_id = stamp, "world"
+        p, o = out.pose.position, out.pose.orientation
+        p.x, p.y, p.z = (float(v) for v in pose[0:3])
+        o.w, o.x, o.y, o.z = (float(v) for v in pose[3:7])
+        self.pose_pub.publish(out)
 
     def publish_diagnostics(self) -> None:
         d = self.controller.diagnostics()

@@ -96,6 +96,16 @@ class MetaWorldEnv:
         """Control period in seconds."""
         return float(self._env.dt)
 
+    @property
+    def mj_model(self):
+        """The task's ``mujoco.MjModel`` (read-only use: rendering, ``maa_manip.rendering``)."""
+        return self._env.model
+
+    @property
+    def mj_data(self):
+        """The task's live ``mujoco.MjData``."""
+        return self._env.data
+
     def seed(self, init_seed: int) -> None:
         """Re-seed the initial-configuration generator (and, in ``fixed`` mode, redraw the configuration).
 

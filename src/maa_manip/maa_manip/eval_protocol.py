@@ -3,7 +3,8 @@
 * prompt selection (:func:`task_prompts`): ``training/evaluate.py`` and ``training/behavior_modes.py`` draw the same
   prompts from the same seeds;
 * merging evaluation runs into one summary (:func:`summarize`): ``training/summarize_eval.py``;
-* the decoded-policy check of a run's autoencoder (:func:`check_autoencoder`): ``training/check_autoencoder.py``.
+* the decoded-policy check of a run's autoencoder (:func:`check_autoencoder`): ``training/check_autoencoder.py``;
+* clips of every method on the first prompts of a task (:func:`method_videos`): ``training/evaluate.py --video``.
 """
 from __future__ import annotations
 
@@ -44,6 +45,25 @@ def task_prompts(zoo, task: str, cfg, rng: np.random.Generator, noise_rng: np.ra
     trajs = [noisy_trajectory(t, cfg.prompt_noise, noise_rng) for t in prompt_trajectories(zoo, task, rows)]
     hv = [success_prompt(t.obs, t.act, t.success, zoo.prompt["n"], zoo.prompt["m"]) for t in trajs]
     return rows, trajs, np.stack([x[0] for x in hv]), np.stack([x[1] for x in hv])
+
+
+def method_videos(task: str, trajs: list, methods: dict[str, np.ndarray], init_seeds: list[int], out_dir: Path,
+                  num_prompts: int, steps: int) -> list[dict]:
+    """For the first ``num_prompts`` prompts of ``task``: a clip per method (``methods[m][i]`` is prompt ``i``'s
+    policy, ``[K, P]`` per method), all shown in prompt ``i``'s configuration ``init_seeds[i]``, plus a side-by-side
+    clip and a hand-path plot (``maa_manip.rendering.write_method_clips``). Returns sections for
+    ``maa_generator.media.write_clip_index``."""
+    from maa_manip.rendering import write_method_clips
+
+    sections = []
+    for i in range(min(num_prompts, len(trajs))):
+        res = write_method_clips(task, trajs[i], {m: p[i] for m, p in methods.items()}, int(init_seeds[i]), out_dir,
+                                 f"{task}_prompt{i}", steps)
+        sections.append({"heading": f"{task}, prompt {i} (configuration seed {init_seeds[i]})", "clips": res["clips"],
+                         "notes": res["notes"], "images": [res["side_by_side"], res["paths"]]})
+        log.info("video %s prompt %d: %s (%.1f s rendering, %.0f ms per frame)", task, i, res["notes"],
+                 res["stats"].total_s, res["stats"].ms_per_frame)
+    return sections
 
 
 def check_autoencoder(run_dir: Path, zoo_path: Path, rows: int, episodes: int, steps: int, seed: int = 0) -> dict:

@@ -13,6 +13,11 @@ latest command. Two timing modes:
 Faults latch as on the real robot (:class:`~maa_deploy.backends.base.FaultLatch`): the command watchdog, a
 non-finite command or an error in the physics thread hold damping until :meth:`clear_fault`; the physics thread
 counts its errors and, if it dies, is listed in :meth:`health`.
+
+``viewer=True`` opens MuJoCo's passive interactive viewer on the simulation (a desktop is needed; without one the
+constructor raises :class:`~maa_generator.media.ViewerUnavailable` with the reason). The viewer is refreshed from
+its own thread at ``viewer_hz``, holding the physics lock only to copy the state
+(:class:`~maa_generator.media.ViewerMirror`).
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import time
 import mujoco
 import numpy as np
 
+from maa_generator.media import ViewerMirror, require_display
 from maa_go2.control import DECIMATION, DEFAULT_JOINT_POS, SIM_DT, TORQUE_LIMITS, pd_torque
 from maa_go2.engines.mujoco_engine import load_model
 from maa_go2.joint_order import NUM_JOINTS
@@ -40,13 +46,18 @@ class SimBackend(Backend):
         xml_path: alternative MJCF (default: ``maa_go2`` asset).
         rt_priority: realtime mode: ``SCHED_FIFO`` priority of the physics thread (0 = off), so that a busy CPU
             does not stall the simulated robot (the real one has its own MCU); outcome in :attr:`scheduling`.
+        viewer: open MuJoCo's interactive viewer on this simulation (see module docstring). viewer_hz: its refresh
+            rate, Hz.
     """
 
     name = "sim"
 
     def __init__(self, realtime: bool = False, init_height: float = 0.34, init_q=None,
                  damping_kd: float = DEFAULT_DAMPING_KD, command_timeout_s: float = 0.05, decimation: int = DECIMATION,
-                 xml_path: str | None = None, rt_priority: int = 0):
+                 xml_path: str | None = None, rt_priority: int = 0, viewer: bool = False, viewer_hz: float = 30.0):
+        self.viewer = None
+        if viewer:
+            require_display("the sim backend's viewer (deploy.sim_viewer)")  # before anything starts
         self.model = load_model(xml_path)
         self.model.opt.timestep = SIM_DT
         self.data = mujoco.MjData(self.model)
@@ -68,6 +79,8 @@ class SimBackend(Backend):
         self.rt_priority, self.scheduling = rt_priority, "not started"
         self._running = threading.Event()
         self._thread = None
+        if viewer:
+            self.viewer = ViewerMirror(self.model, self.data, self._lock, viewer_hz).start()
         if realtime:
             self._running.set()
             self._thread = threading.Thread(target=self.threads.run_guarded, name="sim-physics", daemon=True,
@@ -157,8 +170,16 @@ class SimBackend(Backend):
     def base_height(self) -> float:
         return float(self.data.qpos[2])
 
+    def base_pose(self) -> np.ndarray:
+        """``[7]`` base position (m, world) and orientation quaternion (w, x, y, z), copied under the physics lock."""
+        with self._lock:
+            return self.data.qpos[0:7].copy()
+
     def close(self) -> None:
         self.damping()
         self._running.clear()
         if self._thread is not None:
             self._thread.join(timeout=1.0)
+        if self.viewer is not None:
+            self.viewer.close()
+            self.viewer = None
