@@ -1,4 +1,4 @@
-"""Shared pytest set-up: DDS isolation and the `ros` marker."""
+"""The one conftest: DDS isolation, the `ros` marker, and the fixtures shared across test packages."""
 from __future__ import annotations
 
 import os
@@ -68,3 +68,19 @@ def go2_adaptation_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("go2") / "adaptation.safetensors"
     save_adaptation(path, AdaptationModule(history_len=5))
     return path
+
+
+@pytest.fixture
+def clock():
+    """A manually advanced monotonic clock (deploy tests)."""
+    from tests.maa_deploy.deploy_fakes import FakeClock
+
+    return FakeClock()
+
+
+@pytest.fixture
+def backend(clock):
+    """A scripted fake robot backend on ``clock`` (deploy tests)."""
+    from tests.maa_deploy.deploy_fakes import FakeTestBackend
+
+    return FakeTestBackend(clock)

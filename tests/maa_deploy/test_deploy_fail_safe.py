@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 import pytest
-from deploy_fakes import FakeClock, FakeTestBackend, adaptation_payload, random_actor, small_actor_layout
 
 from maa_deploy.backends.base import FaultLatch, ThreadHealth
 from maa_deploy.backends.sim import SimBackend
@@ -18,6 +17,13 @@ from maa_deploy.state_machine import Mode, StateMachine, StateMachineConfig, Tra
 from maa_deploy.supervisor import Supervisor
 from maa_deploy.teleop import TeleopConfig, VelocityCommand
 from maa_generator.weights_io import WeightsError, WeightsPayload, checksum
+from tests.maa_deploy.deploy_fakes import (
+    FakeClock,
+    FakeTestBackend,
+    adaptation_payload,
+    random_actor,
+    small_actor_layout,
+)
 
 
 def _walking_controller(backend, clock, actor=None, **kwargs):

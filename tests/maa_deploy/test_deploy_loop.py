@@ -2,7 +2,6 @@ import threading
 
 import numpy as np
 import pytest
-from deploy_fakes import adaptation_payload, random_actor, small_actor_layout
 
 from maa_deploy.loop import DeadlineLoop, DeployController
 from maa_deploy.policy_runner import Go2ObservationBuilder, PolicyRunner
@@ -10,6 +9,7 @@ from maa_deploy.safety import SafetyConfig, SafetyLayer
 from maa_deploy.state_machine import Mode, StateMachine, StateMachineConfig, TransitionError
 from maa_generator.weights_io import WeightsPayload, checksum
 from maa_go2.control import DEFAULT_JOINT_POS
+from tests.maa_deploy.deploy_fakes import adaptation_payload, random_actor, small_actor_layout
 
 
 class SimTime:

@@ -2,12 +2,12 @@ import types
 
 import numpy as np
 import pytest
-from deploy_fakes import OBS_DIM, adaptation_payload, random_actor, small_actor_layout
 
 from maa_deploy.policy_runner import PolicyRunner
 from maa_generator.layout import PolicyLayout
 from maa_generator.weights_codec import weights_fields
 from maa_generator.weights_io import WeightsError, load_weights_file, save_weights_file
+from tests.maa_deploy.deploy_fakes import OBS_DIM, adaptation_payload, random_actor, small_actor_layout
 
 
 @pytest.fixture

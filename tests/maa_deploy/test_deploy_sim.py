@@ -2,7 +2,6 @@ import time
 
 import numpy as np
 import pytest
-from deploy_fakes import adaptation_payload, random_actor, small_actor_layout
 
 from maa_deploy.backends import make_backend
 from maa_deploy.loop import DeployController
@@ -10,6 +9,7 @@ from maa_deploy.policy_runner import Go2ObservationBuilder, PolicyRunner
 from maa_deploy.safety import SafetyConfig, SafetyLayer
 from maa_deploy.state_machine import Mode, StateMachine, StateMachineConfig
 from maa_generator.weights_io import WeightsPayload, checksum
+from tests.maa_deploy.deploy_fakes import adaptation_payload, random_actor, small_actor_layout
 
 
 def _controller(backend, actor_std=0.05):
