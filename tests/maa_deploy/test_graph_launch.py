@@ -74,11 +74,16 @@ def test_pip_launcher_starts_and_stops_the_graph(tmp_path, go2_adaptation_file, 
         res = call_service(ros_node, GeneratePolicy, "/generate_policy", GeneratePolicy.Request(use_latest_prompt=True),
                            timeout=60)
         assert res.error_code == GeneratePolicy.Response.NO_PROMPT
-        assert spin_until(ros_node, lambda: call_service(ros_node, Trigger, "/maa_deploy/stand",
-                                                         Trigger.Request()).success, 30)
+        standing = spin_until(ros_node, lambda: call_service(ros_node, Trigger, "/maa_deploy/stand",
+                                                             Trigger.Request(), timeout=60).success, 60)
     finally:
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
+        try:
+            out, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+    assert standing, out[-4000:]
     assert proc.returncode == 0, out
     assert out.count("[launch_go2] starting") == 2
     assert "[launch_go2] maa_deploy: configure -> activate" in out  # the launcher drove the lifecycle
@@ -101,3 +106,17 @@ def test_params_files_load_into_the_node_configs(robot):
         assert generator.signing_key and go2_graph("real")[0].env["ROS_DOMAIN_ID"] != "0"
     else:
         assert not deploy.trust.require_signed and go2_graph("sim")[0].env == {}
+
+
+@pytest.mark.ros
+def test_pip_launcher_stops_the_graph_when_a_node_cannot_configure(tmp_path):
+    params = yaml.safe_load((ROOT / "config/go2_sim.yaml").read_text())
+    params["maa_generator"]["ros__parameters"]["model_path"] = ""  # no model: the generator still starts
+    params["maa_deploy"]["ros__parameters"]["deploy"]["adaptation_path"] = str(tmp_path / "missing.safetensors")
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    proc = subprocess.run([sys.executable, "-m", "maa_deploy.pip_launch", "robot:=sim", f"params_file:={path}",
+                           "prompt_source:=false"], capture_output=True, text=True, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out[-3000:]
+    assert "refused the lifecycle transition 'configure'" in out and "stopping the graph" in out

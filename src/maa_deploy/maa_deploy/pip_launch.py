@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 from .graph import LIFECYCLE_STARTUP, NodeSpec, go2_graph
 
@@ -29,15 +30,18 @@ def parse_args(argv: list[str]) -> dict[str, str]:
     return values
 
 
-def drive_lifecycle(specs: list[NodeSpec], timeout: float = 60.0) -> None:
+def drive_lifecycle(specs: list[NodeSpec], keep_going: Callable[[], bool] = lambda: True,
+                    timeout: float = 120.0) -> None:
     """Configure and activate every managed node of ``specs`` (in the nodes' DDS domain), like the launch file.
 
-    Raises:
-        RuntimeError: a node refused a transition or its lifecycle service did not answer.
+    ``keep_going()`` is checked between short waits (the launcher stops driving when a node died or a stop was
+    asked). Raises:
+        RuntimeError: a node refused a transition, its lifecycle service did not answer within ``timeout``, or
+            ``keep_going()`` turned false.
     """
     import rclpy
 
-    from maa_generator.ros_client import ServiceCallError, change_lifecycle_state
+    from maa_generator.ros_client import CallAborted, ServiceCallError, change_lifecycle_state
 
     managed = [spec for spec in specs if spec.lifecycle]
     if not managed:
@@ -55,12 +59,30 @@ def drive_lifecycle(specs: list[NodeSpec], timeout: float = 60.0) -> None:
         for spec in managed:
             print(f"[launch_go2] {spec.name}: {' -> '.join(LIFECYCLE_STARTUP)}", flush=True)
             try:
-                change_lifecycle_state(node, f"/{spec.name}", LIFECYCLE_STARTUP, timeout=timeout)
+                change_lifecycle_state(node, f"/{spec.name}", LIFECYCLE_STARTUP, timeout=timeout,
+                                       keep_going=keep_going)
+            except CallAborted as exc:
+                raise RuntimeError(f"{spec.name}: stopped while starting (a node exited or a stop was requested): "
+                                   f"{exc}") from exc
             except ServiceCallError as exc:
                 raise RuntimeError(f"{spec.name}: {exc}") from exc
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
+
+
+def _stop_all(procs: list[subprocess.Popen], grace_s: float = 10.0) -> None:
+    """SIGINT first (the deploy node commands damping on SIGINT), then kill what is left after ``grace_s``."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + grace_s
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,29 +102,23 @@ def main(argv: list[str] | None = None) -> int:
         nonlocal stopping
         stopping = True
 
+    signal.signal(signal.SIGINT, stop)  # before driving the lifecycle: a stop always reaches the nodes below
+    signal.signal(signal.SIGTERM, stop)
     code = 0
     try:
-        drive_lifecycle(specs)
-    except RuntimeError as exc:  # LifecycleTransitionError is a RuntimeError too
-        print(f"[launch_go2] error: {exc}; stopping the graph", flush=True)
-        code, stopping = 1, True
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    while not stopping and all(p.poll() is None for p in procs):
-        time.sleep(0.1)
-    for p in procs:
-        if p.poll() is not None and p.returncode not in (0, -signal.SIGINT):
-            code = code or p.returncode
-            print(f"[launch_go2] a node exited with status {p.returncode}; stopping the graph", flush=True)
-    for p in procs:  # SIGINT first: the deploy node commands damping on SIGINT
-        if p.poll() is None:
-            p.send_signal(signal.SIGINT)
-    deadline = time.monotonic() + 10
-    for p in procs:
         try:
-            p.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            p.kill()
+            drive_lifecycle(specs, keep_going=lambda: not stopping and all(p.poll() is None for p in procs))
+        except RuntimeError as exc:  # LifecycleTransitionError is a RuntimeError too
+            print(f"[launch_go2] error: {exc}; stopping the graph", flush=True)
+            code, stopping = 1, True
+        while not stopping and all(p.poll() is None for p in procs):
+            time.sleep(0.1)
+        for p in procs:
+            if p.poll() is not None and p.returncode not in (0, -signal.SIGINT):
+                code = code or p.returncode
+                print(f"[launch_go2] a node exited with status {p.returncode}; stopping the graph", flush=True)
+    finally:  # whatever happened above, no node outlives the launcher
+        _stop_all(procs)
     return code
 
 

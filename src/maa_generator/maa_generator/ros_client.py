@@ -36,8 +36,12 @@ class ServiceTimeout(ServiceCallError):
     """The request was sent but no response arrived before the deadline."""
 
 
+class CallAborted(ServiceCallError):
+    """``keep_going()`` turned false while waiting (the caller is stopping, or the server's process died)."""
+
+
 def call_service(node, srv_type, name: str, request, timeout: float = 30.0, wait_timeout: float | None = None,
-                 timing: dict | None = None):
+                 timing: dict | None = None, keep_going: Callable[[], bool] | None = None):
     """Call service ``name`` (type ``srv_type``) once from ``node`` and return its response.
 
     Spins ``node`` (``rclpy.spin_once``) while waiting, so ``node`` must not be spinning on another executor.
@@ -46,9 +50,11 @@ def call_service(node, srv_type, name: str, request, timeout: float = 30.0, wait
         timeout: seconds allowed for the response after the request is sent.
         wait_timeout: seconds allowed for the service to appear (default: ``timeout``).
         timing: if given, receives ``wait_s`` (service discovery) and ``call_s`` (request sent -> response), in s.
+        keep_going: checked every ~0.1 s while waiting; when it returns False the call is given up.
     Raises:
         ServiceUnavailable: the service did not appear within ``wait_timeout``.
         ServiceTimeout: no response within ``timeout``.
+        CallAborted: ``keep_going()`` returned False.
     """
     import rclpy
 
@@ -57,13 +63,23 @@ def call_service(node, srv_type, name: str, request, timeout: float = 30.0, wait
     try:
         wait = timeout if wait_timeout is None else wait_timeout
         t0 = time.perf_counter()
-        if not client.wait_for_service(timeout_sec=wait):
+        if keep_going is None:
+            appeared = client.wait_for_service(timeout_sec=wait)
+        else:
+            appeared, wait_deadline = False, time.monotonic() + wait
+            while not appeared and time.monotonic() < wait_deadline:
+                if not keep_going():
+                    raise CallAborted(f"gave up waiting for service {name}")
+                appeared = client.wait_for_service(timeout_sec=0.1)
+        if not appeared:
             raise ServiceUnavailable(f"service {name} did not appear over DDS within {wait:g} s")
         t1 = time.perf_counter()
         timing["wait_s"] = t1 - t0
         future = client.call_async(request)
         deadline = time.monotonic() + timeout
         while not future.done() and time.monotonic() < deadline:
+            if keep_going is not None and not keep_going():
+                raise CallAborted(f"gave up waiting for the response of {name}")
             rclpy.spin_once(node, timeout_sec=SPIN_PERIOD_S)
         if not future.done():
             raise ServiceTimeout(f"no response from {name} within {timeout:g} s")
@@ -81,7 +97,8 @@ class LifecycleTransitionError(RuntimeError):
 LIFECYCLE_TRANSITIONS = {"configure": 1, "cleanup": 2, "activate": 3, "deactivate": 4}
 
 
-def change_lifecycle_state(node, target: str, transitions=("configure", "activate"), timeout: float = 30.0) -> None:
+def change_lifecycle_state(node, target: str, transitions=("configure", "activate"), timeout: float = 30.0,
+                           keep_going: Callable[[], bool] | None = None) -> None:
     """Drive the managed node ``target`` (e.g. ``/maa_deploy``) through ``transitions`` via its ``change_state``
     service, in order.
 
@@ -96,7 +113,8 @@ def change_lifecycle_state(node, target: str, transitions=("configure", "activat
         if name not in LIFECYCLE_TRANSITIONS:
             raise ValueError(f"unknown lifecycle transition {name!r}; expected one of {sorted(LIFECYCLE_TRANSITIONS)}")
         request = ChangeState.Request(transition=Transition(id=LIFECYCLE_TRANSITIONS[name]))
-        response = call_service(node, ChangeState, f"{target}/change_state", request, timeout=timeout)
+        response = call_service(node, ChangeState, f"{target}/change_state", request, timeout=timeout,
+                                keep_going=keep_going)
         if not response.success:
             raise LifecycleTransitionError(f"{target} refused the lifecycle transition {name!r} (see its log)")
 
