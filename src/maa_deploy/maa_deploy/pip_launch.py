@@ -51,9 +51,9 @@ def drive_lifecycle(specs: list[NodeSpec], keep_going: Callable[[], bool] = lamb
     try:
         from rclpy.signals import SignalHandlerOptions
 
-        rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+        rclpy.init(args=[], signal_handler_options=SignalHandlerOptions.NO)  # not our NAME:=VALUE arguments
     except ImportError:  # older rclpy
-        rclpy.init()
+        rclpy.init(args=[])
     node = rclpy.create_node("launch_go2_lifecycle")
     try:
         for spec in managed:
@@ -69,6 +69,17 @@ def drive_lifecycle(specs: list[NodeSpec], keep_going: Callable[[], bool] = lamb
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
+
+
+def _die_with_launcher() -> None:
+    """In each child, before exec (Linux): SIGINT when the launcher dies, even by SIGKILL, so no node (and no robot
+    command stream) outlives it; the deploy node damps on SIGINT."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux/glibc: the launcher's own cleanup still applies
+        pass
 
 
 def _stop_all(procs: list[subprocess.Popen], grace_s: float = 10.0) -> None:
@@ -95,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         cmd = [sys.executable, "-m", spec.module, *spec.ros_args()]
         env_note = " ".join(f"{k}={v}" for k, v in spec.env.items())
         print(f"[launch_go2] starting {spec.name}: {env_note + ' ' if env_note else ''}{' '.join(cmd)}", flush=True)
-        procs.append(subprocess.Popen(cmd, env={**os.environ, **spec.env}))
+        procs.append(subprocess.Popen(cmd, env={**os.environ, **spec.env}, preexec_fn=_die_with_launcher))
     stopping = False
 
     def stop(*_):

@@ -97,14 +97,31 @@ class LifecycleTransitionError(RuntimeError):
 LIFECYCLE_TRANSITIONS = {"configure": 1, "cleanup": 2, "activate": 3, "deactivate": 4}
 
 
+#: the primary state each transition leads to on success
+LIFECYCLE_GOALS = {"configure": "inactive", "cleanup": "unconfigured", "activate": "active", "deactivate": "inactive"}
+PRIMARY_STATES = ("unconfigured", "inactive", "active", "finalized")
+
+
+def lifecycle_state(node, target: str, timeout: float = 5.0, keep_going: Callable[[], bool] | None = None) -> str:
+    """The current lifecycle state label of ``target`` (``get_state`` service), e.g. ``"inactive"``."""
+    from lifecycle_msgs.srv import GetState
+
+    return call_service(node, GetState, f"{target}/get_state", GetState.Request(), timeout=timeout,
+                        keep_going=keep_going).current_state.label
+
+
 def change_lifecycle_state(node, target: str, transitions=("configure", "activate"), timeout: float = 30.0,
-                           keep_going: Callable[[], bool] | None = None) -> None:
+                           keep_going: Callable[[], bool] | None = None, attempt_s: float = 10.0) -> None:
     """Drive the managed node ``target`` (e.g. ``/maa_deploy``) through ``transitions`` via its ``change_state``
     service, in order.
 
+    A response can be lost when a new client's response reader is not matched yet on the server side (a fast answer,
+    e.g. a configure that fails at once), so each request waits ``attempt_s``; then the node's ``get_state`` says
+    whether the transition happened (done), is still running (wait), or not (send it again) until ``timeout``.
+
     Raises:
         LifecycleTransitionError: a transition was refused (the node stays where it was; its log says why).
-        ServiceCallError: the node's lifecycle service did not appear or answer.
+        ServiceCallError: the node's lifecycle services did not appear or answer within ``timeout``.
     """
     from lifecycle_msgs.msg import Transition
     from lifecycle_msgs.srv import ChangeState
@@ -113,10 +130,34 @@ def change_lifecycle_state(node, target: str, transitions=("configure", "activat
         if name not in LIFECYCLE_TRANSITIONS:
             raise ValueError(f"unknown lifecycle transition {name!r}; expected one of {sorted(LIFECYCLE_TRANSITIONS)}")
         request = ChangeState.Request(transition=Transition(id=LIFECYCLE_TRANSITIONS[name]))
-        response = call_service(node, ChangeState, f"{target}/change_state", request, timeout=timeout,
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                response = call_service(node, ChangeState, f"{target}/change_state", request,
+                                        timeout=min(attempt_s, max(0.1, deadline - time.monotonic())),
+                                        wait_timeout=max(0.1, deadline - time.monotonic()), keep_going=keep_going)
+            except ServiceTimeout:
+                state = _settled_state(node, target, deadline, keep_going)
+                if state == LIFECYCLE_GOALS[name]:
+                    break  # it happened; only the answer was lost
+                if time.monotonic() > deadline:
+                    raise
+                continue  # not done (refused or never received): ask again, the answer comes through now
+            if not response.success:
+                raise LifecycleTransitionError(f"{target} refused the lifecycle transition {name!r} (see its log)")
+            break
+
+
+def _settled_state(node, target: str, deadline: float, keep_going) -> str:
+    """Poll ``get_state`` until ``target`` is in a primary state (not mid-transition) or the deadline passes."""
+    state = ""
+    while time.monotonic() < deadline:
+        state = lifecycle_state(node, target, timeout=max(0.1, min(5.0, deadline - time.monotonic())),
                                 keep_going=keep_going)
-        if not response.success:
-            raise LifecycleTransitionError(f"{target} refused the lifecycle transition {name!r} (see its log)")
+        if state in PRIMARY_STATES:
+            return state
+        spin_until(node, lambda: False, timeout=0.2)
+    return state
 
 
 def spin_until(node, predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
