@@ -35,23 +35,31 @@ if [[ "$(uname -s)-$(uname -m)" != Linux-x86_64 ]]; then
   echo "[setup] error: maa's pinned wheels (torch CPU, the ROS 2 wheels) are for Linux x86_64; this is $(uname -s) $(uname -m)." >&2
   exit 2
 fi
+# apt_can_install PKG PURPOSE: empty output when apt-get and root (or passwordless sudo) are there to install PKG,
+# else the reason (one line).
+apt_can_install() {
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "apt-get not found ($2 needs Debian/Ubuntu's $1)"
+  elif [[ "$(id -u)" != 0 ]] && ! { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }; then
+    echo "installing $1 needs root or passwordless sudo, and this user ($(id -un)) has neither"
+  fi
+}
+# preflight_fail WHY FIX...: the error and the ways out, one line each, then exit 2.
+preflight_fail() {
+  echo "[setup] error: $1." >&2
+  shift
+  echo "[setup]        Fix one of: $1" >&2
+  shift
+  for line in "$@"; do echo "[setup]        $line" >&2; done
+  exit 2
+}
 if [[ "${MAA_SKIP_UNITREE_SDK:-0}" != 1 ]] && ! ls "${CYCLONEDDS_HOME:-/nonexistent}"/lib/libddsc.so* >/dev/null 2>&1 \
    && ! dpkg -s cyclonedds-dev >/dev/null 2>&1; then
   # scripts/fix_unitree_sdk.sh will apt-get install cyclonedds-dev: that needs apt and root (or sudo).
-  if ! command -v apt-get >/dev/null 2>&1; then
-    why="apt-get not found (the Unitree SDK step needs Debian/Ubuntu's cyclonedds-dev)"
-  elif [[ "$(id -u)" != 0 ]] && ! { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }; then
-    why="installing cyclonedds-dev needs root or passwordless sudo, and this user ($(id -un)) has neither"
-  else
-    why=""
-  fi
-  if [[ -n "$why" ]]; then
-    echo "[setup] error: $why." >&2
-    echo "[setup]        Fix one of: run 'sudo apt-get install cyclonedds-dev' once and rerun;" >&2
-    echo "[setup]        set CYCLONEDDS_HOME to a Cyclone DDS 0.10 install (e.g. /opt/ros/jazzy);" >&2
-    echo "[setup]        or set MAA_SKIP_UNITREE_SDK=1 (sim only: the real-robot 'unitree' backend and its tests are skipped)." >&2
-    exit 2
-  fi
+  why=$(apt_can_install cyclonedds-dev "the Unitree SDK step")
+  [[ -z "$why" ]] || preflight_fail "$why" "run 'sudo apt-get install cyclonedds-dev' once and rerun;" \
+    "set CYCLONEDDS_HOME to a Cyclone DDS 0.10 install (e.g. /opt/ros/jazzy);" \
+    "or set MAA_SKIP_UNITREE_SDK=1 (sim only: the real-robot 'unitree' backend and its tests are skipped)."
 fi
 # Headless rendering (the demo's clips, docs/visuals.md) needs an offscreen OpenGL: OSMesa (libosmesa6) always works;
 # EGL is used instead where it renders. Step 2c installs libosmesa6 with apt; that needs root (or sudo) too.
@@ -60,19 +68,10 @@ have_osmesa() {  # the library PyOpenGL loads (any distribution's package), else
   [[ "$("$lc" -p 2>/dev/null)" == *libOSMesa.so* ]] || dpkg -s libosmesa6 >/dev/null 2>&1
 }
 if [[ "${MAA_SKIP_RENDER_DEPS:-0}" != 1 ]] && ! have_osmesa; then
-  if ! command -v apt-get >/dev/null 2>&1; then
-    why="apt-get not found (headless rendering needs Debian/Ubuntu's libosmesa6)"
-  elif [[ "$(id -u)" != 0 ]] && ! { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }; then
-    why="installing libosmesa6 needs root or passwordless sudo, and this user ($(id -un)) has neither"
-  else
-    why=""
-  fi
-  if [[ -n "$why" ]]; then
-    echo "[setup] error: $why." >&2
-    echo "[setup]        Fix one of: run 'sudo apt-get install libosmesa6' (or your system's OSMesa package) once and rerun;" >&2
-    echo "[setup]        or set MAA_SKIP_RENDER_DEPS=1 (no OSMesa: clips render only where EGL works, else the demo skips them)." >&2
-    exit 2
-  fi
+  why=$(apt_can_install libosmesa6 "headless rendering")
+  [[ -z "$why" ]] || preflight_fail "$why" \
+    "run 'sudo apt-get install libosmesa6' (or your system's OSMesa package) once and rerun;" \
+    "or set MAA_SKIP_RENDER_DEPS=1 (no OSMesa: clips render only where EGL works, else the demo skips them)."
 fi
 
 # 1. The virtual environment.

@@ -3,8 +3,8 @@
 Roles:
   robot DOMAIN        the stand-in Go2 of ``maa_deploy.wire_robot`` (valid lowstates at 500 Hz, motion_switcher,
                       rt/lowcmd checks; stdin commands ``fault KIND``, ``restore``, ``report``, ``quit``).
-  competitor DOMAIN   publishes rt/lowcmd (another controller) until stdin closes.
-  refuse DOMAIN       starts a competitor, tries UnitreeBackend, prints {"refused": bool, "error": str}.
+  refuse DOMAIN       starts a second rt/lowcmd writer (``maa_deploy.wire_robot competitor``), tries UnitreeBackend,
+                      prints {"refused": bool, "error": str}.
   run DOMAIN          starts a robot, drives UnitreeBackend through commands / command timeout (latched) / clear /
                       close, prints one JSON line of observations (the wire-fault matrix is maa_deploy.fault_matrix).
 All use the loopback interface only.
@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
@@ -35,23 +34,6 @@ def robot(domain: int) -> None:
     main([str(domain), "lo"])
 
 
-def competitor(domain: int) -> None:
-    _init(domain)
-    from unitree_sdk2py.core.channel import ChannelPublisher
-    from unitree_sdk2py.idl.default import unitree_go_msg_dds__LowCmd_
-    from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowCmd_
-
-    pub = ChannelPublisher("rt/lowcmd", LowCmd_)
-    pub.Init()
-    print(json.dumps({"ready": True}), flush=True)
-    stop = threading.Event()
-    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
-    msg = unitree_go_msg_dds__LowCmd_()
-    while not stop.is_set():
-        pub.Write(msg)
-        time.sleep(0.01)
-
-
 def _spawn(role: str, domain: int) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, __file__, role, str(domain)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -62,7 +44,9 @@ def _spawn(role: str, domain: int) -> subprocess.Popen:
 def refuse(domain: int) -> None:
     from maa_deploy.backends.unitree import BackendStartError, UnitreeBackend
 
-    other = _spawn("competitor", domain)
+    other = subprocess.Popen([sys.executable, "-m", "maa_deploy.wire_robot", "competitor", str(domain), "lo"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert other.stdout.readline().startswith("creating") and other.stdout.readline().startswith("writing")
     try:
         _init(domain)
         UnitreeBackend(interface="lo", domain_id=domain, release_sport_mode=False, check_writers_s=1.0)
@@ -70,7 +54,7 @@ def refuse(domain: int) -> None:
     except BackendStartError as exc:
         out = {"refused": True, "error": str(exc)}
     finally:
-        other.stdin.close()
+        other.kill()
         other.wait(10)
     print(json.dumps(out), flush=True)
 
@@ -126,4 +110,4 @@ def run(domain: int) -> None:
 
 
 if __name__ == "__main__":
-    {"robot": robot, "competitor": competitor, "refuse": refuse, "run": run}[sys.argv[1]](int(sys.argv[2]))
+    {"robot": robot, "refuse": refuse, "run": run}[sys.argv[1]](int(sys.argv[2]))

@@ -60,6 +60,7 @@ from maa_generator.ros_params import declare_config  # noqa: E402
 from maa_generator.ros_run import run_node  # noqa: E402
 from maa_generator.weights_io import WeightsError  # noqa: E402
 from maa_go2.joint_order import JOINT_NAMES  # noqa: E402
+from maa_go2.rotations import world_to_body  # noqa: E402
 from maa_msgs.msg import PolicyStep, PolicyWeights  # noqa: E402
 
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -372,11 +373,7 @@ class DeployNode(LifecycleNode):
 
     def _publish_sim_velocity(self, stamp) -> None:
         data = self.controller.backend.data
-        w, x, y, z = data.qpos[3:7]
-        rot = np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
-        v_body = rot.T @ np.asarray(data.qvel[0:3])  # world -> body frame, m/s
+        v_body = world_to_body(data.qpos[3:7], data.qvel[0:3])  # m/s
         msg = Vector3Stamped()
         msg.header.stamp = stamp
         msg.vector.x, msg.vector.y, msg.vector.z = (float(v) for v in v_body)

@@ -229,6 +229,8 @@ def competitor(domain: int, interface: str) -> None:
     pub = ChannelPublisher("rt/lowcmd", LowCmd_)
     pub.Init()
     msg = unitree_go_msg_dds__LowCmd_()
+    pub.Write(msg)
+    print("writing", flush=True)
     while True:
         pub.Write(msg)
         time.sleep(0.01)

@@ -36,7 +36,7 @@ import numpy as np
 from maa_go2.joint_order import NUM_JOINTS, sdk_to_policy
 
 from .. import sdk_compat, unitree_wire
-from ..lowstate_check import LowStateCheckConfig, LowStateValidator
+from ..lowstate_check import LowStateCheckConfig, LowStateValidator, sample_from_lowstate
 from .base import DEFAULT_DAMPING_KD, Backend, RobotState, ThreadHealth
 
 LOWSTATE_TOPIC = "rt/lowstate"
@@ -140,7 +140,7 @@ class UnitreeBackend(Backend):
             self._sub.Close()
             raise BackendStartError(f"no valid {LOWSTATE_TOPIC} within {c.wait_first_state_s} s on interface "
                                     f"{c.interface!r}, domain {c.domain_id}: is the robot connected? "
-                                    f"(last rejection: {self.validator_detail() or 'none'})")
+                                    f"(last rejection: {self._last_rejection or 'none'})")
         z = np.zeros(NUM_JOINTS)  # the damping frame: constants only, packed once (cannot fail later)
         self._damping_msg = unitree_wire.fill_lowcmd(unitree_go_msg_dds__LowCmd_(), z,
                                                      0.0, np.full(NUM_JOINTS, c.damping_kd), 0.0)
@@ -152,15 +152,11 @@ class UnitreeBackend(Backend):
         self._running = threading.Event()
         self._running.set()
         self._threads = [threading.Thread(target=self.threads.run_guarded, name=name, daemon=True,
-                                          args=(name, body, self._on_thread_death))
+                                          args=(name, body, self._latch))
                          for name, body in (("lowcmd-publisher", self._publish_loop),
                                             ("lowcmd-writer-watch", self._writer_watch_loop))]
         for thread in self._threads:
             thread.start()
-
-    def validator_detail(self) -> str:
-        """The last lowstate rejection, or "" (for start-up errors)."""
-        return self._last_rejection
 
     # ------------------------------------------------------------------ faults
     def _latch(self, reason: str) -> None:
@@ -171,11 +167,7 @@ class UnitreeBackend(Backend):
             self._target = None
         self._send_damping()
 
-    def _on_thread_death(self, reason: str) -> None:
-        self._latch(reason)
-
-    def latch_fault(self, reason: str) -> None:
-        self._latch(reason)
+    latch_fault = _latch  # the Backend interface's name for it
 
     # --------------------------------------------------------------- lowstate
     def _on_lowstate(self, msg) -> None:
@@ -188,13 +180,12 @@ class UnitreeBackend(Backend):
 
     def _handle_lowstate(self, msg) -> None:
         stamp = time.monotonic()
-        q = sdk_to_policy(np.array([msg.motor_state[k].q for k in range(NUM_JOINTS)]))
-        dq = sdk_to_policy(np.array([msg.motor_state[k].dq for k in range(NUM_JOINTS)]))
-        tau = sdk_to_policy(np.array([msg.motor_state[k].tau_est for k in range(NUM_JOINTS)]))
-        imu = msg.imu_state
-        state = RobotState(q=q, dq=dq, quat=np.array(imu.quaternion, dtype=float),
-                           gyro=np.array(imu.gyroscope, dtype=float), stamp=stamp, tau_est=tau)
-        verdict = self.validator.check_message(msg)
+        sample = sample_from_lowstate(msg, self.config.lowstate.check_crc)  # decoded once, validated and stored
+        verdict = self.validator.check(sample)
+        tau = [msg.motor_state[k].tau_est for k in range(NUM_JOINTS)]
+        state = RobotState(q=np.asarray(sample.q, dtype=float), dq=np.asarray(sample.dq, dtype=float),
+                           quat=np.asarray(sample.quat, dtype=float), gyro=np.asarray(sample.gyro, dtype=float),
+                           stamp=stamp, tau_est=sdk_to_policy(np.asarray(tau, dtype=float)))
         if verdict.estop and not self.remote_estop:
             self.remote_estop = True
             self._latch(f"remote e-stop ({'+'.join(self.config.lowstate.remote_estop)} on the wireless remote)")
