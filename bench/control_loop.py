@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from maa_generator.ros_client import call_service, loop_stats, spin_until, start_node, stop_node
+from maa_generator.ros.client import call_service, loop_stats, spin_until, start_node, stop_node
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
@@ -58,7 +58,7 @@ def main() -> int:
     from std_srvs.srv import Trigger
 
     from maa_deploy.node import EVENTS_QOS, LATCHED
-    from maa_generator.ros_convert import trajectory_to_msg, weights_to_msg
+    from maa_generator.ros.convert import trajectory_to_msg, weights_to_msg
     from maa_go2.actor_critic import go2_actor_layout
     from maa_msgs.msg import PolicyWeights
     from maa_msgs.srv import GeneratePolicy
@@ -70,7 +70,8 @@ def main() -> int:
     procs = [start_node("maa_deploy.node", "-p", "autostart:=true", "-p", f"deploy.adaptation_path:={adaptation}",
                         "-p", "deploy.rt_priority:=80")]
     if use_generator:
-        procs.append(start_node("maa_generator.node", "-p", f"model_path:={args.model}", "-p", "screen_domain:=none"))
+        procs.append(start_node("maa_generator.ros.node", "-p", f"model_path:={args.model}",
+                                "-p", "screen_domain:=none"))
     rclpy.init()
     node = rclpy.create_node("bench_control_loop")
     events, diags = [], []
@@ -100,7 +101,7 @@ def main() -> int:
                           15), "could not start the policy"
         prompt = None
         if use_generator:
-            from maa_generator.prompt_io import load_prompt
+            from maa_core.prompt_io import load_prompt
 
             prompt = trajectory_to_msg(load_prompt(args.prompt), source="bench")
         start = time.perf_counter()

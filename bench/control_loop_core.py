@@ -29,13 +29,13 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from maa_core.layout import PolicyLayout  # noqa: E402
+from maa_core.weights_io import WeightsPayload, checksum, save_weights_file  # noqa: E402
 from maa_deploy.backends.sim import SimBackend  # noqa: E402
 from maa_deploy.loop import DeadlineLoop, DeployController  # noqa: E402
 from maa_deploy.policy_runner import Go2ObservationBuilder, PolicyRunner  # noqa: E402
 from maa_deploy.safety import SafetyConfig, SafetyLayer  # noqa: E402
 from maa_deploy.state_machine import Mode, StateMachine, StateMachineConfig  # noqa: E402
-from maa_generator.layout import PolicyLayout  # noqa: E402
-from maa_generator.weights_io import WeightsPayload, checksum, save_weights_file  # noqa: E402
 from maa_go2.observation import OBS_DIM  # noqa: E402
 from maa_go2.randomization import PRIV_DIM  # noqa: E402
 

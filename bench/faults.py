@@ -191,7 +191,7 @@ def _rss_mb(pid: int) -> float:
 
 def _start(module: str, *params: str) -> subprocess.Popen:
     """A node process with ``-p`` parameters, started from the repository root (relative model paths)."""
-    from maa_generator.ros_client import start_node
+    from maa_generator.ros.client import start_node
 
     return start_node(module, *[a for p in params for a in ("-p", p)], cwd=str(ROOT))
 
@@ -200,8 +200,8 @@ def _oversized_impl(messages: int = 20) -> dict:
     import rclpy
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
-    from maa_generator.ros_client import stop_node
-    from maa_generator.ros_convert import weights_to_msg
+    from maa_generator.ros.client import stop_node
+    from maa_generator.ros.convert import weights_to_msg
     from maa_go2.actor_critic import go2_actor_layout
     from maa_msgs.msg import PolicyWeights, Trajectory
 
@@ -210,7 +210,7 @@ def _oversized_impl(messages: int = 20) -> dict:
     deploy = _start("maa_deploy.node", "autostart:=true", f"deploy.adaptation_path:={ADAPTATION}",
                     "weights_topic:=/bench/weights",
                     f"trust.max_weights_floats:={limit}")
-    gen = _start("maa_generator.node", "prompt_topic:=/bench/prompt", "max_prompt_steps:=1000")
+    gen = _start("maa_generator.ros.node", "prompt_topic:=/bench/prompt", "max_prompt_steps:=1000")
     rclpy.init()
     node = rclpy.create_node("bench_oversized")
     try:

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from maa_generator.config import ModelConfig
-from maa_generator.generator import Generator
-from maa_generator.layout import metaworld_sac_layout
-from maa_generator.prompt import Trajectory
+from maa_core.layout import metaworld_sac_layout
+from maa_core.prompt import Trajectory
+from maa_generator.models.config import ModelConfig
+from maa_generator.models.generator import Generator
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -23,7 +23,7 @@ import numpy as np
 
 
 def measure(width: int, height: int) -> dict:
-    from maa_generator.layout import metaworld_sac_layout
+    from maa_core.layout import metaworld_sac_layout
     from maa_generator.media import RenderStats, configure_gl, frame_times, write_clip
     from maa_go2.rendering import Go2Renderer, stand_qpos
     from maa_manip.rendering import render_episode

@@ -53,7 +53,7 @@ COPY bench/ bench/
 
 # The ROS-free packages (editable-free, plain installs) so sdk_compat is importable for the fix's self-check,
 # then the unitree SDK (cyclonedds==0.10.2 built against ROS's Cyclone DDS, unitree-sdk2==1.0.1 patched).
-RUN python3 -m pip install --no-deps ./src/maa_generator ./src/maa_go2 ./src/maa_deploy \
+RUN python3 -m pip install --no-deps ./src/maa_core ./src/maa_generator ./src/maa_go2 ./src/maa_deploy \
     && SKIP_APT=1 PYTHON=python3 bash scripts/fix_unitree_sdk.sh
 
 # colcon build of the whole workspace (maa_msgs interfaces + the ament_python packages).

@@ -59,7 +59,7 @@ def _args():
 
 def _render(motion, args) -> None:
     """Clip + top-view plot of the recorded walk in ``args.media_dir``; prints the files and what it cost."""
-    from maa_generator.atomic_io import atomic_path
+    from maa_core.atomic_io import atomic_path
     from maa_generator.media import RenderError, configure_gl
 
     t0 = time.perf_counter()
@@ -93,7 +93,7 @@ def _render(motion, args) -> None:
 def _walk(node, seconds: float, vx: float, velocities: list, modes: list) -> dict:
     from geometry_msgs.msg import Twist
 
-    from maa_generator.ros_client import spin_until
+    from maa_generator.ros.client import spin_until
 
     cmd_pub = node.create_publisher(Twist, "/cmd_vel", 10)
     twist = Twist()
@@ -173,7 +173,7 @@ def main() -> int:
 
     from maa_deploy.graph import LIFECYCLE_STARTUP, go2_graph
     from maa_deploy.node import EVENTS_QOS, LATCHED
-    from maa_generator.ros_client import call_service, change_lifecycle_state, spin_until, start_node, stop_node
+    from maa_generator.ros.client import call_service, change_lifecycle_state, spin_until, start_node, stop_node
     from maa_go2.rendering import MotionLog
     from maa_msgs.srv import GeneratePolicy
 

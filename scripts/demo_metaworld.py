@@ -52,8 +52,8 @@ def main(argv=None) -> int:
 
     import torch
 
-    from maa_generator.generator import Generator
-    from maa_generator.prompt_io import load_prompt
+    from maa_core.prompt_io import load_prompt
+    from maa_generator.models.generator import Generator
     from maa_manip.evaluation import evaluate_policies
 
     torch.set_num_threads(1)

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """The import contract of the maa packages, checked by ``tests/test_import_contract.py`` (so by ``make test``).
 
-* **Layers point down only**: ``maa_generator`` (generation core) < ``maa_go2``, ``maa_manip`` (domains, independent
-  of each other) < ``maa_deploy`` (robot deployment). A module may import its own package and lower layers.
+* **Layers point down only**: ``maa_core`` (ROS-free base: layout, weights format, prompts, config loading,
+  rotations) < ``maa_generator`` (generation) < ``maa_go2``, ``maa_manip`` (domains, independent of each other)
+  < ``maa_deploy`` (robot deployment). A module may import its own package and lower layers.
   ``maa_msgs`` (interfaces) may be imported by any layer. Domain code reaches the generator through plugins
   (entry points, e.g. ``maa.screeners``), never the other way round.
 * **No cycles** between modules (runtime imports, including imports inside functions; ``if TYPE_CHECKING:`` blocks
   are type annotations only and do not count).
-* **rclpy only in ROS modules**: files whose name contains ``node``, ``ros_``, ``cli`` or ``pip_launch``.
+* **rclpy and ROS interfaces only in ROS modules**: the ``maa_generator.ros`` subpackage and the node /
+  launcher modules of ``maa_deploy`` (``ROS_MODULES``); nothing else in ``maa_generator`` imports
+  ``maa_generator.ros``, so the rest of the generator imports without ROS.
 
     python scripts/import_contract.py            # check, print the package graph, write docs/architecture_graph.png
 """
@@ -20,9 +23,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: package -> layer (lower number = lower layer); same-layer packages may not import each other
-LAYERS = {"maa_generator": 0, "maa_go2": 1, "maa_manip": 1, "maa_deploy": 2}
+LAYERS = {"maa_core": 0, "maa_generator": 1, "maa_go2": 2, "maa_manip": 2, "maa_deploy": 3}
 ANY_LAYER = {"maa_msgs"}
-ROS_ALLOWED = ("node", "ros_", "cli", "pip_launch")
+#: modules that may import rclpy: these prefixes of dotted names
+ROS_MODULES = ("maa_generator.ros.", "maa_deploy.node", "maa_deploy.prompt_node", "maa_deploy.pip_launch")
+#: the subpackage that holds the generator's ROS glue; only it and maa_deploy may import it
+ROS_SUBPACKAGE = "maa_generator.ros"
 GRAPH_PNG = ROOT / "docs" / "architecture_graph.png"
 
 
@@ -142,20 +148,34 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def is_ros_import(dotted: str) -> bool:
+    """rclpy, launch, and ROS interface packages (``maa_msgs``, ``*_msgs``, ``*_srvs``, ``rcl_interfaces``)."""
+    root = dotted.split(".")[0]
+    return root in ("rclpy", "maa_msgs", "rcl_interfaces", "launch", "launch_ros") or root.endswith(("_msgs", "_srvs"))
+
+
 def rclpy_violations() -> list[str]:
     problems = []
     for name, path in modules().items():
-        uses = any(t == "rclpy" or t.startswith("rclpy.") for t in imports_of(name, path))
-        if uses and not any(tag in path.name for tag in ROS_ALLOWED):
-            problems.append(f"{path.relative_to(ROOT)} imports rclpy; only node/ROS modules may ({ROS_ALLOWED})")
+        ros = sorted({t.split(".")[0] for t in imports_of(name, path) if is_ros_import(t)})
+        if ros and not name.startswith(ROS_MODULES):
+            problems.append(f"{path.relative_to(ROOT)} imports {', '.join(ros)}; only ROS modules may ({ROS_MODULES})")
     return problems
+
+
+def ros_subpackage_violations(graph: dict[str, set[str]]) -> list[str]:
+    """Generator modules outside ``maa_generator.ros`` that import it (they would need ROS to import)."""
+    inside = (ROS_SUBPACKAGE, ROS_SUBPACKAGE + ".")
+    return [f"{a} imports {b}: only {ROS_SUBPACKAGE} and maa_deploy may use the generator's ROS glue"
+            for a, targets in sorted(graph.items()) if a.startswith("maa_generator") and not a.startswith(inside)
+            for b in sorted(targets) if b.startswith(inside)]
 
 
 def check() -> list[str]:
     """Every violation of the contract, one line each (empty = the contract holds)."""
     graph = module_graph()
     return (layer_violations(graph) + [f"import cycle: {' -> '.join(c)}" for c in cycles(graph)]
-            + rclpy_violations())
+            + rclpy_violations() + ros_subpackage_violations(graph))
 
 
 def draw(path: Path = GRAPH_PNG) -> Path:
@@ -176,8 +196,8 @@ def draw(path: Path = GRAPH_PNG) -> Path:
     pos = {}
     for layer, packages in by_layer.items():
         for i, package in enumerate(sorted(packages)):
-            pos[package] = ((i + 1) / (len(packages) + 1), 0.15 + 0.35 * layer)
-    fig, ax = plt.subplots(figsize=(7, 5))
+            pos[package] = ((i + 1) / (len(packages) + 1), 0.1 + 0.26 * layer)
+    fig, ax = plt.subplots(figsize=(7, 6))
     for (a, b), examples in edges.items():
         (x0, y0), (x1, y1) = pos[a], pos[b]
         ax.annotate("", xy=(x1, y1 + 0.05), xytext=(x0, y0 - 0.05),

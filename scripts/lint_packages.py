@@ -4,17 +4,15 @@
 Checks, for every package under src/:
   * package.xml parses with catkin_pkg (the parser colcon and rosdep use), format 3, build type declared;
   * ament_python packages have setup.py, setup.cfg with script dirs, and the resource marker;
-  * the ROS-free rule: only node/CLI modules (``*node*.py``, ``ros_*.py``, ``cli.py``, ``pip_launch.py``) import rclpy.
+(which modules may import rclpy and ROS interfaces is the import contract's rule: scripts/import_contract.py).
 Exits non-zero with one line per problem.
 """
 from __future__ import annotations
 
-import ast
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ROS_ALLOWED = ("node", "ros_", "cli", "pip_launch")
 
 
 def check_package(pkg_dir: Path) -> list[str]:
@@ -38,25 +36,6 @@ def check_package(pkg_dir: Path) -> list[str]:
             problems.append(f"{pkg_dir}/setup.cfg: must set script_dir/install_scripts to $base/lib/{pkg.name}")
         if not (pkg_dir / "resource" / pkg.name).is_file():
             problems.append(f"{pkg_dir}/resource/{pkg.name}: ament resource marker missing")
-        problems += check_ros_free(pkg_dir / pkg.name)
-    return problems
-
-
-def check_ros_free(module_dir: Path) -> list[str]:
-    problems = []
-    for path in sorted(module_dir.rglob("*.py")):
-        if any(path.stem.startswith(p) or p in path.stem for p in ROS_ALLOWED):
-            continue
-        tree = ast.parse(path.read_text(), filename=str(path))
-        for node in ast.walk(tree):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            if any(n.split(".")[0] in ("rclpy", "maa_msgs") for n in names):
-                problems.append(f"{path.relative_to(ROOT)}:{node.lineno}: imports ROS in a ROS-free module "
-                                f"(only *node*.py, ros_*.py, cli.py, pip_launch.py may)")
     return problems
 
 

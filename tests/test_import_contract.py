@@ -19,8 +19,8 @@ def test_the_graph_is_real():
     graph = contract.module_graph()
     edges = contract.package_edges(graph)
     assert ("maa_deploy", "maa_generator") in edges and ("maa_go2", "maa_generator") in edges
-    assert "maa_generator.layout" in graph["maa_generator.generator"] or any(
-        t.startswith("maa_generator.") for t in graph["maa_generator.generator"])
+    assert "maa_core.layout" in graph["maa_generator.models.generator"] or any(
+        t.startswith("maa_generator.") for t in graph["maa_generator.models.generator"])
 
 
 def test_upward_and_sideways_imports_fail():
@@ -49,3 +49,18 @@ def test_type_checking_imports_do_not_count(tmp_path):
 def test_the_picture_is_generated(tmp_path):
     out = contract.draw(tmp_path / "graph.png")
     assert out.stat().st_size > 5000
+
+
+def test_generator_modules_outside_ros_may_not_import_the_ros_glue():
+    graph = {"maa_generator.models.generator": {"maa_generator.ros.node"}, "maa_generator.ros.node": set(),
+             "maa_generator.ros.cli": {"maa_generator.ros.client"}, "maa_generator.ros.client": set(),
+             "maa_deploy.node": {"maa_generator.ros.client"}}
+    problems = contract.ros_subpackage_violations(graph)
+    assert problems == ["maa_generator.models.generator imports maa_generator.ros.node: only maa_generator.ros and "
+                        "maa_deploy may use the generator's ROS glue"]
+
+
+def test_core_may_not_import_the_generator():
+    problems = contract.layer_violations({"maa_core.layout": {"maa_generator.models.config"},
+                                          "maa_generator.models.config": set()})
+    assert problems and problems[0].startswith("upward import maa_core -> maa_generator")

@@ -27,7 +27,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "std_srvs": ("std_srvs",), "geometry_msgs": ("geometry_msgs",), "sensor_msgs": ("sensor_msgs",),
     "diagnostic_msgs": ("diagnostic_msgs",),
     # this repository
-    "maa_msgs": ("maa_msgs",), "maa_generator": ("maa_generator",), "maa_go2": ("maa_go2",),
+    "maa_msgs": ("maa_msgs",), "maa_core": ("maa_core",), "maa_generator": ("maa_generator",), "maa_go2": ("maa_go2",),
     "maa_manip": ("maa_manip",), "maa_deploy": ("maa_deploy",),
     # Python libraries
     "numpy": ("python3-numpy",), "yaml": ("python3-yaml",), "cryptography": ("python3-cryptography",),
@@ -45,7 +45,8 @@ NOT_IMPORTED = {
 }
 #: imports that are known to point the wrong way and are deliberately not declared (a package cycle breaks colcon)
 UNDECLARED: dict[tuple[str, str], str] = {}  # none left: screeners are plugins (entry points), not imports
-PYTHON_PACKAGES = ["maa_deploy", "maa_generator", "maa_go2", "maa_manip"]  # maa_msgs: ament_cmake, no Python sources
+#: maa_msgs is ament_cmake, with no Python sources
+PYTHON_PACKAGES = ["maa_core", "maa_deploy", "maa_generator", "maa_go2", "maa_manip"]
 DEPEND_TAGS = {"exec": ("exec_depend", "depend"), "test": ("test_depend",)}
 
 

@@ -7,7 +7,7 @@ For each task: the evaluation prompts of ``--config`` (same selection and noise 
 :func:`maa_manip.eval_protocol.task_prompts`), one generated policy per prompt, and the retrieval baseline's checkpoint
 per prompt. Each generated policy is labelled with the task of its nearest training checkpoint (parameter cosine);
 retrieved checkpoints carry their own task.
-Also the prompts' novelty (``maa_generator.novelty``) when the generator has a bank. Writes
+Also the prompts' novelty (``maa_generator.data.novelty``) when the generator has a bank. Writes
 ``behavior_modes.json``; prints it as the last line.
 """
 from __future__ import annotations
@@ -33,8 +33,8 @@ def main(argv=None) -> int:
 
     import torch
 
-    from maa_generator.generator import Generator
-    from maa_generator.zoo import Zoo
+    from maa_generator.data.zoo import Zoo
+    from maa_generator.models.generator import Generator
     from maa_manip.baselines import RetrievalBaseline
     from maa_manip.config import load_eval_config
     from maa_manip.eval_protocol import task_prompts

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from maa_generator.config import from_dict, load_yaml
+from maa_core.config import from_dict, load_yaml
 from maa_go2.collect import CollectConfig, collect
 
 

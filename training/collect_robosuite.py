@@ -45,8 +45,8 @@ def main(argv=None) -> int:
 
     import torch
 
-    from maa_generator.prompt import success_prompt
-    from maa_generator.zoo import ZooWriter, prompt_spec
+    from maa_core.prompt import success_prompt
+    from maa_generator.data.zoo import ZooWriter, prompt_spec
     from maa_manip.config import SacConfig
     from maa_manip.robosuite_env import ACT_DIM, OBS_DIM, RobosuiteEnv, robosuite_sac_layout
     from maa_manip.sac import BatchedSAC, Replay

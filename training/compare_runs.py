@@ -38,8 +38,8 @@ def time_generation(generator_dir: Path, prompt: Path, repeats: int, threads: in
     """(p50 ms to generate one policy from ``prompt``, diffusion UNet parameter count) on this machine."""
     import torch
 
-    from maa_generator.generator import Generator
-    from maa_generator.prompt_io import load_prompt
+    from maa_core.prompt_io import load_prompt
+    from maa_generator.models.generator import Generator
 
     torch.set_num_threads(threads)
     gen = Generator.load(generator_dir)

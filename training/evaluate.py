@@ -71,7 +71,7 @@ def main(argv=None) -> int:
 
     import torch
 
-    from maa_generator.zoo import Zoo
+    from maa_generator.data.zoo import Zoo
     from maa_manip.baselines import RetrievalBaseline, finetune_bc, generator_embed_fn, pretrain_bc
     from maa_manip.config import load_eval_config, to_dict
     from maa_manip.envs import SEEN_TASKS, UNSEEN_TASKS
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
     train_zoo = zoo.filter(tasks=seen) if seen else zoo
     gen = None
     if cfg.generator:
-        from maa_generator.generator import Generator
+        from maa_generator.models.generator import Generator
 
         gen = Generator.load(_abs(cfg.generator))
     bank_h, bank_v = (np.asarray(x) for x in train_zoo.prompts())

@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from maa_generator.generator import Generator
-from maa_generator.prompt import segmented_prompt
-from maa_generator.zoo import Zoo
+from maa_core.prompt import segmented_prompt
+from maa_generator.data.zoo import Zoo
+from maa_generator.models.generator import Generator
 from maa_go2.checkpoints import load_adaptation
 from maa_go2.collect import CollectConfig, rollout_actors
 from maa_go2.evaluation import evaluate_actor

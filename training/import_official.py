@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from maa_generator.config import ModelConfig
-from maa_generator.generator import Generator
-from maa_generator.layout import metaworld_sac_layout
-from maa_generator.official_import import OfficialImportError, import_official_data, map_official_checkpoints
+from maa_core.layout import metaworld_sac_layout
+from maa_generator.interop.official_import import OfficialImportError, import_official_data, map_official_checkpoints
+from maa_generator.models.config import ModelConfig
+from maa_generator.models.generator import Generator
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Record a Go2 behaviour prompt (``maa_generator.prompt_io`` file) from an actor checkpoint.
+"""Record a Go2 behaviour prompt (``maa_core.prompt_io`` file) from an actor checkpoint.
 
 The actor walks with a fixed command (default vx = 0.5 m/s, trot at 3 Hz) on the randomized MuJoCo Go2 with the
 pretrained adaptation module; every 50 Hz control step stores ``obs`` = the 70-dim WTW observation the actor acted
@@ -19,8 +19,8 @@ import json
 import numpy as np
 import torch
 
-from maa_generator.prompt import Trajectory
-from maa_generator.prompt_io import save_prompt
+from maa_core.prompt import Trajectory
+from maa_core.prompt_io import save_prompt
 from maa_go2.checkpoints import load_actor, load_adaptation
 from maa_go2.control import POLICY_DT
 from maa_go2.engines.mujoco_engine import MujocoGo2Env

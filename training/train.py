@@ -8,7 +8,7 @@ Examples::
     python training/train.py --config config/paper.yaml --zoo ZOO --out runs/mw --resume    # continue after a crash
     torchrun --nproc_per_node 2 training/train.py --config config/default.yaml --zoo ZOO --out runs/ddp
 
-The final generator is written to ``<out>/generator`` (load with ``maa_generator.generator.Generator.load``).
+The final generator is written to ``<out>/generator`` (load with ``maa_generator.models.generator.Generator.load``).
 """
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ import time
 
 import torch
 
-from maa_generator.config import ConfigError
-from maa_generator.distributed import init_distributed, shutdown
-from maa_generator.training import STAGES, load_run_config, run_training
+from maa_core.config import ConfigError
+from maa_generator.training.distributed import init_distributed, shutdown
+from maa_generator.training.trainer import STAGES, load_run_config, run_training
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -8,7 +8,7 @@ import argparse
 import json
 from pathlib import Path
 
-from maa_generator.config import load_yaml
+from maa_core.config import load_yaml
 from maa_go2.train import load_train_config, train
 
 

@@ -14,8 +14,8 @@ from setuptools import find_packages, setup
 
 # ---- declared by this package -------------------------------------------------------------------------------------
 CONSOLE_SCRIPTS = [
-    "generator_node = maa_generator.node:main",
-    "generate_policy = maa_generator.cli:main",
+    "generator_node = maa_generator.ros.node:main",
+    "generate_policy = maa_generator.ros.cli:main",
     "maa_keygen = maa_generator.keygen_cli:main",
 ]
 SHARE_DIRS = {}

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from maa_core.layout import PolicyLayout
+from maa_core.weights_io import WeightsPayload, checksum
 from maa_deploy.backends.base import Backend, RobotState
-from maa_generator.layout import PolicyLayout
-from maa_generator.weights_io import WeightsPayload, checksum
 from maa_go2.control import DEFAULT_JOINT_POS
 
 OBS_DIM = 70

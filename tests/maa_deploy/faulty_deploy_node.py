@@ -7,7 +7,7 @@ import os
 import sys
 
 from maa_deploy.node import DeployNode
-from maa_generator.ros_run import run_node
+from maa_generator.ros.run import run_node
 
 
 class DyingDeployNode(DeployNode):

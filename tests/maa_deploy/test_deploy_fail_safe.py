@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from maa_core.weights_io import WeightsError, WeightsPayload, checksum
 from maa_deploy.backends.base import FaultLatch, ThreadHealth
 from maa_deploy.backends.sim import SimBackend
 from maa_deploy.loop import DeadlineLoop, DeployController
@@ -16,7 +17,6 @@ from maa_deploy.safety import SafetyConfig, SafetyLayer
 from maa_deploy.state_machine import Mode, StateMachine, StateMachineConfig, TransitionError
 from maa_deploy.supervisor import Supervisor
 from maa_deploy.teleop import TeleopConfig, VelocityCommand
-from maa_generator.weights_io import WeightsError, WeightsPayload, checksum
 from tests.maa_deploy.deploy_fakes import (
     FakeClock,
     FakeTestBackend,

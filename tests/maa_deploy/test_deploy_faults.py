@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from maa_generator.ros_client import call_service, spin_until, start_node, stop_node
+from maa_generator.ros.client import call_service, spin_until, start_node, stop_node
 from tests.maa_deploy.test_deploy_node import _weights_msg
 
 pytestmark = pytest.mark.ros
@@ -103,16 +103,16 @@ def _fuzz_weights(rng, base):
 def test_fuzzed_messages_do_not_crash_the_nodes(tmp_path, go2_adaptation_file, ros_node):
     from std_srvs.srv import Trigger
 
-    from maa_generator.config import ModelConfig
-    from maa_generator.generator import Generator
-    from maa_generator.node import LATCHED
+    from maa_generator.models.config import ModelConfig
+    from maa_generator.models.generator import Generator
+    from maa_generator.ros.node import LATCHED
     from maa_go2.actor_critic import go2_actor_layout
     from maa_msgs.msg import PolicyWeights, Trajectory
     from maa_msgs.srv import GeneratePolicy
 
     model = tmp_path / "gen"
     Generator.build(go2_actor_layout(), ModelConfig.from_yaml("config/tiny.yaml")).save(model)
-    gen = start_node("maa_generator.node", "-p", f"model_path:={model}")
+    gen = start_node("maa_generator.ros.node", "-p", f"model_path:={model}")
     deploy = start_node("maa_deploy.node", "-p", "autostart:=true",
                         "-p", f"deploy.adaptation_path:={go2_adaptation_file}")
     try:
@@ -138,11 +138,11 @@ def test_fuzzed_messages_do_not_crash_the_nodes(tmp_path, go2_adaptation_file, r
 
 def test_generator_killed_mid_request(tmp_path):
     """The CLI client times out cleanly when the generator dies, and a restarted generator serves again."""
-    from maa_generator.config import ModelConfig
-    from maa_generator.generator import Generator
-    from maa_generator.layout import PolicyLayout
-    from maa_generator.prompt import Trajectory
-    from maa_generator.prompt_io import save_prompt
+    from maa_core.layout import PolicyLayout
+    from maa_core.prompt import Trajectory
+    from maa_core.prompt_io import save_prompt
+    from maa_generator.models.config import ModelConfig
+    from maa_generator.models.generator import Generator
 
     layout = PolicyLayout(obs_dim=8, action_dim=2, hidden=(16,))
     model = tmp_path / "gen"
@@ -150,8 +150,8 @@ def test_generator_killed_mid_request(tmp_path):
     rng = np.random.default_rng(0)
     prompt = save_prompt(tmp_path / "p.npz", Trajectory(obs=rng.normal(size=(70, 8)), act=rng.normal(size=(70, 2)),
                                                         success=np.arange(70) > 30))
-    cli = [sys.executable, "-m", "maa_generator.cli", "--prompt", str(prompt), "--timeout", "8"]
-    gen = start_node("maa_generator.node", "-p", f"model_path:={model}")
+    cli = [sys.executable, "-m", "maa_generator.ros.cli", "--prompt", str(prompt), "--timeout", "8"]
+    gen = start_node("maa_generator.ros.node", "-p", f"model_path:={model}")
     client = subprocess.Popen([*cli, "-k", "256"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     time.sleep(1.5)
     gen.kill()  # SIGKILL while (or just before) it serves the request
@@ -160,7 +160,7 @@ def test_generator_killed_mid_request(tmp_path):
     assert client.returncode in (0, 2), out
     if client.returncode == 2:
         assert "no answer within" in out or "not available" in out, out
-    gen = start_node("maa_generator.node", "-p", f"model_path:={model}")
+    gen = start_node("maa_generator.ros.node", "-p", f"model_path:={model}")
     try:
         again = subprocess.run([*cli, "-k", "2", "--out", str(tmp_path / "w.npz")], capture_output=True, text=True,
                                timeout=60)

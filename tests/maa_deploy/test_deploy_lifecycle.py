@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from maa_generator.ros_client import (
+from maa_generator.ros.client import (
     LifecycleTransitionError,
     call_service,
     change_lifecycle_state,

@@ -3,11 +3,11 @@ import threading
 import numpy as np
 import pytest
 
+from maa_core.weights_io import WeightsPayload, checksum
 from maa_deploy.loop import DeadlineLoop, DeployController
 from maa_deploy.policy_runner import Go2ObservationBuilder, PolicyRunner
 from maa_deploy.safety import SafetyConfig, SafetyLayer
 from maa_deploy.state_machine import Mode, StateMachine, StateMachineConfig, TransitionError
-from maa_generator.weights_io import WeightsPayload, checksum
 from maa_go2.control import DEFAULT_JOINT_POS
 from tests.maa_deploy.deploy_fakes import adaptation_payload, random_actor, small_actor_layout
 
@@ -146,9 +146,9 @@ def test_loop_thread_with_controller_stops_to_damping(backend):
 
 
 def test_deploy_config_and_build_stack(tmp_path):
+    from maa_core.config import ConfigError
+    from maa_core.weights_io import save_weights_file
     from maa_deploy.loop import DeployConfig, build_stack
-    from maa_generator.config import ConfigError
-    from maa_generator.weights_io import save_weights_file
 
     adapt = adaptation_payload()
     save_weights_file(tmp_path / "adapt.npz", adapt.layout, adapt.flat)

@@ -6,13 +6,13 @@ import time
 import numpy as np
 import pytest
 
-from maa_generator.ros_client import call_service, spin_until, start_node, stop_node
+from maa_generator.ros.client import call_service, spin_until, start_node, stop_node
 
 pytestmark = pytest.mark.ros
 
 
 def _weights_msg(scale=0.01, nan=False):
-    from maa_generator.ros_convert import weights_to_msg
+    from maa_generator.ros.convert import weights_to_msg
     from maa_go2.actor_critic import go2_actor_layout
 
     layout = go2_actor_layout()
@@ -91,7 +91,7 @@ def test_deploy_node_end_to_end(go2_adaptation_file, ros_node, tmp_path):
         codes = (stop_node(proc), stop_node(recorder))
     assert codes[0] == 0, f"deploy node did not exit cleanly on SIGINT: {codes}"
 
-    from maa_generator.prompt_io import load_prompt
+    from maa_core.prompt_io import load_prompt
 
     rec = load_prompt(tmp_path / "rec.npz")
     assert rec.obs.shape == (20, 70) and rec.act.shape == (20, 12) and rec.domain == "go2"

@@ -3,10 +3,10 @@ import types
 import numpy as np
 import pytest
 
+from maa_core.layout import PolicyLayout
+from maa_core.weights_codec import weights_fields
+from maa_core.weights_io import WeightsError, load_weights_file, save_weights_file
 from maa_deploy.policy_runner import PolicyRunner
-from maa_generator.layout import PolicyLayout
-from maa_generator.weights_codec import weights_fields
-from maa_generator.weights_io import WeightsError, load_weights_file, save_weights_file
 from tests.maa_deploy.deploy_fakes import OBS_DIM, adaptation_payload, random_actor, small_actor_layout
 
 

@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
+from maa_core.config import ConfigError
 from maa_deploy.loop import DeadlineLoop, DeployConfig
 from maa_deploy.realtime import request_realtime
-from maa_generator.config import ConfigError
 
 
 def _in_thread(fn):

@@ -3,9 +3,9 @@ import math
 import numpy as np
 import pytest
 
+from maa_core.config import ConfigError
 from maa_deploy.backends.base import RobotState
 from maa_deploy.safety import SafetyConfig, SafetyLayer, gravity_to_roll_pitch, quat_to_roll_pitch
-from maa_generator.config import ConfigError
 from maa_go2.control import DEFAULT_JOINT_POS
 
 

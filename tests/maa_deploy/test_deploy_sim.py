@@ -3,12 +3,12 @@ import time
 import numpy as np
 import pytest
 
+from maa_core.weights_io import WeightsPayload, checksum
 from maa_deploy.backends import make_backend
 from maa_deploy.loop import DeployController
 from maa_deploy.policy_runner import Go2ObservationBuilder, PolicyRunner
 from maa_deploy.safety import SafetyConfig, SafetyLayer
 from maa_deploy.state_machine import Mode, StateMachine, StateMachineConfig
-from maa_generator.weights_io import WeightsPayload, checksum
 from tests.maa_deploy.deploy_fakes import adaptation_payload, random_actor, small_actor_layout
 
 
@@ -102,8 +102,8 @@ def test_sim_viewer_needs_a_desktop_and_says_so(monkeypatch):
 
 
 def test_sim_viewer_option_parsing():
+    from maa_core.config import ConfigError
     from maa_deploy.loop import DeployConfig
-    from maa_generator.config import ConfigError
 
     assert DeployConfig().sim_viewer is False
     assert DeployConfig.from_mapping({"sim_viewer": True}).sim_viewer is True

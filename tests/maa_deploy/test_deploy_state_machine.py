@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from maa_core.config import ConfigError
 from maa_deploy.state_machine import Mode, StateMachine, StateMachineConfig, TransitionError
-from maa_generator.config import ConfigError
 from maa_go2.control import DEFAULT_JOINT_POS
 
 

@@ -9,14 +9,14 @@ import time
 import numpy as np
 import pytest
 
-from maa_generator.ros_client import call_service, spin_until, start_node, stop_node
+from maa_generator.ros.client import call_service, spin_until, start_node, stop_node
 
 pytestmark = pytest.mark.ros
 
 
 def _actor_msg(seed=0):
-    from maa_generator.ros_convert import weights_to_msg
-    from maa_generator.weights_codec import PolicyMeta
+    from maa_core.weights_codec import PolicyMeta
+    from maa_generator.ros.convert import weights_to_msg
     from maa_go2.actor_critic import go2_actor_layout
 
     layout = go2_actor_layout()

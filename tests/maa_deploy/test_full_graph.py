@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from maa_generator.ros_client import call_service, loop_stats, spin_until, start_node, stop_node
+from maa_generator.ros.client import call_service, loop_stats, spin_until, start_node, stop_node
 
 pytestmark = pytest.mark.ros
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,12 +23,12 @@ def test_generated_policy_swapped_in_while_walking(ros_node):
     from std_msgs.msg import String
     from std_srvs.srv import Trigger
 
+    from maa_core.prompt_io import load_prompt
     from maa_deploy.node import EVENTS_QOS, LATCHED
-    from maa_generator.prompt_io import load_prompt
-    from maa_generator.ros_convert import trajectory_to_msg
+    from maa_generator.ros.convert import trajectory_to_msg
     from maa_msgs.srv import GeneratePolicy
 
-    gen = start_node("maa_generator.node", "-p", f"model_path:={GENERATOR}", "-p", "screen_domain:=none")
+    gen = start_node("maa_generator.ros.node", "-p", f"model_path:={GENERATOR}", "-p", "screen_domain:=none")
     # default safety settings (40 ms stale-state limit), real-time scheduling as in config/go2_*.yaml (best effort)
     deploy = start_node("maa_deploy.node", "-p", "autostart:=true", "-p", f"deploy.adaptation_path:={ADAPTATION}",
                         "-p", "deploy.rt_priority:=80")

@@ -12,7 +12,7 @@ import yaml
 
 from maa_deploy.graph import go2_graph
 from maa_deploy.pip_launch import parse_args
-from maa_generator.ros_client import call_service, spin_until
+from maa_generator.ros.client import call_service, spin_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,8 +56,8 @@ def test_parse_args_rejects_unknown():
 def test_pip_launcher_starts_and_stops_the_graph(tmp_path, go2_adaptation_file, ros_node):
     from std_srvs.srv import Trigger
 
-    from maa_generator.config import ModelConfig
-    from maa_generator.generator import Generator
+    from maa_generator.models.config import ModelConfig
+    from maa_generator.models.generator import Generator
     from maa_go2.actor_critic import go2_actor_layout
     from maa_msgs.srv import GeneratePolicy
 
@@ -93,8 +93,8 @@ def test_pip_launcher_starts_and_stops_the_graph(tmp_path, go2_adaptation_file, 
 @pytest.mark.parametrize("robot", ["sim", "real"])
 def test_params_files_load_into_the_node_configs(robot):
     """Every key of config/go2_<robot>.yaml is a known, valid node parameter (unknown keys are errors)."""
+    from maa_core.config import from_dict
     from maa_deploy.node import DeployNodeConfig
-    from maa_generator.config import from_dict
     from maa_generator.service import GeneratorNodeConfig
 
     data = yaml.safe_load((ROOT / f"config/go2_{robot}.yaml").read_text())

@@ -7,6 +7,7 @@ import zlib
 import numpy as np
 import pytest
 
+from maa_core.config import ConfigError
 from maa_deploy import unitree_wire as wire
 from maa_deploy.lowstate_check import (
     FAULTS,
@@ -19,7 +20,6 @@ from maa_deploy.lowstate_check import (
     sample_from_lowstate,
 )
 from maa_deploy.sdk_compat import SdkUnavailable, import_sdk
-from maa_generator.config import ConfigError
 from maa_go2.control import JOINT_LOWER, JOINT_UPPER
 from maa_go2.joint_order import POLICY_TO_SDK
 

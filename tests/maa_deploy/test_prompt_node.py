@@ -6,14 +6,14 @@ import time
 import numpy as np
 import pytest
 
-from maa_generator.ros_client import spin_until, start_node, stop_node
+from maa_generator.ros.client import spin_until, start_node, stop_node
 
 pytestmark = pytest.mark.ros
 
 
 def test_record_mode_restarts_on_gap_and_never_overwrites(ros_node, tmp_path):
-    from maa_generator.prompt import Trajectory
-    from maa_generator.prompt_io import load_prompt, save_prompt
+    from maa_core.prompt import Trajectory
+    from maa_core.prompt_io import load_prompt, save_prompt
     from maa_msgs.msg import PolicyStep
     from maa_msgs.msg import Trajectory as TrajectoryMsg
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from maa_core.prompt_io import load_prompt, save_prompt_new
 from maa_deploy.prompt_recorder import MAX_GAPS, PromptRecorder
-from maa_generator.prompt_io import load_prompt, save_prompt_new
 
 
 def _tick(k: int, o: int = 4, a: int = 2):

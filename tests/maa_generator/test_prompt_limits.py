@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from maa_generator.config import ConfigError, from_dict
-from maa_generator.prompt import PromptError, Trajectory
+from maa_core.config import ConfigError, from_dict
+from maa_core.prompt import PromptError, Trajectory
 from maa_generator.service import GenerationRequest, GenerationService, GeneratorNodeConfig, PromptLimits, ResultCode
 
 
@@ -89,7 +89,7 @@ class _NoConversion:
 def test_message_limits_are_checked_before_arrays_are_converted():
     from types import SimpleNamespace
 
-    from maa_generator.ros_convert import trajectory_from_msg, trajectory_to_msg
+    from maa_generator.ros.convert import trajectory_from_msg, trajectory_to_msg
 
     limits = PromptLimits(max_steps=100, max_dim=16)
     huge = SimpleNamespace(num_steps=10**6, obs_dim=8, action_dim=2, observations=_NoConversion(8 * 10**6),

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from maa_generator.config import ModelConfig
-from maa_generator.generator import Generator
-from maa_generator.layout import PolicyLayout
-from maa_generator.novelty import NoveltyReference
-from maa_generator.prompt import PromptError, Trajectory
+from maa_core.layout import PolicyLayout
+from maa_core.prompt import PromptError, Trajectory
+from maa_generator.data.novelty import NoveltyReference
+from maa_generator.models.config import ModelConfig
+from maa_generator.models.generator import Generator
 from maa_generator.service import GenerationRequest, GenerationService, GeneratorNodeConfig, ResultCode
 
 LAYOUT = PolicyLayout(obs_dim=8, action_dim=2, hidden=(16,), name="small")

@@ -15,11 +15,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
 
+from maa_core.layout import PolicyLayout
+from maa_core.weights_codec import PolicyMeta, checksum, decode_message, fill_message
 from maa_generator import signing
 from maa_generator.keygen_cli import main as keygen_main
-from maa_generator.layout import PolicyLayout
 from maa_generator.signing import SignatureError, Signer, Verifier, generate_keypair, key_id
-from maa_generator.weights_codec import PolicyMeta, checksum, decode_message, fill_message
 
 LAYOUT = PolicyLayout(obs_dim=4, action_dim=2, hidden=(8,), name="tiny")
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from maa_generator.generator import Generator
-from maa_generator.layout import layouts_equal
-from maa_generator.prompt_io import load_prompt
+from maa_core.layout import layouts_equal
+from maa_core.prompt_io import load_prompt
+from maa_generator.models.generator import Generator
 from maa_go2.actor_critic import go2_actor_layout
 from maa_go2.checkpoints import load_adaptation
 from maa_go2.observation import OBS_DIM

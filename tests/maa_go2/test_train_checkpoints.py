@@ -6,7 +6,7 @@ import warnings
 import pytest
 import torch
 
-from maa_generator.config import from_dict
+from maa_core.config import from_dict
 from maa_go2.train import TrainConfig, checkpoint_files, train
 
 TINY = {"iterations": 2, "save_interval": 1, "env": {"num_envs": 4, "history_len": 3},

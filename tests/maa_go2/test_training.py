@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from maa_generator.config import from_dict
+from maa_core.config import from_dict
 from maa_go2.actor_critic import go2_actor_layout
 from maa_go2.checkpoints import load_actor, load_adaptation, save_actor
 from maa_go2.train import TrainConfig, load_train_config, train
@@ -100,7 +100,7 @@ def test_isaacgym_backend_uses_shared_definitions():
 def test_config_presets_parse():
     from pathlib import Path
 
-    from maa_generator.config import load_yaml
+    from maa_core.config import load_yaml
     from maa_go2.collect import CollectConfig
 
     root = Path(__file__).resolve().parents[2] / "config"
@@ -112,7 +112,7 @@ def test_config_presets_parse():
 
 
 def test_evaluate_actor_rejects_wrong_layout():
-    from maa_generator.layout import PolicyLayout
+    from maa_core.layout import PolicyLayout
     from maa_go2.actor_critic import AdaptationModule
     from maa_go2.evaluation import evaluate_actor
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from maa_generator.generator import Generator
-from maa_generator.layout import layouts_equal, metaworld_sac_layout
-from maa_generator.prompt_io import load_prompt
+from maa_core.layout import layouts_equal, metaworld_sac_layout
+from maa_core.prompt_io import load_prompt
+from maa_generator.models.generator import Generator
 
 ROOT = Path(__file__).resolve().parents[2]
 GEN_DIR = ROOT / "models" / "metaworld" / "generator"

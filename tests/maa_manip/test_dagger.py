@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from maa_generator.layout import metaworld_sac_layout
-from maa_generator.zoo import Zoo
+from maa_core.layout import metaworld_sac_layout
+from maa_generator.data.zoo import Zoo
 from maa_manip import dagger
 from maa_manip.config import CollectConfig, ConfigError, DaggerConfig, load_collect_config
 from maa_manip.jobs import open_writer, pending_jobs, run_serial

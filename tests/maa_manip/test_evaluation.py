@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from maa_generator.layout import metaworld_sac_layout
+from maa_core.layout import metaworld_sac_layout
 from maa_manip.baselines import RetrievalBaseline, finetune_bc
 from maa_manip.evaluation import cosine, evaluate_policies, markdown_tables, nearest_cosine, task_metrics, topk_single
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from maa_generator.layout import metaworld_sac_layout
+from maa_core.layout import metaworld_sac_layout
 from maa_manip import dagger, sac_resume
 from maa_manip.actor import new_actor
 from maa_manip.config import SacConfig

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("metaworld")
 
-from maa_generator.layout import metaworld_sac_layout  # noqa: E402
+from maa_core.layout import metaworld_sac_layout  # noqa: E402
 from maa_manip.rendering import plot_ee_paths, render_episode, write_method_clips  # noqa: E402
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from maa_generator.layout import metaworld_sac_layout
+from maa_core.layout import metaworld_sac_layout
 from maa_manip import sac
 from maa_manip.config import CollectConfig, ConfigError, SacConfig
 from maa_manip.jobs import run_name_for

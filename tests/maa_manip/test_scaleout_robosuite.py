@@ -4,7 +4,7 @@ import logging
 import numpy as np
 import pytest
 
-from maa_generator.zoo import Zoo
+from maa_generator.data.zoo import Zoo
 from maa_manip import scaleout
 from maa_manip.config import CollectConfig, DaggerConfig
 from maa_manip.jobs import all_jobs, open_writer

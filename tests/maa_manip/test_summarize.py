@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from maa_generator.layout import PolicyLayout
-from maa_generator.synthetic_zoo import make_synthetic_zoo
+from maa_core.layout import PolicyLayout
+from maa_generator.data.synthetic_zoo import make_synthetic_zoo
 from maa_manip.eval_protocol import summarize
 
 ROOT = Path(__file__).resolve().parents[2]

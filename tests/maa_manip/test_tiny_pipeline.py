@@ -30,7 +30,7 @@ def _run(*args: str, timeout: float = 300) -> str:
 def test_collect_train_generate_evaluate(tmp_path):
     zoo, run, out = tmp_path / "zoo", tmp_path / "run", tmp_path / "eval"
     _run("training/collect_metaworld.py", "--config", "config/metaworld_tiny.yaml", "--root", str(zoo))
-    from maa_generator.zoo import Zoo
+    from maa_generator.data.zoo import Zoo
 
     z = Zoo.open(zoo)
     assert z.num_checkpoints == 12 and z.tasks == ["reach"]  # 3 seeds x 4 DAgger iterations
@@ -38,7 +38,7 @@ def test_collect_train_generate_evaluate(tmp_path):
     assert (zoo / "zoo.json").exists() and json.loads((zoo / "zoo.json").read_text())["config"]["tasks"] == ["reach"]
 
     _run("training/train.py", "--config", "config/tiny.yaml", "--zoo", str(zoo), "--out", str(run))
-    from maa_generator.generator import Generator
+    from maa_generator.models.generator import Generator
 
     gen = Generator.load(run / "generator")
     assert gen.layout == z.layout and gen.domain == "metaworld"

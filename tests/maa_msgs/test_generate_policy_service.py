@@ -6,7 +6,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from maa_generator.ros_client import call_service, start_node, stop_node
+from maa_generator.ros.client import call_service, start_node, stop_node
 
 pytestmark = pytest.mark.ros
 

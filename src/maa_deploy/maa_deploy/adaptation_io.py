@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from maa_generator.layout import PolicyLayout
-from maa_generator.weights_io import WeightsError, WeightsPayload, _finish, load_weights_file
+from maa_core.layout import PolicyLayout
+from maa_core.weights_io import WeightsError, WeightsPayload, _finish, load_weights_file
 
 
 def load_adaptation_file(path: str | Path, obs_dim: int = 70, activation: str = "elu") -> WeightsPayload:

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import unitree_wire
-from .wire_robot import FAULTS, STAND_Q
+from maa_deploy import unitree_wire
+from maa_deploy.wire_robot import FAULTS, STAND_Q
 
 #: faults inside the backend process (the wire stays healthy)
 BACKEND_FAULTS = {
@@ -186,7 +186,7 @@ def run_unitree_matrix(domain: int, faults: list[str] | None = None, settle_s: f
     """
     from unitree_sdk2py.core.channel import ChannelFactoryInitialize
 
-    from .backends.unitree import UnitreeBackend
+    from maa_deploy.backends.unitree import UnitreeBackend
 
     kinds = [*FAULTS, *BACKEND_FAULTS] if faults is None else faults
     robot = WireRobotProcess.start(domain, interface)

@@ -98,7 +98,7 @@ def go2_graph(robot: str = "sim", params_file: str | None = None, network_interf
     if network_interface:
         deploy_params["network_interface"] = network_interface
     nodes = [
-        NodeSpec("maa_generator", "generator_node", "maa_generator.node", "maa_generator", [params_file], env=env),
+        NodeSpec("maa_generator", "generator_node", "maa_generator.ros.node", "maa_generator", [params_file], env=env),
         NodeSpec("maa_deploy", "deploy_node", "maa_deploy.node", "maa_deploy", [params_file], deploy_params, env,
                  lifecycle=True),
     ]

@@ -21,18 +21,17 @@ from pathlib import Path
 
 import numpy as np
 
-from maa_generator.config import ConfigError
-from maa_generator.layout import PolicyLayout
-from maa_generator.weights_io import load_weights_file
-
-from .adaptation_io import load_adaptation_file
-from .backends import make_backend
-from .backends.base import Backend
-from .backends.unitree import UnitreeConfig
-from .policy_runner import Go2ObservationBuilder, ObservationBuilder, PolicyRunner
-from .realtime import check_priority, request_realtime
-from .safety import SafetyConfig, SafetyLayer, dataclass_from_mapping, load_yaml_mapping
-from .state_machine import Mode, StateMachine, StateMachineConfig, TransitionError
+from maa_core.config import ConfigError
+from maa_core.layout import PolicyLayout
+from maa_core.weights_io import load_weights_file
+from maa_deploy.adaptation_io import load_adaptation_file
+from maa_deploy.backends import make_backend
+from maa_deploy.backends.base import Backend
+from maa_deploy.backends.unitree import UnitreeConfig
+from maa_deploy.policy_runner import Go2ObservationBuilder, ObservationBuilder, PolicyRunner
+from maa_deploy.realtime import check_priority, request_realtime
+from maa_deploy.safety import SafetyConfig, SafetyLayer, dataclass_from_mapping, load_yaml_mapping
+from maa_deploy.state_machine import Mode, StateMachine, StateMachineConfig, TransitionError
 
 
 class LoopStats:
@@ -312,7 +311,7 @@ class DeployConfig:
     weights file). ``reference_actor_path``: an actor file whose layout every generated actor must match (e.g. the
     PPO actor trained with that adaptation module); empty = ``maa_go2.actor_critic.go2_actor_layout`` (needs torch).
     ``initial_policy_path``: optional actor to load at start (empty = wait for generated weights).
-    ``screen_prompt_path``: a recorded prompt (``maa_generator.prompt_io`` file) whose observations every new actor
+    ``screen_prompt_path``: a recorded prompt (``maa_core.prompt_io`` file) whose observations every new actor
     is also run on before it may drive the robot (empty = canned observations only).
     ``reset_max_joint_speed``: ``~/reset`` leaves a latched DAMPING only when every |dq| is below this, rad/s.
     ``rt_priority``: ``SCHED_FIFO`` priority of the control thread and of the simulated robot's physics thread
@@ -381,7 +380,7 @@ def build_stack(cfg: DeployConfig, backend: Backend | None = None) -> tuple[Depl
     adaptation = load_adaptation_file(cfg.adaptation_path)
     screen_obs = None
     if cfg.screen_prompt_path:
-        from maa_generator.prompt_io import load_prompt
+        from maa_core.prompt_io import load_prompt
 
         screen_obs = load_prompt(cfg.screen_prompt_path).obs
     runner = PolicyRunner(expected_actor_layout(cfg), adaptation, max_screen_action=cfg.max_screen_action,

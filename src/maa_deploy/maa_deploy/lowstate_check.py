@@ -39,12 +39,11 @@ from pathlib import Path
 
 import numpy as np
 
-from maa_generator.config import ConfigError
+from maa_core.config import ConfigError
+from maa_deploy import unitree_wire
+from maa_deploy.safety import dataclass_from_mapping, load_yaml_mapping
 from maa_go2.control import JOINT_LOWER, JOINT_UPPER
 from maa_go2.joint_order import JOINT_NAMES, NUM_JOINTS, POLICY_TO_SDK
-
-from . import unitree_wire
-from .safety import dataclass_from_mapping, load_yaml_mapping
 
 FAULTS = ("crc", "nan", "tick_frozen", "tick_jump", "tick_backwards", "quaternion", "joint_range", "joint_velocity",
           "gyro")

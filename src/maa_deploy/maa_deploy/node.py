@@ -50,17 +50,17 @@ from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import Float32MultiArray, String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
+from maa_core.config import ConfigError  # noqa: E402
+from maa_core.rotations import world_to_body  # noqa: E402
+from maa_core.weights_io import WeightsError  # noqa: E402
 from maa_deploy.loop import DeployConfig, build_stack  # noqa: E402
 from maa_deploy.state_machine import Mode, TransitionError  # noqa: E402
 from maa_deploy.supervisor import Supervisor  # noqa: E402
 from maa_deploy.teleop import TeleopConfig, VelocityCommand  # noqa: E402
 from maa_deploy.trust import TrustConfig, WeightsGate  # noqa: E402
-from maa_generator.config import ConfigError  # noqa: E402
-from maa_generator.ros_params import declare_config  # noqa: E402
-from maa_generator.ros_run import run_node  # noqa: E402
-from maa_generator.weights_io import WeightsError  # noqa: E402
+from maa_generator.ros.params import declare_config  # noqa: E402
+from maa_generator.ros.run import run_node  # noqa: E402
 from maa_go2.joint_order import JOINT_NAMES  # noqa: E402
-from maa_go2.rotations import world_to_body  # noqa: E402
 from maa_msgs.msg import PolicyStep, PolicyWeights  # noqa: E402
 
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)

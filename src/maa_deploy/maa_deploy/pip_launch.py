@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from .graph import LIFECYCLE_STARTUP, NodeSpec, go2_graph
+from maa_deploy.graph import LIFECYCLE_STARTUP, NodeSpec, go2_graph
 
 ARGS = {"robot": "sim", "params_file": "", "network_interface": "", "prompt_source": "true", "domain_id": ""}
 
@@ -41,7 +41,7 @@ def drive_lifecycle(specs: list[NodeSpec], keep_going: Callable[[], bool] = lamb
     """
     import rclpy
 
-    from maa_generator.ros_client import CallAborted, ServiceCallError, change_lifecycle_state
+    from maa_generator.ros.client import CallAborted, ServiceCallError, change_lifecycle_state
 
     managed = [spec for spec in specs if spec.lifecycle]
     if not managed:

@@ -25,14 +25,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from maa_generator.layout import PolicyLayout
-from maa_generator.weights_io import WeightsError, WeightsPayload, load_weights_file, payload_from_message
+from maa_core.layout import PolicyLayout
+from maa_core.rotations import projected_gravity
+from maa_core.weights_io import WeightsError, WeightsPayload, load_weights_file, payload_from_message
+from maa_deploy.backends.base import RobotState
 from maa_go2 import commands as go2_commands
 from maa_go2.control import POLICY_DT, action_to_target
 from maa_go2.observation import OBS_DIM, ObservationHistory, build_observation
-from maa_go2.rotations import projected_gravity
-
-from .backends.base import RobotState
 
 
 class ObservationBuilder(Protocol):

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 from rclpy.node import Node
 
+from maa_core.config import ConfigError
+from maa_core.prompt_io import load_prompt, save_prompt_new
 from maa_deploy.prompt_recorder import PromptRecorder
-from maa_generator.config import ConfigError
-from maa_generator.prompt_io import load_prompt, save_prompt_new
-from maa_generator.ros_convert import trajectory_to_msg
-from maa_generator.ros_params import declare_config
-from maa_generator.ros_run import run_node
+from maa_generator.ros.convert import trajectory_to_msg
+from maa_generator.ros.params import declare_config
+from maa_generator.ros.run import run_node
 from maa_msgs.msg import PolicyStep
 from maa_msgs.msg import Trajectory as TrajectoryMsg
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from maa_generator.prompt import Trajectory
+from maa_core.prompt import Trajectory
 
 MAX_GAPS = 100  # latest gap reports kept in PromptRecorder.gaps (the counter num_gaps counts them all)
 

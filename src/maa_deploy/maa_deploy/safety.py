@@ -23,17 +23,17 @@ from pathlib import Path
 
 import numpy as np
 
-from maa_generator.config import ConfigError, from_dict, load_yaml
+from maa_core.config import ConfigError, from_dict, load_yaml
+from maa_core.rotations import gravity_to_roll_pitch, quat_to_roll_pitch  # noqa: F401 - re-exported
 from maa_go2.control import JOINT_LOWER, JOINT_UPPER, TORQUE_LIMITS
 from maa_go2.joint_order import NUM_JOINTS
-from maa_go2.rotations import gravity_to_roll_pitch, quat_to_roll_pitch  # noqa: F401 - re-exported
 
 CLAMPS = ("joint_limit", "rate_limit", "torque_clamp")
 FAULTS = ("nan", "action_bound", "stale_state", "attitude")
 
 
 def dataclass_from_mapping(cls, data: Mapping | None, what: str):
-    """Build dataclass ``cls`` from ``data`` with ``maa_generator.config.from_dict`` (unknown keys/types rejected)."""
+    """Build dataclass ``cls`` from ``data`` with ``maa_core.config.from_dict`` (unknown keys/types rejected)."""
     return from_dict(cls, data or {}, what)
 
 

@@ -16,7 +16,7 @@ import json
 import time
 from types import ModuleType
 
-from . import unitree_wire
+from maa_deploy import unitree_wire
 
 MOTION_SWITCHER_SERVICE = "motion_switcher"
 MOTION_SWITCHER_API_VERSION = "1.0.0.1"

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from maa_generator.config import ConfigError
-from maa_generator.weights_io import WeightsError
+from maa_core.config import ConfigError
+from maa_core.weights_io import WeightsError
 
 
 @dataclass
@@ -39,7 +39,7 @@ class TrustConfig:
 class WeightsGate:
     """Checks a ``maa_msgs/PolicyWeights``-like message before the policy runner validates the network itself.
 
-    :meth:`check` raises :class:`~maa_generator.weights_io.WeightsError` (size) or
+    :meth:`check` raises :class:`~maa_core.weights_io.WeightsError` (size) or
     :class:`~maa_generator.signing.SignatureError` (a ``ValueError``: unsigned, unknown key, bad signature, replay).
     """
 

@@ -27,11 +27,10 @@ import time
 
 import numpy as np
 
+from maa_deploy import sdk_compat, unitree_wire
+from maa_deploy.lowstate_check import encode_remote_keys
 from maa_go2.control import DEFAULT_JOINT_POS
 from maa_go2.joint_order import NUM_JOINTS
-
-from . import sdk_compat, unitree_wire
-from .lowstate_check import encode_remote_keys
 
 #: injectable faults: what the stand-in puts on the wire
 FAULTS = {

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .signing import SignatureError, generate_keypair
+from maa_generator.signing import SignatureError, generate_keypair
 
 DEFAULT_DIR = "~/.config/maa/keys"
 

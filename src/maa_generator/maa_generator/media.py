@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic_io import atomic_write_bytes
+from maa_core.atomic_io import atomic_write_bytes
 
 #: backends tried in this order when ``MUJOCO_GL`` is not set
 AUTO_BACKENDS = ("egl", "osmesa")
@@ -170,7 +170,7 @@ def frame_times(t: np.ndarray, fps: float) -> np.ndarray:
 def write_clip(frames, path: str | Path, fps: float = 20.0) -> Path:
     """Write ``frames`` (``[T, H, W, 3]`` uint8, or a list of ``[H, W, 3]``) as a looping animated GIF at ``fps``.
 
-    Written atomically (``maa_generator.atomic_io``). Only ``.gif`` is supported (no extra dependency);
+    Written atomically (``maa_core.atomic_io``). Only ``.gif`` is supported (no extra dependency);
     raises :class:`RenderError` for another suffix or no frames.
     """
     from PIL import Image
@@ -230,7 +230,7 @@ def write_clip_index(path: str | Path, title: str, sections: list[dict]) -> Path
     files relative to the page's directory. Each section is a table with one column per method (clip, note),
     followed by the extra images (side-by-side clip, path plot).
     """
-    from .atomic_io import atomic_write_text
+    from maa_core.atomic_io import atomic_write_text
 
     lines = [f"# {title}", ""]
     for sec in sections:

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import ConfigError
-from .layout import PolicyLayout
-from .prompt import PromptError, Trajectory
+from maa_core.config import ConfigError
+from maa_core.layout import PolicyLayout
+from maa_core.prompt import PromptError, Trajectory
 
 
 class ResultCode(enum.IntEnum):
@@ -93,7 +93,7 @@ class GenerationResult:
     seed: int = -1
     prompt: Trajectory | None = None
     elapsed_s: float = 0.0
-    prompt_novelty: float = math.nan        # maa_generator.novelty score of the prompt; NaN when the model has none
+    prompt_novelty: float = math.nan        # data.novelty score of the prompt; NaN when the model has none
 
     @property
     def ok(self) -> bool:
@@ -104,7 +104,7 @@ class GenerationService:
     """Thread-safe request handling around a loaded generator.
 
     Args:
-        generator: a :class:`~maa_generator.generator.Generator` (or any object with ``layout``,
+        generator: a :class:`~maa_generator.models.generator.Generator` (or any object with ``layout``,
             ``check_trajectory(traj)`` and ``generate(trajectories, num_candidates, seed)``); ``None`` until loaded.
         default_candidates: K used when a request asks for 0.
         default_seed: seed used when a request passes -1.

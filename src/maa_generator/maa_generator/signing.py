@@ -7,7 +7,7 @@ one of them, and refuses replays: each key's ``sequence`` must be strictly above
 What is signed (:func:`signed_bytes`): ``layout_fingerprint``, the sha256 of ``data`` (as little-endian float32,
 computed from the data itself, never taken from the message's ``checksum`` field), ``generator_id``, ``domain``,
 ``task`` and ``sequence``. The layout fields (``layer_sizes``, ``activation``, ``output``, ...) are bound through
-the fingerprint, which :func:`maa_generator.weights_codec.decode_message` checks against them; the header, seed,
+the fingerprint, which :func:`maa_core.weights_codec.decode_message` checks against them; the header, seed,
 candidate index and score are not signed.
 
 Keys are files: the private key is PEM (PKCS8, unencrypted, mode 0600), the public key PEM (SubjectPublicKeyInfo).

@@ -11,11 +11,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from maa_generator.layout import PolicyLayout
-from maa_generator.policy_torch import PolicyMLP
-
-from .observation import OBS_DIM
-from .randomization import PRIV_DIM
+from maa_core.layout import PolicyLayout
+from maa_core.policy_torch import PolicyMLP
+from maa_go2.observation import OBS_DIM
+from maa_go2.randomization import PRIV_DIM
 
 
 def go2_actor_layout(latent_dim: int = PRIV_DIM) -> PolicyLayout:

@@ -9,10 +9,9 @@ import torch
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
-from maa_generator.atomic_io import atomic_path
-from maa_generator.layout import PolicyLayout
-
-from .actor_critic import AdaptationModule
+from maa_core.atomic_io import atomic_path
+from maa_core.layout import PolicyLayout
+from maa_go2.actor_critic import AdaptationModule
 
 
 def save_actor(path: str | Path, layout: PolicyLayout, flat: np.ndarray, **meta) -> None:

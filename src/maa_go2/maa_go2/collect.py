@@ -2,9 +2,9 @@
 
 Per checkpoint one long rollout (commands resampled every ``resample_s``; randomized physics) is recorded with the
 frozen *pretrained adaptation module*; it is cut into ``segments`` pieces and each gives a prompt pair
-(``maa_generator.prompt.segmented_prompt``: ``h`` = first ``n`` state-action pairs, ``v`` = last ``m`` states;
+(``maa_core.prompt.segmented_prompt``: ``h`` = first ``n`` state-action pairs, ``v`` = last ``m`` states;
 locomotion has no success signal). All checkpoints of a run are rolled out together (one env each, batched actors).
-Output: a ``maa_generator.zoo`` shard per run (task ``go2_walk``), or ``<out>/go2_zoo_<run>.npz`` when the zoo
+Output: a ``maa_generator.data.zoo`` shard per run (task ``go2_walk``), or ``<out>/go2_zoo_<run>.npz`` when the zoo
 module is unavailable.
 """
 from __future__ import annotations
@@ -16,14 +16,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from maa_generator.policy_torch import batched_forward
-
-from .checkpoints import load_actor, load_adaptation
-from .commands import CommandRanges
-from .control import POLICY_DT
-from .engines.mujoco_engine import MujocoGo2Env
-from .env_config import EnvConfig
-from .observation import OBS_DIM
+from maa_core.policy_torch import batched_forward
+from maa_go2.checkpoints import load_actor, load_adaptation
+from maa_go2.commands import CommandRanges
+from maa_go2.control import POLICY_DT
+from maa_go2.engines.mujoco_engine import MujocoGo2Env
+from maa_go2.env_config import EnvConfig
+from maa_go2.observation import OBS_DIM
 
 TASK = "go2_walk"
 
@@ -46,10 +45,10 @@ class CollectConfig:
 
 def _prompt_fn():
     try:
-        from maa_generator.prompt import segmented_prompt
+        from maa_core.prompt import segmented_prompt
 
         return segmented_prompt
-    except ImportError:  # pragma: no cover - only without maa_generator.prompt
+    except ImportError:  # pragma: no cover - only without maa_core.prompt
         def local(obs, act, n, m, num_segments):
             hs, vs = [], []
             for idx in np.array_split(np.arange(obs.shape[0]), num_segments):
@@ -121,14 +120,14 @@ def collect(cfg: CollectConfig) -> list[str]:
 def _write(cfg: CollectConfig, layout, run_name: str, flats, h, v, meta, roll) -> str:
     out = Path(cfg.out)
     try:
-        from maa_generator.zoo import ZooWriter, prompt_spec
+        from maa_generator.data.zoo import ZooWriter, prompt_spec
     except ImportError:  # pragma: no cover - fallback when the zoo module is missing
         out.mkdir(parents=True, exist_ok=True)
         path = out / f"go2_zoo_{run_name}.npz"
         np.savez(path, params=flats, h=h, v=v, **{k: np.asarray(val) for k, val in meta.items()})
         return str(path)
     spec = prompt_spec("segmented", OBS_DIM, 12, cfg.n, cfg.m, cfg.segments)
-    from maa_generator.config import to_dict
+    from maa_core.config import to_dict
 
     writer = ZooWriter(out, "go2", layout, spec, config=to_dict(cfg))
     if not writer.has_shard(TASK, run_name):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._xp import xp_of
+from maa_go2._xp import xp_of
 
 COMMAND_NAMES = (
     "lin_vel_x", "lin_vel_y", "ang_vel_yaw", "body_height", "gait_frequency", "gait_phase", "gait_offset",

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._xp import like, xp_of
-from .joint_order import JOINT_NAMES, NUM_JOINTS
+from maa_go2._xp import like, xp_of
+from maa_go2.joint_order import JOINT_NAMES, NUM_JOINTS
 
 SIM_DT = 0.005  #: physics step [s]
 DECIMATION = 4  #: physics steps per policy step

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .commands import CommandRanges
-from .control import KD, KP
-from .randomization import RandomizationConfig
-from .rewards import RewardConfig
+from maa_go2.commands import CommandRanges
+from maa_go2.control import KD, KP
+from maa_go2.randomization import RandomizationConfig
+from maa_go2.rewards import RewardConfig
 
 
 @dataclass

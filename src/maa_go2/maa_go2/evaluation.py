@@ -17,15 +17,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from maa_generator.layout import PolicyLayout
-from maa_generator.policy_torch import PolicyMLP
-
-from .actor_critic import AdaptationModule, go2_actor_layout
-from .commands import NUM_COMMANDS, CommandRanges
-from .control import POLICY_DT
-from .engines.mujoco_engine import MujocoGo2Env
-from .env_config import EnvConfig
-from .randomization import RandomizationConfig
+from maa_core.layout import PolicyLayout
+from maa_core.policy_torch import PolicyMLP
+from maa_go2.actor_critic import AdaptationModule, go2_actor_layout
+from maa_go2.commands import NUM_COMMANDS, CommandRanges
+from maa_go2.control import POLICY_DT
+from maa_go2.engines.mujoco_engine import MujocoGo2Env
+from maa_go2.env_config import EnvConfig
+from maa_go2.randomization import RandomizationConfig
 
 RESULT_KEYS = ("vx_error", "vy_error", "yaw_error", "vx_error_by_cmd", "survival_rate", "survival_time_s", "falls",
                "push_recovery_rate", "power_w", "cost_of_transport", "gait_freq_cmd_hz", "gait_freq_measured_hz",

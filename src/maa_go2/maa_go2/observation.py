@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._xp import cat, like, xp_of
+from maa_go2._xp import cat, like, xp_of
 
 #: WTW obs_scales applied to the 15 commands (lin_vel 2.0, ang_vel 0.25, body_height 2.0, gait freq/phase 1.0,
 #: footswing 0.15, pitch/roll 0.3, stance width/length 1.0, aux 1.0).
@@ -73,7 +73,7 @@ def build_observation(projected_gravity, commands, dof_pos, dof_vel, actions, la
         the default pose is subtracted here); dof_vel: ``[N,12]`` [rad/s]; actions, last_actions: ``[N,12]``;
         clock: ``[N,4]``. numpy arrays or torch tensors (all the same kind).
     """
-    from .control import DEFAULT_JOINT_POS
+    from maa_go2.control import DEFAULT_JOINT_POS
 
     parts = {"projected_gravity": projected_gravity, "commands": commands,
              "dof_pos": dof_pos - like(dof_pos, DEFAULT_JOINT_POS), "dof_vel": dof_vel, "actions": actions,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .actor_critic import ActorCritic
+from maa_go2.actor_critic import ActorCritic
 
 
 @dataclass

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from maa_generator.atomic_io import atomic_path
+from maa_core.atomic_io import atomic_path
 from maa_generator.media import RenderStats, configure_gl, frame_times, tile_clips, write_clip
-
-from .control import DEFAULT_JOINT_POS, POLICY_DT
-from .joint_order import NUM_JOINTS
+from maa_go2.control import DEFAULT_JOINT_POS, POLICY_DT
+from maa_go2.joint_order import NUM_JOINTS
 
 QPOS_DIM = 7 + NUM_JOINTS
 
@@ -82,7 +81,7 @@ def render_model(xml_path: str | None = None):
     configure_gl()
     import mujoco
 
-    from .engines.mujoco_engine import go2_xml_path
+    from maa_go2.engines.mujoco_engine import go2_xml_path
 
     spec = mujoco.MjSpec.from_file(xml_path or go2_xml_path())
     spec.add_texture(name="maa_grid", type=mujoco.mjtTexture.mjTEXTURE_2D, builtin=mujoco.mjtBuiltin.mjBUILTIN_CHECKER,
@@ -258,10 +257,10 @@ def rollout_qpos(layout, flat: np.ndarray, adaptation, vx: float = 0.5, seconds:
         layout / flat: the actor (``[P]`` flat parameters). adaptation: ``maa_go2.actor_critic.AdaptationModule``.
     Returns ``(t [T] s, qpos [T, 19])`` at 50 Hz, ending early if the robot falls.
     """
-    from .engines.mujoco_engine import MujocoGo2Env
-    from .env_config import EnvConfig
-    from .evaluation import ActorRunner, sweep_commands
-    from .randomization import RandomizationConfig
+    from maa_go2.engines.mujoco_engine import MujocoGo2Env
+    from maa_go2.env_config import EnvConfig
+    from maa_go2.evaluation import ActorRunner, sweep_commands
+    from maa_go2.randomization import RandomizationConfig
 
     runner = ActorRunner(layout, flat, adaptation)
     cfg = EnvConfig(num_envs=1, episode_length_s=seconds + 1.0, history_len=adaptation.history_len,

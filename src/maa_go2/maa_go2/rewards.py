@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ._xp import like, xp_of
-from .commands import NOMINAL_BASE_HEIGHT
-from .control import JOINT_LOWER, JOINT_UPPER
+from maa_go2._xp import like, xp_of
+from maa_go2.commands import NOMINAL_BASE_HEIGHT
+from maa_go2.control import JOINT_LOWER, JOINT_UPPER
 
 TRACKING_SIGMA = 0.25
 GAIT_FORCE_SIGMA = 100.0

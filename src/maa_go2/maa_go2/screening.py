@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from maa_generator.layout import PolicyLayout
-from maa_generator.prompt import Trajectory
+from maa_core.layout import PolicyLayout
+from maa_core.prompt import Trajectory
 
 
 def go2_score(result: dict) -> float:

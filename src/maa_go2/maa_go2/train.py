@@ -26,14 +26,13 @@ import numpy as np
 import torch
 import yaml
 
-from maa_generator.atomic_io import atomic_torch_save, atomic_write_text, remove_stale_temps, torch_load_safe
-from maa_generator.config import from_dict, load_yaml, to_dict
-
-from .actor_critic import ActorCritic
-from .checkpoints import load_adaptation, save_actor, save_adaptation
-from .engines.mujoco_engine import MujocoGo2Env
-from .env_config import EnvConfig
-from .ppo import PPO, PPOConfig, RolloutStorage
+from maa_core.atomic_io import atomic_torch_save, atomic_write_text, remove_stale_temps, torch_load_safe
+from maa_core.config import from_dict, load_yaml, to_dict
+from maa_go2.actor_critic import ActorCritic
+from maa_go2.checkpoints import load_adaptation, save_actor, save_adaptation
+from maa_go2.engines.mujoco_engine import MujocoGo2Env
+from maa_go2.env_config import EnvConfig
+from maa_go2.ppo import PPO, PPOConfig, RolloutStorage
 
 
 @dataclass

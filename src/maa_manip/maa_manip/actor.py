@@ -1,6 +1,6 @@
 """Gaussian tanh-squashed actor helpers shared by the SAC and DAgger collectors.
 
-The actor is a :class:`maa_generator.layout.PolicyLayout` with ``output="gaussian_tanh"``: the last layer emits
+The actor is a :class:`maa_core.layout.PolicyLayout` with ``output="gaussian_tanh"``: the last layer emits
 ``[mean (a), log_std (a)]``; the deterministic action is ``tanh(mean)``, a stochastic one is
 ``tanh(mean + exp(log_std) * eps)`` with ``log_std`` clamped to ``layout.log_std_bounds``.
 """
@@ -11,8 +11,8 @@ import math
 import numpy as np
 import torch
 
-from maa_generator.layout import PolicyLayout
-from maa_generator.policy_torch import PolicyMLP, batched_forward
+from maa_core.layout import PolicyLayout
+from maa_core.policy_torch import PolicyMLP, batched_forward
 
 
 def split_raw(layout: PolicyLayout, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -14,8 +14,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from maa_generator.layout import PolicyLayout, metaworld_sac_layout
-from maa_generator.policy_torch import PolicyMLP, batched_forward
+from maa_core.layout import PolicyLayout, metaworld_sac_layout
+from maa_core.policy_torch import PolicyMLP, batched_forward
 
 
 class RetrievalBaseline:
@@ -58,7 +58,7 @@ class RetrievalBaseline:
 
 
 def generator_embed_fn(generator) -> Callable:
-    """``(h, v) -> embedding`` (numpy) from a loaded :class:`maa_generator.generator.Generator`."""
+    """``(h, v) -> embedding`` (numpy) from a loaded :class:`maa_generator.models.generator.Generator`."""
 
     def embed(h: np.ndarray, v: np.ndarray) -> np.ndarray:
         with torch.inference_mode():

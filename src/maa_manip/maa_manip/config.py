@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from maa_generator.config import ConfigError, from_dict, load_yaml, to_dict
+from maa_core.config import ConfigError, from_dict, load_yaml, to_dict
 
 __all__ = ["DaggerConfig", "SacConfig", "CollectConfig", "EvalConfig", "load_collect_config", "load_eval_config",
            "ConfigError", "to_dict"]

@@ -15,13 +15,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from maa_generator.atomic_io import atomic_torch_save, from_torch_plain, to_torch_plain, torch_load_safe
-from maa_generator.layout import metaworld_sac_layout
-from maa_generator.prompt import success_prompt
-
-from .actor import act_deterministic, new_actor, split_raw
-from .config import CollectConfig
-from .envs import VecMetaWorld, expert_policy, rollout
+from maa_core.atomic_io import atomic_torch_save, from_torch_plain, to_torch_plain, torch_load_safe
+from maa_core.layout import metaworld_sac_layout
+from maa_core.prompt import success_prompt
+from maa_manip.actor import act_deterministic, new_actor, split_raw
+from maa_manip.config import CollectConfig
+from maa_manip.envs import VecMetaWorld, expert_policy, rollout
 
 COLLECTOR = "dagger_expert"
 PARTIAL_FORMAT = 2  # 1 (unversioned) held numpy objects and needed unpickling

@@ -27,7 +27,7 @@ def select_prompts(zoo, task: str, k: int, rng: np.random.Generator, min_success
 
 
 def prompt_trajectories(zoo, task: str, rows: list[int]):
-    from maa_generator.prompt import Trajectory
+    from maa_core.prompt import Trajectory
 
     tr = zoo.trajectories(task)
     obs, act, suc = tr["traj_obs"][rows], tr["traj_act"][rows], tr["traj_success"][rows]
@@ -38,7 +38,7 @@ def task_prompts(zoo, task: str, cfg, rng: np.random.Generator, noise_rng: np.ra
     """The evaluation prompts of ``task`` under eval config ``cfg``: ``(rows [K], trajectories, h [K, Dh],
     v [K, Dv])``, with ``cfg.prompt_noise`` on the actions. Selection draws from ``rng``, noise from ``noise_rng``;
     callers that walk the tasks in the same order with the same two generators get the same prompts."""
-    from maa_generator.prompt import success_prompt
+    from maa_core.prompt import success_prompt
     from maa_manip.evaluation import noisy_trajectory
 
     rows = select_prompts(zoo, task, cfg.num_prompts, rng, cfg.prompt_min_success)
@@ -75,9 +75,9 @@ def check_autoencoder(run_dir: Path, zoo_path: Path, rows: int, episodes: int, s
     """
     import torch
 
-    from maa_generator.distributed import DistInfo
-    from maa_generator.generator import Generator
-    from maa_generator.training import _split, load_stage_weights, open_training_zoo
+    from maa_generator.models.generator import Generator
+    from maa_generator.training.distributed import DistInfo
+    from maa_generator.training.trainer import _split, load_stage_weights, open_training_zoo
     from maa_manip.evaluation import cosine, evaluate_policies
 
     cfg = load_run_config(run_dir)
@@ -112,8 +112,8 @@ def load_run_config(run_dir: Path):
     """The preset a run was trained with (``<run>/config.yaml`` minus the ``resolved`` bookkeeping section)."""
     import yaml
 
-    from maa_generator.config import from_dict
-    from maa_generator.train_config import RunConfig
+    from maa_core.config import from_dict
+    from maa_generator.training.config import RunConfig
 
     data = yaml.safe_load((run_dir / "config.yaml").read_text())
     data.pop("resolved", None)
@@ -128,7 +128,7 @@ def summarize(run_dirs: list[Path], out: Path, command: str, zoo_path: Path, roo
     mean (the headline figures), and each run is also listed as ``maa_run<i>``. ``summary["runs"]`` lists the run
     directories relative to ``root`` (the repository root, for the scripts) when they lie under it.
     """
-    from maa_generator.zoo import Zoo
+    from maa_generator.data.zoo import Zoo
     from maa_manip.evaluation import SUMMARY_METRICS, average_over_tasks, markdown_tables
 
     results: dict = {"seen": {}, "unseen": {}}

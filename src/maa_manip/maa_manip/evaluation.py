@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from maa_generator.layout import PolicyLayout, metaworld_sac_layout
-from maa_generator.prompt import Trajectory
-
-from .actor import act_batched
-from .envs import ACT_DIM, OBS_DIM, VecMetaWorld, task_short
+from maa_core.layout import PolicyLayout, metaworld_sac_layout
+from maa_core.prompt import Trajectory
+from maa_manip.actor import act_batched
+from maa_manip.envs import ACT_DIM, OBS_DIM, VecMetaWorld, task_short
 
 
 def topk_single(success: np.ndarray, k: int) -> float:
@@ -113,7 +112,7 @@ def evaluate_policies(task: str, params: np.ndarray, episodes: int = 5, seed: in
 def rollout_in_config(task: str, flat: np.ndarray, init_seed: int, steps: int = 500,
                       layout: PolicyLayout | None = None) -> Trajectory:
     """One deterministic episode of one policy in the fixed configuration of ``init_seed``."""
-    from .envs import MetaWorldEnv
+    from maa_manip.envs import MetaWorldEnv
 
     layout = layout or metaworld_sac_layout()
     env = MetaWorldEnv(task, init_seed, "fixed", steps)

@@ -6,11 +6,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from maa_generator.layout import metaworld_sac_layout
-from maa_generator.zoo import ZooWriter, prompt_spec
-
-from .config import CollectConfig, run_name_for, to_dict
-from .envs import ACT_DIM, OBS_DIM, task_short
+from maa_core.layout import metaworld_sac_layout
+from maa_generator.data.zoo import ZooWriter, prompt_spec
+from maa_manip.config import CollectConfig, run_name_for, to_dict
+from maa_manip.envs import ACT_DIM, OBS_DIM, task_short
 
 log = logging.getLogger("maa_manip.jobs")
 
@@ -57,10 +56,10 @@ def write_result(cfg: CollectConfig, writer: ZooWriter, job: Job, result) -> dic
 def run_job(cfg: CollectConfig, job: Job, root: str | Path | None, progress=None, log_fn=None):
     """Run one job with the configured collector (in whatever process calls it)."""
     if cfg.collector == "dagger":
-        from .dagger import run_dagger
+        from maa_manip.dagger import run_dagger
 
         return run_dagger(job.task, job.seed, cfg, Path(root) if root else None, progress, log_fn)
-    from .sac import run_sac_job
+    from maa_manip.sac import run_sac_job
 
     return run_sac_job(job.task, job.seed, cfg, Path(root) if root else None, progress, log_fn)
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from maa_generator.atomic_io import atomic_path
-from maa_generator.layout import PolicyLayout, metaworld_sac_layout
+from maa_core.atomic_io import atomic_path
+from maa_core.layout import PolicyLayout, metaworld_sac_layout
+from maa_core.prompt import Trajectory
 from maa_generator.media import RenderStats, configure_gl, tile_clips, write_clip
-from maa_generator.prompt import Trajectory
 
 #: free camera over the table: looks at (x, y, z) m from azimuth / elevation (deg) at distance (m)
 CAMERA = {"lookat": (0.0, 0.7, 0.15), "azimuth": 140.0, "elevation": -25.0, "distance": 1.6}
@@ -48,7 +48,7 @@ def render_episode(task: str, flat: np.ndarray, init_seed: int, steps: int = 500
     configure_gl()
     import mujoco
 
-    from .envs import MetaWorldEnv, task_short
+    from maa_manip.envs import MetaWorldEnv, task_short
 
     layout = layout or metaworld_sac_layout()
     env = MetaWorldEnv(task, init_seed, "fixed", steps)

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from maa_generator.layout import PolicyLayout
-
-from .envs import EnvError
+from maa_core.layout import PolicyLayout
+from maa_manip.envs import EnvError
 
 OBS_DIM = 41
 ACT_DIM = 8

@@ -1,7 +1,7 @@
 """Paper-faithful SAC collector, training ``S`` seeds at once with batched (bmm) networks.
 
-Actor: the paper's Gaussian tanh actor (:func:`maa_generator.layout.metaworld_sac_layout`, parameters held as one
-``[S, P]`` tensor in PolicyLayout order, run with :func:`maa_generator.policy_torch.batched_forward`). Critics:
+Actor: the paper's Gaussian tanh actor (:func:`maa_core.layout.metaworld_sac_layout`, parameters held as one
+``[S, P]`` tensor in PolicyLayout order, run with :func:`maa_core.policy_torch.batched_forward`). Critics:
 twin ``(39 + 4) -> 128 -> 128 -> 1`` MLPs per seed with Polyak targets. Batch 128, Adam lr 3e-4, gamma 0.99,
 tau 0.005, automatic entropy tuning (target entropy -|A|), ``random_steps`` uniform-random steps, one update per
 agent step. MetaWorld never terminates, so time-limit ends are bootstrapped (no done mask).
@@ -23,15 +23,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from maa_generator.layout import PolicyLayout, metaworld_sac_layout
-from maa_generator.policy_torch import batched_forward
-from maa_generator.prompt import success_prompt
-
-from .actor import new_actor, sample_tanh_gaussian, split_raw
-from .config import CollectConfig, SacConfig, run_name_for
-from .dagger import RunResult
-from .envs import ACT_DIM, OBS_DIM, VecMetaWorld, rollout
-from .sac_resume import job_signature, load_partial, partial_path, restore_trainer, save_partial, trainer_state
+from maa_core.layout import PolicyLayout, metaworld_sac_layout
+from maa_core.policy_torch import batched_forward
+from maa_core.prompt import success_prompt
+from maa_manip.actor import new_actor, sample_tanh_gaussian, split_raw
+from maa_manip.config import CollectConfig, SacConfig, run_name_for
+from maa_manip.dagger import RunResult
+from maa_manip.envs import ACT_DIM, OBS_DIM, VecMetaWorld, rollout
+from maa_manip.sac_resume import job_signature, load_partial, partial_path, restore_trainer, save_partial, trainer_state
 
 COLLECTOR = "sac"
 

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from maa_generator.atomic_io import atomic_torch_save, from_torch_plain, to_torch_plain, torch_load_safe
+from maa_core.atomic_io import atomic_torch_save, from_torch_plain, to_torch_plain, torch_load_safe
 
 if TYPE_CHECKING:
-    from .config import SacConfig
-    from .sac import SacState
+    from maa_manip.config import SacConfig
+    from maa_manip.sac import SacState
 
 FORMAT = 2  # 1 held numpy arrays (rows, reached) and needed unpickling
 REPLAY_FIELDS = ("obs", "act", "rew", "next_obs")

@@ -9,8 +9,8 @@ import logging
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
-from .config import CollectConfig
-from .jobs import Job, run_job, write_result
+from maa_manip.config import CollectConfig
+from maa_manip.jobs import Job, run_job, write_result
 
 log = logging.getLogger("maa_manip.scaleout")
 

@@ -27,13 +27,12 @@ import time
 import mujoco
 import numpy as np
 
+from maa_deploy.backends.base import DEFAULT_DAMPING_KD, Backend, RobotState, ThreadHealth
+from maa_deploy.realtime import request_realtime
 from maa_generator.media import ViewerMirror, require_display
 from maa_go2.control import DECIMATION, DEFAULT_JOINT_POS, SIM_DT, TORQUE_LIMITS, pd_torque
 from maa_go2.engines.mujoco_engine import load_model
 from maa_go2.joint_order import NUM_JOINTS
-
-from ..realtime import request_realtime
-from .base import DEFAULT_DAMPING_KD, Backend, RobotState, ThreadHealth
 
 
 class SimBackend(Backend):

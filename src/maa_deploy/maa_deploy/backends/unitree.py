@@ -33,11 +33,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from maa_deploy import sdk_compat, unitree_wire
+from maa_deploy.backends.base import DEFAULT_DAMPING_KD, Backend, RobotState, ThreadHealth
+from maa_deploy.lowstate_check import LowStateCheckConfig, LowStateValidator, sample_from_lowstate
 from maa_go2.joint_order import NUM_JOINTS, sdk_to_policy
-
-from .. import sdk_compat, unitree_wire
-from ..lowstate_check import LowStateCheckConfig, LowStateValidator, sample_from_lowstate
-from .base import DEFAULT_DAMPING_KD, Backend, RobotState, ThreadHealth
 
 LOWSTATE_TOPIC = "rt/lowstate"
 LOWCMD_TOPIC = "rt/lowcmd"

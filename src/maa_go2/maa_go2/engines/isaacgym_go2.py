@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import commands as cmds
-from .. import control
-from ..observation import NOISE_VECTOR, build_observation
-from ..rewards import REWARD_FUNCTIONS, RewardConfig, RewardState, compute_rewards
-from .legged_gym_config import Go2WTWCfg, Go2WTWCfgPPO
+from maa_go2 import commands as cmds
+from maa_go2 import control
+from maa_go2.engines.legged_gym_config import Go2WTWCfg, Go2WTWCfgPPO
+from maa_go2.observation import NOISE_VECTOR, build_observation
+from maa_go2.rewards import REWARD_FUNCTIONS, RewardConfig, RewardState, compute_rewards
 
 try:  # pragma: no cover - requires a GPU machine with Isaac Gym Preview 4 and legged_gym
     import isaacgym  # noqa: F401  (must be imported before torch)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import inspect
 
-from .. import control
-from ..commands import NUM_COMMANDS, CommandRanges
-from ..joint_order import JOINT_NAMES
-from ..observation import COMMAND_SCALES, DOF_VEL_SCALE, OBS_DIM
-from ..randomization import PRIV_DIM, RandomizationConfig
-from ..rewards import DEFAULT_SCALES
+from maa_go2 import control
+from maa_go2.commands import NUM_COMMANDS, CommandRanges
+from maa_go2.joint_order import JOINT_NAMES
+from maa_go2.observation import COMMAND_SCALES, DOF_VEL_SCALE, OBS_DIM
+from maa_go2.randomization import PRIV_DIM, RandomizationConfig
+from maa_go2.rewards import DEFAULT_SCALES
 
 try:  # pragma: no cover - only with legged_gym installed
     from legged_gym.envs.base.legged_robot_config import LeggedRobotCfg, LeggedRobotCfgPPO

@@ -14,14 +14,14 @@ import mujoco
 import numpy as np
 from mujoco import rollout
 
-from .. import commands as cmds
-from ..control import DECIMATION, DEFAULT_JOINT_POS, POLICY_DT, SIM_DT, action_to_target, pd_torque
-from ..env_config import EnvConfig
-from ..joint_order import JOINT_NAMES
-from ..observation import NOISE_VECTOR, OBS_DIM, ObservationHistory, build_observation
-from ..randomization import PRIV_DIM, privileged_obs, restitution_to_dampratio, sample_params
-from ..rewards import RewardState, compute_rewards
-from ..rotations import quat_to_rot
+from maa_core.rotations import quat_to_rot
+from maa_go2 import commands as cmds
+from maa_go2.control import DECIMATION, DEFAULT_JOINT_POS, POLICY_DT, SIM_DT, action_to_target, pd_torque
+from maa_go2.env_config import EnvConfig
+from maa_go2.joint_order import JOINT_NAMES
+from maa_go2.observation import NOISE_VECTOR, OBS_DIM, ObservationHistory, build_observation
+from maa_go2.randomization import PRIV_DIM, privileged_obs, restitution_to_dampratio, sample_params
+from maa_go2.rewards import RewardState, compute_rewards
 
 STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS
 BASE_MASS = 6.921
