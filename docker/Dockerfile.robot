@@ -40,7 +40,7 @@ RUN apt-get update \
 WORKDIR ${MAA_WS}
 # Python packages not in apt, at the repository's pinned versions.
 COPY requirements/constraints.txt requirements/constraints.txt
-RUN python3 -m pip install -c requirements/constraints.txt safetensors mujoco \
+RUN python3 -m pip install -c requirements/constraints.txt safetensors mujoco omegaconf \
     && if [ "${WITH_GENERATOR}" = "1" ]; then \
         python3 -m pip install -c requirements/constraints.txt --extra-index-url https://download.pytorch.org/whl/cpu \
             torch diffusers tqdm packaging; \

@@ -5,9 +5,11 @@
    `launch_go2 robot:=sim` / `ros2 launch maa_deploy go2.launch.py robot:=sim` would;
 2. the prompt source plays the bundled behavior prompt (prompts/go2_walk.npz) on /maa/prompt;
 3. /generate_policy generates K candidate actors from it, screens them in simulation and publishes the best;
-4. the deploy node validates and activates it; the demo stands the robot up, starts the policy and commands
-   vx = 0.5 m/s on /cmd_vel for 10 s;
-5. it prints velocity-tracking figures, then SIGINT leaves the robot in damping;
+4. the deploy node validates and activates it; the demo stands the robot up, starts the policy and walks a
+   square (``--route square``, default: 1.5 m sides, three left turns) by publishing /cmd_vel from a waypoint
+   follower that reads the simulated base pose (``maa_go2.routes``), or walks straight at ``--vx`` for
+   ``--seconds`` (``--route straight``);
+5. it prints vx and yaw-rate tracking figures, then SIGINT leaves the robot in damping;
 6. it renders what the robot did (offline, in this process, after the graph stopped: the deploy loop never waits
    for it): a clip with a follow camera and a top view of the commanded vs walked path, in ``--media-dir``
    (default runs/demo/), from the ``joint_states`` and ``~/sim/base_pose`` recorded during the walk. ``--no-render``
@@ -38,7 +40,11 @@ REQUIRED = ("models/go2/generator/model.safetensors", "models/go2/adaptation.saf
 def _args():
     p = argparse.ArgumentParser(description="maa demo on the simulated Go2")
     p.add_argument("--seconds", type=float, default=10.0, help="walking time")
-    p.add_argument("--vx", type=float, default=0.5, help="commanded forward speed, m/s")
+    p.add_argument("--vx", type=float, default=0.5, help="commanded forward speed, m/s (--route straight)")
+    p.add_argument("--route", choices=("square", "straight"), default="square",
+                   help="walk a square through /cmd_vel (turns) or straight at --vx for --seconds")
+    p.add_argument("--side", type=float, default=1.5, help="side of the square, m")
+    p.add_argument("--route-timeout", type=float, default=60.0, help="give up on the square after this long, s")
     p.add_argument("--candidates", type=int, default=4)
     p.add_argument("--no-screen", action="store_true", help="skip simulation screening of the candidates")
     p.add_argument("--no-render", action="store_true", help="no clip / path plot (also: MAA_NO_RENDER=1)")
@@ -54,6 +60,8 @@ def _args():
         p.error(f"--clip-size must look like 320x240, got {args.clip_size!r}")
     if not (0 < args.clip_w <= 640 and 0 < args.clip_h <= 480 and args.clip_fps > 0):
         p.error("--clip-size must be within 640x480 and --clip-fps > 0")
+    if not (args.side > 0 and args.route_timeout > 0 and args.seconds > 0):
+        p.error("--side, --route-timeout and --seconds must be > 0")
     return args
 
 
@@ -74,7 +82,10 @@ def _render(motion, args) -> None:
         out = Path(args.media_dir)
         clip, plot, data = out / "go2_walk.gif", out / "go2_path.png", out / "go2_walk_motion.npz"
         stats = render_clip(t, qpos, clip, args.clip_fps, args.clip_w, args.clip_h)
-        figures = plot_top_view(t, qpos, (args.vx, 0.0, 0.0), plot)
+        route = getattr(args, "route_waypoints", None)
+        figures = plot_top_view(t, qpos, (args.vx, 0.0, 0.0) if route is None else (0.0, 0.0, 0.0), plot,
+                                route=route, title=None if route is None else
+                                f"square of {args.side:g} m through /cmd_vel: {t[-1] - t[0]:.0f} s")
         with atomic_path(data) as tmp, open(tmp, "wb") as f:
             np.savez(f, t=t, qpos=qpos, command=np.array([args.vx, 0.0, 0.0]))
     except RenderError as exc:
@@ -83,9 +94,10 @@ def _render(motion, args) -> None:
     except Exception as exc:  # noqa: BLE001 - the pictures are an extra: they never change the demo's outcome
         print(f"  rendering failed ({type(exc).__name__}: {exc}); the figures above are unaffected", file=sys.stderr)
         return
+    walked = (f"walked {figures['walked_m']:.2f} m of {figures['commanded_m']:.2f} m commanded, drift "
+              f"{figures['lateral_drift_m']:+.2f} m") if route is None else "route and walked path"
     print(f"  clip: {clip} ({stats.frames} frames at {args.clip_fps:g} fps, follow camera, {len(t)} recorded "
-          f"samples); path: {plot} (walked {figures['walked_m']:.2f} m of {figures['commanded_m']:.2f} m "
-          f"commanded, drift {figures['lateral_drift_m']:+.2f} m); motion: {data}")
+          f"samples); path: {plot} ({walked}); motion: {data}")
     print(f"  rendering added {time.perf_counter() - t0:.1f} s ({backend}: {stats.ms_per_frame:.0f} ms per frame, "
           f"GIF {stats.encode_s:.1f} s); off with --no-render or MAA_NO_RENDER=1")
 
@@ -110,6 +122,52 @@ def _walk(node, seconds: float, vx: float, velocities: list, modes: list) -> dic
     return {"commanded_vx": vx, "measured_vx_mean": float(measured[:, 1].mean()),
             "vx_tracking_error_mean": float(np.abs(measured[:, 1] - vx).mean()), "samples": int(len(measured)),
             "walk_seconds": seconds, "fell": fell}
+
+
+def _walk_route(node, follower, timeout: float, pose: dict, velocities: list, modes: list) -> dict:
+    """Publish /cmd_vel from ``follower`` (a ``maa_go2.routes.RouteFollower``) at 20 Hz until the route is done,
+    ``timeout`` s pass or the robot falls; returns vx and yaw-rate tracking figures."""
+    from geometry_msgs.msg import Twist
+
+    from maa_generator.ros.client import spin_until
+
+    cmd_pub = node.create_publisher(Twist, "/cmd_vel", 10)
+    start = time.perf_counter()
+    sent, yaws = [], []
+    velocities.clear()
+    while time.perf_counter() - start < timeout and not follower.done and "DAMPING" not in modes[-1:]:
+        if "xy" in pose:
+            vx, vy, wz = follower.command(pose["xy"], pose["yaw"])
+            twist = Twist()
+            twist.linear.x, twist.linear.y, twist.angular.z = vx, vy, wz
+            cmd_pub.publish(twist)
+            now = time.perf_counter()
+            sent.append((now, vx, wz))
+            yaws.append((now, pose["yaw"]))
+        spin_until(node, lambda: False, timeout=0.05)
+    return route_figures(np.array(sent), np.array(yaws), np.array(velocities), start, follower,
+                         fell=any(m == "DAMPING" for m in modes))
+
+
+def route_figures(sent: np.ndarray, yaws: np.ndarray, velocities: np.ndarray, start: float, follower,
+                  fell: bool, settle_s: float = 2.0) -> dict:
+    """Tracking over a route walk: commanded ``sent [T, 3]`` (t, vx, yaw rate) against the measured body vx
+    (``velocities [V, 2]``: t, vx) and yaw rate (finite differences of ``yaws [T, 2]``: t, heading), after
+    ``settle_s``."""
+    out = {"route_done": follower.done, "waypoints_reached": f"{follower.index}/{len(follower.waypoints)}",
+           "walk_seconds": round(float(sent[-1, 0] - start), 1) if len(sent) else 0.0, "fell": fell}
+    keep = sent[:, 0] - start > settle_s if len(sent) else np.zeros(0, bool)
+    if keep.sum() < 3 or len(velocities) < 3:
+        return {**out, "samples": 0}
+    heading = np.unwrap(yaws[:, 1])
+    yaw_rate = np.gradient(heading, yaws[:, 0])
+    t = sent[keep, 0]
+    vx_meas = np.interp(t, velocities[:, 0], velocities[:, 1])
+    wz_meas = np.interp(t, yaws[:, 0], yaw_rate)
+    return {**out, "vx_tracking_error_mean": round(float(np.abs(vx_meas - sent[keep, 1]).mean()), 3),
+            "yaw_tracking_error_mean": round(float(np.abs(wz_meas - sent[keep, 2]).mean()), 3),
+            "commanded_yaw_abs_mean": round(float(np.abs(sent[keep, 2]).mean()), 3),
+            "turned_rad": round(float(heading[-1] - heading[0]), 2), "samples": int(keep.sum())}
 
 
 def transport_demo() -> int:
@@ -197,13 +255,21 @@ def main() -> int:
     node.create_subscription(Vector3Stamped, "/maa_deploy/sim/base_velocity",
                              lambda m: velocities.append((time.perf_counter(), m.vector.x)), 50)
     motion = MotionLog()  # what an offline replay needs: base pose + joint angles of the same stamp
-    if render:
-        def stamp(m) -> float:
-            return m.header.stamp.sec + 1e-9 * m.header.stamp.nanosec
+    pose: dict = {}  # the latest simulated base pose, for the route follower
 
-        node.create_subscription(PoseStamped, "/maa_deploy/sim/base_pose", lambda m: motion.add_pose(
-            stamp(m), (m.pose.position.x, m.pose.position.y, m.pose.position.z),
-            (m.pose.orientation.w, m.pose.orientation.x, m.pose.orientation.y, m.pose.orientation.z)), 100)
+    def stamp(m) -> float:
+        return m.header.stamp.sec + 1e-9 * m.header.stamp.nanosec
+
+    def on_pose(m) -> None:
+        q = m.pose.orientation
+        pose.update(xy=(m.pose.position.x, m.pose.position.y),
+                    yaw=math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z)))
+        if render:
+            motion.add_pose(stamp(m), (m.pose.position.x, m.pose.position.y, m.pose.position.z),
+                            (q.w, q.x, q.y, q.z))
+
+    node.create_subscription(PoseStamped, "/maa_deploy/sim/base_pose", on_pose, 100)
+    if render:
         node.create_subscription(JointState, "/joint_states", lambda m: motion.add_joints(stamp(m), m.position), 100)
     code = 1
     try:
@@ -232,9 +298,21 @@ def main() -> int:
                           15):
             print("  could not start the policy", file=sys.stderr)
             return 1
-        print(f"  standing, then walking at vx = {args.vx} m/s for {args.seconds:.0f} s ...")
         motion.clear()
-        figures = _walk(node, args.seconds, args.vx, velocities, modes)
+        if args.route == "square":
+            from maa_go2.routes import RouteFollower, square
+
+            if not spin_until(node, lambda: "xy" in pose, 10):
+                print("  no ~/sim/base_pose from the deploy node", file=sys.stderr)
+                return 1
+            args.route_waypoints = square(args.side, start=pose["xy"], heading=pose["yaw"])
+            print(f"  standing, then walking a {args.side:g} m square through /cmd_vel (up to "
+                  f"{args.route_timeout:.0f} s) ...")
+            figures = _walk_route(node, RouteFollower(args.route_waypoints), args.route_timeout, pose, velocities,
+                                  modes)
+        else:
+            print(f"  standing, then walking at vx = {args.vx} m/s for {args.seconds:.0f} s ...")
+            figures = _walk(node, args.seconds, args.vx, velocities, modes)
         print("  result: " + json.dumps(figures))
         if figures["fell"]:
             print("  deploy node events: " + " | ".join(events[-4:]))

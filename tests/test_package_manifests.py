@@ -30,7 +30,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "maa_msgs": ("maa_msgs",), "maa_core": ("maa_core",), "maa_generator": ("maa_generator",), "maa_go2": ("maa_go2",),
     "maa_manip": ("maa_manip",), "maa_deploy": ("maa_deploy",),
     # Python libraries
-    "numpy": ("python3-numpy",), "yaml": ("python3-yaml",), "cryptography": ("python3-cryptography",),
+    "numpy": ("python3-numpy",), "yaml": ("python3-yaml",), "omegaconf": ("python3-omegaconf",),
+    "cryptography": ("python3-cryptography",),
     "matplotlib": ("python3-matplotlib",), "PIL": ("python3-pil",), "tqdm": ("python3-tqdm",),
     "pytest": ("python3-pytest",),
     "torch": ("python3-torch",), "torch.utils.tensorboard": ("python3-torch", "python3-tensorboard"),

@@ -20,13 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
+from maa_core.config import add_config_arguments
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--generator", required=True)
-    ap.add_argument("--config", default=str(ROOT / "config" / "metaworld_eval_full.yaml"))
+    add_config_arguments(ap, ROOT / "config" / "metaworld_eval_full.yaml", help="evaluation protocol YAML")
     ap.add_argument("--extra-tasks", nargs="*", default=[], help="more held-out tasks (e.g. the validation tasks)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
@@ -36,12 +38,15 @@ def main(argv=None) -> int:
     from maa_generator.data.zoo import Zoo
     from maa_generator.models.generator import Generator
     from maa_manip.baselines import RetrievalBaseline
-    from maa_manip.config import load_eval_config
+    from maa_manip.config import ConfigError, load_eval_config
     from maa_manip.eval_protocol import task_prompts
     from maa_manip.evaluation import nearest_cosine
 
     torch.set_num_threads(1)
-    cfg = load_eval_config(args.config)
+    try:
+        cfg = load_eval_config(args.config, args.overrides)
+    except ConfigError as exc:
+        ap.error(str(exc))
     zoo = Zoo.open(ROOT / cfg.zoo)
     bank = zoo.filter(tasks=cfg.seen_tasks)
     bank_params = np.asarray(bank.params())

@@ -4,6 +4,7 @@
     python training/collect_metaworld.py --config config/metaworld_dagger.yaml            # serial, resumable
     python training/collect_metaworld.py --config config/metaworld_dagger.yaml --workers 4 # Ray / process pool
     python training/collect_metaworld.py --config config/metaworld_tiny.yaml --collector sac --root /tmp/zoo
+    python training/collect_metaworld.py --config config/metaworld_tiny.yaml --set seeds=[0] --set dagger.iterations=2
 
 Finished (task, seed) shards are skipped on restart; unfinished runs resume from ``<root>/partial/``.
 The final line printed is a JSON summary (jobs, checkpoints, seconds, checkpoints per hour).
@@ -17,16 +18,18 @@ import sys
 import time
 from pathlib import Path
 
+from maa_core.config import add_config_arguments, override
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", default=str(ROOT / "config" / "metaworld_dagger.yaml"))
-    ap.add_argument("--collector", choices=["dagger", "sac"], help="override the config's collector")
-    ap.add_argument("--root", help="zoo directory (default: config root, relative to the repo)")
-    ap.add_argument("--tasks", nargs="+", help="override the task list")
-    ap.add_argument("--seeds", nargs="+", type=int, help="override the seed list")
+    add_config_arguments(ap, ROOT / "config" / "metaworld_dagger.yaml", help="collection YAML")
+    ap.add_argument("--collector", choices=["dagger", "sac"], help="= --set collector=NAME")
+    ap.add_argument("--root", help="zoo directory (default: config root, relative to the repo); = --set root=DIR")
+    ap.add_argument("--tasks", nargs="+", help="= --set tasks=[...]")
+    ap.add_argument("--seeds", nargs="+", type=int, help="= --set seeds=[...]")
     ap.add_argument("--workers", type=int, default=1, help="parallel jobs (>1: Ray if installed, else a pool)")
     ap.add_argument("--backend", default="auto", choices=["auto", "ray", "pool"])
     args = ap.parse_args(argv)
@@ -35,15 +38,18 @@ def main(argv=None) -> int:
     import torch
     from tqdm import tqdm
 
-    from maa_manip.config import load_collect_config
+    from maa_manip.config import ConfigError, load_collect_config
     from maa_manip.jobs import open_writer, pending_jobs, run_serial
     from maa_manip.scaleout import run_parallel
 
-    overrides = {k: v for k, v in (("collector", args.collector), ("tasks", args.tasks), ("seeds", args.seeds))
-                 if v is not None}
-    cfg = load_collect_config(args.config, overrides)
+    shorthand = [override(k, getattr(args, k)) for k in ("collector", "root", "tasks", "seeds")
+                 if getattr(args, k) is not None]
+    try:
+        cfg = load_collect_config(args.config, shorthand + args.overrides)
+    except ConfigError as exc:
+        ap.error(str(exc))
     torch.set_num_threads(max(1, cfg.torch_threads))
-    root = Path(args.root or cfg.root)
+    root = Path(cfg.root)
     if not root.is_absolute():
         root = ROOT / root
     writer = open_writer(cfg, root)

@@ -3,6 +3,7 @@
 
     python training/evaluate.py --config config/metaworld_eval.yaml --generator runs/mw/generator
     python training/evaluate.py --config config/metaworld_eval.yaml --num-prompts 10 --episodes 2   # quick
+    python training/evaluate.py --config config/metaworld_eval.yaml --set num_prompts=10 --set seen_tasks=[reach]
     python training/evaluate.py --config config/metaworld_eval_full.yaml --generator G --baselines none \
         --skip-source --out results/metaworld/eval_maa          # generator only, same prompts as a baseline run
     python training/evaluate.py --config config/metaworld_eval.yaml --generator G --video runs/mw_clips  # + clips
@@ -26,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from maa_core.config import add_config_arguments, override
+
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("evaluate")
 
@@ -35,20 +38,31 @@ def _abs(p: str) -> Path:
     return path if path.is_absolute() else ROOT / path
 
 
+def _shorthand_overrides(args: argparse.Namespace) -> list[str]:
+    """The ``--set`` items that the shorthand flags (``--zoo``, ``--out``, ...) stand for."""
+    names = ("generator", "zoo", "out", "num_prompts", "episodes", "episode_steps", "prompt_noise", "guidance_scale")
+    items = [override(name, getattr(args, name)) for name in names if getattr(args, name) is not None]
+    if args.baselines is not None:
+        chosen = [] if args.baselines.strip() == "none" else [b.strip() for b in args.baselines.split(",")]
+        items.append(override("baselines", chosen))
+    return items
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", default=str(ROOT / "config" / "metaworld_eval.yaml"))
-    ap.add_argument("--generator", help="generator checkpoint directory (omit: baselines only)")
-    ap.add_argument("--zoo")
-    ap.add_argument("--out")
-    ap.add_argument("--num-prompts", type=int)
-    ap.add_argument("--episodes", type=int)
-    ap.add_argument("--episode-steps", type=int)
-    ap.add_argument("--prompt-noise", type=float)
+    add_config_arguments(ap, ROOT / "config" / "metaworld_eval.yaml", help="evaluation protocol YAML")
+    ap.add_argument("--generator", help="generator checkpoint directory (omit: baselines only); = --set generator=DIR")
+    ap.add_argument("--zoo", help="= --set zoo=DIR")
+    ap.add_argument("--out", help="= --set out=DIR")
+    ap.add_argument("--num-prompts", type=int, help="= --set num_prompts=N")
+    ap.add_argument("--episodes", type=int, help="= --set episodes=N")
+    ap.add_argument("--episode-steps", type=int, help="= --set episode_steps=N")
+    ap.add_argument("--prompt-noise", type=float, help="= --set prompt_noise=STD")
     ap.add_argument("--baselines", help="comma-separated subset of retrieval,retrieval_noise,bc,random, or "
-                                        "'none' (overrides the config)")
+                                        "'none'; = --set baselines=[...]")
     ap.add_argument("--guidance", type=float, dest="guidance_scale",
-                    help="classifier-free guidance weight for the generator (default: the model's own)")
+                    help="classifier-free guidance weight for the generator (default: the model's own); "
+                         "= --set guidance_scale=W")
     ap.add_argument("--skip-source", action="store_true",
                     help="do not evaluate the prompts' own checkpoints (e.g. when another run already did)")
     ap.add_argument("--video", metavar="DIR", help="also write a clip per method for the first --video-prompts "
@@ -73,7 +87,7 @@ def main(argv=None) -> int:
 
     from maa_generator.data.zoo import Zoo
     from maa_manip.baselines import RetrievalBaseline, finetune_bc, generator_embed_fn, pretrain_bc
-    from maa_manip.config import load_eval_config, to_dict
+    from maa_manip.config import ConfigError, load_eval_config, to_dict
     from maa_manip.envs import SEEN_TASKS, UNSEEN_TASKS
     from maa_manip.eval_protocol import method_videos, task_prompts
     from maa_manip.evaluation import (
@@ -87,14 +101,10 @@ def main(argv=None) -> int:
     )
 
     torch.set_num_threads(1)
-    over = {k: v for k, v in (("generator", args.generator), ("zoo", args.zoo), ("out", args.out),
-                              ("num_prompts", args.num_prompts), ("episodes", args.episodes),
-                              ("episode_steps", args.episode_steps), ("prompt_noise", args.prompt_noise),
-                              ("guidance_scale", args.guidance_scale))
-            if v is not None}
-    if args.baselines is not None:
-        over["baselines"] = [] if args.baselines.strip() == "none" else [b.strip() for b in args.baselines.split(",")]
-    cfg = load_eval_config(args.config, over)
+    try:
+        cfg = load_eval_config(args.config, _shorthand_overrides(args) + args.overrides)
+    except ConfigError as exc:
+        ap.error(str(exc))
     out = _abs(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     zoo = Zoo.open(_abs(cfg.zoo))

@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from maa_core.config import ConfigError, add_config_arguments
 from maa_core.layout import metaworld_sac_layout
 from maa_generator.interop.official_import import OfficialImportError, import_official_data, map_official_checkpoints
-from maa_generator.models.config import ModelConfig
 from maa_generator.models.generator import Generator
+from maa_generator.training.config import load_run_config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--task", action="append", default=None, help="task name per file (default: file stem)")
     d.add_argument("files", nargs="+")
     c = sub.add_parser("checkpoints", help="official checkpoints -> generator directory")
-    c.add_argument("--config", default="config/paper_official.yaml")
+    add_config_arguments(c, "config/paper_official.yaml", help="preset YAML of the official architectures")
     c.add_argument("--out", required=True)
     c.add_argument("--autoencoder")
     c.add_argument("--embedding")
@@ -44,14 +45,14 @@ def main(argv: list[str] | None = None) -> int:
             for e in entries:
                 print(f"wrote shard {e['name']}: {e['num_checkpoints']} checkpoints")
             return 0
-        gen = Generator.build(metaworld_sac_layout(), ModelConfig.from_yaml(args.config))
+        gen = Generator.build(metaworld_sac_layout(), load_run_config(args.config, args.overrides).model)
         reports = map_official_checkpoints(gen, args.autoencoder, args.embedding, args.diffusion, args.trust_pickle)
         for name, rep in reports.items():
             print(f"[{name}] {rep}")
         gen.save(args.out, extra={"source": "official Make-An-Agent checkpoints", "domain": "metaworld"})
         print(f"wrote {args.out}")
         return 0
-    except OfficialImportError as exc:
+    except (OfficialImportError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -21,7 +21,8 @@ import torch
 
 from maa_core.prompt import Trajectory
 from maa_core.prompt_io import save_prompt
-from maa_go2.checkpoints import load_actor, load_adaptation
+from maa_core.weights_io import load_weights_file
+from maa_go2.checkpoints import load_adaptation
 from maa_go2.control import POLICY_DT
 from maa_go2.engines.mujoco_engine import MujocoGo2Env
 from maa_go2.env_config import EnvConfig
@@ -68,7 +69,7 @@ def record(layout, flat: np.ndarray, adaptation, vx: float = 0.5, seconds: float
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--actor", required=True, help="actor .safetensors (maa_go2.checkpoints.save_actor)")
+    ap.add_argument("--actor", required=True, help="actor weights file (.safetensors, maa_core.weights_io)")
     ap.add_argument("--adaptation", required=True, help="pretrained adaptation module .safetensors")
     ap.add_argument("--out", required=True, help="prompt file to write (.npz)")
     ap.add_argument("--vx", type=float, default=0.5, help="forward velocity command [m/s]")
@@ -76,7 +77,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    layout, flat, _ = load_actor(args.actor)
+    actor = load_weights_file(args.actor)
+    layout, flat = actor.layout, actor.flat
     r = record(layout, flat, load_adaptation(args.adaptation), args.vx, args.seconds, args.seed)
     traj = Trajectory(obs=r["obs"], act=r["act"], success=None, dt=POLICY_DT, domain="go2", task="go2_walk")
     path = save_prompt(args.out, traj, source=f"{args.actor} vx={args.vx} seed={args.seed}")

@@ -6,6 +6,7 @@ Examples::
     python training/train.py --config config/tiny.yaml --synthetic --out runs/tiny          # CI, synthetic zoo
     python training/train.py --config config/paper.yaml --zoo data/zoo_metaworld --out runs/mw --device cuda
     python training/train.py --config config/paper.yaml --zoo ZOO --out runs/mw --resume    # continue after a crash
+    python training/train.py --config config/tiny.yaml --synthetic --set train.seed=3 --set data.tasks=[t0,t1]
     torchrun --nproc_per_node 2 training/train.py --config config/default.yaml --zoo ZOO --out runs/ddp
 
 The final generator is written to ``<out>/generator`` (load with ``maa_generator.models.generator.Generator.load``).
@@ -19,14 +20,14 @@ import time
 
 import torch
 
-from maa_core.config import ConfigError
+from maa_core.config import ConfigError, add_config_arguments
 from maa_generator.training.distributed import init_distributed, shutdown
 from maa_generator.training.trainer import STAGES, load_run_config, run_training
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", required=True, help="preset YAML (config/tiny.yaml, default.yaml, paper.yaml)")
+    add_config_arguments(p, help="preset YAML (config/tiny.yaml, default.yaml, paper.yaml)")
     p.add_argument("--stage", default="all", choices=[*STAGES, "all"])
     p.add_argument("--resume", action="store_true", help="continue from <out>/stages/*/last")
     p.add_argument("--zoo", default=None, help="policy zoo directory (overrides data.zoo)")
@@ -35,8 +36,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", default="runs/default", help="run directory")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (DDP ranks use cuda:LOCAL_RANK)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads per process")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set train.autoencoder.steps=50 (repeatable)")
     return p.parse_args(argv)
 
 

@@ -16,7 +16,7 @@ from maa_deploy.policy_runner import Go2ObservationBuilder, PolicyRunner
 from maa_deploy.safety import SafetyConfig, SafetyLayer
 from maa_deploy.state_machine import Mode, StateMachine, StateMachineConfig, TransitionError
 from maa_deploy.supervisor import Supervisor
-from maa_deploy.teleop import TeleopConfig, VelocityCommand
+from maa_go2.teleop import TeleopConfig, VelocityCommand
 from tests.maa_deploy.deploy_fakes import (
     FakeClock,
     FakeTestBackend,

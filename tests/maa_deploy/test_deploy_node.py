@@ -80,6 +80,19 @@ def test_deploy_node_end_to_end(go2_adaptation_file, ros_node, tmp_path):
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "~/step sequence numbers must be consecutive"
         assert spin_until(ros_node, lambda: (tmp_path / "rec.npz").is_file()), "prompt recording not saved"
 
+        from maa_go2.observation import COMMAND_SCALES, OBS_SLICES
+
+        gait_pub = ros_node.create_publisher(String, "/maa/gait", 10)
+        gait_pub.publish(String(data="pronk gait_frequency=2.5"))
+        assert spin_until(ros_node, lambda: any(e == "gait: pronk gait_frequency=2.5" for e in events)), events
+        n_before = len(steps)
+        assert spin_until(ros_node, lambda: len(steps) >= n_before + 5)
+        cmd = np.asarray(steps[-1].observation)[OBS_SLICES["commands"]] / COMMAND_SCALES
+        assert np.allclose(cmd[4:8], [2.5, 0.0, 0.0, 0.0], atol=1e-5), cmd  # frequency, pronk phase/offset/bound
+        gait_pub.publish(String(data="gallop"))
+        assert spin_until(ros_node, lambda: any("ignored gait request 'gallop'" in e for e in events)), events
+        assert modes[-1] == "POLICY", "a bad gait request must not stop the running policy"
+
         pub.publish(_weights_msg(nan=True))
         assert spin_until(ros_node, lambda: any("rejected" in e and "non-finite" in e for e in events)), events
         assert modes[-1] == "POLICY", "a rejected policy must not stop the running one"

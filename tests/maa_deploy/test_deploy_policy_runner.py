@@ -65,7 +65,7 @@ def test_bad_weights_keep_old_policy(tmp_path, runner):
     for suffix in (".npz", ".safetensors"):
         full = _good(tmp_path, runner, f"t{suffix}", seed=4).read_bytes()
         (tmp_path / f"trunc{suffix}").write_bytes(full[: len(full) // 2])
-        _assert_rejected(runner, tmp_path / f"trunc{suffix}", "truncated or corrupt")
+        _assert_rejected(runner, tmp_path / f"trunc{suffix}", "truncated")
 
     _assert_rejected(runner, tmp_path / "missing.npz", "not found")
     huge = save_weights_file(tmp_path / "huge.npz", layout, random_actor(5, std=5.0))
@@ -111,7 +111,7 @@ def test_act_without_policy_and_bad_obs(runner, tmp_path):
 def test_adaptation_file_in_maa_go2_format(tmp_path):
     from safetensors.numpy import save_file
 
-    from maa_deploy.adaptation_io import load_adaptation_file
+    from maa_go2.checkpoints import read_adaptation
 
     rng = np.random.default_rng(0)
     w0, b0 = rng.normal(size=(8, 2 * OBS_DIM)).astype(np.float32), rng.normal(size=8).astype(np.float32)
@@ -119,7 +119,7 @@ def test_adaptation_file_in_maa_go2_format(tmp_path):
     path = tmp_path / "adapt.safetensors"
     save_file({"net.0.weight": w0, "net.0.bias": b0, "net.2.weight": w1, "net.2.bias": b1}, str(path),
               metadata={"history_len": "2", "out_dim": "3"})
-    payload = load_adaptation_file(path)
+    payload = read_adaptation(path)
     assert payload.layout.dims == (2 * OBS_DIM, 8, 3)
     x = rng.normal(size=2 * OBS_DIM).astype(np.float32)
     h = x @ w0.T + b0
@@ -127,4 +127,4 @@ def test_adaptation_file_in_maa_go2_format(tmp_path):
     np.testing.assert_allclose(payload.layout.forward_numpy(payload.flat, x), h @ w1.T + b1, rtol=1e-5, atol=1e-5)
     save_file({"net.0.weight": w0}, str(tmp_path / "bad.safetensors"), metadata={"history_len": "3"})
     with pytest.raises(WeightsError, match="do not chain|bias"):
-        load_adaptation_file(tmp_path / "bad.safetensors")
+        read_adaptation(tmp_path / "bad.safetensors")

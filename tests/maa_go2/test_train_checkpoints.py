@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from maa_core.config import from_dict
-from maa_go2.train import TrainConfig, checkpoint_files, train
+from maa_go2.train import Go2TrainConfig, checkpoint_files, train
 
 TINY = {"iterations": 2, "save_interval": 1, "env": {"num_envs": 4, "history_len": 3},
         "ppo": {"steps_per_env": 4, "epochs": 1, "minibatches": 2}}
@@ -17,7 +17,7 @@ TINY = {"iterations": 2, "save_interval": 1, "env": {"num_envs": 4, "history_len
 def base_run(tmp_path_factory):
     """A finished 2-iteration run with checkpoints 1 and 2."""
     d = tmp_path_factory.mktemp("go2ckpt") / "run"
-    train(from_dict(TrainConfig, {**TINY, "run_dir": str(d)}), progress=False)
+    train(from_dict(Go2TrainConfig, {**TINY, "run_dir": str(d)}), progress=False)
     return d
 
 
@@ -25,7 +25,7 @@ def base_run(tmp_path_factory):
 def run_copy(base_run, tmp_path):
     d = tmp_path / "run"
     shutil.copytree(base_run, d)
-    return d, from_dict(TrainConfig, {**TINY, "run_dir": str(d)})
+    return d, from_dict(Go2TrainConfig, {**TINY, "run_dir": str(d)})
 
 
 def test_checkpoints_load_weights_only(base_run):

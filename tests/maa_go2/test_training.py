@@ -4,10 +4,11 @@ import json
 import numpy as np
 import pytest
 
-from maa_core.config import from_dict
+from maa_core.config import ConfigError, from_dict
+from maa_core.weights_io import WeightsError, load_weights_file, save_weights_file
 from maa_go2.actor_critic import go2_actor_layout
-from maa_go2.checkpoints import load_actor, load_adaptation, save_actor
-from maa_go2.train import TrainConfig, load_train_config, train
+from maa_go2.checkpoints import load_adaptation
+from maa_go2.train import Go2TrainConfig, load_train_config, train
 
 TINY = {"iterations": 2, "save_interval": 1, "env": {"num_envs": 6, "history_len": 3},
         "ppo": {"steps_per_env": 6, "epochs": 1, "minibatches": 2}}
@@ -16,7 +17,7 @@ TINY = {"iterations": 2, "save_interval": 1, "env": {"num_envs": 6, "history_len
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     d = tmp_path_factory.mktemp("go2run")
-    cfg = from_dict(TrainConfig, {**TINY, "run_dir": str(d)})
+    cfg = from_dict(Go2TrainConfig, {**TINY, "run_dir": str(d)})
     train(cfg, progress=False)
     return d, cfg
 
@@ -30,9 +31,11 @@ def test_actor_layout_size():
 def test_train_checkpoints_and_resume(run):
     d, cfg = run
     assert (d / "checkpoints/ckpt_00002.pt").is_file()
-    layout, flat, meta = load_actor(d / "actors/actor_00002.safetensors")
+    actor = load_weights_file(d / "actors/actor_00002.safetensors")
+    layout, flat, meta = actor.layout, actor.flat, actor.extra
     assert layout == go2_actor_layout() and meta["iteration"] == 2 and np.all(np.isfinite(flat))
-    first = load_actor(d / "actors/actor_00001.safetensors")[1]
+    assert meta == {"iteration": 2, "seed": cfg.seed, "history_len": 3}
+    first = load_weights_file(d / "actors/actor_00001.safetensors").flat
     assert not np.array_equal(first, flat)  # parameters were updated
     cfg.iterations = 3
     summary = train(cfg, progress=False)  # resumes at iteration 2
@@ -43,22 +46,22 @@ def test_train_checkpoints_and_resume(run):
 def test_bad_files_and_config(tmp_path):
     bad = tmp_path / "x.safetensors"
     bad.write_bytes(b"\x00\x01truncated")
-    with pytest.raises(ValueError, match="not a readable"):
-        load_actor(bad)
+    with pytest.raises(WeightsError, match="cannot read policy weights file"):
+        load_weights_file(bad)
     y = tmp_path / "c.yaml"
     y.write_text("train:\n  iterashuns: 3\n")
     with pytest.raises(ValueError, match="iterashuns"):
         load_train_config(y)
     with pytest.raises(ValueError):
-        save_actor(tmp_path / "a.safetensors", go2_actor_layout(), np.zeros(5))
+        save_weights_file(tmp_path / "a.safetensors", go2_actor_layout(), np.zeros(5))
 
 
 def test_evaluate_actor_returns_documented_keys(run):
     from maa_go2.evaluation import RESULT_KEYS, evaluate_actor
 
     d, _ = run
-    layout, flat, _ = load_actor(d / "actors/actor_00002.safetensors")
-    res = evaluate_actor(layout, flat, load_adaptation(d / "adaptation/adaptation_00002.safetensors"),
+    actor = load_weights_file(d / "actors/actor_00002.safetensors")
+    res = evaluate_actor(actor.layout, actor.flat, load_adaptation(d / "adaptation/adaptation_00002.safetensors"),
                          seconds=1.5, num_envs=3, seed=0, push_seconds=0.5)
     assert set(RESULT_KEYS) <= set(res)
     assert 0.0 <= res["survival_rate"] <= 1.0 and res["vx_error"] >= 0.0
@@ -98,17 +101,23 @@ def test_isaacgym_backend_uses_shared_definitions():
 
 
 def test_config_presets_parse():
+    from dataclasses import replace
     from pathlib import Path
 
-    from maa_core.config import load_yaml
-    from maa_go2.collect import CollectConfig
+    from maa_go2.collect import load_collect_config
 
     root = Path(__file__).resolve().parents[2] / "config"
     tiny = load_train_config(root / "go2_tiny.yaml")
     assert tiny.iterations <= 10 and tiny.env.num_envs <= 32
     main = load_train_config(root / "go2_train.yaml")
     assert main.env.commands.lin_vel_x == [-1.0, 1.0] and main.env.episode_length_s == 20.0
-    from_dict(CollectConfig, load_yaml(root / "go2_collect.yaml")["collect"])
+    assert load_collect_config(root / "go2_collect.yaml", ["collect.every=5"]).every == 5
+    # go2_dense.yaml is go2_train.yaml (its base) with a checkpoint every iteration
+    dense = load_train_config(root / "go2_dense.yaml")
+    assert dense == replace(main, seed=3, iterations=300, save_interval=1, run_dir="runs/go2_seed3_dense",
+                            adaptation_init="results/go2/adaptation_module.safetensors")
+    with pytest.raises(ConfigError, match=r"go2_tiny\.yaml: override 'train\.env\.num_envz=3': train\.env: unknown"):
+        load_train_config(root / "go2_tiny.yaml", ["train.env.num_envz=3"])
 
 
 def test_evaluate_actor_rejects_wrong_layout():
@@ -126,7 +135,8 @@ def test_frozen_pretrained_adaptation_module_is_not_updated(run, tmp_path):
 
     d, _ = run
     pre = d / "adaptation/adaptation_00002.safetensors"
-    cfg = from_dict(TrainConfig, {**TINY, "iterations": 1, "run_dir": str(tmp_path / "r"), "adaptation_init": str(pre)})
+    cfg = from_dict(Go2TrainConfig,
+                    {**TINY, "iterations": 1, "run_dir": str(tmp_path / "r"), "adaptation_init": str(pre)})
     train(cfg, progress=False)
     a, b = load_adaptation(pre), load_adaptation(tmp_path / "r/adaptation/adaptation_00001.safetensors")
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))

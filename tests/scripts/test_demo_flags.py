@@ -28,3 +28,30 @@ def test_viewer_without_a_desktop_is_a_clear_error():
 def test_bad_clip_options_are_refused(bad):
     out = _demo("demo.py", *bad)
     assert out.returncode == 2 and "--clip-" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("bad", [["--side", "0"], ["--route-timeout", "-1"], ["--route", "circle"]])
+def test_bad_route_options_are_refused(bad):
+    out = _demo("demo.py", *bad)
+    assert out.returncode == 2 and bad[0] in out.stderr and "Traceback" not in out.stderr
+
+
+def test_route_figures_compare_commands_with_the_measured_motion():
+    import importlib.util
+
+    import numpy as np
+
+    from maa_go2.routes import RouteFollower, square
+
+    spec = importlib.util.spec_from_file_location("demo", ROOT / "scripts" / "demo.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    t = np.arange(0.0, 10.0, 0.05)
+    sent = np.stack([t, np.full_like(t, 0.5), np.full_like(t, 1.0)], 1)  # 0.5 m/s, 1 rad/s commanded
+    yaws = np.stack([t, 0.8 * t], 1)  # turned at 0.8 rad/s
+    velocities = np.stack([t, np.full_like(t, 0.4)], 1)  # walked at 0.4 m/s
+    follower = RouteFollower(square(1.0))
+    fig = demo.route_figures(sent, yaws, velocities, start=0.0, follower=follower, fell=False)
+    assert fig["vx_tracking_error_mean"] == 0.1 and fig["yaw_tracking_error_mean"] == 0.2
+    assert fig["turned_rad"] == round(0.8 * t[-1], 2) and fig["waypoints_reached"] == "0/4"
+    assert demo.route_figures(sent[:2], yaws[:2], velocities, 0.0, follower, False)["samples"] == 0

@@ -21,17 +21,17 @@ from pathlib import Path
 
 import numpy as np
 
-from maa_core.config import ConfigError
+from maa_core.config import ConfigError, dataclass_from_mapping, load_yaml_mapping
 from maa_core.layout import PolicyLayout
 from maa_core.weights_io import load_weights_file
-from maa_deploy.adaptation_io import load_adaptation_file
 from maa_deploy.backends import make_backend
 from maa_deploy.backends.base import Backend
 from maa_deploy.backends.unitree import UnitreeConfig
 from maa_deploy.policy_runner import Go2ObservationBuilder, ObservationBuilder, PolicyRunner
 from maa_deploy.realtime import check_priority, request_realtime
-from maa_deploy.safety import SafetyConfig, SafetyLayer, dataclass_from_mapping, load_yaml_mapping
+from maa_deploy.safety import SafetyConfig, SafetyLayer
 from maa_deploy.state_machine import Mode, StateMachine, StateMachineConfig, TransitionError
+from maa_go2.checkpoints import read_adaptation
 
 
 class LoopStats:
@@ -377,7 +377,7 @@ def build_stack(cfg: DeployConfig, backend: Backend | None = None) -> tuple[Depl
     """
     if not cfg.adaptation_path:
         raise ConfigError("deploy.adaptation_path is required (the pretrained adaptation module)")
-    adaptation = load_adaptation_file(cfg.adaptation_path)
+    adaptation = read_adaptation(cfg.adaptation_path)
     screen_obs = None
     if cfg.screen_prompt_path:
         from maa_core.prompt_io import load_prompt

@@ -39,9 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
-from maa_core.config import ConfigError
+from maa_core.config import ConfigError, dataclass_from_mapping, load_yaml_mapping
 from maa_deploy import unitree_wire
-from maa_deploy.safety import dataclass_from_mapping, load_yaml_mapping
 from maa_go2.control import JOINT_LOWER, JOINT_UPPER
 from maa_go2.joint_order import JOINT_NAMES, NUM_JOINTS, POLICY_TO_SDK
 

@@ -56,11 +56,11 @@ from maa_core.weights_io import WeightsError  # noqa: E402
 from maa_deploy.loop import DeployConfig, build_stack  # noqa: E402
 from maa_deploy.state_machine import Mode, TransitionError  # noqa: E402
 from maa_deploy.supervisor import Supervisor  # noqa: E402
-from maa_deploy.teleop import TeleopConfig, VelocityCommand  # noqa: E402
 from maa_deploy.trust import TrustConfig, WeightsGate  # noqa: E402
 from maa_generator.ros.params import declare_config  # noqa: E402
 from maa_generator.ros.run import run_node  # noqa: E402
 from maa_go2.joint_order import JOINT_NAMES  # noqa: E402
+from maa_go2.teleop import TeleopConfig, VelocityCommand, parse_gait_request  # noqa: E402
 from maa_msgs.msg import PolicyStep, PolicyWeights  # noqa: E402
 
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -74,6 +74,7 @@ class DeployNodeConfig:
 
     weights_topic: str = "/maa/policy_weights"
     cmd_vel_topic: str = "/cmd_vel"
+    gait_topic: str = "/maa/gait"    # std_msgs/String "pace" or "bound gait_frequency=2.5 footswing_height=0.1"
     publish_hz: float = 50.0         # joint_states / action / observation
     diagnostics_hz: float = 2.0
     network_interface: str = ""      # overrides unitree.interface when set (launch argument)
@@ -197,6 +198,7 @@ class DeployNode(LifecycleNode):
                                      LATCHED))
         pub(self.create_subscription(Twist, self.cfg.cmd_vel_topic, self._guarded("cmd_vel", self.on_cmd_vel),
                                      self.cfg.cmd_vel_queue_depth))
+        pub(self.create_subscription(String, self.cfg.gait_topic, self._guarded("gait", self.on_gait), 10))
         for name, target in (("stand", Mode.STAND), ("start", Mode.POLICY), ("stop", Mode.STAND),
                              ("estop", None), ("reset", None), ("activate_staged", None)):
             pub(self.create_service(Trigger, f"~/{name}", self._guarded(name, self._mode_service(name, target))))
@@ -316,6 +318,15 @@ class DeployNode(LifecycleNode):
         except ValueError as exc:
             self._event(f"ignored cmd_vel: {exc}", error=True)
 
+    def on_gait(self, msg: String) -> None:
+        try:
+            gait, style = parse_gait_request(msg.data)
+            self.velocity.set_gait(gait, **style)
+        except ValueError as exc:
+            self._event(f"ignored gait request {msg.data!r}: {exc}", error=True)
+            return
+        self._event(f"gait: {msg.data.strip()}")
+
     def _mode_service(self, name: str, target: Mode | None):
         def handle(request, response):
             try:
@@ -398,7 +409,7 @@ class DeployNode(LifecycleNode):
                 "callback_errors": json.dumps(self.callback_errors),
                 "policy": json.dumps(d["policy"]), "policy_swaps": d["policy_swaps"],
                 "policy_last_error": d["policy_last_error"] or "", "safety": json.dumps(d["safety"]),
-                "cmd_vel_timeouts": self.velocity.timeouts, "loop": json.dumps(stats),
+                "cmd_vel_timeouts": self.velocity.timeouts, "gait": self.velocity.gait, "loop": json.dumps(stats),
                 "scheduling": self.loop.scheduling}
         sim_scheduling = getattr(self.controller.backend, "scheduling", None)
         if sim_scheduling is not None:

@@ -23,28 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from maa_core.config import ConfigError, from_dict, load_yaml
+from maa_core.config import ConfigError, dataclass_from_mapping, load_yaml_mapping
 from maa_core.rotations import gravity_to_roll_pitch, quat_to_roll_pitch  # noqa: F401 - re-exported
 from maa_go2.control import JOINT_LOWER, JOINT_UPPER, TORQUE_LIMITS
 from maa_go2.joint_order import NUM_JOINTS
 
 CLAMPS = ("joint_limit", "rate_limit", "torque_clamp")
 FAULTS = ("nan", "action_bound", "stale_state", "attitude")
-
-
-def dataclass_from_mapping(cls, data: Mapping | None, what: str):
-    """Build dataclass ``cls`` from ``data`` with ``maa_core.config.from_dict`` (unknown keys/types rejected)."""
-    return from_dict(cls, data or {}, what)
-
-
-def load_yaml_mapping(path: str | Path, section: str | None = None) -> dict:
-    """Read a YAML file (optionally one top-level ``section`` of it) as a dict."""
-    data = load_yaml(path)
-    if section is not None:
-        data = data.get(section, {}) or {}
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: section {section!r} must be a mapping, got {type(data).__name__}")
-    return data
 
 
 @dataclass

@@ -21,9 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from maa_core.config import ConfigError
+from maa_core.config import ConfigError, dataclass_from_mapping, load_yaml_mapping
 from maa_deploy.backends.base import DEFAULT_DAMPING_KD
-from maa_deploy.safety import dataclass_from_mapping, load_yaml_mapping
 from maa_go2.control import DEFAULT_JOINT_POS, KD, KP
 from maa_go2.joint_order import NUM_JOINTS
 

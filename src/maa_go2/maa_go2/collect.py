@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from maa_core.config import load_config
 from maa_core.policy_torch import batched_forward
-from maa_go2.checkpoints import load_actor, load_adaptation
+from maa_core.weights_io import load_weights_file
+from maa_go2.checkpoints import load_adaptation
 from maa_go2.commands import CommandRanges
 from maa_go2.control import POLICY_DT
 from maa_go2.engines.mujoco_engine import MujocoGo2Env
@@ -29,6 +31,8 @@ TASK = "go2_walk"
 
 @dataclass
 class CollectConfig:
+    """Go2 zoo collection (``config/go2_collect.yaml``, section ``collect:``)."""
+
     runs: list[str] = field(default_factory=list)  #: training run dirs (one per seed), each with actors/*.safetensors
     adaptation: str = "results/go2/adaptation_module.safetensors"  #: the pretrained (frozen) adaptation module
     out: str = "results/go2/zoo"
@@ -41,6 +45,12 @@ class CollectConfig:
     segments: int = 5
     seed: int = 0
     commands: CommandRanges = field(default_factory=CommandRanges)
+
+
+def load_collect_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> CollectConfig:
+    """The ``collect:`` section of a YAML file (composed on its ``base:`` files) -> :class:`CollectConfig`, with
+    ``collect.key=value`` overrides (``--set`` items); unknown keys and bad values raise ConfigError."""
+    return load_config(CollectConfig, path, overrides, section="collect")
 
 
 def _prompt_fn():
@@ -102,14 +112,14 @@ def collect(cfg: CollectConfig) -> list[str]:
         files = list_actors(run, cfg.every, cfg.min_iteration)
         if not files:
             raise FileNotFoundError(f"no actor checkpoints (actors/actor_*.safetensors) in run {run}")
-        loaded = [load_actor(f) for f in files]
-        layout = loaded[0][0]
-        flats = np.stack([fl for _, fl, _ in loaded]).astype(np.float32)
+        loaded = [load_weights_file(f) for f in files]
+        layout = loaded[0].layout
+        flats = np.stack([p.flat for p in loaded]).astype(np.float32)
         roll = rollout_actors(flats, layout, adaptation, cfg, seed=cfg.seed + ri)
         hs, vs = zip(*(prompt(roll["obs"][i], roll["act"][i], cfg.n, cfg.m, cfg.segments) for i in range(len(files))))
         h, v = np.stack(hs), np.stack(vs)
-        meta = {"seed": [int(m.get("seed", 0)) for _, _, m in loaded],
-                "step": [int(m.get("iteration", 0)) for _, _, m in loaded],
+        meta = {"seed": [int(p.extra.get("seed", 0)) for p in loaded],
+                "step": [int(p.extra.get("iteration", 0)) for p in loaded],
                 "collector": "maa_go2.collect", "return": roll["reward"].tolist(),
                 "falls": roll["falls"].tolist()}
         run_name = re.sub(r"[^A-Za-z0-9_.\-]", "-", Path(run).name).replace("__", "_")

@@ -60,17 +60,18 @@ def action_to_target(actions):
     return like(actions, DEFAULT_JOINT_POS) + actions * like(actions, ACTION_SCALES)
 
 
-def pd_torque(target, q, qd, kp=KP, kd=KD, motor_strength=1.0):
+def pd_torque(target, q, qd, kp=KP, kd=KD, motor_strength=1.0, limit_scale=1.0):
     """PD torque ``[N,12]`` [N.m] clamped to :data:`TORQUE_LIMITS`.
 
     Args:
         target, q, qd: joint targets [rad], positions [rad], velocities [rad/s], each ``[N,12]``.
         kp, kd: gains (scalars or broadcastable arrays).
         motor_strength: multiplicative torque factor (scalar or ``[N,1]``), applied before the clamp.
+        limit_scale: factor on the torque limits (scalar or ``[N,1]``; model-error evaluation).
     """
     for x, n in ((target, "target"), (q, "q"), (qd, "qd")):
         _check12(x, n)
     xp = xp_of(q)
     tau = (kp * (target - q) - kd * qd) * motor_strength
-    lim = like(q, TORQUE_LIMITS)
+    lim = like(q, TORQUE_LIMITS) * limit_scale
     return xp.clip(tau, -lim, lim) if xp is np else xp.maximum(xp.minimum(tau, lim), -lim)

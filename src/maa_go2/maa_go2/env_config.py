@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from maa_go2.commands import CommandRanges
 from maa_go2.control import KD, KP
+from maa_go2.curriculum import CurriculumConfig
 from maa_go2.randomization import RandomizationConfig
 from maa_go2.rewards import RewardConfig
 
@@ -26,6 +27,7 @@ class EnvConfig:
     kd: float = KD
     clip_actions: float = 10.0
     commands: CommandRanges = field(default_factory=CommandRanges)
+    curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
     domain_rand: RandomizationConfig = field(default_factory=RandomizationConfig)
     rewards: RewardConfig = field(default_factory=RewardConfig)
 

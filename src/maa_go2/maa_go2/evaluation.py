@@ -32,12 +32,17 @@ RESULT_KEYS = ("vx_error", "vy_error", "yaw_error", "vx_error_by_cmd", "survival
 ROBOT_WEIGHT_N = 15.017 * 9.81
 
 
-def sweep_commands(num_envs: int, freq: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
-    """Fixed commands ``[N,15]`` and sweep id per env (0: vx, 1: vy, 2: yaw)."""
+#: the sweeps of :func:`evaluate_actor` (vx, vy, yaw rate ranges); ``maa_go2.agility`` uses the full command space
+BASIC_SWEEP = ((-1.0, 1.0), (-0.5, 0.5), (-1.0, 1.0))
+
+
+def sweep_commands(num_envs: int, freq: float = 3.0, ranges=BASIC_SWEEP) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed trot commands ``[N,15]`` and sweep id per env (0: vx, 1: vy, 2: yaw), each sweep spread evenly over
+    its ``ranges`` entry ``(lo, hi)``."""
     c = CommandRanges()
     cmd = np.zeros((num_envs, NUM_COMMANDS))
     group = np.arange(num_envs) % 3
-    for g, (col, lo, hi) in enumerate(((0, -1.0, 1.0), (1, -0.5, 0.5), (2, -1.0, 1.0))):
+    for g, (col, (lo, hi)) in enumerate(zip((0, 1, 2), ranges)):
         idx = np.flatnonzero(group == g)
         cmd[idx, col] = np.linspace(lo, hi, idx.size) if idx.size > 1 else 0.5 * (lo + hi)
     cmd[:, 4] = freq
@@ -67,7 +72,11 @@ class ActorRunner:
         return self.actor(torch.cat([o, latent], -1)).numpy()
 
 
-def _run(env: MujocoGo2Env, runner: ActorRunner, steps: int, warmup: int) -> dict:
+def rollout_stats(env: MujocoGo2Env, runner: ActorRunner, steps: int, warmup: int) -> dict:
+    """Run ``steps`` policy steps with the env's fixed commands; per-env statistics over the steps after
+    ``warmup`` while alive: ``err [N,3]`` mean |vx, vy, yaw error|, ``alive``, ``first_fall`` [s],
+    ``contact_match [N]`` (fraction of foot-steps whose contact agrees with the desired schedule),
+    ``touch_rate [N]`` [Hz], plus ``falls``, ``power``, ``speed``."""
     n = env.num_envs
     alive = np.ones(n, bool)
     first_fall = np.full(n, steps * POLICY_DT)
@@ -75,6 +84,7 @@ def _run(env: MujocoGo2Env, runner: ActorRunner, steps: int, warmup: int) -> dic
     cnt = np.zeros(n)
     power, speed, pcount = 0.0, 0.0, 0
     touchdowns = np.zeros(n)
+    match = np.zeros(n)
     prev_contact = np.zeros((n, 4), bool)
     falls = 0
     obs, hist = env.obs.copy(), env.get_obs_history()
@@ -97,12 +107,13 @@ def _run(env: MujocoGo2Env, runner: ActorRunner, steps: int, warmup: int) -> dic
                 pcount += 1
             contact = info["foot_force"] > 1.0
             touchdowns[m] += (contact & ~prev_contact)[m].sum(1) / 4.0
+            match[m] += info["contact_match"][m]
             prev_contact = contact
         else:
             prev_contact = info["foot_force"] > 1.0
     return {"alive": alive, "first_fall": first_fall, "err": err / np.maximum(cnt, 1)[:, None], "cnt": cnt,
             "falls": falls, "power": power / max(pcount, 1), "speed": speed / max(pcount, 1),
-            "touch_rate": touchdowns / np.maximum(cnt * POLICY_DT, 1e-9)}
+            "touch_rate": touchdowns / np.maximum(cnt * POLICY_DT, 1e-9), "contact_match": match / np.maximum(cnt, 1)}
 
 
 def evaluate_actor(layout: PolicyLayout, flat_params: np.ndarray, adaptation_module: AdaptationModule,
@@ -119,7 +130,7 @@ def evaluate_actor(layout: PolicyLayout, flat_params: np.ndarray, adaptation_mod
     env.set_commands(cmd)
     env.reset()
     steps = int(round(seconds / POLICY_DT))
-    r = _run(env, runner, steps, warmup=int(round(1.0 / POLICY_DT)))
+    r = rollout_stats(env, runner, steps, warmup=int(round(1.0 / POLICY_DT)))
     ok = r["cnt"] > 0
     vx_idx = np.flatnonzero((group == 0) & ok)
     res = {
@@ -140,7 +151,7 @@ def evaluate_actor(layout: PolicyLayout, flat_params: np.ndarray, adaptation_mod
     penv = MujocoGo2Env(pcfg, seed=seed + 1)
     penv.set_commands(cmd)
     penv.reset()
-    pr = _run(penv, runner, int(round(push_seconds / POLICY_DT)), warmup=0)
+    pr = rollout_stats(penv, runner, int(round(push_seconds / POLICY_DT)), warmup=0)
     res["push_recovery_rate"] = float(pr["alive"].mean())
     res.update({"seconds": float(seconds), "num_envs": int(num_envs), "seed": int(seed)})
     return res

@@ -204,12 +204,14 @@ def path_figures(t: np.ndarray, qpos: np.ndarray, command) -> dict:
 
 
 def plot_top_view(t: np.ndarray, qpos: np.ndarray, command, path: str | Path, title: str = "",
-                  label: str = "walked (base)", others: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> dict:
+                  label: str = "walked (base)", others: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+                  route: np.ndarray | None = None) -> dict:
     """PNG: top view (world x-y, m) of the commanded path (dashed, from ``qpos[0]``'s pose) and the walked base
     path ``label`` of ``qpos [T, 19]`` at ``t [T]`` (s), heading arrows every second, start and end marks.
 
-    ``others``: more walked paths ``{label: (t, qpos)}`` on the same axes. Returns :func:`path_figures` of the
-    main path."""
+    ``others``: more walked paths ``{label: (t, qpos)}`` on the same axes. ``route``: waypoints ``[K, 2]`` (m) of
+    a route walked through ``cmd_vel`` (drawn from the start instead of the constant ``command``'s path).
+    Returns :func:`path_figures` of the main path."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -222,10 +224,12 @@ def plot_top_view(t: np.ndarray, qpos: np.ndarray, command, path: str | Path, ti
             raise ValueError(f"{name}: expected t [T] and qpos [T, {QPOS_DIM}] with T >= 2, got {tt.shape} and "
                              f"{qq.shape}")
     t, qpos = np.asarray(t, dtype=np.float64), np.asarray(qpos, dtype=np.float64)
-    cmd_xy = commanded_path(t, qpos[0, :2], float(yaw_of(qpos[0, 3:7])), command)
+    cmd_xy = commanded_path(t, qpos[0, :2], float(yaw_of(qpos[0, 3:7])), command) if route is None else \
+        np.vstack([qpos[:1, :2], np.asarray(route, dtype=np.float64)])
     figures = path_figures(t, qpos, command)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.plot(cmd_xy[:, 0], cmd_xy[:, 1], "--", color="tab:gray", lw=2, label="commanded")
+    ax.plot(cmd_xy[:, 0], cmd_xy[:, 1], "--", color="tab:gray", lw=2,
+            label="commanded" if route is None else "route (waypoints)")
     ax.plot(*cmd_xy[-1], "x", color="tab:gray", ms=10, mew=2)
     for k, (name, (tt, qq)) in enumerate(paths.items()):
         color, xy = f"C{k}", np.asarray(qq)[:, :2]

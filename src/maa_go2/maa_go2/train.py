@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -27,16 +29,19 @@ import torch
 import yaml
 
 from maa_core.atomic_io import atomic_torch_save, atomic_write_text, remove_stale_temps, torch_load_safe
-from maa_core.config import from_dict, load_yaml, to_dict
+from maa_core.config import load_config, to_dict
+from maa_core.weights_io import save_weights_file
 from maa_go2.actor_critic import ActorCritic
-from maa_go2.checkpoints import load_adaptation, save_actor, save_adaptation
+from maa_go2.checkpoints import load_adaptation, save_adaptation
 from maa_go2.engines.mujoco_engine import MujocoGo2Env
 from maa_go2.env_config import EnvConfig
 from maa_go2.ppo import PPO, PPOConfig, RolloutStorage
 
 
 @dataclass
-class TrainConfig:
+class Go2TrainConfig:
+    """Go2 PPO training run: iterations, checkpointing, the task (``env``) and PPO settings."""
+
     seed: int = 0
     iterations: int = 1500
     save_interval: int = 50
@@ -44,19 +49,18 @@ class TrainConfig:
     torch_threads: int = 1
     sim_threads: int = 1
     run_dir: str = "runs/go2"
+    #: stop (after a checkpoint) once this much training wall clock has been spent over all sittings; 0 = no limit
+    max_wall_clock_s: float = 0.0
     #: path of a pretrained adaptation module (safetensors): loaded and kept frozen; "" trains one concurrently
     adaptation_init: str = ""
     env: EnvConfig = field(default_factory=EnvConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
 
 
-def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
-    """YAML -> :class:`TrainConfig` (the ``train:`` section if present). Unknown keys raise ConfigError."""
-    data = load_yaml(path)
-    data = data.get("train", data)
-    if overrides:
-        data = {**data, **overrides}
-    return from_dict(TrainConfig, data)
+def load_train_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Go2TrainConfig:
+    """The ``train:`` section of a YAML file (composed on its ``base:`` files) -> :class:`Go2TrainConfig`, with
+    ``train.key=value`` overrides (``--set`` items). Unknown keys, wrong types and bad values raise ConfigError."""
+    return load_config(Go2TrainConfig, path, overrides, section="train")
 
 
 _CKPT_RE = re.compile(r"^ckpt_(\d+)\.pt$")
@@ -115,7 +119,7 @@ def resume_checkpoint(folder: Path, ac: ActorCritic, ppo: PPO) -> dict | None:
     return None
 
 
-def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> dict:
+def train(cfg: Go2TrainConfig, resume: bool = True, progress: bool = True) -> dict:
     """Train; returns the final summary dict. Resumes from the latest checkpoint in ``cfg.run_dir``."""
     from torch.utils.tensorboard import SummaryWriter
     from tqdm import tqdm
@@ -140,7 +144,12 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> dict:
     state = resume_checkpoint(run / "checkpoints", ac, ppo) if resume else None
     if state is not None:
         start_it, wall0 = state["iteration"], float(state["wall_clock_s"])
+        if "curriculum" in state:
+            env.sampler.load_state_dict({k: v.numpy() for k, v in state["curriculum"].items()})
+    truncate_curve(run, start_it)
     writer = SummaryWriter(str(run / "tb"))
+    stop_requested = threading.Event()
+    restore_signal = _stop_on_sigterm(stop_requested)
     n, t_steps = cfg.env.num_envs, cfg.ppo.steps_per_env
     obs, hist = env.obs.copy(), env.get_obs_history().copy()
     priv = env.privileged()
@@ -151,7 +160,8 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> dict:
                desc="go2 ppo")
     for it in bar:
         st = RolloutStorage(t_steps, n, ac.layout.obs_dim, obs.shape[1], priv.shape[1], hist.shape[1])
-        err_vx, falls, timeouts, rew_sum = 0.0, 0, 0, 0.0
+        err = np.zeros(3)  # |vx|, |vy|, |yaw| tracking errors summed over steps (training distribution)
+        contact_match, falls, timeouts, rew_sum = 0.0, 0, 0, 0.0
         tc = time.time()
         with torch.no_grad():
             for _ in range(t_steps):
@@ -168,7 +178,9 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> dict:
                        values=val, rewards=rew_t, dones=torch.from_numpy(done.astype(np.float32)))
                 hist = info["obs_history"].copy()
                 priv = env.privileged() if done.any() else priv_next
-                err_vx += float(np.abs(info["commands"][:, 0] - info["base_lin_vel"][:, 0]).mean())
+                meas = np.concatenate([info["base_lin_vel"][:, :2], info["base_ang_vel"][:, 2:3]], 1)
+                err += np.abs(info["commands"][:, :3] - meas).mean(0)
+                contact_match += float(info["contact_match"].mean())
                 falls += int(info["fell"].sum())
                 timeouts += int(info["time_outs"].sum())
                 rew_sum += float(rew.mean())
@@ -182,32 +194,90 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> dict:
         update_s = time.time() - tu
         wall = wall0 + time.time() - t0
         it1 = it + 1
-        metrics = {"reward_per_step": rew_sum / t_steps, "vx_abs_error": err_vx / t_steps,
+        metrics = {"reward_per_step": rew_sum / t_steps, "vx_abs_error": err[0] / t_steps,
+                   "vy_abs_error": err[1] / t_steps, "yaw_abs_error": err[2] / t_steps,
+                   "contact_match": contact_match / t_steps, "curriculum_coverage": _coverage(env),
                    "falls_per_1k_env_steps": 1000.0 * falls / (n * t_steps), "timeouts": timeouts,
                    "env_steps_per_s_collect": n * t_steps / collect_s, "update_s": update_s, **stats}
+        append_curve(run, {"iteration": it1, "env_steps": it1 * n * t_steps, "wall_clock_s": round(wall, 2),
+                           **{k: round(float(metrics[k]), 5) for k in CURVE_KEYS}})
         if it1 % cfg.log_interval == 0:
             for k, v in metrics.items():
                 writer.add_scalar(f"train/{k}", v, it1)
             for k, v in ep_stats.items():
                 writer.add_scalar(f"episode/{k}", float(np.mean(v)), it1)
             bar.set_postfix(r=f"{metrics['reward_per_step']:.4f}", vx=f"{metrics['vx_abs_error']:.3f}",
+                            yaw=f"{metrics['yaw_abs_error']:.3f}", cov=f"{metrics['curriculum_coverage']:.2f}",
                             ep=f"{np.mean(ep_stats.get('length_s', [0])):.1f}s")
-        if it1 % cfg.save_interval == 0 or it1 == cfg.iterations:
+        out_of_time = cfg.max_wall_clock_s > 0 and wall >= cfg.max_wall_clock_s
+        stop = out_of_time or stop_requested.is_set()
+        if it1 % cfg.save_interval == 0 or it1 == cfg.iterations or stop:
             summary = {"iterations": it1, "train_wall_clock_s": wall, "env_steps": it1 * n * t_steps,
                        "num_envs": n, "seed": cfg.seed, "actor_params": ac.layout.num_params,
                        "metrics": metrics, "episode": {k: float(np.mean(v)) for k, v in ep_stats.items()}}
-            _save(run, it1, ac, ppo, wall, cfg, summary)
+            _save(run, it1, ac, ppo, wall, cfg, summary, env)
             ep_stats = {}
+        if stop:
+            bar.write(f"stopped at iteration {it1} ({'wall-clock budget spent' if out_of_time else 'SIGTERM'}); "
+                      "checkpoint saved, run the same command to resume")
+            break
     writer.close()
+    restore_signal()
     return summary
 
 
-def _save(run: Path, it: int, ac: ActorCritic, ppo: PPO, wall: float, cfg: TrainConfig, summary: dict) -> None:
+def _stop_on_sigterm(flag: threading.Event):
+    """SIGTERM sets ``flag`` (training saves a checkpoint after the current iteration and returns); returns a
+    function that restores the previous handler. A no-op outside the main thread. kill -9 is safe as well: it only
+    loses the iterations since the last checkpoint."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGTERM, lambda *_: flag.set())
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+def _coverage(env: MujocoGo2Env) -> float:
+    cur = env.sampler.curriculum
+    return cur.coverage() if cur is not None else 1.0
+
+
+#: per-iteration learning-curve columns (``curve.jsonl``), besides iteration, env_steps and wall_clock_s
+CURVE_KEYS = ("vx_abs_error", "vy_abs_error", "yaw_abs_error", "contact_match", "curriculum_coverage",
+              "reward_per_step", "falls_per_1k_env_steps")
+
+
+def append_curve(run: Path, row: dict) -> None:
+    """Append one row to ``run/curve.jsonl`` (a kill can at worst truncate the last line; readers skip it)."""
+    with open(run / "curve.jsonl", "a") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
+def read_curve(run: str | Path) -> list[dict]:
+    """Rows of ``run/curve.jsonl`` in order; unparsable lines (a truncated last line) are skipped."""
+    path = Path(run) / "curve.jsonl"
+    rows = []
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def truncate_curve(run: Path, iteration: int) -> None:
+    """Drop curve rows after ``iteration`` (the checkpoint training resumes from), atomically."""
+    rows = [r for r in read_curve(run) if r.get("iteration", 0) <= iteration]
+    atomic_write_text(run / "curve.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _save(run: Path, it: int, ac: ActorCritic, ppo: PPO, wall: float, cfg: Go2TrainConfig, summary: dict,
+          env: MujocoGo2Env) -> None:
     path = run / "checkpoints" / f"ckpt_{it:05d}.pt"
     remove_stale_temps(path)
+    curriculum = {k: torch.from_numpy(np.asarray(v)) for k, v in env.sampler.state_dict().items()}
     atomic_torch_save({"model": ac.state_dict(), "ppo": ppo.state_dict(), "iteration": int(it),
-                       "wall_clock_s": float(wall), "config": to_dict(cfg)}, path)
-    save_actor(run / "actors" / f"actor_{it:05d}.safetensors", ac.layout, ac.actor.flat(), iteration=it,
-               seed=cfg.seed, history_len=cfg.env.history_len)
+                       "wall_clock_s": float(wall), "config": to_dict(cfg), "curriculum": curriculum}, path)
+    save_weights_file(run / "actors" / f"actor_{it:05d}.safetensors", ac.layout, ac.actor.flat(),
+                      extra={"iteration": int(it), "seed": cfg.seed, "history_len": cfg.env.history_len})
     save_adaptation(run / "adaptation" / f"adaptation_{it:05d}.safetensors", ac.adaptation)
     atomic_write_text(run / "summary.json", json.dumps(summary, indent=2))

@@ -1,10 +1,11 @@
 """Typed configs of the manipulation collectors and evaluation (YAML -> dataclasses, unknown keys rejected)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from maa_core.config import ConfigError, from_dict, load_yaml, to_dict
+from maa_core.config import ConfigError, load_config, to_dict
 
 __all__ = ["DaggerConfig", "SacConfig", "CollectConfig", "EvalConfig", "load_collect_config", "load_eval_config",
            "ConfigError", "to_dict"]
@@ -142,16 +143,14 @@ class EvalConfig:
                                             f"expected a subset of {sorted(known)}")
 
 
-def load_collect_config(path: str | Path, overrides: dict | None = None) -> CollectConfig:
-    data = load_yaml(path)
-    data.update(overrides or {})
-    return from_dict(CollectConfig, data)
+def load_collect_config(path: str | Path, overrides: Iterable[str] = ()) -> CollectConfig:
+    """A collection config (YAML composed on its ``base:`` files) with ``key=value`` overrides, e.g. ``seeds=[0]``."""
+    return load_config(CollectConfig, path, overrides)
 
 
-def load_eval_config(path: str | Path, overrides: dict | None = None) -> EvalConfig:
-    data = load_yaml(path)
-    data.update(overrides or {})
-    return from_dict(EvalConfig, data)
+def load_eval_config(path: str | Path, overrides: Iterable[str] = ()) -> EvalConfig:
+    """An evaluation config (YAML composed on its ``base:`` files) with ``key=value`` overrides, e.g. ``episodes=2``."""
+    return load_config(EvalConfig, path, overrides)
 
 
 def run_name_for(cfg: CollectConfig, seed: int) -> str:

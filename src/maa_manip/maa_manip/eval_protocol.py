@@ -110,14 +110,13 @@ def check_autoencoder(run_dir: Path, zoo_path: Path, rows: int, episodes: int, s
 
 def load_run_config(run_dir: Path):
     """The preset a run was trained with (``<run>/config.yaml`` minus the ``resolved`` bookkeeping section)."""
-    import yaml
-
-    from maa_core.config import from_dict
+    from maa_core.config import from_dict, load_yaml
     from maa_generator.training.config import RunConfig
 
-    data = yaml.safe_load((run_dir / "config.yaml").read_text())
+    path = Path(run_dir) / "config.yaml"
+    data = load_yaml(path)
     data.pop("resolved", None)
-    return from_dict(RunConfig, data)
+    return from_dict(RunConfig, data, source=path)
 
 
 def summarize(run_dirs: list[Path], out: Path, command: str, zoo_path: Path, root: Path | None = None) -> dict:

@@ -23,18 +23,21 @@ def test_from_dict_nested_and_roundtrip():
     assert isinstance(cfg.diffusion.ema_decay, float)  # int accepted for float fields
     assert cfg.embedding == EmbeddingConfig()  # defaults
     assert from_dict(ModelConfig, to_dict(cfg)) == cfg
+    # values that convert losslessly are converted, as on the command line (maa_core.config, "Types")
+    lenient = from_dict(ModelConfig, {"autoencoder": {"latent_channels": "64"}, "diffusion": {"clip_sample": 0}})
+    assert lenient.autoencoder.latent_channels == 64 and lenient.diffusion.clip_sample is False
 
 
 @pytest.mark.parametrize(
     "data, message",
     [
-        ({"autoencoder": {"latent_channels": "64"}}, "autoencoder.latent_channels: expected int, got str"),
+        ({"autoencoder": {"latent_channels": "sixty"}}, "autoencoder.latent_channels: expected int, got str"),
         ({"autoencoder": {"latent_channels": True}}, "autoencoder.latent_channels: expected int, got bool"),
         ({"autoencoder": {"hidden": [64, "x"]}}, r"autoencoder.hidden\[1\]: expected int, got str"),
         ({"autoencoder": {"chunks": [0, 1]}}, r"autoencoder.chunks"),
         ({"embedding": {"temperature": "hot"}}, "embedding.temperature: expected float, got str"),
         ({"embedding": {"obs_dim": 1.5}}, "embedding.obs_dim: expected"),
-        ({"diffusion": {"clip_sample": 1}}, "diffusion.clip_sample: expected bool, got int"),
+        ({"diffusion": {"clip_sample": "maybe"}}, "diffusion.clip_sample: expected bool, got str"),
         ({"diffusion": {"bogus": 1}}, r"diffusion: unknown key\(s\) \['bogus'\]"),
         ({"training": {}}, r"unknown key\(s\) \['training'\]"),
         ({"embedding": [1, 2]}, "embedding: expected a mapping"),

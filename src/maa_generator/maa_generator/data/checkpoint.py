@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from maa_core.atomic_io import atomic_path, atomic_write_text
+from maa_core.weights_io import WeightsError, read_safetensors
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
@@ -127,9 +127,9 @@ def load_checkpoint(directory: str | Path, modules: dict[str, nn.Module] | None 
             f"({str(meta['sha256'])[:16]}...): the file is truncated or corrupt"
         )
     try:
-        flat = load_file(str(weights))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{weights}: cannot read safetensors ({exc})") from None
+        flat, _ = read_safetensors(weights, "generator checkpoint weights", framework="pt")
+    except WeightsError as exc:
+        raise CheckpointError(str(exc)) from None
     expected = {k: list(v) for k, v in meta["tensors"].items()}
     got = {k: list(v.shape) for k, v in flat.items()}
     if expected != got:

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
+from maa_core.weights_io import WeightsError, read_safetensors
 from maa_generator.data.checkpoint import CheckpointError
 
 NOVELTY_FILE = "novelty.safetensors"
@@ -82,8 +82,8 @@ class NoveltyReference:
         if not path.exists():
             return None
         try:
-            tensors = load_file(str(path))
+            tensors, _ = read_safetensors(path, "novelty reference (tensors 'bank' [K, E] and 'scale')", framework="pt")
             return cls(tensors["bank"], float(tensors["scale"]))
-        except (SafetensorError, OSError, KeyError, ValueError) as exc:
+        except (WeightsError, KeyError, ValueError, TypeError, RuntimeError) as exc:
             raise CheckpointError(f"{path}: unreadable novelty reference ({type(exc).__name__}: {exc}); delete it "
                                   "or rebuild it with `python -m maa_generator.data.novelty_cli`") from None

@@ -1,5 +1,6 @@
 """Typed model configuration (autoencoder, embedding, diffusion) loaded from the top-level YAML keys
-``autoencoder:``, ``embedding:`` and ``diffusion:`` (see ``config/{tiny,default,paper}.yaml``)."""
+``autoencoder:``, ``embedding:`` and ``diffusion:`` (see ``config/{tiny,default,paper}.yaml``) through
+:mod:`maa_core.config`."""
 
 from __future__ import annotations
 
@@ -263,19 +264,19 @@ class ModelConfig:
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
 
     @classmethod
-    def from_mapping(cls, data: Mapping, *, model_sections_only: bool = False) -> ModelConfig:
-        """Build from a dict. With ``model_sections_only``, other top-level sections (data, training) are ignored."""
+    def from_mapping(cls, data: Mapping, *, model_sections_only: bool = False,
+                     source: str | Path | None = None) -> ModelConfig:
+        """Build from a dict (``source``: the file it came from, named in errors). With ``model_sections_only``,
+        other top-level sections (data, training) are ignored."""
         if model_sections_only:
             data = {k: v for k, v in data.items() if k in MODEL_SECTIONS}
-        return from_dict(cls, data)
+        return from_dict(cls, data, source=source)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> ModelConfig:
-        """Load the model sections of a preset (``config/default.yaml``); other top-level sections are ignored."""
-        try:
-            return cls.from_mapping(load_yaml(path), model_sections_only=True)
-        except ConfigError as exc:
-            raise ConfigError(f"{path}: {exc}") from None
+        """Load the model sections of a preset (``config/default.yaml``, composed on its ``base:`` files); other
+        top-level sections are ignored. A whole preset with overrides: ``maa_generator.training.config``."""
+        return cls.from_mapping(load_yaml(path), model_sections_only=True, source=path)
 
     def to_dict(self) -> dict:
         return to_dict(self)

@@ -1,15 +1,14 @@
 """Training configuration: the ``data:`` and ``train:`` sections of a preset, plus the whole-file ``RunConfig``.
 
-Loaded with the generic :func:`maa_generator.models.config.from_dict` (unknown keys and wrong types are errors).
+Loaded with :func:`maa_core.config.load_config` (unknown keys and wrong types are errors).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from maa_core.config import ConfigError, from_dict, load_yaml
+from maa_core.config import ConfigError, load_config
 from maa_generator.models.config import AutoencoderConfig, DiffusionConfig, EmbeddingConfig, ModelConfig
 
 STAGES = ("autoencoder", "embedding", "generator")
@@ -103,27 +102,7 @@ class RunConfig:
         return ModelConfig(self.autoencoder, self.embedding, self.diffusion)
 
 
-def _set_dotted(data: dict, key: str, value) -> None:
-    parts = key.split(".")
-    cur = data
-    for p in parts[:-1]:
-        cur = cur.setdefault(p, {})
-        if not isinstance(cur, dict):
-            raise ConfigError(f"override {key}: {p} is not a section")
-    cur[parts[-1]] = value
-
-
-def load_run_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
-    """Load a preset YAML (unknown keys are errors) and apply ``key.sub=value`` overrides (values parsed as YAML)."""
-    data = load_yaml(path)
-    for item in overrides or []:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} must look like section.key=value")
-        key, val = item.split("=", 1)
-        _set_dotted(data, key.strip(), yaml.safe_load(val))
-    try:
-        return from_dict(RunConfig, data)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-
-
+def load_run_config(path: str | Path, overrides: Iterable[str] | None = ()) -> RunConfig:
+    """Load a preset YAML (composed on its ``base:`` files; unknown keys are errors) and apply ``section.key=value``
+    overrides (values parsed as YAML), e.g. ``["train.seed=3", "data.tasks=[reach]"]``."""
+    return load_config(RunConfig, path, overrides or ())

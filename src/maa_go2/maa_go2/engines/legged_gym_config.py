@@ -1,10 +1,18 @@
 """legged_gym configuration of the Go2 walk-these-ways task (Isaac Gym backend).
 
 ``Go2WTWCfg(LeggedRobotCfg)`` / ``Go2WTWCfgPPO(LeggedRobotCfgPPO)`` follow legged_gym's nesting (env, terrain,
-commands, init_state, control, asset, domain_rand, rewards, normalization, noise, sim) and take every number from
-the shared definitions (``maa_go2.control``, ``commands``, ``observation``, ``rewards``, ``randomization``), so the
-GPU and CPU engines train the same task. Without legged_gym installed the classes still exist (on a small local
-stand-in for ``BaseConfig``) so their values can be inspected and tested.
+commands, init_state, control, asset, domain_rand, rewards, normalization, noise, viewer, sim) and take every number
+from the shared definitions (``maa_go2.control``, ``commands``, ``observation``, ``rewards``, ``randomization``), so
+the GPU and CPU engines train the same task.
+
+Every nested class derives from its ``LeggedRobotCfg.<name>`` parent, so the defaults that ``LeggedRobot`` reads and
+this file does not set (the thirteen asset options, ``normalization.obs_scales.lin_vel``, ``env.test``,
+``sim.physx``, the viewer, ...) are inherited. Two nested classes deliberately do not derive: ``commands.ranges`` and
+``rewards.scales`` hold exactly the shared command ranges and reward terms (legged_gym's own ``heading`` range and
+reward terms such as ``feet_air_time`` are not part of this task).
+
+Without legged_gym installed the classes still exist, on a local stand-in for ``LeggedRobotCfg`` whose nested classes
+are empty, so their values can be inspected and tested. The module runs on Python 3.8 (Isaac Gym Preview 4).
 """
 from __future__ import annotations
 
@@ -12,10 +20,11 @@ import inspect
 
 from maa_go2 import control
 from maa_go2.commands import NUM_COMMANDS, CommandRanges
+from maa_go2.curriculum import CurriculumConfig
 from maa_go2.joint_order import JOINT_NAMES
 from maa_go2.observation import COMMAND_SCALES, DOF_VEL_SCALE, OBS_DIM
-from maa_go2.randomization import PRIV_DIM, RandomizationConfig
-from maa_go2.rewards import DEFAULT_SCALES
+from maa_go2.randomization import NOMINAL, PRIV_DIM, RandomizationConfig
+from maa_go2.rewards import DEFAULT_SCALES, RewardConfig
 
 try:  # pragma: no cover - only with legged_gym installed
     from legged_gym.envs.base.legged_robot_config import LeggedRobotCfg, LeggedRobotCfgPPO
@@ -24,13 +33,8 @@ try:  # pragma: no cover - only with legged_gym installed
 except ImportError:
     HAVE_LEGGED_GYM = False
 
-    class _BaseConfig:
-        """Stand-in for legged_gym's BaseConfig: instantiates nested config classes recursively."""
-
-        def __init__(self) -> None:
-            _init_members(self)
-
     def _init_members(obj) -> None:
+        """Instantiate nested config classes recursively (what legged_gym's ``BaseConfig.__init__`` does)."""
         for key in dir(obj):
             if key == "__class__":
                 continue
@@ -40,27 +44,91 @@ except ImportError:
                 setattr(obj, key, inst)
                 _init_members(inst)
 
+    class _BaseConfig:
+        """Stand-in for legged_gym's BaseConfig: instantiates nested config classes recursively."""
+
+        def __init__(self) -> None:
+            _init_members(self)
+
     class LeggedRobotCfg(_BaseConfig):  # type: ignore[no-redef]
-        pass
+        """Empty parents, so that ``Go2WTWCfg``'s nested classes can name them without legged_gym."""
+
+        class env:
+            pass
+
+        class terrain:
+            pass
+
+        class commands:
+            pass
+
+        class init_state:
+            pass
+
+        class control:
+            pass
+
+        class asset:
+            pass
+
+        class domain_rand:
+            pass
+
+        class rewards:
+            pass
+
+        class normalization:
+            class obs_scales:
+                pass
+
+        class noise:
+            class noise_scales:
+                pass
+
+        class viewer:
+            pass
+
+        class sim:
+            class physx:
+                pass
 
     class LeggedRobotCfgPPO(_BaseConfig):  # type: ignore[no-redef]
-        pass
+        class policy:
+            pass
+
+        class algorithm:
+            pass
+
+        class runner:
+            pass
 
 _CMD = CommandRanges()
+_CUR = CurriculumConfig()
 _DR = RandomizationConfig()
+INIT_HEIGHT = 0.33  #: = EnvConfig.init_height
+INIT_JOINT_NOISE = 0.1  #: = EnvConfig.init_joint_noise
+FALL_GRAVITY_Z = -0.5  #: = EnvConfig.fall_gravity_z
+FALL_HEIGHT = 0.12  #: = EnvConfig.fall_height
+HISTORY_LEN = 15  #: = EnvConfig.history_len
 
 
 class Go2WTWCfg(LeggedRobotCfg):
-    class env:
+    """The Go2 walk-these-ways task for legged_gym (values: the shared modules and ``EnvConfig`` defaults)."""
+
+    class env(LeggedRobotCfg.env):
         num_envs = 4096
         num_observations = OBS_DIM
-        num_privileged_obs = PRIV_DIM
+        num_privileged_obs = PRIV_DIM  #: the critic's extra input (the actor-critic concatenates it to the obs)
         num_actions = 12
         env_spacing = 3.0
         send_timeouts = True
         episode_length_s = 20
+        test = False  #: read by unitree_rl_gym's LeggedRobot.step (real-time pacing for play)
+        history_len = HISTORY_LEN  #: observations in the adaptation module's history
+        fall_gravity_z = FALL_GRAVITY_Z  #: terminate when projected gravity z exceeds this
+        fall_height = FALL_HEIGHT  #: terminate when the base is lower than this [m]
 
-    class terrain:
+    class terrain(LeggedRobotCfg.terrain):
         mesh_type = "plane"
         measure_heights = False
         static_friction = 1.0
@@ -68,13 +136,14 @@ class Go2WTWCfg(LeggedRobotCfg):
         restitution = 0.0
         curriculum = False
 
-    class commands:
+    class commands(LeggedRobotCfg.commands):
         curriculum = False
         num_commands = NUM_COMMANDS
         resampling_time = 10.0
         heading_command = False
+        zero_below = _CMD.zero_below  #: CommandRanges.zero_below
 
-        class ranges:
+        class ranges:  #: exactly maa_go2.commands.CommandRanges (no legged_gym ``heading``)
             lin_vel_x = list(_CMD.lin_vel_x)
             lin_vel_y = list(_CMD.lin_vel_y)
             ang_vel_yaw = list(_CMD.ang_vel_yaw)
@@ -89,14 +158,25 @@ class Go2WTWCfg(LeggedRobotCfg):
             aux_reward_coef = list(_CMD.aux_reward_coef)
             gaits = list(_CMD.gaits)
 
-    class init_state:
-        pos = [0.0, 0.0, 0.42]
+        class wtw_curriculum:  #: maa_go2.curriculum.CurriculumConfig (legged_gym's own ``curriculum`` stays off)
+            enabled = _CUR.enabled
+            cells_vx = _CUR.cells_vx
+            cells_yaw = _CUR.cells_yaw
+            initial_vx = list(_CUR.initial_vx)
+            initial_yaw = list(_CUR.initial_yaw)
+            max_lin_error = _CUR.max_lin_error
+            max_yaw_error = _CUR.max_yaw_error
+            step = _CUR.step
+
+    class init_state(LeggedRobotCfg.init_state):
+        pos = [0.0, 0.0, INIT_HEIGHT]  #: reset pose: base at init_height above the env origin, upright, at rest
         rot = [0.0, 0.0, 0.0, 1.0]
         lin_vel = [0.0, 0.0, 0.0]
         ang_vel = [0.0, 0.0, 0.0]
         default_joint_angles = {n: float(v) for n, v in zip(JOINT_NAMES, control.DEFAULT_JOINT_POS)}
+        joint_noise = INIT_JOINT_NOISE  #: reset joints: default pose + uniform(-joint_noise, joint_noise) [rad]
 
-    class control:
+    class control(LeggedRobotCfg.control):
         control_type = "P"
         stiffness = {"joint": control.KP}
         damping = {"joint": control.KD}
@@ -104,16 +184,15 @@ class Go2WTWCfg(LeggedRobotCfg):
         hip_scale_reduction = control.HIP_SCALE_REDUCTION
         decimation = control.DECIMATION
 
-    class asset:
+    class asset(LeggedRobotCfg.asset):
         file = "{LEGGED_GYM_ROOT_DIR}/resources/robots/go2/urdf/go2.urdf"
         name = "go2"
         foot_name = "foot"
         penalize_contacts_on = ["thigh", "calf"]
         terminate_after_contacts_on = ["base"]
         self_collisions = 1
-        flip_visual_attachments = True
 
-    class domain_rand:
+    class domain_rand(LeggedRobotCfg.domain_rand):
         randomize_friction = True
         friction_range = list(_DR.friction)
         randomize_restitution = True
@@ -127,22 +206,23 @@ class Go2WTWCfg(LeggedRobotCfg):
         randomize_kd_factor = True
         kd_factor_range = list(_DR.kd_factor)
         latency_prob = _DR.latency_prob
+        num_model_variants = _DR.num_model_variants  #: friction/restitution/mass sets drawn at reset (as MuJoCo)
         push_robots = True
         push_interval_s = _DR.push_interval_s
         max_push_vel_xy = _DR.push_max_vel
 
-    class rewards:
+    class rewards(LeggedRobotCfg.rewards):
         only_positive_rewards = True
         only_positive_rewards_ji22_style = True
         sigma_rew_neg = 0.02
         soft_dof_pos_limit = 0.9
         base_height_target = 0.30
 
-        class scales:
+        class scales:  #: exactly the shared reward terms (maa_go2.rewards.DEFAULT_SCALES), set below
             pass
 
-    class normalization:
-        class obs_scales:
+    class normalization(LeggedRobotCfg.normalization):
+        class obs_scales(LeggedRobotCfg.normalization.obs_scales):
             dof_pos = 1.0
             dof_vel = DOF_VEL_SCALE
             commands = [float(s) for s in COMMAND_SCALES]
@@ -150,20 +230,26 @@ class Go2WTWCfg(LeggedRobotCfg):
         clip_observations = 100.0
         clip_actions = 10.0
 
-    class noise:
-        add_noise = True
+    class noise(LeggedRobotCfg.noise):
+        add_noise = True  #: EnvConfig.obs_noise
         noise_level = 1.0
 
-        class noise_scales:
+        class noise_scales(LeggedRobotCfg.noise.noise_scales):
             gravity = 0.05
             dof_pos = 0.01
             dof_vel = 1.5
 
-    class sim:
+    class viewer(LeggedRobotCfg.viewer):
+        pass
+
+    class sim(LeggedRobotCfg.sim):
         dt = control.SIM_DT
         substeps = 1
         gravity = [0.0, 0.0, -9.81]
         up_axis = 1
+
+        class physx(LeggedRobotCfg.sim.physx):
+            pass
 
 
 for _name, _scale in DEFAULT_SCALES.items():
@@ -171,14 +257,16 @@ for _name, _scale in DEFAULT_SCALES.items():
 
 
 class Go2WTWCfgPPO(LeggedRobotCfgPPO):
-    class policy:
+    """PPO settings (the project's PPO, ``maa_go2.ppo.PPOConfig`` defaults) in legged_gym's nesting."""
+
+    class policy(LeggedRobotCfgPPO.policy):
         init_noise_std = 1.0
         actor_hidden_dims = [256, 128, 128]
         critic_hidden_dims = [256, 128, 128]
         adaptation_module_hidden_dims = [256, 128]
         activation = "elu"
 
-    class algorithm:
+    class algorithm(LeggedRobotCfgPPO.algorithm):
         value_loss_coef = 1.0
         use_clipped_value_loss = True
         clip_param = 0.2
@@ -192,7 +280,7 @@ class Go2WTWCfgPPO(LeggedRobotCfgPPO):
         desired_kl = 0.01
         max_grad_norm = 1.0
 
-    class runner:
+    class runner(LeggedRobotCfgPPO.runner):
         policy_class_name = "ActorCritic"
         algorithm_class_name = "PPO"
         num_steps_per_env = 24
@@ -203,4 +291,97 @@ class Go2WTWCfgPPO(LeggedRobotCfgPPO):
         resume = False
         load_run = -1
         checkpoint = -1
-        history_len = 15
+        history_len = HISTORY_LEN
+
+
+def apply_env_config(cfg: Go2WTWCfg, env) -> Go2WTWCfg:
+    """Copy a :class:`maa_go2.env_config.EnvConfig` (the YAML the MuJoCo engine trains on) into ``cfg``.
+
+    Command ranges, the command curriculum, reward scales and the ji22 combination, episode length, resampling time,
+    the randomization ranges, the reset pose, the termination thresholds, PD gains, action clip, observation noise
+    and the history length come from ``env``, so one YAML file configures both engines. ``num_envs`` is left to the
+    caller (GPU runs use thousands of envs). Returns ``cfg``.
+    """
+    cfg.env.episode_length_s = env.episode_length_s
+    cfg.env.history_len = env.history_len
+    cfg.env.fall_gravity_z = env.fall_gravity_z
+    cfg.env.fall_height = env.fall_height
+    cfg.commands.resampling_time = env.resampling_time_s
+    cfg.commands.zero_below = env.commands.zero_below
+    for key, value in vars(env.commands).items():
+        if key != "zero_below":
+            setattr(cfg.commands.ranges, key, list(value))
+    for key, value in vars(env.curriculum).items():
+        setattr(cfg.commands.wtw_curriculum, key, list(value) if isinstance(value, list) else value)
+    cfg.rewards.scales = type("scales", (), {})()  # exactly the YAML's terms, none of the class defaults
+    for key, value in env.rewards.scales.items():
+        setattr(cfg.rewards.scales, key, value)
+    cfg.rewards.sigma_rew_neg = env.rewards.sigma_rew_neg
+    cfg.rewards.only_positive_rewards_ji22_style = env.rewards.only_positive_ji22
+    _apply_domain_rand(cfg.domain_rand, env.domain_rand)
+    cfg.init_state.pos = [0.0, 0.0, float(env.init_height)]
+    cfg.init_state.joint_noise = env.init_joint_noise
+    cfg.control.stiffness = {"joint": float(env.kp)}
+    cfg.control.damping = {"joint": float(env.kd)}
+    cfg.normalization.clip_actions = env.clip_actions
+    cfg.noise.add_noise = bool(env.obs_noise)
+    return cfg
+
+
+def _apply_domain_rand(out, dr: RandomizationConfig) -> None:
+    for name in ("friction", "restitution", "added_mass", "motor_strength", "kp_factor", "kd_factor"):
+        setattr(out, f"{name}_range", list(getattr(dr, name)))
+    for flag in ("randomize_friction", "randomize_restitution", "randomize_base_mass", "randomize_motor_strength",
+                 "randomize_kp_factor", "randomize_kd_factor", "push_robots"):
+        setattr(out, flag, dr.enabled)
+    out.latency_prob = dr.latency_prob if dr.enabled else 0.0
+    out.num_model_variants = dr.num_model_variants
+    out.push_interval_s = dr.push_interval_s
+    out.max_push_vel_xy = dr.push_max_vel
+
+
+# ------------------------------------------------------------------------------ legged_gym cfg -> shared configs
+_DR_FLAGS = {"friction": "randomize_friction", "restitution": "randomize_restitution",
+             "added_mass": "randomize_base_mass", "motor_strength": "randomize_motor_strength",
+             "kp_factor": "randomize_kp_factor", "kd_factor": "randomize_kd_factor"}
+
+
+def cfg_members(obj) -> dict:
+    """Public attributes of a legged_gym config node (class attributes included, as legged_gym's class_to_dict)."""
+    return {k: getattr(obj, k) for k in dir(obj) if not k.startswith("_")}
+
+
+def command_ranges(cfg) -> CommandRanges:
+    """The shared :class:`CommandRanges` of ``cfg.commands`` (ranges + ``zero_below``)."""
+    ranges = {k: list(v) for k, v in cfg_members(cfg.commands.ranges).items()}
+    return CommandRanges(**ranges, zero_below=float(getattr(cfg.commands, "zero_below", _CMD.zero_below)))
+
+
+def curriculum_config(cfg) -> CurriculumConfig:
+    """The shared :class:`CurriculumConfig` of ``cfg.commands.wtw_curriculum``."""
+    return CurriculumConfig(**cfg_members(cfg.commands.wtw_curriculum))
+
+
+def reward_config(cfg) -> RewardConfig:
+    """The shared :class:`RewardConfig` of ``cfg.rewards`` (scales, sigma_rew_neg, ji22 combination)."""
+    return RewardConfig(scales=dict(cfg_members(cfg.rewards.scales)), sigma_rew_neg=cfg.rewards.sigma_rew_neg,
+                        only_positive_ji22=bool(cfg.rewards.only_positive_rewards_ji22_style))
+
+
+def randomization_config(cfg) -> RandomizationConfig:
+    """The shared :class:`RandomizationConfig` of ``cfg.domain_rand``.
+
+    All ``randomize_*`` flags off (and no latency): ``enabled=False`` (nominal values, as MuJoCo with
+    ``domain_rand.enabled: false``). Otherwise a parameter whose flag is off gets the range ``[nominal, nominal]``.
+    """
+    dr = cfg.domain_rand
+    flags = {name: bool(getattr(dr, flag)) for name, flag in _DR_FLAGS.items()}
+    enabled = any(flags.values()) or dr.latency_prob > 0
+    ranges = {name: (list(getattr(dr, f"{name}_range")) if on else [NOMINAL[name]] * 2) for name, on in flags.items()}
+    return RandomizationConfig(enabled=enabled, latency_prob=float(dr.latency_prob),
+                               push_interval_s=float(dr.push_interval_s), push_max_vel=float(dr.max_push_vel_xy),
+                               num_model_variants=int(dr.num_model_variants), **ranges)
+
+
+__all__ = ["Go2WTWCfg", "Go2WTWCfgPPO", "HAVE_LEGGED_GYM", "apply_env_config", "cfg_members", "command_ranges",
+           "curriculum_config", "randomization_config", "reward_config"]

@@ -17,6 +17,7 @@ from mujoco import rollout
 from maa_core.rotations import quat_to_rot
 from maa_go2 import commands as cmds
 from maa_go2.control import DECIMATION, DEFAULT_JOINT_POS, POLICY_DT, SIM_DT, action_to_target, pd_torque
+from maa_go2.curriculum import CommandSampler
 from maa_go2.env_config import EnvConfig
 from maa_go2.joint_order import JOINT_NAMES
 from maa_go2.observation import NOISE_VECTOR, OBS_DIM, ObservationHistory, build_observation
@@ -34,7 +35,11 @@ def go2_xml_path() -> str:
 
 
 def load_model(xml_path: str | None = None) -> mujoco.MjModel:
-    model = mujoco.MjModel.from_xml_path(xml_path or go2_xml_path())
+    return check_joint_order(mujoco.MjModel.from_xml_path(xml_path or go2_xml_path()))
+
+
+def check_joint_order(model: mujoco.MjModel) -> mujoco.MjModel:
+    """Return ``model`` if its 12 hinge joints follow :data:`JOINT_NAMES`; raise ValueError otherwise."""
     names = tuple(model.joint(i + 1).name for i in range(model.njnt - 1))
     if names != JOINT_NAMES:
         raise ValueError(f"MJCF joint order {names} differs from joint_order.JOINT_NAMES {JOINT_NAMES}")
@@ -46,11 +51,16 @@ class MujocoGo2Env:
     info`` with ``info["obs_history"] [N, H*70]``, ``info["time_outs"] [N]`` and diagnostics. Finished envs are
     reset automatically (their returned obs is the first of the new episode)."""
 
-    def __init__(self, cfg: EnvConfig, seed: int = 0, xml_path: str | None = None, nthread: int = 1):
+    def __init__(self, cfg: EnvConfig, seed: int = 0, xml_path: str | None = None, nthread: int = 1,
+                 base_model: mujoco.MjModel | None = None):
         self.cfg, self.num_envs = cfg, cfg.num_envs
         self.rng = np.random.default_rng(seed)
-        self.base_model = load_model(xml_path)
+        self.base_model = check_joint_order(base_model) if base_model is not None else load_model(xml_path)
         n = self.num_envs
+        #: model-error knobs (evaluation only, :mod:`maa_go2.mismatch`): actuation delay inside a policy step in
+        #: physics substeps of SIM_DT (0..DECIMATION), and a factor on the motor torque limits, both ``[N]``
+        self.extra_delay_substeps = np.zeros(n, dtype=np.int64)
+        self.torque_limit_scale = np.ones(n)
         self.models = [self.base_model] * n
         self.datas = [mujoco.MjData(self.base_model) for _ in range(max(1, nthread))]
         m = self.base_model
@@ -69,6 +79,7 @@ class MujocoGo2Env:
         self.last_last_actions = np.zeros((n, 12))
         self.commands = np.zeros((n, cmds.NUM_COMMANDS))
         self.command_override: np.ndarray | None = None  #: fixed commands [N,15] (evaluation); no resampling
+        self.sampler = CommandSampler(cfg.commands, cfg.curriculum, self.rng, n)  #: commands + curriculum
         self.gait_index = np.zeros(n)
         self.episode_step = np.zeros(n, dtype=np.int64)
         self.params = sample_params(self.rng, n, cfg.domain_rand)
@@ -78,6 +89,7 @@ class MujocoGo2Env:
         self.pushes_enabled = True
         self.obs = np.zeros((n, OBS_DIM), dtype=np.float32)
         self.torques = np.zeros((n, 12))
+        self.last_applied = np.zeros((n, 12))  #: the actions of the previous physics step (for sub-step delay)
         self.reset()
 
     def _make_variants(self) -> None:
@@ -129,11 +141,11 @@ class MujocoGo2Env:
         st[:, 8:20] = DEFAULT_JOINT_POS + self.rng.uniform(-1, 1, (k, 12)) * self.cfg.init_joint_noise
         self.state[ids] = st
         self.sensordata[ids] = 0.0
-        for buf in (self.actions, self.last_actions, self.last_last_actions, self.torques):
+        for buf in (self.actions, self.last_actions, self.last_last_actions, self.torques, self.last_applied):
             buf[ids] = 0.0
         self.episode_step[ids] = 0
         self.gait_index[ids] = 0.0
-        self._resample(ids)
+        self._resample(ids, completed=False)
         obs = self._observe(ids)
         self.obs[ids] = obs
         self.history.reset(ids, obs)
@@ -141,11 +153,12 @@ class MujocoGo2Env:
             v[ids] = 0.0
         return self.obs
 
-    def _resample(self, ids: np.ndarray) -> None:
+    def _resample(self, ids: np.ndarray, completed: bool = True) -> None:
+        self.sampler.finish(ids, self.commands[ids], completed)
         if self.command_override is not None:
             self.commands[ids] = self.command_override[ids]
         else:
-            self.commands[ids] = cmds.sample_commands(self.rng, ids.size, self.cfg.commands)
+            self.commands[ids] = self.sampler.sample(ids.size)
 
     def set_commands(self, commands: np.ndarray | None) -> None:
         """Fix the commands of every env to ``commands [N,15]`` (None: back to random sampling)."""
@@ -195,14 +208,19 @@ class MujocoGo2Env:
         kd = self.cfg.kd * p["kd_factor"][:, None]
         strength = p["motor_strength"][:, None]
         force_max = np.zeros((self.num_envs, 9))
-        for _ in range(DECIMATION):
-            tau = pd_torque(target, self.state[:, 8:20], self.state[:, 26:38], kp, kd, strength)
+        delayed = self.extra_delay_substeps > 0
+        previous = action_to_target(self.last_applied) if delayed.any() else target
+        limit = self.torque_limit_scale[:, None]
+        for i in range(DECIMATION):
+            tgt = np.where((i < self.extra_delay_substeps)[:, None], previous, target) if delayed.any() else target
+            tau = pd_torque(tgt, self.state[:, 8:20], self.state[:, 26:38], kp, kd, strength, limit)
             rollout.rollout(self.models, self.datas, self.state, tau[:, None, :], nstep=1, state=self._st,
                             sensordata=self._sd, skip_checks=True)
             self.state[:] = self._st[:, 0]
             force_max = np.maximum(force_max, self._sd[:, 0, 24:33])
         self.sensordata[:] = self._sd[:, 0]
         self.sensordata[:, 24:33] = force_max  # contact forces: max over the 4 physics steps
+        self.last_applied[:] = actions
         self.torques[:] = tau
 
     def step(self, actions: np.ndarray):
@@ -231,6 +249,7 @@ class MujocoGo2Env:
                          kin["foot_pos_body"], kin["foot_height"], kin["foot_vel"], kin["foot_force"],
                          kin["collision_force"], self.commands, feet, cmds.desired_contact(feet, self.commands))
         reward, terms = compute_rewards(rs, self.cfg.rewards, POLICY_DT)
+        contact_match = ((kin["foot_force"] > 1.0) == (rs.desired_contact > 0.5)).mean(1)
         for name, val in terms.items():
             self.episode_sums.setdefault(name, np.zeros(self.num_envs))
             self.episode_sums[name] += val
@@ -238,10 +257,15 @@ class MujocoGo2Env:
             (kin["base_height"] < self.cfg.fall_height) | ~np.all(np.isfinite(self.state), axis=1)
         time_out = self.episode_step >= self.max_steps
         done = fell | time_out
+        self.sampler.track(self.commands, kin["base_lin_vel"], kin["base_ang_vel"])
+        finished = np.flatnonzero(time_out & ~fell)
+        if finished.size:  # a segment that ran to the episode's end counts like one ended by a resample
+            self.sampler.finish(finished, self.commands[finished], completed=True)
         priv = privileged_obs(self.params, kin["base_lin_vel"])
         info = {"time_outs": time_out & ~fell, "fell": fell, "base_lin_vel": kin["base_lin_vel"],
                 "base_ang_vel": kin["base_ang_vel"], "torques": self.torques.copy(), "dof_vel": kin["qd"].copy(),
                 "foot_force": kin["foot_force"].copy(), "commands": self.commands.copy(),
+                "contact_match": contact_match, "base_height": kin["base_height"].copy(),
                 "episode_step": self.episode_step.copy()}
         resample = (self.episode_step % self.resample_steps == 0) & ~done
         if resample.any():

@@ -1,0 +1,129 @@
+"""The Go2 agility report: tracking over the whole command space, gaits, pushes, scenarios and model error.
+
+:func:`agility_report` returns (keys of ``results/go2/agility.json``):
+
+* ``vx_error``, ``vy_error``, ``yaw_error``: mean |command - measured| over each sweep (vx [-1, 1.5] m/s,
+  vy [-0.6, 0.6] m/s, yaw rate [-1.5, 1.5] rad/s, trot at 3 Hz) after 1 s, over envs alive; ``*_by_cmd`` lists
+  ``[command, error]`` per env; ``yaw_error_worst`` is the error at the worst commanded yaw rate.
+* ``survival_rate``: fraction of the sweep envs (randomized physics) that never fell in ``seconds`` (20 s).
+* ``push_recovery_rate``: survival under 1.0 m/s velocity kicks every 2 s.
+* ``gait_contact_match``: per gait (trot, pronk, pace, bound at 2, 3 and 4 Hz, vx 0.5 m/s), the fraction of
+  foot-steps whose measured contact (normal force > 1 N) agrees with the desired schedule (desired stance > 0.5);
+  ``gait_contact_match_min`` over trot and pronk; ``gait_freq_error_hz``: per gait, mean |touchdown rate - command|,
+  ``gait_freq_error_hz_max`` over gaits.
+* ``turn_in_place_success``, ``fast_backward_success``, ``slalom_mat_success`` (:mod:`maa_go2.scenarios`).
+* ``mismatch``: per case of :mod:`maa_go2.mismatch`, survival and tracking errors; ``mismatch_survival_rate`` is
+  the lowest survival over the cases (``all`` included).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from maa_go2 import scenarios
+from maa_go2.commands import GAITS
+from maa_go2.control import POLICY_DT
+from maa_go2.engines.mujoco_engine import MujocoGo2Env
+from maa_go2.env_config import EnvConfig
+from maa_go2.evaluation import ActorRunner, rollout_stats, sweep_commands
+from maa_go2.mismatch import MISMATCH_CASES, apply_mismatch
+from maa_go2.randomization import RandomizationConfig
+
+AGILITY_SWEEP = ((-1.0, 1.5), (-0.6, 0.6), (-1.5, 1.5))
+GAIT_FREQS = (2.0, 3.0, 4.0)
+WARMUP_S = 1.0
+
+
+def _env(runner: ActorRunner, num_envs: int, seconds: float, seed: int, push_interval_s: float = 1e6,
+         push_max_vel: float = 0.5) -> MujocoGo2Env:
+    cfg = EnvConfig(num_envs=num_envs, episode_length_s=seconds + 1.0, history_len=runner.adaptation.history_len,
+                    resampling_time_s=1e6,
+                    domain_rand=RandomizationConfig(push_interval_s=push_interval_s, push_max_vel=push_max_vel))
+    return MujocoGo2Env(cfg, seed=seed)
+
+
+def _run_fixed(env: MujocoGo2Env, runner: ActorRunner, cmd: np.ndarray, seconds: float, warmup_s: float) -> dict:
+    env.set_commands(cmd)
+    env.reset()
+    return rollout_stats(env, runner, int(round(seconds / POLICY_DT)), int(round(warmup_s / POLICY_DT)))
+
+
+def _sweep_errors(cmd: np.ndarray, group: np.ndarray, r: dict) -> dict:
+    ok = r["cnt"] > 0
+    out = {}
+    for g, name in enumerate(("vx", "vy", "yaw")):
+        idx = np.flatnonzero((group == g) & ok)
+        out[f"{name}_error"] = float(r["err"][idx, g].mean()) if idx.size else float("nan")
+        out[f"{name}_error_by_cmd"] = [[round(float(cmd[i, g]), 4), round(float(r["err"][i, g]), 4)] for i in idx]
+    yaw = out["yaw_error_by_cmd"]
+    out["yaw_error_worst"] = max(e for _, e in yaw) if yaw else float("nan")
+    out["yaw_error_worst_cmd"] = max(yaw, key=lambda ce: ce[1])[0] if yaw else float("nan")
+    return out
+
+
+def tracking(runner: ActorRunner, num_envs: int, seconds: float, seed: int, knobs: dict | None = None) -> dict:
+    """Tracking errors and survival over the :data:`AGILITY_SWEEP` sweeps, optionally under model error."""
+    env = _env(runner, num_envs, seconds, seed)
+    if knobs:
+        apply_mismatch(env, knobs, seed)
+    cmd, group = sweep_commands(num_envs, ranges=AGILITY_SWEEP)
+    r = _run_fixed(env, runner, cmd, seconds, WARMUP_S)
+    return {**_sweep_errors(cmd, group, r), "survival_rate": float(r["alive"].mean())}
+
+
+def push_recovery(runner: ActorRunner, num_envs: int, seconds: float, seed: int) -> float:
+    """Survival under 1.0 m/s kicks every 2 s while tracking the sweep commands."""
+    env = _env(runner, num_envs, seconds, seed + 1, push_interval_s=2.0, push_max_vel=1.0)
+    cmd, _ = sweep_commands(num_envs, ranges=AGILITY_SWEEP)
+    return float(_run_fixed(env, runner, cmd, seconds, 0.0)["alive"].mean())
+
+
+def gaits(runner: ActorRunner, envs_per_gait: int, seconds: float, seed: int, vx: float = 0.5) -> dict:
+    """Per gait: contact-schedule match and step-frequency error at :data:`GAIT_FREQS`, walking at ``vx``."""
+    names = sorted(GAITS)
+    n = envs_per_gait * len(names)
+    base, _ = sweep_commands(n)
+    cmd = base.copy()
+    cmd[:, :3] = (vx, 0.0, 0.0)
+    gait_of_env = np.repeat(np.arange(len(names)), envs_per_gait)
+    cmd[:, 4] = np.tile(np.resize(GAIT_FREQS, envs_per_gait), len(names))
+    cmd[:, 5:8] = [GAITS[names[g]] for g in gait_of_env]
+    r = _run_fixed(_env(runner, n, seconds, seed + 2), runner, cmd, seconds, WARMUP_S)
+    match, freq_err, survival = {}, {}, {}
+    for g, name in enumerate(names):
+        sel = (gait_of_env == g) & (r["cnt"] > 0)
+        match[name] = float(r["contact_match"][sel].mean()) if sel.any() else 0.0
+        freq_err[name] = float(np.abs(r["touch_rate"][sel] - cmd[sel, 4]).mean()) if sel.any() else float("nan")
+        survival[name] = float(r["alive"][gait_of_env == g].mean())
+    return {"gait_contact_match": match, "gait_contact_match_min": min(match["trot"], match["pronk"]),
+            "gait_freq_error_hz": freq_err, "gait_freq_error_hz_max": max(freq_err.values()),
+            "gait_survival": survival}
+
+
+def mismatch(runner: ActorRunner, num_envs: int, seconds: float, seed: int, cases=None) -> dict:
+    """Survival and tracking under each model-error case; ``mismatch_survival_rate`` = the lowest survival."""
+    out = {}
+    for name in cases or MISMATCH_CASES:
+        res = tracking(runner, num_envs, seconds, seed + 3, knobs=MISMATCH_CASES[name])
+        out[name] = {k: res[k] for k in ("survival_rate", "vx_error", "vy_error", "yaw_error")}
+    return {"mismatch": out, "mismatch_survival_rate": min(v["survival_rate"] for v in out.values())}
+
+
+def agility_report(runner: ActorRunner, num_envs: int = 48, seconds: float = 20.0, episodes: int = 20,
+                   seed: int = 0, mismatch_cases=None) -> dict:
+    """Every figure of the module docstring for one actor + adaptation module. CPU cost grows with
+    ``num_envs * seconds``; the defaults take a few minutes on 2 cores."""
+    if num_envs < 6 or seconds <= WARMUP_S + 1.0 or episodes < 1:
+        raise ValueError(f"need num_envs >= 6, seconds > {WARMUP_S + 1.0} and episodes >= 1, got {num_envs}, "
+                         f"{seconds}, {episodes}")
+    report = tracking(runner, num_envs, seconds, seed)
+    report["push_recovery_rate"] = push_recovery(runner, num_envs, min(seconds, 6.0), seed)
+    report.update(gaits(runner, max(3, num_envs // 8), min(seconds, 10.0), seed))
+    turn = scenarios.turn_in_place(runner, episodes, seed)
+    back = scenarios.fast_backward(runner, episodes, seed)
+    slalom = scenarios.slalom_mat(runner, episodes, seed)
+    report.update({"turn_in_place_success": turn["success"], "fast_backward_success": back["success"],
+                   "slalom_mat_success": slalom["success"],
+                   "scenarios": {"turn_in_place": turn, "fast_backward": back, "slalom_mat": slalom}})
+    report.update(mismatch(runner, num_envs, seconds, seed, mismatch_cases))
+    report.update({"num_envs": num_envs, "seconds": seconds, "episodes": episodes, "seed": seed})
+    return report

@@ -1,0 +1,163 @@
+"""Command curriculum of the Go2 walk-these-ways task, shared by every engine.
+
+A grid over (vx, yaw rate) cells in the full command box. Training starts in the cells inside ``initial`` and
+widens where the policy succeeds: when an env's segment (the time between two command resamplings) in a cell
+tracks both vx/vy and yaw well enough, that cell and its neighbours become (more) likely. This is the
+reward-threshold grid curriculum of walk-these-ways (Margolis & Agrawal, 2022), on tracking *errors* so that the
+thresholds are in physical units. Everything here is numpy on the host; an engine calls :meth:`sample` when it
+resamples commands and :meth:`update` with the segment's mean tracking errors.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class CurriculumConfig:
+    """Grid curriculum over (vx, yaw). Disabled: commands are uniform over the command ranges."""
+
+    enabled: bool = False
+    cells_vx: int = 10  #: number of cells along vx over ``commands.lin_vel_x``
+    cells_yaw: int = 12  #: number of cells along yaw over ``commands.ang_vel_yaw``
+    initial_vx: list[float] = field(default_factory=lambda: [-0.5, 0.5])  #: cells inside start active [m/s]
+    initial_yaw: list[float] = field(default_factory=lambda: [-0.5, 0.5])  #: [rad/s]
+    max_lin_error: float = 0.2  #: success if mean |v_xy error| below this [m/s] ...
+    max_yaw_error: float = 0.3  #: ... and mean |yaw error| below this [rad/s]
+    step: float = 0.2  #: weight added to a successful cell and its 8 neighbours (weights capped at 1)
+
+    def __post_init__(self) -> None:
+        if self.cells_vx < 1 or self.cells_yaw < 1:
+            raise ValueError(f"curriculum: cells_vx and cells_yaw must be >= 1, got {self.cells_vx}, {self.cells_yaw}")
+        if not (0 < self.step <= 1) or self.max_lin_error <= 0 or self.max_yaw_error <= 0:
+            raise ValueError(f"curriculum: need 0 < step <= 1 and positive error thresholds, got step={self.step}, "
+                             f"max_lin_error={self.max_lin_error}, max_yaw_error={self.max_yaw_error}")
+        for name in ("initial_vx", "initial_yaw"):
+            lo, hi = getattr(self, name)
+            if lo > hi:
+                raise ValueError(f"curriculum.{name}: expected [lo, hi] with lo <= hi, got {[lo, hi]}")
+
+
+class CommandCurriculum:
+    """Cell weights over the (vx, yaw) box ``vx_range x yaw_range``; see the module docstring."""
+
+    def __init__(self, cfg: CurriculumConfig, vx_range: list[float], yaw_range: list[float]):
+        self.cfg = cfg
+        self.vx_edges = np.linspace(vx_range[0], vx_range[1], cfg.cells_vx + 1)
+        self.yaw_edges = np.linspace(yaw_range[0], yaw_range[1], cfg.cells_yaw + 1)
+        vx_c = 0.5 * (self.vx_edges[:-1] + self.vx_edges[1:])
+        yaw_c = 0.5 * (self.yaw_edges[:-1] + self.yaw_edges[1:])
+        inside = ((vx_c[:, None] >= cfg.initial_vx[0]) & (vx_c[:, None] <= cfg.initial_vx[1])
+                  & (yaw_c[None, :] >= cfg.initial_yaw[0]) & (yaw_c[None, :] <= cfg.initial_yaw[1]))
+        if not inside.any():  # an initial box narrower than one cell: start from the cell holding its centre
+            inside[self._cell_index(np.array([np.mean(cfg.initial_vx)]), np.array([np.mean(cfg.initial_yaw)]))] = True
+        self.weights = inside.astype(np.float64)  #: [cells_vx, cells_yaw] in [0, 1]
+
+    def _cell_index(self, vx: np.ndarray, yaw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        i = np.clip(np.searchsorted(self.vx_edges, vx, side="right") - 1, 0, self.cfg.cells_vx - 1)
+        j = np.clip(np.searchsorted(self.yaw_edges, yaw, side="right") - 1, 0, self.cfg.cells_yaw - 1)
+        return i, j
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``[n, 2]`` (vx, yaw) drawn from cells in proportion to their weights, uniform inside a cell."""
+        p = self.weights.ravel() / self.weights.sum()
+        cells = rng.choice(p.size, size=n, p=p)
+        i, j = np.unravel_index(cells, self.weights.shape)
+        vx = rng.uniform(self.vx_edges[i], self.vx_edges[i + 1])
+        yaw = rng.uniform(self.yaw_edges[j], self.yaw_edges[j + 1])
+        return np.stack([vx, yaw], axis=1)
+
+    def update(self, vx_cmd: np.ndarray, yaw_cmd: np.ndarray, lin_error: np.ndarray, yaw_error: np.ndarray) -> None:
+        """Raise the weight of the cells (and neighbours) where a segment tracked well.
+
+        Args:
+            vx_cmd, yaw_cmd: ``[M]`` commands of the finished segments.
+            lin_error: ``[M]`` mean |v_xy command - measured| over each segment [m/s].
+            yaw_error: ``[M]`` mean |yaw command - measured| over each segment [rad/s].
+        """
+        ok = (np.asarray(lin_error) < self.cfg.max_lin_error) & (np.asarray(yaw_error) < self.cfg.max_yaw_error)
+        if not ok.any():
+            return
+        i, j = self._cell_index(np.asarray(vx_cmd)[ok], np.asarray(yaw_cmd)[ok])
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                ii = np.clip(i + di, 0, self.cfg.cells_vx - 1)
+                jj = np.clip(j + dj, 0, self.cfg.cells_yaw - 1)
+                np.add.at(self.weights, (ii, jj), self.cfg.step)
+        np.minimum(self.weights, 1.0, out=self.weights)
+
+    def coverage(self) -> float:
+        """Fraction of the command box's cells with full weight (1.0 = the whole box is trained)."""
+        return float((self.weights >= 1.0).mean())
+
+    def state_dict(self) -> dict:
+        return {"weights": self.weights.copy()}
+
+    def load_state_dict(self, state: dict) -> None:
+        w = np.asarray(state["weights"], dtype=np.float64)
+        if w.shape != self.weights.shape:
+            raise ValueError(f"curriculum state has {list(w.shape)} cells, this config has {list(self.weights.shape)}")
+        self.weights = w.copy()
+
+
+class CommandSampler:
+    """Per-engine command source: uniform ranges, with (vx, yaw) from the curriculum when it is enabled.
+
+    Both engines use it the same way: :meth:`track` every policy step with the measured body velocities,
+    :meth:`finish` when an env's segment ends (``completed`` True at a resample, False at a fall or time-out
+    reset), then :meth:`sample` for the envs' new commands.
+    """
+
+    def __init__(self, ranges, cfg: CurriculumConfig, rng: np.random.Generator, num_envs: int):
+        from maa_go2.commands import sample_commands  # local: commands imports nothing from here
+
+        self._sample_uniform = sample_commands
+        self.ranges, self.cfg, self.rng = ranges, cfg, rng
+        self.curriculum = CommandCurriculum(cfg, ranges.lin_vel_x, ranges.ang_vel_yaw) if cfg.enabled else None
+        self.err_sum = np.zeros((num_envs, 2))  #: per env: summed |v_xy error| [m/s], |yaw error| [rad/s]
+        self.steps = np.zeros(num_envs)
+
+    def sample(self, n: int) -> np.ndarray:
+        """``[n, 15]`` commands (float64)."""
+        out = self._sample_uniform(self.rng, n, self.ranges)
+        if self.curriculum is not None:
+            vx_yaw = self.curriculum.sample(self.rng, n)
+            out[:, 0], out[:, 2] = vx_yaw[:, 0], vx_yaw[:, 1]
+            small = np.abs(out[:, 2]) < self.ranges.zero_below
+            out[small, 2] = 0.0
+        return out
+
+    def track(self, commands, base_lin_vel, base_ang_vel) -> None:
+        """Accumulate this step's tracking errors; inputs ``[N,15]``, ``[N,3]``, ``[N,3]`` (numpy or torch)."""
+        lin = ((commands[:, :2] - base_lin_vel[:, :2]) ** 2).sum(-1) ** 0.5
+        yaw = abs(commands[:, 2] - base_ang_vel[:, 2])
+        if not isinstance(lin, np.ndarray):  # torch (Isaac Gym): one small host copy per step
+            lin, yaw = lin.detach().cpu().numpy(), yaw.detach().cpu().numpy()
+        self.err_sum[:, 0] += lin
+        self.err_sum[:, 1] += yaw
+        self.steps += 1
+
+    def finish(self, ids: np.ndarray, commands: np.ndarray, completed: bool, min_steps: int = 25) -> None:
+        """End the segments of ``ids``; completed ones of at least ``min_steps`` steps update the curriculum.
+
+        Args:
+            ids: ``[M]`` env indices. commands: ``[M, 15]`` their commands during the segment (numpy).
+        """
+        ids = np.asarray(ids, dtype=np.int64)
+        if self.curriculum is not None and completed and ids.size:
+            long_enough = self.steps[ids] >= min_steps
+            if long_enough.any():
+                sel = ids[long_enough]
+                mean = self.err_sum[sel] / self.steps[sel, None]
+                c = np.asarray(commands)[long_enough]
+                self.curriculum.update(c[:, 0], c[:, 2], mean[:, 0], mean[:, 1])
+        self.err_sum[ids] = 0.0
+        self.steps[ids] = 0.0
+
+    def state_dict(self) -> dict:
+        return self.curriculum.state_dict() if self.curriculum is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.curriculum is not None and state:
+            self.curriculum.load_state_dict(state)

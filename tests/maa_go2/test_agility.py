@@ -1,0 +1,145 @@
+"""Agility evaluation: scenarios through the cmd_vel path, the mat course, model error, and the report (tiny)."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from maa_core.weights_io import load_weights_file
+from maa_go2 import scenarios
+from maa_go2.checkpoints import load_adaptation
+from maa_go2.engines.mujoco_engine import MujocoGo2Env
+from maa_go2.env_config import EnvConfig
+from maa_go2.evaluation import ActorRunner
+from maa_go2.mismatch import MISMATCH_CASES, apply_mismatch
+from maa_go2.terrain import MatCourse, course_model, footprint_hits
+
+ROOT = Path(__file__).resolve().parents[2]
+ACTOR = ROOT / "results" / "go2" / "actor_seed0_it475.safetensors"
+ADAPTATION = ROOT / "results" / "go2" / "adaptation_module.safetensors"
+
+
+@pytest.fixture(scope="module")
+def runner():
+    w = load_weights_file(ACTOR)
+    return ActorRunner(w.layout, w.flat, load_adaptation(ADAPTATION))
+
+
+def test_pursuit_turns_toward_the_waypoint_and_slows_when_misaligned():
+    ctl = scenarios.PursuitController()
+    cmd = ctl.command(np.zeros((3, 2)), np.array([0.0, 0.0, np.pi]), np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]))
+    assert cmd[0, 0] == pytest.approx(1.0) and cmd[0, 2] == pytest.approx(0.0)  # straight ahead
+    assert cmd[1, 2] == pytest.approx(1.5) and cmd[1, 0] == pytest.approx(ctl.min_speed)  # 90 deg left
+    assert abs(cmd[2, 2]) == pytest.approx(1.5) and cmd[2, 0] == pytest.approx(ctl.min_speed)  # behind
+
+
+def test_footprint_overlap_uses_the_body_rectangle():
+    course = MatCourse(obstacles=[[1.0, 0.0]], obstacle_radius=0.1)
+    xy = np.array([[0.6, 0.0], [0.5, 0.0], [1.0, 0.3], [1.0, 0.2]])
+    hits = footprint_hits(xy, np.zeros(4), course)
+    assert hits.tolist() == [True, False, False, True]  # 0.35 m half length, 0.155 m half width
+    assert footprint_hits(np.array([[1.0, 0.3]]), np.array([np.pi / 2]), course).tolist() == [True]  # turned
+
+
+def test_course_model_has_a_soft_uneven_mat_and_obstacles():
+    course = MatCourse(bump_height=0.04)
+    m = course_model(course, seed=3)
+    import mujoco
+
+    mat = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "mat")
+    floor = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "floor")
+    assert m.geom_solref[mat, 0] == pytest.approx(0.04) and m.geom_solref[floor, 0] < 0.04
+    assert m.hfield_size[0, 2] == pytest.approx(0.04) and np.ptp(m.hfield_data) > 0.5
+    assert all(mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, f"obstacle_{i}") >= 0 for i in range(3))
+    with pytest.raises(ValueError, match="bump_height"):
+        MatCourse(bump_height=0.5)
+
+
+def test_scenarios_tell_a_straight_walker_from_a_turner(runner):
+    # the committed actor was trained for |yaw| <= 1 rad/s and barely turns (issue 12), but walks backward well
+    turn = scenarios.turn_in_place(runner, episodes=3, seed=0)
+    back = scenarios.fast_backward(runner, episodes=3, seed=0)
+    assert turn["success"] == 0.0 and turn["heading_change_rad_mean"] < 2.0
+    assert back["success"] >= 2 / 3 and back["distance_m_mean"] == pytest.approx(5.0, rel=0.15)
+
+
+def test_scenario_commands_go_through_the_velocity_command_limits(runner):
+    sr = scenarios.ScenarioRunner(runner, episodes=2, seconds=0.5)
+    sr.step(np.array([[5.0, 0.0, 0.0], [0.0, 0.0, -9.0]]))
+    assert sr.env.commands[0, 0] == 1.5 and sr.env.commands[1, 2] == -1.5  # clamped like /cmd_vel
+
+
+def test_each_mismatch_knob_changes_the_model(runner):
+    env = MujocoGo2Env(EnvConfig(num_envs=4, history_len=2), seed=0)
+    mass = env.variants[0].body_mass.copy()
+    apply_mismatch(env, MISMATCH_CASES["all"], seed=0)
+    v = env.variants[0]
+    assert (v.dof_damping[6:] == 1.0).all() and (v.dof_frictionloss[6:] == pytest.approx(0.2))
+    assert v.body_mass[env.base_body] > mass[env.base_body] + 4.0  # 5 kg payload (+- the link scaling)
+    assert not np.allclose(v.body_mass[2:], mass[2:])
+    assert (v.geom_friction[env.foot_geoms, 0] == 0.3).all()
+    assert (env.torque_limit_scale == 0.8).all() and env.extra_delay_substeps.max() <= 4
+    with pytest.raises(ValueError, match="unknown mismatch knob"):
+        apply_mismatch(env, {"gravity": 2.0})
+    with pytest.raises(ValueError, match="extra_latency_ms"):
+        apply_mismatch(env, {"extra_latency_ms": 50.0})
+
+
+def test_torque_limit_and_delay_act_on_the_physics():
+    from maa_go2.randomization import RandomizationConfig
+
+    def torques(delay_substeps=0, **knobs):
+        env = MujocoGo2Env(EnvConfig(num_envs=2, history_len=2, domain_rand=RandomizationConfig(enabled=False)),
+                           seed=0)
+        apply_mismatch(env, knobs)
+        env.extra_delay_substeps[:] = delay_substeps
+        env.step(np.full((2, 12), 10.0))  # far-off targets: joints at their torque limits
+        return env.torques.copy()
+
+    from maa_go2.control import TORQUE_LIMITS
+
+    half, full = np.abs(torques(torque_limit_scale=0.5)), np.abs(torques())
+    assert (half <= 0.5 * TORQUE_LIMITS + 1e-9).all() and np.isclose(half, 0.5 * TORQUE_LIMITS).any()
+    assert (full > 0.5 * TORQUE_LIMITS + 1e-3).any()
+    assert not np.allclose(torques(delay_substeps=3), full)  # the old target held for 15 ms of the 20 ms step
+    env = MujocoGo2Env(EnvConfig(num_envs=64, history_len=2), seed=0)
+    apply_mismatch(env, {"extra_latency_ms": 20.0})
+    assert set(env.extra_delay_substeps.tolist()) == {0, 1, 2, 3, 4}  # 0, 5, 10, 15, 20 ms
+
+
+def test_agility_command_writes_the_report(tmp_path):
+    out = tmp_path / "agility"
+    proc = subprocess.run([sys.executable, str(ROOT / "training" / "evaluate_go2_agility.py"), "--actor", str(ACTOR),
+                           "--adaptation", str(ADAPTATION), "--out", str(out), "--tiny"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.with_suffix(".json").read_text())
+    for key in ("vx_error", "vy_error", "yaw_error", "yaw_error_worst", "survival_rate", "push_recovery_rate",
+                "gait_contact_match", "gait_contact_match_min", "gait_freq_error_hz_max", "turn_in_place_success",
+                "fast_backward_success", "slalom_mat_success", "mismatch_survival_rate"):
+        assert key in report, key
+    assert set(report["gait_contact_match"]) == {"trot", "pronk", "pace", "bound"}
+    assert report["targets"]["yaw_error"]["met"] is False  # this actor cannot turn at 1.5 rad/s
+    assert out.with_suffix(".png").stat().st_size > 10000
+
+
+def test_square_route_is_followed_with_turns():
+    from maa_go2.routes import RouteFollower, square
+
+    corners = square(1.0, start=(2.0, 1.0), heading=np.pi / 2)
+    np.testing.assert_allclose(corners[0], [2.0, 2.0], atol=1e-12)
+    np.testing.assert_allclose(corners[-1], [2.0, 1.0], atol=1e-12)
+    follower = RouteFollower(square(1.0))
+    xy, yaw, turned = np.zeros(2), 0.0, 0.0
+    for _ in range(2000):  # an ideal unicycle at 50 Hz
+        vx, _, wz = follower.command(xy, yaw)
+        if follower.done:
+            break
+        yaw += wz * 0.02
+        turned += wz * 0.02
+        xy = xy + 0.02 * vx * np.array([np.cos(yaw), np.sin(yaw)])
+    assert follower.done and turned == pytest.approx(1.5 * np.pi, abs=0.6)  # three left turns to close the square
+    with pytest.raises(ValueError, match="waypoints"):
+        RouteFollower(np.zeros((0, 2)))

@@ -1,0 +1,95 @@
+"""The (vx, yaw) command curriculum and the shared command sampler both engines use."""
+import numpy as np
+import pytest
+
+from maa_go2.commands import CommandRanges
+from maa_go2.curriculum import CommandCurriculum, CommandSampler, CurriculumConfig
+
+RANGES = CommandRanges(lin_vel_x=[-1.0, 1.5], ang_vel_yaw=[-1.5, 1.5], gaits=["trot", "pronk", "pace", "bound"])
+
+
+def _cur(**kw):
+    return CommandCurriculum(CurriculumConfig(enabled=True, **kw), RANGES.lin_vel_x, RANGES.ang_vel_yaw)
+
+
+def test_starts_inside_the_initial_box_and_samples_only_there():
+    cur = _cur(initial_vx=[-0.5, 0.75], initial_yaw=[-0.5, 0.5])
+    s = cur.sample(np.random.default_rng(0), 5000)
+    assert s[:, 0].min() >= -0.5 - 1e-9 and s[:, 0].max() <= 0.75 + 1e-9
+    assert np.abs(s[:, 1]).max() <= 0.5 + 1e-9
+    assert 0 < cur.coverage() < 0.2
+
+
+def test_success_widens_to_the_neighbours_and_failure_does_not():
+    cur = _cur(initial_vx=[-0.5, 0.75], initial_yaw=[-0.5, 0.5], step=1.0)
+    before = cur.weights.copy()
+    cur.update(np.array([0.6]), np.array([0.4]), lin_error=np.array([0.5]), yaw_error=np.array([0.1]))
+    np.testing.assert_array_equal(cur.weights, before)  # lin error too large: nothing changes
+    cur.update(np.array([0.6]), np.array([0.4]), lin_error=np.array([0.05]), yaw_error=np.array([0.1]))
+    assert (cur.weights > before).any() and cur.weights.max() <= 1.0
+    s = cur.sample(np.random.default_rng(1), 20000)
+    assert s[:, 0].max() > 0.75 and s[:, 1].max() > 0.5  # the cells beyond the start box are now drawn
+
+
+def test_repeated_success_covers_the_whole_box():
+    cur = _cur(step=1.0)
+    rng = np.random.default_rng(2)
+    for _ in range(60):
+        s = cur.sample(rng, 64)
+        cur.update(s[:, 0], s[:, 1], np.zeros(64), np.zeros(64))
+    assert cur.coverage() == 1.0
+
+
+def test_state_round_trip_and_shape_check():
+    cur = _cur(step=1.0)
+    cur.update(np.array([1.4]), np.array([1.4]), np.zeros(1), np.zeros(1))
+    other = _cur(step=1.0)
+    other.load_state_dict(cur.state_dict())
+    np.testing.assert_array_equal(other.weights, cur.weights)
+    with pytest.raises(ValueError, match="cells"):
+        _cur(cells_vx=4).load_state_dict(cur.state_dict())
+
+
+@pytest.mark.parametrize("kw, match", [({"cells_vx": 0}, "cells_vx"), ({"step": 0.0}, "step"),
+                                       ({"initial_vx": [1.0, -1.0]}, "initial_vx")])
+def test_config_errors(kw, match):
+    with pytest.raises(ValueError, match=match):
+        CurriculumConfig(enabled=True, **kw)
+
+
+def test_sampler_tracks_segments_and_updates_only_completed_ones():
+    sampler = CommandSampler(RANGES, CurriculumConfig(enabled=True, step=1.0), np.random.default_rng(0), 4)
+    cmd = sampler.sample(4)
+    assert cmd.shape == (4, 15) and set(map(tuple, cmd[:, 5:8])) <= {(0.5, 0, 0), (0, 0, 0), (0, 0.5, 0), (0, 0, 0.5)}
+    cmd[:, 0], cmd[:, 2] = 1.4, 1.4  # a corner cell outside the start box
+    vel = np.zeros((4, 3))
+    vel[:, 0], vel[:, 2] = 1.4, 1.4  # tracked perfectly
+    before = sampler.curriculum.weights.copy()
+    for _ in range(30):
+        sampler.track(cmd, vel, vel)
+    sampler.finish(np.arange(4), cmd, completed=False)  # a fall: no credit
+    np.testing.assert_array_equal(sampler.curriculum.weights, before)
+    for _ in range(30):
+        sampler.track(cmd, vel, vel)
+    sampler.finish(np.arange(4), cmd, completed=True)
+    assert sampler.curriculum.weights[-1, -1] == 1.0 and (sampler.steps == 0).all()
+
+
+def test_disabled_curriculum_is_uniform_over_the_ranges():
+    sampler = CommandSampler(RANGES, CurriculumConfig(enabled=False), np.random.default_rng(0), 2)
+    s = sampler.sample(20000)
+    assert s[:, 0].min() < -0.9 and s[:, 0].max() > 1.4 and np.abs(s[:, 2]).max() > 1.4
+    assert sampler.state_dict() == {}
+
+
+def test_mujoco_engine_feeds_the_curriculum():
+    from maa_go2.engines.mujoco_engine import MujocoGo2Env
+    from maa_go2.env_config import EnvConfig
+
+    cfg = EnvConfig(num_envs=4, history_len=2, resampling_time_s=0.6, commands=RANGES,
+                    curriculum=CurriculumConfig(enabled=True, max_lin_error=10.0, max_yaw_error=10.0, step=1.0))
+    env = MujocoGo2Env(cfg, seed=0)
+    before = env.sampler.curriculum.weights.copy()
+    for _ in range(70):  # 30 steps per segment at 50 Hz; any tracking passes these thresholds
+        env.step(np.zeros((4, 12)))
+    assert (env.sampler.curriculum.weights > before).any()

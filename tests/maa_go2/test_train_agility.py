@@ -1,0 +1,89 @@
+"""Go2 training for the agility issue: the learning curve, the wall-clock budget, SIGTERM, the curriculum in the
+checkpoint, and the agility config for both engines."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from maa_core.config import from_dict
+from maa_go2.train import Go2TrainConfig, checkpoint_files, load_train_config, read_curve, train
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = {"iterations": 3, "save_interval": 2, "env": {"num_envs": 4, "history_len": 3,
+                                                     "curriculum": {"enabled": True, "step": 1.0}},
+        "ppo": {"steps_per_env": 4, "epochs": 1, "minibatches": 2}}
+
+
+def test_curve_rows_per_iteration_and_resume_drops_rows_after_the_checkpoint(tmp_path):
+    cfg = from_dict(Go2TrainConfig, {**TINY, "run_dir": str(tmp_path / "run")})
+    train(cfg, progress=False)
+    rows = read_curve(tmp_path / "run")
+    assert [r["iteration"] for r in rows] == [1, 2, 3]
+    assert rows[-1]["env_steps"] == 3 * 4 * 4 and {"vx_abs_error", "yaw_abs_error", "contact_match"} <= set(rows[0])
+    (tmp_path / "run" / "checkpoints" / "ckpt_00003.pt").unlink()  # as if killed after iteration 3's curve row
+    with open(tmp_path / "run" / "curve.jsonl", "a") as fh:
+        fh.write('{"iteration": 4, "trunc')  # and a half-written line
+    cfg.iterations = 4
+    train(cfg, progress=False)
+    assert [r["iteration"] for r in read_curve(tmp_path / "run")] == [1, 2, 3, 4]
+
+
+def test_curriculum_state_is_checkpointed(tmp_path):
+    cfg = from_dict(Go2TrainConfig, {**TINY, "run_dir": str(tmp_path / "run")})
+    train(cfg, progress=False)
+    state = torch.load(checkpoint_files(tmp_path / "run" / "checkpoints")[0], weights_only=True)
+    assert state["curriculum"]["weights"].shape == (10, 12)
+
+
+def test_wall_clock_budget_stops_with_a_checkpoint(tmp_path):
+    cfg = from_dict(Go2TrainConfig, {**TINY, "iterations": 50, "save_interval": 100, "max_wall_clock_s": 1e-6,
+                                      "run_dir": str(tmp_path / "run")})
+    summary = train(cfg, progress=False)
+    assert summary["iterations"] == 1
+    assert [p.name for p in checkpoint_files(tmp_path / "run" / "checkpoints")] == ["ckpt_00001.pt"]
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+    cfg_path = tmp_path / "cfg.yaml"
+    run = tmp_path / "run"
+    cfg_path.write_text(json.dumps({"train": {**TINY, "iterations": 100000, "save_interval": 100000,
+                                              "run_dir": str(run)}}))
+    proc = subprocess.Popen([sys.executable, str(ROOT / "training" / "train_go2.py"), "--config", str(cfg_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.time() + 120
+    while not read_curve(run) and time.time() < deadline:
+        time.sleep(0.2)
+    assert read_curve(run), "training never started"
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out[-2000:]
+    assert "SIGTERM" in out
+    assert checkpoint_files(run / "checkpoints"), "no checkpoint written on SIGTERM"
+
+
+def test_agility_config_covers_the_command_space_for_both_engines():
+    from maa_go2.engines.isaacgym_go2 import cfg_members
+    from maa_go2.engines.legged_gym_config import Go2WTWCfg, apply_env_config
+
+    cfg = load_train_config(ROOT / "config" / "go2_agility.yaml")
+    c = cfg.env.commands
+    assert (c.lin_vel_x, c.lin_vel_y, c.ang_vel_yaw) == ([-1.0, 1.5], [-0.6, 0.6], [-1.5, 1.5])
+    assert sorted(c.gaits) == ["bound", "pace", "pronk", "trot"] and c.gait_frequency == [2.0, 4.0]
+    assert cfg.env.curriculum.enabled and cfg.max_wall_clock_s == 10800 and cfg.sim_threads == 2
+    isaac = apply_env_config(Go2WTWCfg(), cfg.env)
+    ranges = cfg_members(isaac.commands.ranges)
+    assert all(ranges[k] == list(getattr(c, k)) for k in ranges)
+    assert cfg_members(isaac.commands.wtw_curriculum) == {k: (list(v) if isinstance(v, list) else v)
+                                                          for k, v in vars(cfg.env.curriculum).items()}
+    assert cfg_members(isaac.rewards.scales) == cfg.env.rewards.scales
+    assert isaac.rewards.sigma_rew_neg == cfg.env.rewards.sigma_rew_neg
+    assert isaac.domain_rand.friction_range == cfg.env.domain_rand.friction
+    with pytest.raises(Exception, match="lin_vel_x"):
+        load_train_config(ROOT / "config" / "go2_agility.yaml", ["train.env.commands.lin_vel_x=[2.0,1.0]"])

@@ -1,0 +1,104 @@
+"""The Go2 agility report (issue 12): one command writes ``<out>.json`` and ``<out>.png`` (+ the learning curve).
+
+Example (the committed report)::
+
+    python training/evaluate_go2_agility.py --run runs/go2_agility --out results/go2/agility
+
+``--run`` takes the run's newest actor and adaptation module and its training cost (``summary.json``) and learning
+curve (``curve.jsonl`` -> ``<out>_curve.png``); or give ``--actor`` and ``--adaptation`` files directly.
+Keys and definitions: :mod:`maa_go2.agility`. ``--tiny`` runs a seconds-long smoke version (CI).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from maa_core.atomic_io import atomic_write_text
+from maa_core.weights_io import load_weights_file
+from maa_go2.agility import agility_report
+from maa_go2.agility_plots import plot_agility, plot_curve
+from maa_go2.checkpoints import load_adaptation
+from maa_go2.evaluation import ActorRunner
+from maa_go2.train import read_curve
+
+TARGETS = {"vx_error": ("<=", 0.15), "vy_error": ("<=", 0.15), "yaw_error": ("<=", 0.2),
+           "survival_rate": (">=", 0.98), "push_recovery_rate": (">=", 0.95), "gait_contact_match_min": (">=", 0.8),
+           "turn_in_place_success": (">=", 0.9), "fast_backward_success": (">=", 0.9),
+           "slalom_mat_success": (">=", 0.9), "mismatch_survival_rate": (">=", 0.95),
+           "train_wall_clock_s": ("<=", 10800)}
+
+
+def newest(folder: Path, pattern: str) -> Path:
+    files = sorted(folder.glob(pattern))
+    if not files:
+        raise FileNotFoundError(f"no {pattern} in {folder}; train first (training/train_go2.py)")
+    return files[-1]
+
+
+def training_cost(run: Path, actor: Path) -> dict:
+    """Env steps, wall clock and env-steps/s of ``run`` up to ``actor``'s iteration (from ``curve.jsonl``)."""
+    rows = read_curve(run)
+    it = int(load_weights_file(actor).extra.get("iteration", rows[-1]["iteration"] if rows else 0))
+    upto = [r for r in rows if r["iteration"] <= it]
+    if not upto:
+        summary = json.loads((run / "summary.json").read_text())
+        return {"train_env_steps": summary["env_steps"], "train_wall_clock_s": summary["train_wall_clock_s"],
+                "train_iterations": summary["iterations"]}
+    last = upto[-1]
+    return {"train_env_steps": last["env_steps"], "train_wall_clock_s": last["wall_clock_s"],
+            "train_iterations": last["iteration"],
+            "train_env_steps_per_s": round(last["env_steps"] / max(last["wall_clock_s"], 1e-9), 1)}
+
+
+def check_targets(report: dict) -> dict:
+    """``{key: {"value", "target", "met"}}`` for every target of the issue present in ``report``."""
+    out = {}
+    for key, (op, target) in TARGETS.items():
+        if key in report:
+            value = report[key]
+            out[key] = {"value": value, "target": f"{op} {target}",
+                        "met": bool(value <= target if op == "<=" else value >= target)}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", help="training run directory (newest actor + adaptation, cost, learning curve)")
+    ap.add_argument("--actor", help="actor weights file (instead of --run)")
+    ap.add_argument("--adaptation", help="adaptation module file (instead of --run)")
+    ap.add_argument("--out", required=True, help="output prefix: <out>.json, <out>.png, <out>_curve.png")
+    ap.add_argument("--num-envs", type=int, default=48)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--episodes", type=int, default=20, help="randomized episodes per scenario (>= 20 for reports)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tiny", action="store_true", help="6 envs, 3 s, 2 episodes, two model-error cases (CI)")
+    args = ap.parse_args()
+    if not args.run and not (args.actor and args.adaptation):
+        ap.error("give --run, or both --actor and --adaptation")
+    run = Path(args.run) if args.run else None
+    actor = Path(args.actor) if args.actor else newest(run / "actors", "actor_*.safetensors")
+    adaptation = Path(args.adaptation) if args.adaptation else newest(run / "adaptation", "adaptation_*.safetensors")
+    weights = load_weights_file(actor)
+    runner = ActorRunner(weights.layout, weights.flat, load_adaptation(adaptation))
+    sizes = dict(num_envs=6, seconds=3.0, episodes=2, mismatch_cases=["payload", "all"]) if args.tiny else \
+        dict(num_envs=args.num_envs, seconds=args.seconds, episodes=args.episodes)
+    t0 = time.time()
+    report = agility_report(runner, seed=args.seed, **sizes)
+    report.update({"eval_wall_clock_s": round(time.time() - t0, 1), "actor": str(actor),
+                   "adaptation": str(adaptation), "actor_meta": weights.extra})
+    if run is not None:
+        report.update(training_cost(run, actor))
+    report["targets"] = check_targets(report)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out.with_suffix(".json"), json.dumps(report, indent=2))
+    plot_agility(report, str(out.with_suffix(".png")))
+    if run is not None and read_curve(run):
+        plot_curve(read_curve(run), str(out.parent / f"{out.name}_curve.png"), title=f"{run} (training commands)")
+    print(json.dumps({k: v["value"] for k, v in report["targets"].items()}))
+
+
+if __name__ == "__main__":
+    main()
