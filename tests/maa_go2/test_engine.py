@@ -57,3 +57,20 @@ def test_fixed_commands_and_fall_detection():
     _, _, _, done, info = env.step(np.zeros((2, 12)))
     assert done[0] and info["fell"][0] and not done[1]
     np.testing.assert_allclose(env.commands[:, 0], 0.5)
+
+
+def test_calf_contacts_count_as_leg_collisions_like_the_isaac_task():
+    import mujoco
+
+    from maa_go2.engines.mujoco_engine import MujocoGo2Env
+    from maa_go2.env_config import EnvConfig
+
+    env = MujocoGo2Env(EnvConfig(num_envs=2, history_len=2), seed=0)
+    m = env.base_model
+    names = [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_SENSOR, i) for i in range(m.nsensor)]
+    assert names[-4:] == ["FL_calf_force", "FR_calf_force", "RL_calf_force", "RR_calf_force"]
+    env.sensordata[:] = 0.0
+    env.sensordata[0, 28] = 3.0  # FL thigh
+    env.sensordata[0, 35] = 7.0  # RL calf
+    kin = env._kinematics()
+    assert kin["collision_force"][0].tolist() == [3.0, 0.0, 7.0, 0.0] and kin["base_force"][0] == 0.0

@@ -24,6 +24,7 @@ from .isaac_standin import activate, make_task
 N = 6
 FOOT_BODY = [4, 8, 12, 16]  #: stand-in asset: base, then per leg hip, thigh, calf, foot
 THIGH_BODY = [2, 6, 10, 14]
+CALF_BODY = [3, 7, 11, 15]
 
 
 def env_config(**overrides) -> EnvConfig:
@@ -76,6 +77,7 @@ def replay_into(task, recorder: Recorder, torques: list):
         contact.zero_()
         contact[:, FOOT_BODY, 2] = torch.as_tensor(sd[:, 24:28], dtype=torch.float)
         contact[:, THIGH_BODY, 2] = torch.as_tensor(sd[:, 28:32], dtype=torch.float)
+        contact[:, CALF_BODY, 2] = torch.as_tensor(sd[:, 33:37], dtype=torch.float)
         contact[:, 0, 2] = torch.as_tensor(sd[:, 32], dtype=torch.float)
 
     return hook

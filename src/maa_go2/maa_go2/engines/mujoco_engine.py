@@ -185,7 +185,8 @@ class MujocoGo2Env:
                 "base_ang_vel": s[:, 23:26].copy(), "projected_gravity": -rot[:, 2, :],
                 "base_height": s[:, 3].copy(), "q": s[:, 8:20], "qd": s[:, 26:38], "foot_pos_body": foot_body,
                 "foot_height": sd[:, 2:12:3].copy(), "foot_vel": sd[:, 12:24].reshape(n, 4, 3),
-                "foot_force": sd[:, 24:28], "collision_force": sd[:, 28:32], "base_force": sd[:, 32]}
+                "foot_force": sd[:, 24:28], "collision_force": np.maximum(sd[:, 28:32], sd[:, 33:37]),
+                "base_force": sd[:, 32]}
 
     def _observe(self, ids=slice(None)) -> np.ndarray:
         kin = self._kinematics(ids)
@@ -207,7 +208,7 @@ class MujocoGo2Env:
         kp = self.cfg.kp * p["kp_factor"][:, None]
         kd = self.cfg.kd * p["kd_factor"][:, None]
         strength = p["motor_strength"][:, None]
-        force_max = np.zeros((self.num_envs, 9))
+        force_max = np.zeros((self.num_envs, 13))
         delayed = self.extra_delay_substeps > 0
         previous = action_to_target(self.last_applied) if delayed.any() else target
         limit = self.torque_limit_scale[:, None]
@@ -217,9 +218,9 @@ class MujocoGo2Env:
             rollout.rollout(self.models, self.datas, self.state, tau[:, None, :], nstep=1, state=self._st,
                             sensordata=self._sd, skip_checks=True)
             self.state[:] = self._st[:, 0]
-            force_max = np.maximum(force_max, self._sd[:, 0, 24:33])
+            force_max = np.maximum(force_max, self._sd[:, 0, 24:37])
         self.sensordata[:] = self._sd[:, 0]
-        self.sensordata[:, 24:33] = force_max  # contact forces: max over the 4 physics steps
+        self.sensordata[:, 24:37] = force_max  # contact forces: max over the 4 physics steps
         self.last_applied[:] = actions
         self.torques[:] = tau
 
