@@ -84,3 +84,17 @@ def backend(clock):
     from tests.maa_deploy.deploy_fakes import FakeTestBackend
 
     return FakeTestBackend(clock)
+
+
+@pytest.fixture
+def fsynced(monkeypatch):
+    """Paths passed to os.fsync, in call order (resolved through /proc/self/fd)."""
+    seen: list[str] = []
+    real = os.fsync
+
+    def spy(fd):
+        seen.append(os.readlink(f"/proc/self/fd/{fd}"))
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    return seen

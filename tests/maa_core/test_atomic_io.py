@@ -20,20 +20,6 @@ from maa_core.atomic_io import (
 )
 
 
-@pytest.fixture
-def fsynced(monkeypatch):
-    """Paths passed to os.fsync, in call order (resolved through /proc/self/fd)."""
-    seen: list[str] = []
-    real = os.fsync
-
-    def spy(fd):
-        seen.append(os.readlink(f"/proc/self/fd/{fd}"))
-        return real(fd)
-
-    monkeypatch.setattr(os, "fsync", spy)
-    return seen
-
-
 def test_failure_during_write_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
     path = tmp_path / "f.bin"
     atomic_write_bytes(path, b"old")

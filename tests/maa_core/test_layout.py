@@ -7,16 +7,6 @@ import torch
 from maa_core.layout import LayoutError, PolicyLayout, metaworld_sac_layout, require_same_layout, stack_flat
 from maa_core.policy_torch import PolicyMLP, batched_forward
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Single-threaded torch: the CI machine's 2 cores are shared, and thread contention is slower than 1 thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 LAYOUTS = [
     metaworld_sac_layout(),
     PolicyLayout(obs_dim=5, action_dim=3, hidden=(7, 6, 4), activation="elu", output="linear", name="small"),

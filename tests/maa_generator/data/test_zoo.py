@@ -184,20 +184,6 @@ def test_validate_not_a_zoo(tmp_path):
     assert "missing (not a zoo directory)" in validate(tmp_path)[0]
 
 
-@pytest.fixture
-def fsynced(monkeypatch):
-    """Paths passed to os.fsync, in call order (resolved through /proc/self/fd)."""
-    seen: list[str] = []
-    real = os.fsync
-
-    def spy(fd):
-        seen.append(os.readlink(f"/proc/self/fd/{fd}"))
-        return real(fd)
-
-    monkeypatch.setattr(os, "fsync", spy)
-    return seen
-
-
 def test_zoo_shard_files_fsynced_before_rename(tmp_path, fsynced, monkeypatch):
     from maa_core.layout import PolicyLayout
     from maa_generator.data.zoo import Zoo, ZooWriter, prompt_spec

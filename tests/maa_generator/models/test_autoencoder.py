@@ -8,16 +8,6 @@ from maa_core.layout import LayoutError, PolicyLayout, metaworld_sac_layout
 from maa_generator.models.autoencoder import ParamAutoencoder
 from maa_generator.models.config import AutoencoderConfig
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Single-threaded torch: the CI machine's 2 cores are shared, and thread contention is slower than 1 thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 SMALL = PolicyLayout(obs_dim=6, action_dim=2, hidden=(16, 16), name="small")
 
 

@@ -9,16 +9,6 @@ from maa_core.config import ConfigError
 from maa_generator.models.config import DiffusionConfig
 from maa_generator.models.diffusion import DiffusionError, LatentDiffusion, LatentUNet1D, SeqConv1d, Upsample2x
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Single-threaded torch: the CI machine's 2 cores are shared, and thread contention is slower than 1 thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 CFG = DiffusionConfig(
     down_dims=[32, 64],
     kernel_size=3,

@@ -8,16 +8,6 @@ from maa_core.prompt import PromptError, success_prompt
 from maa_generator.models.config import EmbeddingConfig
 from maa_generator.models.embedding import BehaviorEmbedding
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Single-threaded torch: the CI machine's 2 cores are shared, and thread contention is slower than 1 thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 OBS, ACT, N, M = 4, 2, 8, 2
 CFG = EmbeddingConfig(n_steps=N, m_states=M, hidden=[64], out_dim=16)
 

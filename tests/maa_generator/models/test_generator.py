@@ -14,16 +14,6 @@ from maa_generator.data.checkpoint import CONFIG_FILE, WEIGHTS_FILE, CheckpointE
 from maa_generator.models.config import AutoencoderConfig, DiffusionConfig, EmbeddingConfig, ModelConfig
 from maa_generator.models.generator import GeneratedPolicy, Generator
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Single-threaded torch: the CI machine's 2 cores are shared, and thread contention is slower than 1 thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 ROOT = Path(__file__).resolve().parents[3]
 SMALL = PolicyLayout(obs_dim=6, action_dim=2, hidden=(16, 16), name="small")
 CFG = ModelConfig(
