@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from maa_core.config import ConfigError, add_config_arguments, load_config, load_yaml, override
-from maa_go2.train import load_train_config, train
+from maa_go2.train import train
+from maa_go2.train_config import load_train_config
 
 
 @dataclass

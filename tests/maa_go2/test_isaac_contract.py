@@ -8,7 +8,6 @@ and value classes are compared with the ``isaacgym-stubs`` package when it is in
 from __future__ import annotations
 
 import ast
-import dataclasses
 import inspect
 import os
 import shutil
@@ -376,13 +375,3 @@ def _unwrap(t):
     from isaacgym import gymtorch
 
     return gymtorch.unwrap_tensor(t)
-
-
-def test_runner_config_matches_the_mujoco_trainer_config():
-    from maa_go2.engines.isaac_runner import IsaacTrainConfig
-    from maa_go2.train import Go2TrainConfig
-
-    ours = {f.name: (f.default, f.default_factory) for f in dataclasses.fields(IsaacTrainConfig)}
-    theirs = {f.name: (f.default, f.default_factory) for f in dataclasses.fields(Go2TrainConfig)}
-    assert ours.keys() == theirs.keys()
-    assert dataclasses.asdict(IsaacTrainConfig()) == dataclasses.asdict(Go2TrainConfig())

@@ -1,8 +1,9 @@
 """One training algorithm for both engines: the project's PPO on the Isaac task (stand-in), same run layout, same zoo.
 
-The runner (``maa_go2.engines.isaac_runner``) trains the project's actor-critic with the privileged critic input and
-the adaptation module on the Isaac task's device tensors, and writes checkpoints the MuJoCo trainer resumes and the
-zoo collection reads; it resumes MuJoCo checkpoints as well.
+The runner (``maa_go2.engines.isaac_runner``) runs the loop of ``maa_go2.train`` (``maa_go2.ppo_loop.run_ppo``):
+the project's actor-critic with the privileged critic input and the adaptation module on the Isaac task's device
+tensors. Both engines write the same run directory (``maa_go2.run_dir``): each resumes the other's run, and the zoo
+collection reads both.
 """
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ import json
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from maa_core.weights_io import load_weights_file
 from maa_go2.actor_critic import ActorCritic, go2_actor_layout
 from maa_go2.env_config import EnvConfig
-from maa_go2.ppo import PPO, PPOConfig
+from maa_go2.ppo import PPO, PPOConfig, RolloutStorage
+from maa_go2.run_dir import checkpoint_files, read_curve, resume_checkpoint
+from maa_go2.train_config import Go2TrainConfig
 
 from .isaac_standin import activate, make_task
 
@@ -23,11 +27,10 @@ HISTORY = 3
 
 
 def tiny_config(run_dir, iterations=2, num_envs=8):
-    from maa_go2.engines.isaac_runner import IsaacTrainConfig
-
-    return IsaacTrainConfig(seed=1, iterations=iterations, save_interval=1, run_dir=str(run_dir),
-                            env=EnvConfig(num_envs=num_envs, history_len=HISTORY, episode_length_s=0.3),
-                            ppo=PPOConfig(steps_per_env=4, epochs=1, minibatches=2))
+    """One config for both engines (a short episode, so time-outs and resets happen)."""
+    return Go2TrainConfig(seed=1, iterations=iterations, save_interval=1, run_dir=str(run_dir),
+                          env=EnvConfig(num_envs=num_envs, history_len=HISTORY, episode_length_s=0.3),
+                          ppo=PPOConfig(steps_per_env=4, epochs=1, minibatches=2))
 
 
 @pytest.fixture
@@ -59,7 +62,7 @@ def test_runner_trains_with_the_privileged_critic_and_writes_the_zoo_layout(tmp_
     for rel in ("checkpoints/ckpt_00001.pt", "checkpoints/ckpt_00002.pt", "actors/actor_00002.safetensors",
                 "adaptation/adaptation_00002.safetensors", "summary.json", "config.yaml"):
         assert (run / rel).is_file(), rel
-    rows = [json.loads(line) for line in (run / "curve.jsonl").read_text().splitlines()]
+    rows = read_curve(run)
     assert [r["iteration"] for r in rows] == [1, 2] and rows[-1]["env_steps"] == 2 * 8 * 4
 
     actor = load_weights_file(run / "actors" / "actor_00002.safetensors")
@@ -68,28 +71,66 @@ def test_runner_trains_with_the_privileged_critic_and_writes_the_zoo_layout(tmp_
 
     from maa_go2.checkpoints import load_adaptation
     from maa_go2.collect import list_actors
-    from maa_go2.train import resume_checkpoint
 
     assert load_adaptation(run / "adaptation" / "adaptation_00002.safetensors").history_len == HISTORY
     assert [p.name for p in list_actors(run)] == ["actor_00001.safetensors", "actor_00002.safetensors"]
     ac = ActorCritic(HISTORY)
-    state = resume_checkpoint(run / "checkpoints", ac, PPO(ac, cfg.ppo))  # the MuJoCo trainer resumes it
+    state = resume_checkpoint(run / "checkpoints", ac, PPO(ac, cfg.ppo))  # what the MuJoCo trainer resumes
     assert state["iteration"] == 2
     flat = ac.layout.flatten({k: v for k, v in ac.actor.state_dict().items()})
     np.testing.assert_allclose(flat, actor.flat)
 
 
-def test_runner_resumes_a_mujoco_run(tmp_path, isaac_env):
-    from maa_go2.train import Go2TrainConfig, train
+def _layout(run):
+    """What must not depend on the engine: key sets, tensor names and shapes, weights-file layouts, summary and
+    curve columns, the configuration; and the engine label."""
+    state = torch.load(checkpoint_files(run / "checkpoints")[0], weights_only=True)
+    actor = load_weights_file(run / "actors" / "actor_00002.safetensors")
+    adaptation = load_weights_file(run / "adaptation" / "adaptation_00002.safetensors")
+    summary = json.loads((run / "summary.json").read_text())
+    layout = {"checkpoint": sorted(state), "model": {k: tuple(v.shape) for k, v in state["model"].items()},
+              "ppo": sorted(state["ppo"]), "opt": [len(state["ppo"][k]["state"]) for k in ("opt", "adapt_opt")],
+              "curriculum": {k: tuple(v.shape) for k, v in state["curriculum"].items()},
+              "config": {**state["config"], "run_dir": None}, "actor": (actor.layout, sorted(actor.extra)),
+              "adaptation": (adaptation.layout, adaptation.extra), "summary": sorted(summary),
+              "metrics": sorted(summary["metrics"]), "curve": [sorted(r) for r in read_curve(run)],
+              "config.yaml": sorted(yaml.safe_load((run / "config.yaml").read_text())["train"])}
+    return layout, state["engine"]
+
+
+def test_both_engines_write_one_layout_and_resume_each_other(tmp_path, isaac_env):
+    from maa_go2.train import train
 
     make, runner = isaac_env
-    cfg = tiny_config(tmp_path / "run", iterations=1, num_envs=4)
-    train(Go2TrainConfig(**{f: getattr(cfg, f) for f in Go2TrainConfig.__dataclass_fields__}), progress=False)
-    cfg.iterations = 2
-    summary = runner.train_isaac(make(cfg), cfg, device="cpu", log=lambda *_: None)
-    assert summary["iterations"] == 2
-    rows = [json.loads(line) for line in (tmp_path / "run" / "curve.jsonl").read_text().splitlines()]
-    assert [r["iteration"] for r in rows] == [1, 2]
+    cfg_m, cfg_i = tiny_config(tmp_path / "mujoco", num_envs=4), tiny_config(tmp_path / "isaac", num_envs=4)
+    for cfg in (cfg_m, cfg_i):
+        cfg.env.curriculum.enabled = True
+    assert train(cfg_m, progress=False)["engine"] == "mujoco"
+    assert runner.train_isaac(make(cfg_i), cfg_i, device="cpu", log=lambda *_: None)["engine"] == "isaacgym"
+    (mujoco, engine_m), (isaac, engine_i) = _layout(tmp_path / "mujoco"), _layout(tmp_path / "isaac")
+    assert (engine_m, engine_i) == ("mujoco", "isaacgym")
+    assert mujoco == isaac
+    assert mujoco["curriculum"] and mujoco["actor"][0] == go2_actor_layout()
+
+    cfg_m.run_dir, cfg_i.run_dir = cfg_i.run_dir, cfg_m.run_dir  # swap: each engine continues the other's run
+    cfg_m.iterations = cfg_i.iterations = 3
+    assert train(cfg_m, progress=False)["iterations"] == 3
+    assert runner.train_isaac(make(cfg_i), cfg_i, device="cpu", log=lambda *_: None)["iterations"] == 3
+    for run, engine in ((tmp_path / "isaac", "mujoco"), (tmp_path / "mujoco", "isaacgym")):
+        assert [r["iteration"] for r in read_curve(run)] == [1, 2, 3]
+        assert torch.load(run / "checkpoints" / "ckpt_00003.pt", weights_only=True)["engine"] == engine
+        assert load_weights_file(run / "actors" / "actor_00003.safetensors").extra["engine"] == engine
+
+
+def test_runner_module_does_not_import_torch():
+    """Isaac Gym refuses to load after torch: importing the runner (and its configuration) must not import it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, maa_go2.engines.isaac_runner as r; r.Go2TrainConfig(); "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
 
 
 def test_resolved_configs_load_without_maa_core_config(tmp_path):
@@ -97,19 +138,18 @@ def test_resolved_configs_load_without_maa_core_config(tmp_path):
     import dataclasses
     from pathlib import Path
 
-    import yaml
-
-    from maa_go2.engines.isaac_runner import IsaacTrainConfig, dataclass_from_plain, load_isaac_train_config
-    from maa_go2.train import load_train_config
+    from maa_go2.train_config import dataclass_from_plain, load_resolved_train_config, load_train_config
 
     composed = load_train_config(Path(__file__).resolve().parents[2] / "config" / "go2_agility.yaml")
     plain = {"train": dataclasses.asdict(composed)}
-    assert dataclasses.asdict(dataclass_from_plain(IsaacTrainConfig, plain["train"])) == plain["train"]
+    assert dataclasses.asdict(dataclass_from_plain(Go2TrainConfig, plain["train"])) == plain["train"]
     path = tmp_path / "resolved.yaml"
     path.write_text(yaml.safe_dump(plain))
-    assert dataclasses.asdict(load_isaac_train_config(path)) == plain["train"]
+    assert load_resolved_train_config(path) == composed == load_train_config(path)
     with pytest.raises(ValueError, match="unknown"):
-        dataclass_from_plain(IsaacTrainConfig, {"env": {"num_env": 3}})
+        dataclass_from_plain(Go2TrainConfig, {"env": {"num_env": 3}})
+    with pytest.raises(ValueError, match="needs Python >= 3.10"):
+        load_resolved_train_config(path, ["train.seed=3"])
 
 
 def test_update_runs_on_the_isaac_buffers_shapes():
@@ -117,9 +157,7 @@ def test_update_runs_on_the_isaac_buffers_shapes():
 
     assert time_update(num_envs=64, steps=4, history_len=HISTORY) > 0
     st_device = torch.device("cpu")
-    from maa_go2.engines.isaac_runner import device_storage
-
-    st = device_storage(2, 3, 77, 70, 7, 210, st_device)
+    st = RolloutStorage(2, 3, 77, 70, 7, 210, st_device)
     assert st.hist.shape == (2, 3, 210) and st.hist.device == st_device
 
 
@@ -127,8 +165,6 @@ def test_command_line_registers_builds_and_trains(tmp_path, isaac_env):
     """``python -m maa_go2.engines.isaac_runner`` end to end: config, registration with legged_gym, make_env
     (legged_gym's own options pass through), training, run directory."""
     import dataclasses
-
-    import yaml
 
     _, runner = isaac_env
     cfg = tiny_config(tmp_path / "cli_run", iterations=1)

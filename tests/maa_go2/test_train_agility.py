@@ -12,7 +12,9 @@ import pytest
 import torch
 
 from maa_core.config import from_dict
-from maa_go2.train import Go2TrainConfig, checkpoint_files, load_train_config, read_curve, train
+from maa_go2.run_dir import checkpoint_files, read_curve
+from maa_go2.train import train
+from maa_go2.train_config import Go2TrainConfig, load_train_config
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {"iterations": 3, "save_interval": 2, "env": {"num_envs": 4, "history_len": 3,

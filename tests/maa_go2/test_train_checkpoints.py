@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from maa_core.config import from_dict
-from maa_go2.train import Go2TrainConfig, checkpoint_files, train
+from maa_go2.run_dir import checkpoint_files
+from maa_go2.train import train
+from maa_go2.train_config import Go2TrainConfig
 
 TINY = {"iterations": 2, "save_interval": 1, "env": {"num_envs": 4, "history_len": 3},
         "ppo": {"steps_per_env": 4, "epochs": 1, "minibatches": 2}}

@@ -8,7 +8,8 @@ from maa_core.config import ConfigError, from_dict
 from maa_core.weights_io import WeightsError, load_weights_file, save_weights_file
 from maa_go2.actor_critic import go2_actor_layout
 from maa_go2.checkpoints import load_adaptation
-from maa_go2.train import Go2TrainConfig, load_train_config, train
+from maa_go2.train import train
+from maa_go2.train_config import Go2TrainConfig, load_train_config
 
 TINY = {"iterations": 2, "save_interval": 1, "env": {"num_envs": 6, "history_len": 3},
         "ppo": {"steps_per_env": 6, "epochs": 1, "minibatches": 2}}
@@ -34,7 +35,7 @@ def test_train_checkpoints_and_resume(run):
     actor = load_weights_file(d / "actors/actor_00002.safetensors")
     layout, flat, meta = actor.layout, actor.flat, actor.extra
     assert layout == go2_actor_layout() and meta["iteration"] == 2 and np.all(np.isfinite(flat))
-    assert meta == {"iteration": 2, "seed": cfg.seed, "history_len": 3}
+    assert meta == {"iteration": 2, "seed": cfg.seed, "history_len": 3, "engine": "mujoco"}
     first = load_weights_file(d / "actors/actor_00001.safetensors").flat
     assert not np.array_equal(first, flat)  # parameters were updated
     cfg.iterations = 3

@@ -2,36 +2,20 @@
 walk-these-ways adaptation-module regression step."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
 from maa_go2.actor_critic import ActorCritic
+from maa_go2.train_config import PPOConfig  # defined without torch (the Isaac runner's config)
 
-
-@dataclass
-class PPOConfig:
-    steps_per_env: int = 24
-    epochs: int = 5
-    minibatches: int = 4
-    clip: float = 0.2
-    gamma: float = 0.99
-    lam: float = 0.95
-    value_coef: float = 1.0
-    entropy_coef: float = 0.01
-    lr: float = 1e-3
-    desired_kl: float = 0.01
-    max_grad_norm: float = 1.0
-    adaptation_lr: float = 1e-3
-    init_noise_std: float = 1.0
+__all__ = ["PPO", "PPOConfig", "RolloutStorage"]
 
 
 class RolloutStorage:
-    """Per-step buffers ``[T, N, ...]`` of one PPO iteration."""
+    """Per-step buffers ``[T, N, ...]`` of one PPO iteration, on ``device`` (the PPO update then runs there)."""
 
-    def __init__(self, t: int, n: int, actor_dim: int, obs_dim: int, priv_dim: int, hist_dim: int):
-        z = lambda *s: torch.zeros(t, n, *s)  # noqa: E731
+    def __init__(self, t: int, n: int, actor_dim: int, obs_dim: int, priv_dim: int, hist_dim: int, device=None):
+        z = lambda *s: torch.zeros(t, n, *s, device=device)  # noqa: E731
         self.actor_in, self.obs, self.priv, self.hist = z(actor_dim), z(obs_dim), z(priv_dim), z(hist_dim)
         self.actions, self.logp, self.values = z(12), z(), z()
         self.rewards, self.dones = z(), z()
@@ -75,7 +59,7 @@ class PPO:
         stats = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "kl": 0.0, "adaptation_loss": 0.0}
         count = 0
         for _ in range(cfg.epochs):
-            perm = torch.randperm(total)
+            perm = torch.randperm(total, device=st.rewards.device)
             for i in range(cfg.minibatches):
                 idx = perm[i * mb:(i + 1) * mb]
                 b = {k: v[idx] for k, v in data.items()}

@@ -1,0 +1,162 @@
+"""The Go2 PPO run directory, one layout for both engines (MuJoCo and Isaac Gym)::
+
+    config.yaml                 resolved configuration (``train:`` section; loads with ``--config`` on either engine)
+    checkpoints/ckpt_XXXXX.pt   full state: ``model``, ``ppo`` (optimizers), ``iteration``, ``wall_clock_s``,
+                                ``config``, ``curriculum``, ``engine``; tensors (on the CPU) and plain Python types
+                                only (loaded with ``weights_only=True``), written atomically
+    actors/actor_XXXXX.safetensors       generated-network format (flat params + PolicyLayout; extra: iteration,
+                                         seed, history_len, engine)
+    adaptation/adaptation_XXXXX.safetensors
+    summary.json                wall clock, iterations, latest metrics
+    curve.jsonl                 one learning-curve row per iteration (:data:`CURVE_KEYS`)
+    tb/                         TensorBoard
+
+Resume takes the newest checkpoint that loads and validates; a truncated or corrupt newer one (a disk error, or a
+kill during a save of an older maa version) is skipped with a warning naming the file. Either engine resumes the
+other's run. No MuJoCo, no rclpy: this module also runs on the Isaac Gym box (Python 3.8).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from maa_core.atomic_io import atomic_torch_save, atomic_write_text, remove_stale_temps, torch_load_safe
+from maa_core.weights_io import save_weights_file
+from maa_go2.checkpoints import save_adaptation
+from maa_go2.train_config import Go2TrainConfig, config_dict
+
+RUN_SUBDIRS = ("checkpoints", "actors", "adaptation")
+#: keys (and types) every checkpoint holds; ``config``, ``curriculum`` and ``engine`` come with them
+CHECKPOINT_KEYS = {"model": dict, "ppo": dict, "iteration": int, "wall_clock_s": (int, float)}
+#: per-iteration learning-curve columns (``curve.jsonl``), besides iteration, env_steps and wall_clock_s
+CURVE_KEYS = ("vx_abs_error", "vy_abs_error", "yaw_abs_error", "contact_match", "curriculum_coverage",
+              "reward_per_step", "falls_per_1k_env_steps")
+_CKPT_RE = re.compile(r"^ckpt_(\d+)\.pt$")
+_FIX = "delete it to resume from an older checkpoint, or retrain"
+
+
+def prepare_run(cfg: Go2TrainConfig) -> Path:
+    """Create ``cfg.run_dir`` with its sub-folders and write ``config.yaml``; returns the run directory."""
+    run = Path(cfg.run_dir)
+    for sub in RUN_SUBDIRS:
+        (run / sub).mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run / "config.yaml", yaml.safe_dump({"train": config_dict(cfg)}, sort_keys=False))
+    return run
+
+
+# ------------------------------------------------------------------------------------------ checkpoints
+def checkpoint_files(folder: str | Path) -> list[Path]:
+    """``ckpt_<iteration>.pt`` files in ``folder``, newest (highest iteration) first."""
+    found = [(int(m.group(1)), p) for p in Path(folder).glob("ckpt_*.pt") if (m := _CKPT_RE.match(p.name))]
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def load_checkpoint(path: Path, ac, ppo) -> dict:
+    """Load ``path`` (either engine's) into ``ac`` / ``ppo`` (weights_only, never unpickled; tensors go to the
+    model's device); returns the state.
+
+    Raises:
+        ValueError: unreadable file, missing / mistyped keys, iteration that disagrees with the file name, or
+            tensors that do not fit the model and optimizers.
+    """
+    state = torch_load_safe(path, "Go2 PPO checkpoint", _FIX)
+    if not isinstance(state, dict):
+        raise ValueError(f"Go2 PPO checkpoint {path} holds a {type(state).__name__}, expected a dict; {_FIX}")
+    bad = [k for k, t in CHECKPOINT_KEYS.items() if not isinstance(state.get(k), t)]
+    if bad:
+        raise ValueError(f"Go2 PPO checkpoint {path} lacks or mistypes {bad}; expected {list(CHECKPOINT_KEYS)}; "
+                         f"{_FIX}")
+    if f"ckpt_{state['iteration']:05d}.pt" != Path(path).name:
+        raise ValueError(f"Go2 PPO checkpoint {path} holds iteration {state['iteration']}; {_FIX}")
+    try:
+        ac.load_state_dict(state["model"])
+        ppo.load_state_dict(state["ppo"])
+    except (RuntimeError, KeyError, ValueError, TypeError) as e:
+        raise ValueError(f"Go2 PPO checkpoint {path} does not fit this model / config ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0]}); {_FIX}") from e
+    return state
+
+
+def resume_checkpoint(folder: str | Path, ac, ppo) -> dict | None:
+    """Load the newest checkpoint in ``folder`` that loads and validates into ``ac`` / ``ppo``; returns its state
+    (None if there is no checkpoint). Each newer file that fails is reported with a ``RuntimeWarning`` naming it.
+
+    Raises:
+        ValueError: checkpoints exist but none loads (the message lists each file and why).
+    """
+    files = checkpoint_files(folder)
+    errors = []
+    for path in files:
+        try:
+            return load_checkpoint(path, ac, ppo)  # a later success overwrites any partial load of a failure
+        except ValueError as e:  # includes UnsafeFileError (unreadable / pickled file)
+            errors.append(str(e))
+            warnings.warn(f"skipping {e}", RuntimeWarning, stacklevel=2)
+    if errors:
+        raise ValueError(f"no usable Go2 PPO checkpoint in {folder} ({len(files)} found):\n  " + "\n  ".join(errors)
+                         + "\nstart with resume=False or delete the run directory to train from scratch")
+    return None
+
+
+def to_cpu(obj):
+    """Tensors in nested dicts / lists / tuples moved to the CPU (checkpoints load on any machine)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_cpu(v) for v in obj)
+    return obj
+
+
+def save_run(run: Path, it: int, ac, ppo, wall: float, cfg: Go2TrainConfig, summary: dict, sampler,
+             engine: str) -> None:
+    """Checkpoint, actor weights file, adaptation module and summary of iteration ``it``, all on the CPU.
+
+    ``sampler`` is the engine's :class:`~maa_go2.curriculum.CommandSampler` (its curriculum state is checkpointed);
+    ``engine`` (``"mujoco"`` / ``"isaacgym"``) labels the checkpoint and the actor file.
+    """
+    path = run / "checkpoints" / f"ckpt_{it:05d}.pt"
+    remove_stale_temps(path)
+    curriculum = {k: torch.from_numpy(np.asarray(v)) for k, v in sampler.state_dict().items()}
+    atomic_torch_save({"model": to_cpu(ac.state_dict()), "ppo": to_cpu(ppo.state_dict()), "iteration": int(it),
+                       "wall_clock_s": float(wall), "config": config_dict(cfg), "curriculum": curriculum,
+                       "engine": engine}, path)
+    save_weights_file(run / "actors" / f"actor_{it:05d}.safetensors", ac.layout,
+                      ac.layout.flatten(to_cpu(ac.actor.state_dict())),
+                      extra={"iteration": int(it), "seed": cfg.seed, "history_len": cfg.env.history_len,
+                             "engine": engine})
+    save_adaptation(run / "adaptation" / f"adaptation_{it:05d}.safetensors", copy.deepcopy(ac.adaptation).cpu())
+    atomic_write_text(run / "summary.json", json.dumps(summary, indent=2))
+
+
+# ------------------------------------------------------------------------------------------ learning curve
+def append_curve(run: Path, row: dict) -> None:
+    """Append one row to ``run/curve.jsonl`` (a kill can at worst truncate the last line; readers skip it)."""
+    with open(run / "curve.jsonl", "a") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
+def read_curve(run: str | Path) -> list[dict]:
+    """Rows of ``run/curve.jsonl`` in order; unparsable lines (a truncated last line) are skipped."""
+    path = Path(run) / "curve.jsonl"
+    rows = []
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def truncate_curve(run: Path, iteration: int) -> None:
+    """Drop curve rows after ``iteration`` (the checkpoint training resumes from), atomically."""
+    rows = [r for r in read_curve(run) if r.get("iteration", 0) <= iteration]
+    atomic_write_text(run / "curve.jsonl", "".join(json.dumps(r) + "\n" for r in rows))

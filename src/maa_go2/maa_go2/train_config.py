@@ -1,0 +1,115 @@
+"""The Go2 PPO training configuration (the ``train:`` section of ``config/go2_*.yaml``), one class for both engines.
+
+Neither torch nor MuJoCo is imported here: the Isaac Gym runner loads its configuration before Isaac Gym, which
+refuses to load after torch. Also runs on the GPU box's Python 3.8, where :func:`load_train_config` reads a resolved
+file without ``maa_core.config`` (OmegaConf, Python >= 3.10).
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from maa_go2.env_config import EnvConfig
+
+
+@dataclass
+class PPOConfig:
+    """PPO settings (:class:`maa_go2.ppo.PPO`): rollout length, epochs, losses, learning rates, initial noise."""
+
+    steps_per_env: int = 24
+    epochs: int = 5
+    minibatches: int = 4
+    clip: float = 0.2
+    gamma: float = 0.99
+    lam: float = 0.95
+    value_coef: float = 1.0
+    entropy_coef: float = 0.01
+    lr: float = 1e-3
+    desired_kl: float = 0.01
+    max_grad_norm: float = 1.0
+    adaptation_lr: float = 1e-3
+    init_noise_std: float = 1.0
+
+
+@dataclass
+class Go2TrainConfig:
+    """Go2 PPO training run: iterations, checkpointing, the task (``env``) and PPO settings. One YAML for both
+    engines; ``torch_threads`` and ``sim_threads`` only matter on MuJoCo."""
+
+    seed: int = 0
+    iterations: int = 1500
+    save_interval: int = 50
+    log_interval: int = 1
+    torch_threads: int = 1
+    sim_threads: int = 1
+    run_dir: str = "runs/go2"
+    #: stop (after a checkpoint) once this much training wall clock has been spent over all sittings; 0 = no limit
+    max_wall_clock_s: float = 0.0
+    #: path of a pretrained adaptation module (safetensors): loaded and kept frozen; "" trains one concurrently
+    adaptation_init: str = ""
+    env: EnvConfig = field(default_factory=EnvConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+
+
+def load_train_config(path: str | Path, overrides=()) -> Go2TrainConfig:
+    """The ``train:`` section of a YAML file -> :class:`Go2TrainConfig`.
+
+    On Python >= 3.10 through ``maa_core.config`` (``base:`` composition, ``train.key=value`` overrides, full
+    validation: unknown keys, wrong types and bad values raise ``ConfigError``). On Python 3.8 (the Isaac Gym box)
+    from a resolved file (a run's ``config.yaml``, or ``--dump-config`` output) with :func:`dataclass_from_plain`.
+
+    Raises:
+        ValueError: (3.8) overrides, a composed file, or an unknown key.
+    """
+    if sys.version_info >= (3, 10):  # noqa: UP036 - this module also runs on the GPU box's Python 3.8
+        from maa_core.config import load_config
+
+        return load_config(Go2TrainConfig, path, list(overrides), section="train")
+    return load_resolved_train_config(path, overrides)
+
+
+def load_resolved_train_config(path: str | Path, overrides=()) -> Go2TrainConfig:
+    """Python 3.8 path of :func:`load_train_config`: a resolved YAML, no composition, no overrides."""
+    if overrides:
+        raise ValueError("--set needs Python >= 3.10; resolve the config with --dump-config first")
+    import yaml
+
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    if "base" in data:
+        raise ValueError(f"{path} is composed on base files; resolve it with --dump-config on Python >= 3.10")
+    return dataclass_from_plain(Go2TrainConfig, data.get("train", data))
+
+
+def dataclass_from_plain(cls, data: dict, where: str = "train"):
+    """Build dataclass ``cls`` from a plain mapping (a resolved YAML); nested dataclasses are recognised from their
+    default factories, so no annotation is evaluated (Python 3.8 cannot evaluate ``list[float]``).
+
+    Raises:
+        ValueError: an unknown key, or a mapping where a value is expected.
+    """
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; expected some of {sorted(fields)}")
+    kwargs = {}
+    for name, value in data.items():
+        f = fields[name]
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        if dataclasses.is_dataclass(default):
+            if not isinstance(value, dict):
+                raise ValueError(f"{where}.{name}: expected a mapping, got {value!r}")
+            value = dataclass_from_plain(type(default), value, f"{where}.{name}")
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def config_dict(cfg: Go2TrainConfig) -> dict:
+    """``cfg`` as a plain dict of builtins for YAML, JSON and checkpoints (``maa_core.config.to_dict`` where it
+    imports; the configs hold no tuples, so ``dataclasses.asdict`` gives the same on Python 3.8)."""
+    if sys.version_info >= (3, 10):  # noqa: UP036
+        from maa_core.config import to_dict
+
+        return to_dict(cfg)
+    return dataclasses.asdict(cfg)
