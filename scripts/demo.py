@@ -229,6 +229,7 @@ def main() -> int:
     from std_msgs.msg import String
     from std_srvs.srv import Trigger
 
+    from maa_core.rotations import yaw_of
     from maa_deploy.graph import LIFECYCLE_STARTUP, go2_graph
     from maa_deploy.node import EVENTS_QOS, LATCHED
     from maa_generator.ros.client import call_service, change_lifecycle_state, spin_until, start_node, stop_node
@@ -262,8 +263,7 @@ def main() -> int:
 
     def on_pose(m) -> None:
         q = m.pose.orientation
-        pose.update(xy=(m.pose.position.x, m.pose.position.y),
-                    yaw=math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z)))
+        pose.update(xy=(m.pose.position.x, m.pose.position.y), yaw=float(yaw_of(np.array([q.w, q.x, q.y, q.z]))))
         if render:
             motion.add_pose(stamp(m), (m.pose.position.x, m.pose.position.y, m.pose.position.z),
                             (q.w, q.x, q.y, q.z))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from maa_core.rotations import yaw_of
 from maa_go2.rendering import (
     Go2Renderer,
     MotionLog,
@@ -13,7 +14,6 @@ from maa_go2.rendering import (
     plot_top_view,
     render_clip,
     stand_qpos,
-    yaw_of,
 )
 
 

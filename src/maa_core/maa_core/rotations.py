@@ -40,3 +40,19 @@ def gravity_to_roll_pitch(projected_gravity_body: np.ndarray) -> tuple[float, fl
     """Gravity direction in the body frame ``[3]`` (unit, ``[0, 0, -1]`` upright) -> (roll, pitch) in rad."""
     gx, gy, gz = (float(v) for v in projected_gravity_body)
     return math.atan2(-gy, -gz), math.asin(max(-1.0, min(1.0, gx)))
+
+
+def yaw_of(quat, scalar_first: bool = True):
+    """Heading [rad] (the rotation about world z, ``atan2(R[1,0], R[0,0])``) of quaternions ``[..., 4]``:
+    (w, x, y, z), or (x, y, z, w) with ``scalar_first=False`` (Isaac Gym's order). numpy arrays or torch tensors."""
+    if scalar_first:
+        w, x, y, z = (quat[..., i] for i in range(4))
+    else:
+        x, y, z, w = (quat[..., i] for i in range(4))
+    num, den = 2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z)
+    if isinstance(num, np.ndarray) or np.isscalar(num):
+        return np.arctan2(num, den)
+    import torch
+
+    return torch.atan2(num, den)
+

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from maa_core.atomic_io import atomic_path
+from maa_core.rotations import yaw_of
 from maa_generator.media import RenderStats, configure_gl, frame_times, tile_clips, write_clip
 from maa_go2.control import DEFAULT_JOINT_POS, POLICY_DT
 from maa_go2.joint_order import NUM_JOINTS
@@ -30,12 +31,6 @@ def stand_qpos(x: float = 0.0, y: float = 0.0, height: float = 0.3) -> np.ndarra
     q[3] = 1.0
     q[7:] = DEFAULT_JOINT_POS
     return q
-
-
-def yaw_of(quat_wxyz: np.ndarray) -> np.ndarray:
-    """Heading (rad) of base quaternions ``[..., 4]`` (w, x, y, z)."""
-    w, x, y, z = np.moveaxis(np.asarray(quat_wxyz, dtype=np.float64), -1, 0)
-    return np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
 
 
 class MotionLog:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from maa_core.rotations import yaw_of
 from maa_go2.control import POLICY_DT
 from maa_go2.engines.mujoco_engine import MujocoGo2Env
 from maa_go2.env_config import EnvConfig
@@ -31,8 +32,7 @@ TOLERANCE = 0.15
 def base_pose(env: MujocoGo2Env) -> tuple[np.ndarray, np.ndarray]:
     """``(xy [N,2], yaw [N])`` of every env's base in the world frame."""
     q = env.qpos
-    w, x, y, z = q[:, 3], q[:, 4], q[:, 5], q[:, 6]
-    return q[:, 0:2].copy(), np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+    return q[:, 0:2].copy(), yaw_of(q[:, 3:7])
 
 
 def wrap(a: np.ndarray) -> np.ndarray:

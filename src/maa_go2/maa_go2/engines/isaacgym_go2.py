@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 
+from maa_core.rotations import yaw_of
 from maa_go2 import commands as cmds
 from maa_go2.control import DEFAULT_JOINT_POS, action_to_target, pd_torque
 from maa_go2.curriculum import CommandSampler
@@ -74,19 +75,11 @@ def quat_rotate_inverse(quat, vec):
     return vec + w * t + torch.cross(-xyz, t, dim=-1)
 
 
-def yaw_of(quat):
-    """Heading angle ``[N]`` of (x, y, z, w) quaternions (the MuJoCo engine's ``atan2(R[1,0], R[0,0])``)."""
-    import torch
-
-    x, y, z, w = quat.unbind(-1)
-    return torch.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
-
-
 def to_yaw_frame(rel, quat):
     """World-frame offsets ``rel [N,K,3]`` expressed in the base's yaw-aligned frame (roll and pitch ignored)."""
     import torch
 
-    yaw = yaw_of(quat)
+    yaw = yaw_of(quat, scalar_first=False)
     cy, sy = torch.cos(yaw)[:, None], torch.sin(yaw)[:, None]
     return torch.stack([cy * rel[..., 0] + sy * rel[..., 1], -sy * rel[..., 0] + cy * rel[..., 1], rel[..., 2]], -1)
 
@@ -441,4 +434,4 @@ class Go2WTW(LeggedRobot):  # type: ignore[misc,valid-type]
 
 
 __all__ = ["Go2WTW", "Go2WTWCfg", "Go2WTWCfgPPO", "HAVE_ISAACGYM", "cfg_members", "contact_summary",
-           "privileged_tensor", "quat_rotate_inverse", "to_yaw_frame", "yaw_of"]
+           "privileged_tensor", "quat_rotate_inverse", "to_yaw_frame"]
