@@ -33,6 +33,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "numpy": ("python3-numpy",), "yaml": ("python3-yaml",), "omegaconf": ("python3-omegaconf",),
     "cryptography": ("python3-cryptography",),
     "matplotlib": ("python3-matplotlib",), "PIL": ("python3-pil",), "tqdm": ("python3-tqdm",),
+    "scipy": ("python3-scipy",),
     "pytest": ("python3-pytest",),
     "torch": ("python3-torch",), "torch.utils.tensorboard": ("python3-torch", "python3-tensorboard"),
     "safetensors": ("python3-safetensors",), "diffusers": ("python3-diffusers",), "mujoco": ("python3-mujoco",),
