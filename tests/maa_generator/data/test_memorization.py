@@ -8,6 +8,7 @@ import pytest
 
 from maa_core.layout import PolicyLayout
 from maa_generator.data import memorization as mem
+from maa_generator.data import weight_alignment as wa
 
 LAYOUT = PolicyLayout(obs_dim=5, action_dim=3, hidden=(16, 16), activation="relu", output="linear", name="toy")
 P = LAYOUT.num_params
@@ -20,7 +21,7 @@ def _net(rng, layout=LAYOUT) -> np.ndarray:
 
 def _shuffled(flat, rng, layout=LAYOUT) -> np.ndarray:
     """The same function with randomly permuted hidden units."""
-    return mem.permute_flat(flat, [rng.permutation(h) for h in layout.hidden], layout)
+    return wa.permute_flat(flat, [rng.permutation(h) for h in layout.hidden], layout)
 
 
 def _bank(rng, runs=4, steps=6) -> np.ndarray:
@@ -41,12 +42,12 @@ def test_alignment_preserves_the_function_and_never_increases_the_distance(activ
     obs = rng.normal(size=(200, 5)).astype(np.float32)
     for _ in range(5):
         ref, other = _net(rng, layout), _net(rng, layout)
-        aligned = mem.align_to(ref, other, layout)
+        aligned = wa.align_to(ref, other, layout)
         assert aligned.shape == other.shape and aligned.dtype == np.float32
         assert not np.array_equal(aligned, other)  # units really were reordered
         np.testing.assert_allclose(layout.forward_numpy(aligned, obs), layout.forward_numpy(other, obs), atol=1e-5)
         assert np.linalg.norm(ref - aligned) <= np.linalg.norm(ref - other) + 1e-6
-        assert mem.aligned_distance(ref, other, layout) < 0.95 * np.linalg.norm(ref - other)
+        assert wa.aligned_distance(ref, other, layout) < 0.95 * np.linalg.norm(ref - other)
         assert np.array_equal(np.sort(aligned), np.sort(other))  # a permutation of the same numbers
 
 
@@ -55,12 +56,12 @@ def test_permuted_copies_are_found_exactly():
     ref = _net(rng)
     copy = _shuffled(ref, rng)
     assert np.linalg.norm(ref - copy) > 5.0
-    assert mem.aligned_distance(ref, copy, LAYOUT) < 1e-5
+    assert wa.aligned_distance(ref, copy, LAYOUT) < 1e-5
     noisy = _shuffled(ref + rng.normal(0, 0.01, P).astype(np.float32), rng)
-    assert mem.aligned_distance(ref, noisy, LAYOUT) == pytest.approx(0.01 * np.sqrt(P), rel=0.2)
-    assert mem.aligned_distance(ref, copy, LAYOUT, metric="cosine") < 1e-6
+    assert wa.aligned_distance(ref, noisy, LAYOUT) == pytest.approx(0.01 * np.sqrt(P), rel=0.2)
+    assert wa.aligned_distance(ref, copy, LAYOUT, metric="cosine") < 1e-6
     with pytest.raises(ValueError, match="metric"):
-        mem.aligned_distance(ref, copy, LAYOUT, metric="l7")
+        wa.aligned_distance(ref, copy, LAYOUT, metric="l7")
 
 
 def test_alignment_recovers_noisy_permuted_copies_of_deeper_networks():
@@ -70,7 +71,7 @@ def test_alignment_recovers_noisy_permuted_copies_of_deeper_networks():
     for _ in range(6):
         noise = rng.normal(0, 0.1, layout.num_params).astype(np.float32)
         copy = _shuffled(ref + noise, rng, layout)
-        assert mem.aligned_distance(ref, copy, layout) <= np.linalg.norm(noise) * (1 + 1e-5)
+        assert wa.aligned_distance(ref, copy, layout) <= np.linalg.norm(noise) * (1 + 1e-5)
 
 
 def test_alignment_is_near_the_exhaustive_optimum_on_tiny_networks():
@@ -81,8 +82,8 @@ def test_alignment_is_near_the_exhaustive_optimum_on_tiny_networks():
     ratios = []
     for _ in range(10):
         a, b = _net(rng, layout), _net(rng, layout)
-        best = min(np.linalg.norm(a - mem.permute_flat(b, perms, layout)) for perms in all_perms)
-        ratios.append(mem.aligned_distance(a, b, layout) / best)
+        best = min(np.linalg.norm(a - wa.permute_flat(b, perms, layout)) for perms in all_perms)
+        ratios.append(wa.aligned_distance(a, b, layout) / best)
     assert min(ratios) >= 1 - 1e-6
     assert np.mean(ratios) < 1.03 and sum(r < 1 + 1e-6 for r in ratios) >= 4  # incoming-only matching: ~1.07
 
@@ -90,16 +91,16 @@ def test_alignment_is_near_the_exhaustive_optimum_on_tiny_networks():
 def test_invariant_signature_is_a_lower_bound_under_any_permutation():
     rng = np.random.default_rng(3)
     a, b = _net(rng), _net(rng)
-    sig = mem.invariant_signature(np.stack([a, b]), LAYOUT)
+    sig = wa.invariant_signature(np.stack([a, b]), LAYOUT)
     lower = np.linalg.norm(sig[0] - sig[1])
-    assert 0 < lower <= mem.aligned_distance(a, b, LAYOUT)
+    assert 0 < lower <= wa.aligned_distance(a, b, LAYOUT)
     for _ in range(5):
         assert lower <= np.linalg.norm(a - _shuffled(b, rng)) + 1e-6
-    np.testing.assert_allclose(mem.invariant_signature(_shuffled(a, rng), LAYOUT), sig[0], rtol=1e-6)
+    np.testing.assert_allclose(wa.invariant_signature(_shuffled(a, rng), LAYOUT), sig[0], rtol=1e-6)
 
 
 def _brute_force(generated, bank, k):
-    d = np.array([[mem.aligned_distance(g, c, LAYOUT) for c in bank] for g in generated])
+    d = np.array([[wa.aligned_distance(g, c, LAYOUT) for c in bank] for g in generated])
     idx = np.argsort(d, 1, kind="stable")[:, :k]
     return idx, np.take_along_axis(d, idx, 1)
 
@@ -111,29 +112,29 @@ def test_nearest_checkpoints_agrees_with_brute_force():
     generated = np.stack([_shuffled(bank[s] + rng.normal(0, 0.003, P).astype(np.float32), rng) for s in sources]
                          + [_net(rng), mem.interpolate(bank[0], bank[9], 0.4, LAYOUT)])
     want_idx, want_dist = _brute_force(generated, bank, k=3)
-    idx, dist = mem.nearest_checkpoints(generated, bank, LAYOUT, k=3, prefilter=None)
+    idx, dist = wa.nearest_checkpoints(generated, bank, LAYOUT, k=3, prefilter=None)
     np.testing.assert_array_equal(idx, want_idx)
     np.testing.assert_allclose(dist, want_dist, rtol=1e-9)
     # a small prefilter still finds the permuted copies (raw distance alone would not: they are shuffled)
-    raw_nearest = mem.raw_distances(generated[:3], bank).argmin(1)
+    raw_nearest = wa.raw_distances(generated[:3], bank).argmin(1)
     assert (raw_nearest != sources).any()
-    idx, dist = mem.nearest_checkpoints(generated[:3], bank, LAYOUT, k=1, prefilter=2)
+    idx, dist = wa.nearest_checkpoints(generated[:3], bank, LAYOUT, k=1, prefilter=2)
     np.testing.assert_array_equal(idx[:, 0], sources)
     np.testing.assert_allclose(dist[:, 0], want_dist[:3, 0], rtol=1e-9)
     with pytest.raises(ValueError, match="k="):
-        mem.nearest_checkpoints(generated, bank, LAYOUT, k=len(bank) + 1)
+        wa.nearest_checkpoints(generated, bank, LAYOUT, k=len(bank) + 1)
 
 
 def test_pairwise_bank_distances_excludes_self_and_sees_through_permutations():
     rng = np.random.default_rng(5)
     bank = _bank(rng, runs=2, steps=4)
-    nn = mem.pairwise_bank_distances(bank, LAYOUT, sample=None)
+    nn = wa.pairwise_bank_distances(bank, LAYOUT, sample=None)
     assert nn.shape == (8,) and (nn > 0).all()
     np.testing.assert_allclose(nn, STEP * np.sqrt(P), rtol=0.25)  # neighbours are one training step apart
     shuffled = np.stack([_shuffled(x, rng) for x in bank])  # every checkpoint in its own basis
-    np.testing.assert_allclose(mem.pairwise_bank_distances(shuffled, LAYOUT, sample=None), nn, rtol=1e-6)
-    assert mem.pairwise_bank_distances(bank, LAYOUT, sample=3).shape == (3,)
-    assert mem.nn_param_distance_ratio(np.full(4, 2.0), np.array([0.0, 1.0, 1.0, 1.0])) == pytest.approx(2.0)
+    np.testing.assert_allclose(wa.pairwise_bank_distances(shuffled, LAYOUT, sample=None), nn, rtol=1e-6)
+    assert wa.pairwise_bank_distances(bank, LAYOUT, sample=3).shape == (3,)
+    assert wa.nn_param_distance_ratio(np.full(4, 2.0), np.array([0.0, 1.0, 1.0, 1.0])) == pytest.approx(2.0)
 
 
 def test_noise_matched_has_exactly_the_requested_distance():
@@ -159,7 +160,7 @@ def test_interpolate_and_average_work_after_alignment():
     np.testing.assert_allclose(LAYOUT.forward_numpy(mem.interpolate(a, b, 1.0, LAYOUT), obs),
                                LAYOUT.forward_numpy(b, obs), atol=1e-5)
     mid = mem.interpolate(a, b, 0.5, LAYOUT)
-    assert np.linalg.norm(mid - a) == pytest.approx(0.5 * mem.aligned_distance(a, b, LAYOUT), rel=1e-5)
+    assert np.linalg.norm(mid - a) == pytest.approx(0.5 * wa.aligned_distance(a, b, LAYOUT), rel=1e-5)
     behavior = {name: mem.policy_behavior_distance(LAYOUT, x, a, obs)
                 for name, x in (("mid", mid), ("b", b), ("naive", 0.5 * (a + b)))}
     assert behavior["mid"] == pytest.approx(0.5 * behavior["b"], rel=0.1)  # halfway in behavior too

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from maa_core.layout import PolicyLayout
-from maa_generator.data import memorization as mem
+from maa_generator.data import weight_alignment as wa
 from maa_generator.data.synthetic_zoo import make_synthetic_zoo
 from maa_generator.data.zoo import ZooWriter, prompt_spec
 from maa_generator.models.generator import Generator
@@ -47,7 +47,7 @@ def _zoo_with_trajectories(root: Path, rng) -> np.ndarray:
 def test_generated_file_with_recorded_states(tmp_path, capsys):
     rng = np.random.default_rng(0)
     bank = _zoo_with_trajectories(tmp_path / "zoo", rng)
-    copy = mem.permute_flat(bank[7] + rng.normal(0, 0.001, LAYOUT.num_params).astype(np.float32),
+    copy = wa.permute_flat(bank[7] + rng.normal(0, 0.001, LAYOUT.num_params).astype(np.float32),
                             [rng.permutation(16), rng.permutation(16)], LAYOUT)
     np.save(tmp_path / "gen.npy", np.stack([copy, rng.normal(0, 0.5, LAYOUT.num_params).astype(np.float32)]))
     assert cli.main(["--zoo", str(tmp_path / "zoo"), "--generated", str(tmp_path / "gen.npy"),
