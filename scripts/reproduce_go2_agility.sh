@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Issue 12 end to end on the CPU (resumable: every step resumes or skips work already on disk):
+#   1. train: the agility actor (config/go2_agility.yaml; 3 h wall-clock budget over any number of sittings);
+#   2. evaluate: results/go2/agility.{json,png} + agility_curve.png from the run's newest actor;
+#   3. collect: the zoo of the run's actors (config/go2_collect_agility.yaml) with the run's final adaptation module;
+#   4. generator: config/go2_small.yaml on that zoo (runs/go2_small_agility);
+#   5. bundle: models/go2/{generator,adaptation.safetensors} and prompts/go2_walk.npz from the newest actor.
+# Usage: scripts/reproduce_go2_agility.sh [all|train|evaluate|collect|generator|bundle]   (default: all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck disable=SC1091
+[ -f .venv/bin/activate ] && source .venv/bin/activate
+STEP="${1:-all}"
+RUN=runs/go2_agility
+ADAPT=results/go2/agility_adaptation.safetensors
+ACTOR=results/go2/agility_actor.safetensors
+ZOO=runs/go2_zoo_agility
+GEN_RUN=runs/go2_small_agility
+run() { [ "$STEP" = all ] || [ "$STEP" = "$1" ]; }
+newest() { find "$1" -name "$2" | sort | tail -n 1; }
+
+if run train; then
+  python training/train_go2.py --config config/go2_agility.yaml
+fi
+if run evaluate; then
+  python training/evaluate_go2_agility.py --run "$RUN" --out results/go2/agility
+fi
+if run collect; then
+  cp "$(newest "$RUN/adaptation" 'adaptation_*.safetensors')" "$ADAPT"
+  cp "$(newest "$RUN/actors" 'actor_*.safetensors')" "$ACTOR"
+  python training/collect_go2.py --config config/go2_collect_agility.yaml   # skips shards already written
+fi
+if run generator; then
+  RESUME=""; [ -d "$GEN_RUN/stages" ] && RESUME="--resume"
+  python training/train.py --config config/go2_small.yaml --zoo "$ZOO" --out "$GEN_RUN" --threads 1 $RESUME
+fi
+if run bundle; then
+  mkdir -p models/go2 prompts
+  rm -rf models/go2/generator && cp -r "$GEN_RUN/generator" models/go2/generator
+  python -m maa_generator.data.novelty_cli --generator models/go2/generator --zoo "$ZOO"
+  cp "$ADAPT" models/go2/adaptation.safetensors
+  python training/record_go2_prompt.py --actor "$ACTOR" --adaptation "$ADAPT" \
+    --out prompts/go2_walk.npz --vx 0.5 --seconds 10 --seed 0
+fi
