@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -63,6 +64,26 @@ def check_targets(report: dict) -> dict:
     return out
 
 
+def markdown(report: dict, command: str) -> str:
+    """The report's targets, scenarios and model-error table as markdown (``<out>.md``)."""
+    rows = ["| figure | measured | target | met |", "|---|---|---|---|"]
+    for key, v in report["targets"].items():
+        value = v["value"]
+        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        rows.append(f"| `{key}` | {shown} | {v['target']} | {'yes' if v['met'] else '**no**'} |")
+    extra = [f"| `{k}` | {report[k]:.3f} | | |" for k in ("yaw_error_worst", "gait_freq_error_hz_max")
+             if isinstance(report.get(k), float)]
+    gaits = ", ".join(f"{g} {m:.2f}" for g, m in report["gait_contact_match"].items())
+    mis = ["| case | survival | vx error | vy error | yaw error |", "|---|---|---|---|---|"]
+    for name, r in report["mismatch"].items():
+        mis.append(f"| {name} | {r['survival_rate']:.3f} | {r['vx_error']:.3f} | {r['vy_error']:.3f} | "
+                   f"{r['yaw_error']:.3f} |")
+    cost = (f"{report.get('train_env_steps', 0) / 1e6:.1f}M env steps, {report.get('train_wall_clock_s', 0):.0f} s "
+            f"of training wall clock, {report.get('train_env_steps_per_s', float('nan')):.0f} env-steps/s")
+    return "\n".join([f"Command: `{command}`", "", f"Actor: `{report['actor']}` ({cost}).", "",
+                      *rows, *extra, "", f"Gait contact match: {gaits}.", "", "Model error:", "", *mis, ""])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", help="training run directory (newest actor + adaptation, cost, learning curve)")
@@ -95,6 +116,7 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out.with_suffix(".json"), json.dumps(report, indent=2))
     plot_agility(report, str(out.with_suffix(".png")))
+    atomic_write_text(out.with_suffix(".md"), markdown(report, "python " + " ".join(sys.argv)))
     if run is not None and read_curve(run):
         plot_curve(read_curve(run), str(out.parent / f"{out.name}_curve.png"), title=f"{run} (training commands)")
     print(json.dumps({k: v["value"] for k, v in report["targets"].items()}))

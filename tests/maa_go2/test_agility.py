@@ -123,6 +123,8 @@ def test_agility_command_writes_the_report(tmp_path):
     assert set(report["gait_contact_match"]) == {"trot", "pronk", "pace", "bound"}
     assert report["targets"]["yaw_error"]["met"] is False  # this actor cannot turn at 1.5 rad/s
     assert out.with_suffix(".png").stat().st_size > 10000
+    md = out.with_suffix(".md").read_text()
+    assert "| `yaw_error` |" in md and "**no**" in md and "| all |" in md
 
 
 def test_square_route_is_followed_with_turns():
