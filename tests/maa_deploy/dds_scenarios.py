@@ -66,10 +66,13 @@ def _report(proc) -> dict:
 
 
 def _drive(backend, q_des, seconds: float) -> None:
+    """A controller writing PD targets for ``seconds``. Every 10 ms, not the deploy loop's 20 ms: this plain Python
+    thread has no real-time priority, and on a loaded 2-core machine one late wake-up of a 20 ms loop (53 ms seen)
+    would trip the backend's 50 ms command watchdog, which is the behaviour under test elsewhere."""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         backend.write_command(q_des, 20.0, 0.5)
-        time.sleep(0.02)
+        time.sleep(0.01)
 
 
 def run(domain: int) -> None:
