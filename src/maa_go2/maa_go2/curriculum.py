@@ -129,7 +129,10 @@ class CommandSampler:
         return out
 
     def track(self, commands, base_lin_vel, base_ang_vel) -> None:
-        """Accumulate this step's tracking errors; inputs ``[N,15]``, ``[N,3]``, ``[N,3]`` (numpy or torch)."""
+        """Accumulate this step's tracking errors; inputs ``[N,15]``, ``[N,3]``, ``[N,3]`` (numpy or torch). Without a
+        curriculum nothing reads them, so nothing is computed (no per-step host copy on the Isaac Gym path)."""
+        if self.curriculum is None:
+            return
         lin = ((commands[:, :2] - base_lin_vel[:, :2]) ** 2).sum(-1) ** 0.5
         yaw = abs(commands[:, 2] - base_ang_vel[:, 2])
         if not isinstance(lin, np.ndarray):  # torch (Isaac Gym): one small host copy per step
