@@ -163,3 +163,14 @@ def test_release_sport_mode_logic():
     stuck.release_mode = lambda: 0
     with pytest.raises(RuntimeError, match="could not release sport mode 'normal'"):
         release_sport_mode(stuck, attempts=3, wait_s=0.0)
+
+
+def test_only_foreign_timing_trips_are_retried():
+    from maa_deploy.fault_matrix import is_spurious_timing_trip
+
+    stale_cmd = "command stale: no joint target for 68 ms (limit 50 ms): the control loop stopped"
+    assert is_spurious_timing_trip("zero_quaternion", stale_cmd)
+    assert is_spurious_timing_trip("nan", "lowstate stale: none for 60 ms")
+    assert not is_spurious_timing_trip("pause", "lowstate stale: none for 60 ms")  # the pause scenario's own fault
+    assert is_spurious_timing_trip("pause", stale_cmd)
+    assert not is_spurious_timing_trip("zero_quaternion", "backend: lowstate rejected (quaternion): norm 0")

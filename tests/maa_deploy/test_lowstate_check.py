@@ -202,6 +202,29 @@ def test_tick_jump():
     assert "51" in verdict.detail
 
 
+def test_tick_step_allows_the_ticks_of_a_receive_gap():
+    """Samples lost while the subscriber was descheduled (a 108 ms gap seen on a loaded CI machine) are not a jump;
+    a 10 s jump within a normal 2 ms gap still is, and so is a jump beyond the gap."""
+    validator = _seeded(LowStateCheckConfig(max_tick_step=50))
+    validator.check(_sample(1002, received_at=10.000))
+    assert validator.check(_sample(1110, received_at=10.110)).ok  # 108 ticks after a 110 ms gap
+    verdict = validator.check(_sample(11_110, received_at=10.112))
+    _assert_fault(verdict, "tick_jump", validator)
+    assert "limit 52" in verdict.detail and "2.0 ms since the previous message" in verdict.detail
+    validator = _seeded(LowStateCheckConfig(max_tick_step=50))
+    validator.check(_sample(1002, received_at=10.0))
+    _assert_fault(validator.check(_sample(1300, received_at=10.2)), "tick_jump", validator)  # 298 > 50 + 200
+    off = _seeded(LowStateCheckConfig(max_tick_step=50, tick_rate_hz=0))  # receive times ignored
+    off.check(_sample(1002, received_at=10.0))
+    _assert_fault(off.check(_sample(1110, received_at=10.11)), "tick_jump", off)
+
+
+def test_tick_rate_must_be_a_finite_non_negative_number():
+    for bad in (-1.0, float("nan"), True, "fast"):
+        with pytest.raises(ConfigError, match="tick_rate_hz"):
+            LowStateCheckConfig(tick_rate_hz=bad)
+
+
 def test_tick_backwards():
     validator = _seeded(tick=1000)
     assert validator.check(_sample(1002)).ok

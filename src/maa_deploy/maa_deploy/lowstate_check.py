@@ -10,7 +10,9 @@ Faults (the verdict names the first one found, in this order; each is counted in
   (a zero ``crc`` means "not computed", e.g. a simulator, and is not checked);
 * ``nan``: a non-finite value in the quaternion, joint positions/velocities or gyroscope;
 * ``tick_frozen``: ``frozen_tick_messages`` consecutive messages with the same ``tick``;
-* ``tick_jump``: the tick advanced by more than ``max_tick_step``;
+* ``tick_jump``: the tick advanced by more than ``max_tick_step`` plus, when the sample carries its receive time,
+  the ticks that ``tick_rate_hz`` accounts for in the time since the previous message was received (samples lost
+  while the subscriber was descheduled are not a jump: the state is fresh, and staleness is the state watchdog's job);
 * ``tick_backwards``: the tick went back (a difference modulo 2**32 of 2**31 or more is read as negative, so the
   uint32 wrap-around 4294967295 -> 1 is a normal +2 step);
 * ``quaternion``: ``| |quat| - 1 | > quat_norm_tol`` (a zero quaternion included);
@@ -99,6 +101,7 @@ class LowStateCheckConfig:
 
     check_crc: bool = True  # verify the CRC of messages that carry a non-zero crc
     max_tick_step: int = 50  # largest accepted tick increment between consecutive messages (Go2: normally 2)
+    tick_rate_hz: float = 1000.0  # ticks per second of the robot's counter; 0 = ignore receive times
     frozen_tick_messages: int = 5  # this many consecutive messages with the same tick = frozen
     quat_norm_tol: float = 0.05  # accepted | |quat| - 1 |
     joint_limit_margin: float = 0.1  # rad beyond the hardware joint range still accepted
@@ -117,6 +120,10 @@ class LowStateCheckConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ConfigError(f"lowstate_check.{name} must be a finite number > 0, got {value!r}")
+        rate = self.tick_rate_hz
+        if isinstance(rate, bool) or not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate >= 0):
+            raise ConfigError(f"lowstate_check.tick_rate_hz must be a finite number >= 0 (ticks per second), "
+                              f"got {rate!r}")
         margin = self.joint_limit_margin
         if isinstance(margin, bool) or not (isinstance(margin, (int, float)) and math.isfinite(margin) and margin >= 0):
             raise ConfigError(f"lowstate_check.joint_limit_margin must be a finite number >= 0 (rad), "
@@ -140,7 +147,8 @@ class LowStateSample:
 
     tick: the robot's uint32 tick. crc_ok: CRC verdict, ``None`` when the message carries no crc (or it was not
     checked). quat: ``[4]`` (w, x, y, z). q: ``[12]`` rad. dq: ``[12]`` rad/s. gyro: ``[3]`` rad/s.
-    wireless_remote: the 40-byte remote blob, or ``None``.
+    wireless_remote: the 40-byte remote blob, or ``None``. received_at: when the message arrived (monotonic s), or
+    ``None``.
     """
 
     tick: int
@@ -150,13 +158,15 @@ class LowStateSample:
     dq: Sequence[float]
     gyro: Sequence[float]
     wireless_remote: bytes | Sequence[int] | None = None
+    received_at: float | None = None
 
 
-def sample_from_lowstate(msg, check_crc: bool = True) -> LowStateSample:
+def sample_from_lowstate(msg, check_crc: bool = True, received_at: float | None = None) -> LowStateSample:
     """Read a :class:`LowStateSample` from an SDK ``LowState_`` or a :class:`maa_deploy.unitree_wire.LowState`.
 
     The CRC is verified (about 15 µs) when ``check_crc`` and ``msg.crc != 0``; otherwise ``crc_ok`` is ``None``.
-    Joint values are reordered from SDK motor order to policy order.
+    Joint values are reordered from SDK motor order to policy order. ``received_at``: monotonic s, see
+    :class:`LowStateSample`.
     """
     crc_ok = None
     if check_crc and msg.crc:
@@ -165,7 +175,7 @@ def sample_from_lowstate(msg, check_crc: bool = True) -> LowStateSample:
     imu = msg.imu_state
     return LowStateSample(tick=msg.tick, crc_ok=crc_ok, quat=imu.quaternion,
                           q=[motors[k].q for k in _POLICY_TO_SDK], dq=[motors[k].dq for k in _POLICY_TO_SDK],
-                          gyro=imu.gyroscope, wireless_remote=msg.wireless_remote)
+                          gyro=imu.gyroscope, wireless_remote=msg.wireless_remote, received_at=received_at)
 
 
 @dataclass(slots=True)
@@ -201,6 +211,7 @@ class LowStateValidator:
     def reset(self) -> None:
         """Forget the previous tick (the next message only seeds it); counters are kept."""
         self._prev_tick: int | None = None
+        self._prev_received_at: float | None = None
         self._same_tick = 0
 
     def estop_pressed(self, wireless_remote: bytes | Sequence[int] | None) -> bool:
@@ -237,7 +248,7 @@ class LowStateValidator:
         if len(q) != NUM_JOINTS or len(dq) != NUM_JOINTS:
             raise ValueError(f"q and dq need {NUM_JOINTS} values, got {len(q)} and {len(dq)}")
         # a sum of finite float32-range values is finite; NaN/inf anywhere makes it non-finite
-        tick_fault = self._check_tick(int(s.tick))  # every CRC-valid message moves the tick, even a faulty one
+        tick_fault = self._check_tick(int(s.tick), s.received_at)  # every CRC-valid message moves the tick, even a faulty one
         if not math.isfinite(qw + qx + qy + qz + gx + gy + gz + sum(q) + sum(dq)):
             return "nan", self._nan_detail(quat, q, dq, gyro)
         if tick_fault is not None:
@@ -260,9 +271,9 @@ class LowStateValidator:
             return "gyro", f"gyroscope ({gx:.3f}, {gy:.3f}, {gz:.3f}) rad/s, limit {gmax} per axis"
         return None, ""
 
-    def _check_tick(self, tick: int) -> tuple[str, str] | None:
-        prev = self._prev_tick
-        self._prev_tick = tick
+    def _check_tick(self, tick: int, received_at: float | None) -> tuple[str, str] | None:
+        prev, prev_received_at = self._prev_tick, self._prev_received_at
+        self._prev_tick, self._prev_received_at = tick, received_at
         if prev is None:
             self._same_tick = 1
             return None
@@ -275,8 +286,13 @@ class LowStateValidator:
         self._same_tick = 1
         if step >= _TICK_HALF:
             return "tick_backwards", f"tick went back by {_TICK_MOD - step} ({prev} -> {tick})"
-        if step > self.config.max_tick_step:
-            return "tick_jump", f"tick advanced by {step} ({prev} -> {tick}), limit {self.config.max_tick_step}"
+        limit, gap = self.config.max_tick_step, ""
+        if received_at is not None and prev_received_at is not None and self.config.tick_rate_hz > 0:
+            elapsed = max(0.0, received_at - prev_received_at)
+            limit += int(math.ceil(elapsed * self.config.tick_rate_hz - 1e-6))  # 1e-6: float noise of the difference
+            gap = f" ({self.config.max_tick_step} + {elapsed * 1e3:.1f} ms since the previous message)"
+        if step > limit:
+            return "tick_jump", f"tick advanced by {step} ({prev} -> {tick}), limit {limit}{gap}"
         return None
 
     @staticmethod

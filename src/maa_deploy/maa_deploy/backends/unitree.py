@@ -179,7 +179,8 @@ class UnitreeBackend(Backend):
 
     def _handle_lowstate(self, msg) -> None:
         stamp = time.monotonic()
-        sample = sample_from_lowstate(msg, self.config.lowstate.check_crc)  # decoded once, validated and stored
+        # decoded once, validated and stored
+        sample = sample_from_lowstate(msg, self.config.lowstate.check_crc, received_at=stamp)
         verdict = self.validator.check(sample)
         tau = [msg.motor_state[k].tau_est for k in range(NUM_JOINTS)]
         state = RobotState(q=np.asarray(sample.q, dtype=float), dq=np.asarray(sample.dq, dtype=float),
