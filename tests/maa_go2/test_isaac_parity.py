@@ -34,7 +34,8 @@ def env_config(**overrides) -> EnvConfig:
                                       lin_vel_x=[-1.0, 1.5], ang_vel_yaw=[-1.5, 1.5], body_height=[-0.05, 0.05],
                                       stance_width=[0.25, 0.35]),
                curriculum=CurriculumConfig(enabled=True),
-               domain_rand=RandomizationConfig(push_interval_s=0.06, push_max_vel=0.5, num_model_variants=4))
+               domain_rand=RandomizationConfig(push_interval_s=0.06, push_max_vel=0.5, num_model_variants=4,
+                                               joint_damping=[0.0, 1.0], joint_friction=[0.0, 0.2]))
     cfg.update(overrides)
     return EnvConfig(**cfg)
 

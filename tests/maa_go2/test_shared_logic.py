@@ -33,6 +33,36 @@ def test_pd_torque_and_clamp_numpy_torch():
         control.pd_torque(np.zeros((1, 11)), np.zeros((1, 11)), np.zeros((1, 11)))
 
 
+def test_passive_joint_losses_oppose_the_velocity_after_the_clamp():
+    qd = np.array([[2.0] * 6 + [-2.0] * 6])
+    free = control.pd_torque(np.zeros((1, 12)), np.zeros((1, 12)), qd)
+    lossy = control.pd_torque(np.zeros((1, 12)), np.zeros((1, 12)), qd, damping=np.array([[0.8]]),
+                              friction=np.array([[0.1]]))
+    expected = -0.8 * qd - 0.1 * np.tanh(qd / control.PASSIVE_FRICTION_VEL)
+    np.testing.assert_allclose(lossy - free, expected)
+    assert np.all(np.sign(lossy - free) == -np.sign(qd))
+    # a saturated motor still feels the losses: they are not motor torque
+    sat = control.pd_torque(np.full((1, 12), 5.0), np.zeros((1, 12)), np.ones((1, 12)), damping=1.0)
+    np.testing.assert_allclose(sat[0], control.TORQUE_LIMITS - 1.0)
+    t = control.pd_torque(torch.zeros(1, 12), torch.zeros(1, 12), torch.as_tensor(qd), damping=torch.full((1, 1), 0.8),
+                          friction=torch.full((1, 1), 0.1))
+    np.testing.assert_allclose(t.numpy(), lossy)
+
+
+def test_passive_randomization_is_drawn_after_the_other_parameters():
+    """Configs without passive losses draw exactly the values they drew before the losses existed."""
+    plain = sample_params(np.random.default_rng(3), 64, RandomizationConfig())
+    lossy_cfg = RandomizationConfig(joint_damping=[0.0, 1.0], joint_friction=[0.05, 0.2])
+    lossy = sample_params(np.random.default_rng(3), 64, lossy_cfg)
+    for key in ("friction", "restitution", "added_mass", "motor_strength", "kp_factor", "kd_factor", "latency"):
+        np.testing.assert_array_equal(plain[key], lossy[key], err_msg=key)
+    assert np.all(plain["joint_damping"] == 0.0) and np.all(plain["joint_friction"] == 0.0)
+    assert 0.0 <= lossy["joint_damping"].min() and lossy["joint_damping"].max() <= 1.0
+    assert lossy["joint_damping"].std() > 0.2 and 0.05 <= lossy["joint_friction"].min()
+    with pytest.raises(ValueError, match="joint_damping"):
+        RandomizationConfig(joint_damping=[-0.1, 0.5])
+
+
 def test_observation_layout_and_scales():
     assert OBS_DIM == 70
     order = ["projected_gravity", "commands", "dof_pos", "dof_vel", "actions", "last_actions", "clock"]

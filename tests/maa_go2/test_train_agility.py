@@ -87,5 +87,8 @@ def test_agility_config_covers_the_command_space_for_both_engines():
     assert cfg_members(isaac.rewards.scales) == cfg.env.rewards.scales
     assert isaac.rewards.sigma_rew_neg == cfg.env.rewards.sigma_rew_neg
     assert isaac.domain_rand.friction_range == cfg.env.domain_rand.friction
+    from maa_go2.engines.legged_gym_config import randomization_config
+    assert randomization_config(isaac) == cfg.env.domain_rand  # passive joint losses included
+    assert cfg.env.domain_rand.joint_damping[1] > 0 and cfg.env.domain_rand.joint_friction[1] > 0
     with pytest.raises(Exception, match="lin_vel_x"):
         load_train_config(ROOT / "config" / "go2_agility.yaml", ["train.env.commands.lin_vel_x=[2.0,1.0]"])

@@ -60,18 +60,37 @@ def action_to_target(actions):
     return like(actions, DEFAULT_JOINT_POS) + actions * like(actions, ACTION_SCALES)
 
 
-def pd_torque(target, q, qd, kp=KP, kd=KD, motor_strength=1.0, limit_scale=1.0):
-    """PD torque ``[N,12]`` [N.m] clamped to :data:`TORQUE_LIMITS`.
+#: [rad/s] velocity scale of the smoothed dry friction ``-f tanh(qd / v)``: a sign function would chatter at rest
+#: under an explicit 5 ms step; at ``f = 0.15`` N.m its slope ``f / v`` is below the PD law's own Kd
+PASSIVE_FRICTION_VEL = 0.4
+
+
+def passive_torque(qd, damping=0.0, friction=0.0):
+    """Passive joint losses ``[N,12]`` [N.m]: ``-damping qd - friction tanh(qd / PASSIVE_FRICTION_VEL)``.
+
+    ``damping`` [N.m.s/rad] and ``friction`` [N.m]: scalars or ``[N,1]``. Not a motor torque: added after the clamp.
+    """
+    xp = xp_of(qd)
+    return -damping * qd - friction * xp.tanh(qd / PASSIVE_FRICTION_VEL)
+
+
+def pd_torque(target, q, qd, kp=KP, kd=KD, motor_strength=1.0, limit_scale=1.0, damping=0.0, friction=0.0):
+    """PD torque ``[N,12]`` [N.m] clamped to :data:`TORQUE_LIMITS`, plus :func:`passive_torque` (domain
+    randomization of the joints' own losses; 0 by default).
 
     Args:
         target, q, qd: joint targets [rad], positions [rad], velocities [rad/s], each ``[N,12]``.
         kp, kd: gains (scalars or broadcastable arrays).
         motor_strength: multiplicative torque factor (scalar or ``[N,1]``), applied before the clamp.
         limit_scale: factor on the torque limits (scalar or ``[N,1]``; model-error evaluation).
+        damping, friction: passive joint damping [N.m.s/rad] and dry friction [N.m] (scalars or ``[N,1]``).
     """
     for x, n in ((target, "target"), (q, "q"), (qd, "qd")):
         _check12(x, n)
     xp = xp_of(q)
     tau = (kp * (target - q) - kd * qd) * motor_strength
     lim = like(q, TORQUE_LIMITS) * limit_scale
-    return xp.clip(tau, -lim, lim) if xp is np else xp.maximum(xp.minimum(tau, lim), -lim)
+    tau = xp.clip(tau, -lim, lim) if xp is np else xp.maximum(xp.minimum(tau, lim), -lim)
+    if isinstance(damping, (int, float)) and isinstance(friction, (int, float)) and damping == 0 and friction == 0:
+        return tau
+    return tau + passive_torque(qd, damping, friction)

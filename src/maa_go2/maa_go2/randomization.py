@@ -12,6 +12,7 @@ import numpy as np
 PRIV_NAMES = ("friction", "restitution", "added_mass", "motor_strength", "base_lin_vel_x", "base_lin_vel_y",
               "base_lin_vel_z")
 PRIV_DIM = len(PRIV_NAMES)
+PASSIVE_PARAMS = ("joint_damping", "joint_friction")  #: per-env passive joint losses (see maa_go2.control)
 LIN_VEL_SCALE = 2.0
 
 
@@ -26,16 +27,24 @@ class RandomizationConfig:
     motor_strength: list[float] = field(default_factory=lambda: [0.9, 1.1])
     kp_factor: list[float] = field(default_factory=lambda: [0.9, 1.1])
     kd_factor: list[float] = field(default_factory=lambda: [0.9, 1.1])
+    #: passive joint damping [N.m.s/rad] and dry friction [N.m] (the motors' and gearboxes' own losses, which the
+    #: PD law does not model); [0, 0] = none. Drawn only when hi > lo, so configs without them keep their streams.
+    joint_damping: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    joint_friction: list[float] = field(default_factory=lambda: [0.0, 0.0])
     latency_prob: float = 0.5  #: probability that an episode runs with 1 policy step of action latency
     push_interval_s: float = 15.0
     push_max_vel: float = 0.5  #: [m/s] added to the base xy velocity at each push
     num_model_variants: int = 32  #: MuJoCo: distinct randomized models (friction/restitution/mass) envs draw from
 
     def __post_init__(self) -> None:
-        for name in ("friction", "restitution", "added_mass", "motor_strength", "kp_factor", "kd_factor"):
+        for name in ("friction", "restitution", "added_mass", "motor_strength", "kp_factor", "kd_factor",
+                     *PASSIVE_PARAMS):
             lo, hi = getattr(self, name)
             if lo > hi:
                 raise ValueError(f"domain_rand.{name}: expected [lo, hi] with lo <= hi, got {[lo, hi]}")
+        for name in PASSIVE_PARAMS:
+            if getattr(self, name)[0] < 0:
+                raise ValueError(f"domain_rand.{name}: expected a range of values >= 0, got {getattr(self, name)}")
         if self.num_model_variants < 1:
             raise ValueError(f"domain_rand.num_model_variants must be >= 1, got {self.num_model_variants}")
         if not 0.0 <= self.latency_prob <= 1.0:
@@ -43,16 +52,19 @@ class RandomizationConfig:
 
 
 NOMINAL = {"friction": 1.0, "restitution": 0.0, "added_mass": 0.0, "motor_strength": 1.0, "kp_factor": 1.0,
-           "kd_factor": 1.0, "latency": 0.0}
+           "kd_factor": 1.0, "latency": 0.0, "joint_damping": 0.0, "joint_friction": 0.0}
 
 
 def sample_params(rng: np.random.Generator, n: int, cfg: RandomizationConfig) -> dict[str, np.ndarray]:
     """Per-env physical parameters, each ``[n]``: friction, restitution, added_mass, motor_strength, kp_factor,
-    kd_factor, latency (0 or 1 policy steps)."""
+    kd_factor, latency (0 or 1 policy steps), joint_damping [N.m.s/rad], joint_friction [N.m]."""
     if not cfg.enabled:
         return {k: np.full(n, v) for k, v in NOMINAL.items()}
-    out = {k: rng.uniform(*getattr(cfg, k), size=n) for k in NOMINAL if k != "latency"}
+    out = {k: rng.uniform(*getattr(cfg, k), size=n) for k in NOMINAL if k != "latency" and k not in PASSIVE_PARAMS}
     out["latency"] = (rng.random(n) < cfg.latency_prob).astype(np.float64)
+    for k in PASSIVE_PARAMS:  # after the others: a config without them draws exactly what it drew before
+        lo, hi = getattr(cfg, k)
+        out[k] = rng.uniform(lo, hi, size=n) if hi > lo else np.full(n, float(lo))
     return out
 
 

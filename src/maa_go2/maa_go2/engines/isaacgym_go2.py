@@ -60,7 +60,7 @@ MISSING_MSG = ("the Isaac Gym backend needs the 'isaacgym' (Isaac Gym Preview 4,
                "packages, which are not importable here ({err}); use maa_go2.engines.mujoco_engine.MujocoGo2Env "
                "on CPU instead")
 #: parameters whose per-env values live on the device (the PD law and the latency use them every physics step)
-DEVICE_PARAMS = ("motor_strength", "kp_factor", "kd_factor", "latency")
+DEVICE_PARAMS = ("motor_strength", "kp_factor", "kd_factor", "latency", "joint_damping", "joint_friction")
 #: parameters applied through the simulator's shape / body properties at every reset
 PHYSICAL_PARAMS = ("friction", "restitution", "added_mass")
 
@@ -239,10 +239,12 @@ class Go2WTW(LeggedRobot):  # type: ignore[misc,valid-type]
             torch.maximum(self.base_contact, base, out=self.base_contact)
 
     def _compute_torques(self, actions):
-        """The shared PD law with this env's Kp/Kd factors and motor strength."""
+        """The shared PD law with this env's Kp/Kd factors, motor strength and passive joint losses (explicit
+        torques, as in MuJoCo: in effort mode Isaac Gym's DOF drive damping does not act)."""
         p = self.device_params
         return pd_torque(action_to_target(actions), self.dof_pos, self.dof_vel, self.p_gains * p["kp_factor"][:, None],
-                         self.d_gains * p["kd_factor"][:, None], p["motor_strength"][:, None])
+                         self.d_gains * p["kd_factor"][:, None], p["motor_strength"][:, None],
+                         damping=p["joint_damping"][:, None], friction=p["joint_friction"][:, None])
 
     def post_physics_step(self):
         """The MuJoCo engine's order: gait clock, push, rewards, termination, curriculum, resample, reset, obs."""

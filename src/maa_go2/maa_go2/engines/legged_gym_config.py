@@ -205,6 +205,10 @@ class Go2WTWCfg(LeggedRobotCfg):
         kp_factor_range = list(_DR.kp_factor)
         randomize_kd_factor = True
         kd_factor_range = list(_DR.kd_factor)
+        randomize_joint_damping = True
+        joint_damping_range = list(_DR.joint_damping)
+        randomize_joint_friction = True
+        joint_friction_range = list(_DR.joint_friction)
         latency_prob = _DR.latency_prob
         num_model_variants = _DR.num_model_variants  #: friction/restitution/mass sets drawn at reset (as MuJoCo)
         push_robots = True
@@ -329,10 +333,9 @@ def apply_env_config(cfg: Go2WTWCfg, env) -> Go2WTWCfg:
 
 
 def _apply_domain_rand(out, dr: RandomizationConfig) -> None:
-    for name in ("friction", "restitution", "added_mass", "motor_strength", "kp_factor", "kd_factor"):
+    for name in _DR_FLAGS:
         setattr(out, f"{name}_range", list(getattr(dr, name)))
-    for flag in ("randomize_friction", "randomize_restitution", "randomize_base_mass", "randomize_motor_strength",
-                 "randomize_kp_factor", "randomize_kd_factor", "push_robots"):
+    for flag in (*_DR_FLAGS.values(), "push_robots"):
         setattr(out, flag, dr.enabled)
     out.latency_prob = dr.latency_prob if dr.enabled else 0.0
     out.num_model_variants = dr.num_model_variants
@@ -343,7 +346,8 @@ def _apply_domain_rand(out, dr: RandomizationConfig) -> None:
 # ------------------------------------------------------------------------------ legged_gym cfg -> shared configs
 _DR_FLAGS = {"friction": "randomize_friction", "restitution": "randomize_restitution",
              "added_mass": "randomize_base_mass", "motor_strength": "randomize_motor_strength",
-             "kp_factor": "randomize_kp_factor", "kd_factor": "randomize_kd_factor"}
+             "kp_factor": "randomize_kp_factor", "kd_factor": "randomize_kd_factor",
+             "joint_damping": "randomize_joint_damping", "joint_friction": "randomize_joint_friction"}
 
 
 def cfg_members(obj) -> dict:
@@ -375,7 +379,7 @@ def randomization_config(cfg) -> RandomizationConfig:
     ``domain_rand.enabled: false``). Otherwise a parameter whose flag is off gets the range ``[nominal, nominal]``.
     """
     dr = cfg.domain_rand
-    flags = {name: bool(getattr(dr, flag)) for name, flag in _DR_FLAGS.items()}
+    flags = {name: bool(getattr(dr, flag, False)) for name, flag in _DR_FLAGS.items()}  # older cfgs lack some
     enabled = any(flags.values()) or dr.latency_prob > 0
     ranges = {name: (list(getattr(dr, f"{name}_range")) if on else [NOMINAL[name]] * 2) for name, on in flags.items()}
     return RandomizationConfig(enabled=enabled, latency_prob=float(dr.latency_prob),

@@ -208,13 +208,14 @@ class MujocoGo2Env:
         kp = self.cfg.kp * p["kp_factor"][:, None]
         kd = self.cfg.kd * p["kd_factor"][:, None]
         strength = p["motor_strength"][:, None]
+        damping, friction = p["joint_damping"][:, None], p["joint_friction"][:, None]
         force_max = np.zeros((self.num_envs, 13))
         delayed = self.extra_delay_substeps > 0
         previous = action_to_target(self.last_applied) if delayed.any() else target
         limit = self.torque_limit_scale[:, None]
         for i in range(DECIMATION):
             tgt = np.where((i < self.extra_delay_substeps)[:, None], previous, target) if delayed.any() else target
-            tau = pd_torque(tgt, self.state[:, 8:20], self.state[:, 26:38], kp, kd, strength, limit)
+            tau = pd_torque(tgt, self.state[:, 8:20], self.state[:, 26:38], kp, kd, strength, limit, damping, friction)
             rollout.rollout(self.models, self.datas, self.state, tau[:, None, :], nstep=1, state=self._st,
                             sensordata=self._sd, skip_checks=True)
             self.state[:] = self._st[:, 0]
