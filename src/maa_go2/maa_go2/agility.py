@@ -23,10 +23,9 @@ from maa_go2 import scenarios
 from maa_go2.commands import GAITS
 from maa_go2.control import POLICY_DT
 from maa_go2.engines.mujoco_engine import MujocoGo2Env
-from maa_go2.env_config import EnvConfig
+from maa_go2.env_config import evaluation_env_config
 from maa_go2.evaluation import ActorRunner, rollout_stats, sweep_commands
 from maa_go2.mismatch import MISMATCH_CASES, apply_mismatch
-from maa_go2.randomization import RandomizationConfig
 
 AGILITY_SWEEP = ((-1.0, 1.5), (-0.6, 0.6), (-1.5, 1.5))
 GAIT_FREQS = (2.0, 3.0, 4.0)
@@ -35,9 +34,7 @@ WARMUP_S = 1.0
 
 def _env(runner: ActorRunner, num_envs: int, seconds: float, seed: int, push_interval_s: float = 1e6,
          push_max_vel: float = 0.5) -> MujocoGo2Env:
-    cfg = EnvConfig(num_envs=num_envs, episode_length_s=seconds + 1.0, history_len=runner.adaptation.history_len,
-                    resampling_time_s=1e6,
-                    domain_rand=RandomizationConfig(push_interval_s=push_interval_s, push_max_vel=push_max_vel))
+    cfg = evaluation_env_config(num_envs, seconds, runner.adaptation.history_len, push_interval_s, push_max_vel)
     return MujocoGo2Env(cfg, seed=seed)
 
 

@@ -552,15 +552,12 @@ def rollout_descriptors(runner: ActorRunner, commands, seconds: float = 4.0, num
     :func:`maa_go2.evaluation.evaluate_actor`, no pushes) with the fixed ``commands [15]`` for ``warmup_s +
     seconds``, and describe the last ``seconds`` of each env (up to its first fall, if any)."""
     from maa_go2.engines.mujoco_engine import MujocoGo2Env
-    from maa_go2.env_config import EnvConfig
-    from maa_go2.randomization import RandomizationConfig
+    from maa_go2.env_config import evaluation_env_config
 
     commanded = describe_commands(commands)
     if seconds <= 0 or warmup_s < 0 or num_envs < 1:
         raise ValueError(f"need seconds > 0, warmup_s >= 0, num_envs >= 1, got {seconds}, {warmup_s}, {num_envs}")
-    cfg = EnvConfig(num_envs=num_envs, episode_length_s=warmup_s + seconds + 1.0,
-                    history_len=runner.adaptation.history_len, resampling_time_s=1e6,
-                    domain_rand=RandomizationConfig(push_interval_s=1e6))
+    cfg = evaluation_env_config(num_envs, warmup_s + seconds, runner.adaptation.history_len)
     env = MujocoGo2Env(cfg, seed=seed)
     env.set_commands(np.tile(np.asarray(commands, dtype=float), (num_envs, 1)))
     env.reset()

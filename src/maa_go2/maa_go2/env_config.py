@@ -35,3 +35,16 @@ class EnvConfig:
         if self.num_envs < 1 or self.history_len < 1 or self.episode_length_s <= 0:
             raise ValueError(f"env: num_envs, history_len must be >= 1 and episode_length_s > 0, got "
                              f"{self.num_envs}, {self.history_len}, {self.episode_length_s}")
+
+
+NO_PUSH_S = 1e6  #: a push (or command resampling) interval that never comes within an evaluation
+
+
+def evaluation_env_config(num_envs: int, seconds: float, history_len: int, push_interval_s: float = NO_PUSH_S,
+                          push_max_vel: float = 0.5) -> EnvConfig:
+    """The env every evaluation runs an actor in: ``num_envs`` robots with the default training randomization
+    (physics and observation noise), commands that stay as set (no resampling), no pushes unless
+    ``push_interval_s`` [s] / ``push_max_vel`` [m/s] ask for them, and episodes that outlast ``seconds`` [s]."""
+    return EnvConfig(num_envs=num_envs, episode_length_s=seconds + 1.0, history_len=history_len,
+                     resampling_time_s=NO_PUSH_S,
+                     domain_rand=RandomizationConfig(push_interval_s=push_interval_s, push_max_vel=push_max_vel))

@@ -23,8 +23,7 @@ from maa_go2.actor_critic import AdaptationModule, go2_actor_layout
 from maa_go2.commands import NUM_COMMANDS, CommandRanges
 from maa_go2.control import POLICY_DT
 from maa_go2.engines.mujoco_engine import MujocoGo2Env
-from maa_go2.env_config import EnvConfig
-from maa_go2.randomization import RandomizationConfig
+from maa_go2.env_config import evaluation_env_config
 
 RESULT_KEYS = ("vx_error", "vy_error", "yaw_error", "vx_error_by_cmd", "survival_rate", "survival_time_s", "falls",
                "push_recovery_rate", "power_w", "cost_of_transport", "gait_freq_cmd_hz", "gait_freq_measured_hz",
@@ -123,8 +122,7 @@ def evaluate_actor(layout: PolicyLayout, flat_params: np.ndarray, adaptation_mod
         raise ValueError(f"need num_envs >= 3 (three sweeps) and seconds > 1, got {num_envs}, {seconds}")
     runner = ActorRunner(layout, flat_params, adaptation_module)
     hist_len = adaptation_module.history_len
-    cfg = EnvConfig(num_envs=num_envs, episode_length_s=seconds + 1.0, history_len=hist_len,
-                    resampling_time_s=1e6, domain_rand=RandomizationConfig(push_interval_s=1e6))
+    cfg = evaluation_env_config(num_envs, seconds, hist_len)
     env = MujocoGo2Env(cfg, seed=seed)
     cmd, group = sweep_commands(num_envs)
     env.set_commands(cmd)
@@ -146,8 +144,7 @@ def evaluate_actor(layout: PolicyLayout, flat_params: np.ndarray, adaptation_mod
     }
     res["gait_freq_error_hz"] = abs(res["gait_freq_measured_hz"] - res["gait_freq_cmd_hz"])
     # push test: lateral/forward kicks of up to 1 m/s every 2 s
-    pcfg = EnvConfig(num_envs=num_envs, episode_length_s=push_seconds + 1.0, history_len=hist_len,
-                     resampling_time_s=1e6, domain_rand=RandomizationConfig(push_interval_s=2.0, push_max_vel=1.0))
+    pcfg = evaluation_env_config(num_envs, push_seconds, hist_len, push_interval_s=2.0, push_max_vel=1.0)
     penv = MujocoGo2Env(pcfg, seed=seed + 1)
     penv.set_commands(cmd)
     penv.reset()

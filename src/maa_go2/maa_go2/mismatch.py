@@ -3,8 +3,11 @@
 Each case edits the MuJoCo models of an evaluation env in ways in which real Go2s (and other published models of
 the robot) differ from the training model, outside or at the edge of the training randomization:
 
-* ``joint_damping``: 1.0 N.m.s/rad of passive joint damping (training: 0; MuJoCo Menagerie's Go2 model uses 2.0).
-* ``joint_friction``: 0.2 N.m of joint friction loss (training: 0; Menagerie: 0.2).
+* ``joint_damping``: 1.0 N.m.s/rad of passive joint damping in the MuJoCo model (training: an explicit torque term of
+  ``domain_rand.joint_damping``, 0 by default, 0-1.0 in the agility run, which this adds to; Menagerie's Go2 model
+  uses 2.0).
+* ``joint_friction``: 0.2 N.m of joint friction loss in the MuJoCo model (training: ``domain_rand.joint_friction``,
+  0 by default, 0-0.2 in the agility run, which this adds to; Menagerie: 0.2).
 * ``link_mass_inertia``: every link's mass and inertia scaled by a fixed factor drawn in [0.85, 1.15].
 * ``torque_limits``: motor torque limits at 80 % (a warm motor, a sagging battery).
 * ``latency_0_20ms``: extra actuation delay of 0, 5, 10, 15 or 20 ms per env, on top of the trained 0/20 ms.

@@ -257,13 +257,11 @@ def rollout_qpos(layout, flat: np.ndarray, adaptation, vx: float = 0.5, seconds:
     Returns ``(t [T] s, qpos [T, 19])`` at 50 Hz, ending early if the robot falls.
     """
     from maa_go2.engines.mujoco_engine import MujocoGo2Env
-    from maa_go2.env_config import EnvConfig
+    from maa_go2.env_config import evaluation_env_config
     from maa_go2.evaluation import ActorRunner, sweep_commands
-    from maa_go2.randomization import RandomizationConfig
 
     runner = ActorRunner(layout, flat, adaptation)
-    cfg = EnvConfig(num_envs=1, episode_length_s=seconds + 1.0, history_len=adaptation.history_len,
-                    resampling_time_s=1e6, domain_rand=RandomizationConfig(push_interval_s=1e6))
+    cfg = evaluation_env_config(1, seconds, adaptation.history_len)
     env = MujocoGo2Env(cfg, seed=seed)
     cmd, _ = sweep_commands(1)
     cmd[:, 0] = vx

@@ -19,9 +19,8 @@ import numpy as np
 from maa_core.rotations import yaw_of
 from maa_go2.control import POLICY_DT
 from maa_go2.engines.mujoco_engine import MujocoGo2Env
-from maa_go2.env_config import EnvConfig
+from maa_go2.env_config import evaluation_env_config
 from maa_go2.evaluation import ActorRunner
-from maa_go2.randomization import RandomizationConfig
 from maa_go2.teleop import TeleopConfig, VelocityCommand
 from maa_go2.terrain import MatCourse, course_model, footprint_hits
 
@@ -64,9 +63,7 @@ class ScenarioRunner:
 
     def __init__(self, runner: ActorRunner, episodes: int, seconds: float, seed: int = 0, base_model=None,
                  teleop: TeleopConfig | None = None, env_factory=None):
-        cfg = EnvConfig(num_envs=episodes, episode_length_s=seconds + SETTLE_S + 1.0,
-                        history_len=runner.adaptation.history_len, resampling_time_s=1e6,
-                        domain_rand=RandomizationConfig(push_interval_s=1e6))
+        cfg = evaluation_env_config(episodes, seconds + SETTLE_S, runner.adaptation.history_len)
         make = env_factory or (lambda c, s: MujocoGo2Env(c, seed=s, base_model=base_model))
         self.env = make(cfg, seed)
         self.runner = runner
