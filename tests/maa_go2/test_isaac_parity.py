@@ -13,6 +13,8 @@ import pytest
 import torch
 
 from maa_core.rotations import quat_to_rot
+from maa_go2 import commands as cmds
+from maa_go2 import observation
 from maa_go2.commands import CommandRanges
 from maa_go2.curriculum import CurriculumConfig
 from maa_go2.engines import mujoco_engine
@@ -243,3 +245,30 @@ def _unwrap(t):
     from isaacgym import gymtorch
 
     return gymtorch.unwrap_tensor(t)
+
+
+def test_a_style_specialist_observes_the_same_constants_in_both_engines(pair):
+    """With ``fixed_observed_commands`` both engines show the actor the constants (and the clock of the observed
+    gait) while the rewards follow the sampled pronk/bound/pace commands."""
+    fixed = {"gait": "trot", "body_height": 0.0, "footswing_height": 0.08}
+    mj, task, recorder, _ = pair(env_config(fixed_observed_commands=fixed,
+                                            commands=CommandRanges(gaits=["pronk", "bound", "pace"],
+                                                                   body_height=[-0.05, -0.02],
+                                                                   footswing_height=[0.1, 0.12])))
+    rng = np.random.default_rng(1)
+    scales = observation.COMMAND_SCALES
+    for step in range(4):
+        actions = rng.normal(0.0, 0.3, (N, 12))
+        obs, _, rew, _, _ = mj.step(actions)
+        obs_i, _, rew_i, _, _ = task.step(torch.as_tensor(actions, dtype=torch.float))
+        close(obs_i, obs, atol=5e-4, what=f"obs, step {step}")
+        close(rew_i, rew, atol=1e-5, rtol=1e-3, what=f"reward, step {step}")
+        seen = obs[:, observation.obs_slices()["commands"]] / scales
+        np.testing.assert_allclose(seen[:, 5:8], [[0.5, 0.0, 0.0]] * N, atol=1e-6)  # the trot the actor sees
+        np.testing.assert_allclose(seen[:, [3, 9]], [[0.0, 0.08]] * N, atol=1e-6)
+        assert np.all(mj.commands[:, 3] <= -0.02) and not np.any(np.all(mj.commands[:, 5:8] == [0.5, 0, 0], axis=1))
+        trot = cmds.observed_commands(mj.commands, mj.cfg.fixed_observed_commands)
+        clock = obs[:, observation.obs_slices()["clock"]]
+        np.testing.assert_allclose(clock, cmds.clock_inputs(cmds.foot_indices(mj.gait_index, trot)), atol=1e-5)
+        true_clock = cmds.clock_inputs(cmds.foot_indices(mj.gait_index, mj.commands))
+        assert np.abs(clock - true_clock).max() > 0.5  # the sampled gaits' clocks differ from the observed trot's

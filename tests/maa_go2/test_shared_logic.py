@@ -150,3 +150,34 @@ def test_randomization_ranges():
     assert priv.shape == (1000, 7) and np.allclose(priv[:, 4:], 2.0)
     with pytest.raises(ValueError, match="friction"):
         RandomizationConfig(friction=[2.0, 1.0])
+
+
+def test_observed_command_constants_validate_and_replace_only_their_entries():
+    from maa_go2.commands import COMMAND_NAMES, observed_commands, resolve_observed_commands
+
+    fixed = resolve_observed_commands({"gait": "pronk", "body_height": 0.02})
+    assert fixed == {"gait_phase": 0.0, "gait_offset": 0.0, "gait_bound": 0.0, "body_height": 0.02}
+    c = np.arange(30, dtype=float).reshape(2, 15)
+    seen = observed_commands(c, fixed)
+    changed = [COMMAND_NAMES[i] for i in np.flatnonzero((seen != c).any(0))]
+    assert sorted(changed) == sorted(fixed) and c[0, 5] == 5.0  # the input is not modified
+    t = observed_commands(torch.as_tensor(c), fixed)
+    np.testing.assert_allclose(t.numpy(), seen)
+    assert observed_commands(c, {}) is c
+    for bad, match in (({"lin_vel_x": 0.0}, "lin_vel_x"), ({"gait_frequency": 3.0}, "gait_frequency"),
+                       ({"gait": "gallop"}, "gallop"), ({"body_height": float("nan")}, "finite")):
+        with pytest.raises(ValueError, match=match):
+            resolve_observed_commands(bad)
+
+
+def test_style_specialist_config_loads_from_yaml(tmp_path):
+    from maa_go2.train_config import load_train_config
+
+    path = tmp_path / "s.yaml"
+    path.write_text("train:\n  env:\n    fixed_observed_commands: {gait: trot, footswing_height: 0.08}\n")
+    cfg = load_train_config(path)
+    assert cfg.env.fixed_observed_commands == {"gait_phase": 0.5, "gait_offset": 0.0, "gait_bound": 0.0,
+                                               "footswing_height": 0.08}
+    path.write_text("train:\n  env:\n    fixed_observed_commands: {lin_vel_x: 1.0}\n")
+    with pytest.raises(Exception, match="lin_vel_x"):
+        load_train_config(path)

@@ -57,6 +57,47 @@ class CommandRanges:
             raise ValueError(f"commands.gaits: expected a non-empty subset of {sorted(GAITS)}, got {self.gaits}")
 
 
+#: command entries an actor may be trained to observe as constants (a style specialist: its rewards follow a fixed
+#: style while it sees the deploy defaults, so the style lives in its weights). Velocities stay live, and so does the
+#: step frequency, which sets the rate of the gait clock.
+HIDEABLE_COMMANDS = ("body_height", "gait_phase", "gait_offset", "gait_bound", "gait_duration", "footswing_height",
+                     "body_pitch", "body_roll", "stance_width", "stance_length")
+
+
+def resolve_observed_commands(fixed: dict) -> dict[str, float]:
+    """Validate a ``{command name: value}`` map of observed constants; a ``gait`` key (a name of :data:`GAITS`) stands
+    for its phase, offset and bound. Returns ``{name: float}`` over :data:`HIDEABLE_COMMANDS`.
+
+    Raises:
+        ValueError: an unknown or non-hideable name, an unknown gait, or a non-finite value.
+    """
+    out: dict[str, float] = {}
+    for name, value in dict(fixed).items():
+        if name == "gait":
+            if value not in GAITS:
+                raise ValueError(f"fixed_observed_commands.gait: expected one of {sorted(GAITS)}, got {value!r}")
+            out.update(zip(("gait_phase", "gait_offset", "gait_bound"), GAITS[value]))
+            continue
+        if name not in HIDEABLE_COMMANDS:
+            raise ValueError(f"fixed_observed_commands.{name}: expected 'gait' or one of {list(HIDEABLE_COMMANDS)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"fixed_observed_commands.{name}: expected a finite number, got {value!r}")
+        out[name] = float(value)
+    return out
+
+
+def observed_commands(commands, fixed: dict[str, float]):
+    """The ``[N,15]`` commands an actor observes: ``commands`` with each entry named in ``fixed`` (a
+    :func:`resolve_observed_commands` map) set to its value. A copy, or ``commands`` itself when ``fixed`` is empty.
+    The observation's gait clock is computed from these, the rewards from ``commands``."""
+    if not fixed:
+        return commands
+    out = commands.copy() if isinstance(commands, np.ndarray) else commands.clone()
+    for name, value in fixed.items():
+        out[:, COMMAND_NAMES.index(name)] = value
+    return out
+
+
 def sample_commands(rng: np.random.Generator, n: int, ranges: CommandRanges) -> np.ndarray:
     """Sample ``[n, 15]`` commands (float64) from ``ranges``."""
     out = np.zeros((n, NUM_COMMANDS))

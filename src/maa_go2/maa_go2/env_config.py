@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from maa_go2.commands import CommandRanges
+from maa_go2.commands import CommandRanges, resolve_observed_commands
 from maa_go2.control import KD, KP
 from maa_go2.curriculum import CurriculumConfig
 from maa_go2.randomization import RandomizationConfig
@@ -30,8 +30,12 @@ class EnvConfig:
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
     domain_rand: RandomizationConfig = field(default_factory=RandomizationConfig)
     rewards: RewardConfig = field(default_factory=RewardConfig)
+    #: command entries the actor observes as these constants while its rewards follow the sampled commands (style
+    #: specialists, issue 13; ``maa_go2.commands.resolve_observed_commands``); {} = the actor sees its commands
+    fixed_observed_commands: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.fixed_observed_commands = resolve_observed_commands(self.fixed_observed_commands)
         if self.num_envs < 1 or self.history_len < 1 or self.episode_length_s <= 0:
             raise ValueError(f"env: num_envs, history_len must be >= 1 and episode_length_s > 0, got "
                              f"{self.num_envs}, {self.history_len}, {self.episode_length_s}")

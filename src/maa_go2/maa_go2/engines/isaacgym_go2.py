@@ -120,6 +120,8 @@ class Go2WTW(LeggedRobot):  # type: ignore[misc,valid-type]
         self.dr_cfg = randomization_config(cfg)
         self.reward_cfg = reward_config(cfg)
         self.sampler = CommandSampler(command_ranges(cfg), curriculum_config(cfg), self.rng, n)
+        #: observed command constants (style specialists): a legged_gym cfg without the key has none
+        self.fixed_observed_commands = cmds.resolve_observed_commands(getattr(cfg.commands, "fixed_observed", {}))
         # the MuJoCo engine's draw order: per-env params, then the physical-parameter variants, then reset()
         self.params = sample_params(self.rng, n, self.dr_cfg)
         nv = self.dr_cfg.num_model_variants if self.dr_cfg.enabled else 1
@@ -413,8 +415,9 @@ class Go2WTW(LeggedRobot):  # type: ignore[misc,valid-type]
 
     def compute_observations(self):
         """Observation (with device-drawn noise), privileged vector and the observation history."""
-        idx, _ = self._gait()
-        obs = build_observation(self.projected_gravity, self.commands, self.dof_pos, self.dof_vel, self.actions,
+        seen = cmds.observed_commands(self.commands, self.fixed_observed_commands)
+        idx = cmds.foot_indices(self.gait_index, seen)
+        obs = build_observation(self.projected_gravity, seen, self.dof_pos, self.dof_vel, self.actions,
                                 self.last_actions, cmds.clock_inputs(idx))
         if self.add_noise:
             obs = obs + (2 * torch.rand_like(obs) - 1) * self.noise_scale_vec

@@ -142,6 +142,7 @@ class Go2WTWCfg(LeggedRobotCfg):
         resampling_time = 10.0
         heading_command = False
         zero_below = _CMD.zero_below  #: CommandRanges.zero_below
+        fixed_observed = {}  #: EnvConfig.fixed_observed_commands (style specialists observe these constants)
 
         class ranges:  #: exactly maa_go2.commands.CommandRanges (no legged_gym ``heading``)
             lin_vel_x = list(_CMD.lin_vel_x)
@@ -312,6 +313,7 @@ def apply_env_config(cfg: Go2WTWCfg, env) -> Go2WTWCfg:
     cfg.env.fall_height = env.fall_height
     cfg.commands.resampling_time = env.resampling_time_s
     cfg.commands.zero_below = env.commands.zero_below
+    cfg.commands.fixed_observed = dict(env.fixed_observed_commands)
     for key, value in vars(env.commands).items():
         if key != "zero_below":
             setattr(cfg.commands.ranges, key, list(value))

@@ -190,8 +190,9 @@ class MujocoGo2Env:
 
     def _observe(self, ids=slice(None)) -> np.ndarray:
         kin = self._kinematics(ids)
-        feet = cmds.foot_indices(self.gait_index[ids], self.commands[ids])
-        obs = build_observation(kin["projected_gravity"], self.commands[ids], kin["q"], kin["qd"], self.actions[ids],
+        seen = cmds.observed_commands(self.commands[ids], self.cfg.fixed_observed_commands)
+        feet = cmds.foot_indices(self.gait_index[ids], seen)
+        obs = build_observation(kin["projected_gravity"], seen, kin["q"], kin["qd"], self.actions[ids],
                                 self.last_actions[ids], cmds.clock_inputs(feet)).astype(np.float32)
         if self.cfg.obs_noise:
             obs += (self.rng.uniform(-1, 1, obs.shape) * NOISE_VECTOR).astype(np.float32)
