@@ -248,7 +248,8 @@ class LowStateValidator:
         if len(q) != NUM_JOINTS or len(dq) != NUM_JOINTS:
             raise ValueError(f"q and dq need {NUM_JOINTS} values, got {len(q)} and {len(dq)}")
         # a sum of finite float32-range values is finite; NaN/inf anywhere makes it non-finite
-        tick_fault = self._check_tick(int(s.tick), s.received_at)  # every CRC-valid message moves the tick, even a faulty one
+        # every CRC-valid message moves the tick, even a faulty one
+        tick_fault = self._check_tick(int(s.tick), s.received_at)
         if not math.isfinite(qw + qx + qy + qz + gx + gy + gz + sum(q) + sum(dq)):
             return "nan", self._nan_detail(quat, q, dq, gyro)
         if tick_fault is not None:
