@@ -106,3 +106,43 @@ def test_old_pickled_checkpoint_is_refused(run_copy):
     assert os.path.getsize(d / "checkpoints" / "ckpt_00001.pt") > 0
     with pytest.warns(RuntimeWarning, match="older maa version"), pytest.raises(ValueError, match="no usable"):
         train(cfg, progress=False)
+
+
+def test_fine_tuning_starts_from_another_runs_weights_and_prunes_checkpoints(base_run, tmp_path):
+    from maa_go2.engines.mujoco_engine import MujocoGo2Env
+    from maa_go2.ppo_loop import build_learner, restore
+
+    source = base_run / "checkpoints" / "ckpt_00002.pt"
+    cfg = from_dict(Go2TrainConfig, {**TINY, "run_dir": str(tmp_path / "ft"), "init_from": str(source),
+                                     "iterations": 3, "keep_checkpoints": 2})
+    env = MujocoGo2Env(cfg.env, seed=0)
+    ac, ppo = build_learner(cfg, "cpu")
+    (tmp_path / "ft" / "checkpoints").mkdir(parents=True)
+    assert restore(tmp_path / "ft", ac, ppo, env.sampler, True, cfg.init_from) == (0, 0.0)  # a fresh run ...
+    expected = torch.load(source, weights_only=True)["model"]
+    for k, v in ac.state_dict().items():  # ... that starts from the source's actor-critic
+        assert torch.equal(v, expected[k]), k
+    summary = train(cfg, progress=False)
+    assert summary["iterations"] == 3
+    files = checkpoint_files(tmp_path / "ft" / "checkpoints")
+    assert [p.name for p in files] == ["ckpt_00003.pt", "ckpt_00002.pt"]  # the newest two kept
+    assert len(list((tmp_path / "ft" / "actors").glob("actor_*.safetensors"))) == 3  # every actor kept
+    # once the run has checkpoints of its own it resumes from them, not from init_from
+    cfg.iterations = 4
+    assert train(cfg, progress=False)["iterations"] == 4
+
+
+def test_fine_tuning_source_errors_are_clear(tmp_path, base_run):
+    from maa_go2.ppo_loop import build_learner
+    from maa_go2.run_dir import load_initial_weights
+
+    cfg = from_dict(Go2TrainConfig, {**TINY, "run_dir": str(tmp_path / "x")})
+    ac, _ = build_learner(cfg, "cpu")
+    with pytest.raises(ValueError, match="no checkpoint at"):
+        load_initial_weights(tmp_path / "missing.pt", ac)
+    other = from_dict(Go2TrainConfig, {**TINY, "env": {"num_envs": 4, "history_len": 5}})
+    ac5, _ = build_learner(other, "cpu")
+    with pytest.raises(ValueError, match="does not fit this model"):
+        load_initial_weights(base_run / "checkpoints" / "ckpt_00002.pt", ac5)
+    with pytest.raises(ValueError, match="keep_checkpoints"):
+        from_dict(Go2TrainConfig, {"keep_checkpoints": -1})

@@ -29,7 +29,15 @@ import torch
 from maa_go2.actor_critic import ActorCritic
 from maa_go2.checkpoints import load_adaptation
 from maa_go2.ppo import PPO, RolloutStorage
-from maa_go2.run_dir import CURVE_KEYS, append_curve, prepare_run, resume_checkpoint, save_run, truncate_curve
+from maa_go2.run_dir import (
+    CURVE_KEYS,
+    append_curve,
+    load_initial_weights,
+    prepare_run,
+    resume_checkpoint,
+    save_run,
+    truncate_curve,
+)
 from maa_go2.train_config import Go2TrainConfig
 
 #: ``extras`` keys the loop reads every step (besides the optional ``episode``)
@@ -168,10 +176,13 @@ def build_learner(cfg: Go2TrainConfig, device) -> tuple[ActorCritic, PPO]:
     return ac, ppo
 
 
-def restore(run: Path, ac: ActorCritic, ppo: PPO, sampler, resume: bool) -> tuple[int, float]:
+def restore(run: Path, ac: ActorCritic, ppo: PPO, sampler, resume: bool, init_from: str = "") -> tuple[int, float]:
     """Resume the newest usable checkpoint of ``run`` (model, optimizers, curriculum) and drop the curve rows after
-    it; returns ``(iteration, wall clock s)`` to continue from (``(0, 0.0)`` for a fresh run)."""
+    it; returns ``(iteration, wall clock s)`` to continue from (``(0, 0.0)`` for a fresh run, which starts from the
+    actor-critic of checkpoint ``init_from`` when given)."""
     state = resume_checkpoint(run / "checkpoints", ac, ppo) if resume else None
+    if state is None and init_from:
+        load_initial_weights(init_from, ac)
     start_it, wall0 = (state["iteration"], float(state["wall_clock_s"])) if state is not None else (0, 0.0)
     if state is not None and state.get("curriculum"):
         sampler.load_state_dict({k: v.numpy() for k, v in state["curriculum"].items()})
@@ -225,7 +236,7 @@ def run_ppo(env, cfg: Go2TrainConfig, device="cpu", resume: bool = True, progres
     torch.manual_seed(cfg.seed)
     run = prepare_run(cfg)
     ac, ppo = build_learner(cfg, device)
-    start_it, wall0 = restore(run, ac, ppo, env.sampler, resume)
+    start_it, wall0 = restore(run, ac, ppo, env.sampler, resume, cfg.init_from)
     n, t_steps = env.num_envs, cfg.ppo.steps_per_env
     obs, priv, hist = env.obs_buf, env.privileged_obs_buf, env.get_obs_history()
     stop_requested = threading.Event()

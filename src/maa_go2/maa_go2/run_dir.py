@@ -84,6 +84,37 @@ def load_checkpoint(path: Path, ac, ppo) -> dict:
     return state
 
 
+def load_initial_weights(path: str | Path, ac) -> dict:
+    """Load only the actor-critic of checkpoint ``path`` into ``ac`` (fine-tuning from another run); returns the
+    state.
+
+    Raises:
+        ValueError: a missing or unreadable file, or weights that do not fit ``ac``.
+    """
+    if not Path(path).is_file():
+        raise ValueError(f"train.init_from: no checkpoint at {path}; expected a ckpt_*.pt of a Go2 PPO run")
+    state = torch_load_safe(path, "Go2 PPO checkpoint", "train.init_from must name a checkpoint written by run_ppo")
+    if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
+        raise ValueError(f"train.init_from: {path} holds no 'model' state dict; expected a ckpt_*.pt of run_ppo")
+    try:
+        ac.load_state_dict(state["model"])
+    except (RuntimeError, KeyError, ValueError, TypeError) as e:
+        raise ValueError(f"train.init_from: {path} does not fit this model ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0]}); is env.history_len the same?") from e
+    return state
+
+
+def prune_checkpoints(folder: str | Path, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` checkpoints in ``folder`` (``keep == 0``: none deleted); returns the
+    deleted paths."""
+    if keep <= 0:
+        return []
+    old = sorted(Path(folder).glob("ckpt_*.pt"))[:-keep]
+    for path in old:
+        path.unlink()
+    return old
+
+
 def resume_checkpoint(folder: str | Path, ac, ppo) -> dict | None:
     """Load the newest checkpoint in ``folder`` that loads and validates into ``ac`` / ``ppo``; returns its state
     (None if there is no checkpoint). Each newer file that fails is reported with a ``RuntimeWarning`` naming it.
@@ -135,6 +166,7 @@ def save_run(run: Path, it: int, ac, ppo, wall: float, cfg: Go2TrainConfig, summ
                              "engine": engine})
     save_adaptation(run / "adaptation" / f"adaptation_{it:05d}.safetensors", copy.deepcopy(ac.adaptation).cpu())
     atomic_write_text(run / "summary.json", json.dumps(summary, indent=2))
+    prune_checkpoints(run / "checkpoints", cfg.keep_checkpoints)  # after the new one is safely on disk
 
 
 # ------------------------------------------------------------------------------------------ learning curve

@@ -49,8 +49,24 @@ class Go2TrainConfig:
     max_wall_clock_s: float = 0.0
     #: path of a pretrained adaptation module (safetensors): loaded and kept frozen; "" trains one concurrently
     adaptation_init: str = ""
+    #: a Go2 PPO checkpoint (``ckpt_*.pt``, either engine) whose actor-critic starts a *fresh* run: fine-tuning (the
+    #: optimizer, curriculum and iteration count start over; ignored once the run has checkpoints of its own)
+    init_from: str = ""
+    #: keep only the newest this many full checkpoints (5 MB each); actors and adaptation modules are all kept.
+    #: 0 = keep every checkpoint
+    keep_checkpoints: int = 0
     env: EnvConfig = field(default_factory=EnvConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("iterations", "save_interval", "log_interval", "torch_threads", "sim_threads"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"train.{name} must be an integer >= 1, got {value!r}")
+        if isinstance(self.keep_checkpoints, bool) or not isinstance(self.keep_checkpoints, int) \
+                or self.keep_checkpoints < 0:
+            raise ValueError(f"train.keep_checkpoints must be an integer >= 0 (0 = keep all), "
+                             f"got {self.keep_checkpoints!r}")
 
 
 def load_train_config(path: str | Path, overrides=()) -> Go2TrainConfig:
