@@ -1,0 +1,91 @@
+"""Style specialists (issue 13): the style grid, each specialist's fine-tuning config, and the resumable driver."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from maa_core.config import ConfigError, from_dict
+from maa_go2.styles import StyleSetConfig, StyleSpec
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_grid_held_out_and_validation():
+    cfg = StyleSetConfig(init_from="x.pt", gaits=["trot", "pronk"], body_heights=[-0.05, 0.0],
+                         footswing_heights=[0.08], held_out=["pronk_h+0.00_s0.08"])
+    assert [s.name for s in cfg.grid()] == ["trot_h-0.05_s0.08", "trot_h+0.00_s0.08", "pronk_h-0.05_s0.08",
+                                            "pronk_h+0.00_s0.08"]
+    assert [s.name for s in cfg.held_out_styles()] == ["pronk_h+0.00_s0.08"] and len(cfg.trained()) == 3
+    for bad, match in (({"gaits": ["gallop"]}, "gallop"), ({"held_out": ["walk"]}, "not in the grid"),
+                       ({"footswing_heights": [0.0]}, "footswing_heights"),
+                       ({"observed": {"lin_vel_x": 1.0}}, "lin_vel_x"),
+                       ({"gaits": ["trot"], "body_heights": [0.0], "footswing_heights": [0.08],
+                         "held_out": ["trot_h+0.00_s0.08"]}, "nothing would be trained")):
+        with pytest.raises(ConfigError, match=match):
+            from_dict(StyleSetConfig, bad)
+
+
+def test_each_specialist_trains_its_style_while_observing_the_defaults():
+    cfg = StyleSetConfig(init_from="runs/a/checkpoints/ckpt_00010.pt", base_config=str(ROOT / "config/go2_agility.yaml"),
+                         num_envs=32, iterations=7, save_interval=3, seed=5)
+    style = StyleSpec("bound", -0.05, 0.11)
+    train = cfg.train_config(style, index=2)
+    c = train.env.commands
+    assert c.gaits == ["bound"] and c.body_height == [-0.05, -0.05] and c.footswing_height == [0.11, 0.11]
+    assert c.lin_vel_x == [-1.0, 1.5] and c.gait_frequency == [2.0, 4.0]  # velocities and frequency stay live
+    assert train.env.fixed_observed_commands == {"gait_phase": 0.5, "gait_offset": 0.0, "gait_bound": 0.0,
+                                                 "body_height": 0.0, "footswing_height": 0.08}
+    assert not train.env.curriculum.enabled and train.env.num_envs == 32 and train.seed == 7
+    assert (train.iterations, train.save_interval, train.keep_checkpoints) == (7, 3, 2)
+    assert train.run_dir == str(Path("runs/go2_styles") / "bound_h-0.05_s0.11") and train.max_wall_clock_s == 0
+    assert train.init_from == "runs/a/checkpoints/ckpt_00010.pt"
+    with pytest.raises(ValueError, match="init_from"):
+        StyleSetConfig().train_config(style, 0)
+
+
+def test_shipped_style_grid_holds_out_one_style_per_gait():
+    from maa_core.config import load_config
+
+    cfg = load_config(StyleSetConfig, ROOT / "config/go2_styles.yaml", section="styles")
+    assert len(cfg.grid()) == 24 and len(cfg.trained()) == 20
+    assert sorted(s.gait for s in cfg.held_out_styles()) == ["bound", "pace", "pronk", "trot"]
+    assert len(cfg.trained()) * cfg.iterations // cfg.save_interval >= 600
+
+
+def _run(args, cwd):
+    return subprocess.run([sys.executable, str(ROOT / "training/finetune_go2_styles.py"), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_driver_trains_every_style_skips_finished_ones_and_indexes_them(tmp_path):
+    from maa_go2.train import train
+    from maa_go2.train_config import load_train_config
+
+    base = load_train_config(ROOT / "config/go2_tiny.yaml", [f"train.run_dir={tmp_path / 'base'}",
+                                                           "train.iterations=1", "train.save_interval=1",
+                                                           "train.env.num_envs=4"])
+    train(base, progress=False)
+    spec = {"styles": {"base_config": str(ROOT / "config/go2_tiny.yaml"),
+                       "init_from": str(tmp_path / "base/checkpoints/ckpt_00001.pt"), "out": str(tmp_path / "styles"),
+                       "gaits": ["pronk", "trot"], "body_heights": [0.0], "footswing_heights": [0.08],
+                       "held_out": ["trot_h+0.00_s0.08"], "iterations": 2, "save_interval": 1, "num_envs": 4}}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    out = _run(["--config", str(tmp_path / "s.yaml")], tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    index = json.loads((tmp_path / "styles/styles.json").read_text())
+    rows = {r["name"]: r for r in index["styles"]}
+    assert rows["pronk_h+0.00_s0.08"]["iterations"] == 2 and rows["trot_h+0.00_s0.08"]["held_out"]
+    assert index["train_wall_clock_s"] > 0
+    run = tmp_path / "styles/pronk_h+0.00_s0.08"
+    assert len(list((run / "actors").glob("actor_*.safetensors"))) == 2
+    assert len(list((run / "checkpoints").glob("ckpt_*.pt"))) == 2
+    saved = yaml.safe_load((run / "config.yaml").read_text())["train"]
+    assert saved["env"]["commands"]["gaits"] == ["pronk"] and saved["init_from"].endswith("ckpt_00001.pt")
+    before = (run / "summary.json").read_text()
+    again = _run(["--config", str(tmp_path / "s.yaml")], tmp_path)  # finished styles are skipped
+    assert again.returncode == 0 and (run / "summary.json").read_text() == before
+    bad = _run(["--config", str(tmp_path / "s.yaml"), "--set", "styles.held_out=[walk]"], tmp_path)
+    assert bad.returncode == 2 and "not in the grid" in bad.stderr
