@@ -29,8 +29,9 @@ def test_grid_held_out_and_validation():
 
 
 def test_each_specialist_trains_its_style_while_observing_the_defaults():
-    cfg = StyleSetConfig(init_from="runs/a/checkpoints/ckpt_00010.pt", base_config=str(ROOT / "config/go2_agility.yaml"),
-                         num_envs=32, iterations=7, save_interval=3, seed=5)
+    cfg = StyleSetConfig(init_from="runs/a/checkpoints/ckpt_00010.pt",
+                         base_config=str(ROOT / "config/go2_agility.yaml"), num_envs=32, iterations=7,
+                         save_interval=3, seed=5)
     style = StyleSpec("bound", -0.05, 0.11)
     train = cfg.train_config(style, index=2)
     c = train.env.commands
