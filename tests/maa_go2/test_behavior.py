@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from maa_go2 import behavior as B
+from maa_go2 import behavior_obs as BO
+from maa_go2 import behavior_rollout as BR
 from maa_go2.commands import GAITS, NUM_COMMANDS, clock_inputs, foot_indices
 from maa_go2.control import DEFAULT_JOINT_POS
 from maa_go2.evaluation import sweep_commands
@@ -66,11 +68,11 @@ def test_synthetic_gaits_give_their_lags_frequency_and_heights(gait, freq):
 
 @pytest.mark.parametrize("gait", sorted(GAITS))
 def test_commanded_lags_follow_the_foot_index_convention(gait):
-    d = B.describe_commands(gait_command(gait, 2.5))
+    d = BO.describe_commands(gait_command(gait, 2.5))
     assert d.phase_offsets == pytest.approx(EXPECTED_LAGS[gait])
     assert d.step_frequency == 2.5 and d.duty_factor == 0.5 and d.swing_height == 0.08
     with pytest.raises(ValueError, match="commands"):
-        B.describe_commands(np.zeros(3))
+        BO.describe_commands(np.zeros(3))
 
 
 def test_a_touchdown_lag_is_signed_fr_behind_fl():
@@ -217,22 +219,22 @@ def synthetic_obs(gait: str, freq: float, seconds: float = 4.0) -> np.ndarray:
 @pytest.mark.parametrize("gait", sorted(GAITS))
 @pytest.mark.parametrize("source", ["clock", "joints"])
 def test_observations_give_frequency_and_lags(gait, source):
-    d = B.describe_observations(synthetic_obs(gait, 3.5), dt=DT, source=source)
+    d = BO.describe_observations(synthetic_obs(gait, 3.5), dt=DT, source=source)
     assert d.step_frequency == pytest.approx(3.5, abs=0.05)
     assert all(cyc(m, e) < 0.02 for m, e in zip(d.phase_offsets, EXPECTED_LAGS[gait])), d.phase_offsets
     assert math.isnan(d.duty_factor) and math.isnan(d.forward_speed) and d.source == f"observations:{source}"
-    cmd = B.commands_of_observations(synthetic_obs(gait, 3.5))
+    cmd = BO.commands_of_observations(synthetic_obs(gait, 3.5))
     assert cmd.shape == (200, NUM_COMMANDS) and cmd[0] == pytest.approx(gait_command(gait, 3.5))
 
 
 def test_still_observations_have_no_oscillation():
     obs = synthetic_obs("trot", 3.0)
     obs[:, OBS_SLICES["dof_pos"]] = 0.001 * np.random.default_rng(0).standard_normal((200, 12))
-    d = B.describe_observations(obs, dt=DT)
+    d = BO.describe_observations(obs, dt=DT)
     assert d.step_frequency == 0.0 and "no_oscillation" in d.flags
-    assert len(B.describe_observations(np.stack([obs, obs]), dt=DT)) == 2
+    assert len(BO.describe_observations(np.stack([obs, obs]), dt=DT)) == 2
     with pytest.raises(ValueError, match="obs"):
-        B.describe_observations(np.zeros((10, 69)))
+        BO.describe_observations(np.zeros((10, 69)))
 
 
 def test_leg_foot_position_matches_the_mjcf():
@@ -246,7 +248,7 @@ def test_leg_foot_position_matches_the_mjcf():
     q[0::3] = 0.0  # hips straight: the leg plane is the body's x-z plane
     data.qpos[:3], data.qpos[3:7], data.qpos[7:] = 0.0, (1, 0, 0, 0), q
     mujoco.mj_kinematics(m, data)
-    xz = B.leg_foot_position(q)
+    xz = BO.leg_foot_position(q)
     for k, leg in enumerate(("FL", "FR", "RL", "RR")):
         rel = data.site(leg + "_foot").xpos - data.body(leg + "_thigh").xpos
         assert xz[k] == pytest.approx(rel[[0, 2]], abs=1e-6)
@@ -261,7 +263,7 @@ def trot_rollout():
 
     w = load_weights_file(ACTOR)
     runner = ActorRunner(w.layout, w.flat, load_adaptation(ADAPTATION))
-    return B.rollout_descriptors(runner, gait_command("trot", 3.0, vx=0.5), seconds=4.0, num_envs=8, seed=0)
+    return BR.rollout_descriptors(runner, gait_command("trot", 3.0, vx=0.5), seconds=4.0, num_envs=8, seed=0)
 
 
 def test_committed_actor_trots_at_the_commanded_frequency(trot_rollout):
@@ -276,5 +278,5 @@ def test_committed_actor_trots_at_the_commanded_frequency(trot_rollout):
     assert 0.3 < m.duty_factor < 0.7 and 0.04 < m.swing_height < 0.12 and 0.15 < m.body_height < 0.3
     assert m.forward_speed == pytest.approx(0.5, abs=0.15)
     assert r.observed.step_frequency == pytest.approx(3.0, abs=0.1)  # what a prompt of it would show
-    assert B.behavior_match(r.mean, r.observed) > 0.5 > B.behavior_match(r.mean, B.describe_commands(
+    assert B.behavior_match(r.mean, r.observed) > 0.5 > B.behavior_match(r.mean, BO.describe_commands(
         gait_command("pace")), weights={"body_height": 0.0})

@@ -20,27 +20,22 @@ the commanded lags are FR = phase + bound, RL = phase + offset, RR = offset + bo
 pronk (0, 0, 0), bound (0, 0.5, 0.5), pace (0.5, 0, 0.5).
 
 * :func:`describe_rollout`: from per-step contacts, foot/base heights and base velocities of a simulated rollout.
-* :func:`describe_observations`: from recorded 70-dim observations (a prompt): step frequency and lags only.
-* :func:`describe_commands`: what a 15-dim command vector asks for.
+* :func:`maa_go2.behavior_obs.describe_observations`: from recorded 70-dim observations (a prompt): step frequency
+  and lags only; :func:`maa_go2.behavior_obs.describe_commands`: what a 15-dim command vector asks for.
 * :func:`behavior_match`: ``exp(-sum_d w_d (|a_d - b_d| / scale_d)^2 / sum_d w_d)`` over the descriptors known on
   both sides (a weighted geometric mean of the per-descriptor similarities ``exp(-(|a_d - b_d| / scale_d)^2)``).
-* :func:`rollout_descriptors`: roll an actor in the MuJoCo engine with fixed commands and describe every env.
+* :func:`maa_go2.behavior_rollout.rollout_descriptors`: roll an actor in the MuJoCo engine with fixed commands and
+  describe every env.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, NamedTuple
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from maa_go2.commands import NOMINAL_BASE_HEIGHT, NUM_COMMANDS
-from maa_go2.control import DEFAULT_JOINT_POS, POLICY_DT
+from maa_go2.control import POLICY_DT
 from maa_go2.joint_order import LEGS_POLICY
-from maa_go2.observation import COMMAND_SCALES, OBS_DIM, OBS_SLICES
-
-if TYPE_CHECKING:
-    from maa_go2.evaluation import ActorRunner
 
 CONTACT_FORCE_N = 1.0  #: a foot is in contact when its normal force exceeds this [N] (as ``rollout_stats``)
 OFFSET_NAMES = tuple(f"offset_{leg}" for leg in LEGS_POLICY[1:])  #: lags of FR, RL, RR behind FL
@@ -323,129 +318,6 @@ def mean_descriptors(items: list[BehaviorDescriptors]) -> BehaviorDescriptors:
                                source=f"mean of {len(items)}")
 
 
-# ---------------------------------------------------------------------------------------------------- prompts
-def _dtft(x: np.ndarray, times: np.ndarray, freqs: np.ndarray) -> np.ndarray:
-    """Hann-windowed Fourier coefficients ``[F, ...]`` of the mean-removed signals ``x [T, ...]`` at ``freqs [F]``
-    [Hz]; ``times [T]`` [s]. Normalized so that a sinusoid of amplitude A gives |X| = A/2 at its frequency."""
-    w = np.hanning(x.shape[0] + 2)[1:-1] if x.shape[0] > 1 else np.ones(1)
-    xc = (x - x.mean(0)) * w.reshape(-1, *([1] * (x.ndim - 1)))
-    basis = np.exp(-2j * np.pi * freqs[:, None] * times[None, :])  # [F, T]
-    return np.tensordot(basis, xc, axes=(1, 0)) / w.sum()
-
-
-def leg_foot_position(dof_pos: np.ndarray) -> np.ndarray:
-    """Foot position ``[..., 4, 2]`` (x forward, z up) [m] relative to each thigh joint in the leg's plane, from the
-    absolute joint positions ``[..., 12]`` [rad] (policy order; thigh and calf rotate about +y, the straight leg
-    points down): ``x = -l1 sin(q1) - l2 sin(q1 + q2)``, ``z = -l1 cos(q1) - l2 cos(q1 + q2)``."""
-    q = np.asarray(dof_pos, dtype=float).reshape(*np.shape(dof_pos)[:-1], 4, 3)
-    q1, q12 = q[..., 1], q[..., 1] + q[..., 2]
-    x = -THIGH_LENGTH * np.sin(q1) - CALF_LENGTH * np.sin(q12)
-    z = -THIGH_LENGTH * np.cos(q1) - CALF_LENGTH * np.cos(q12)
-    return np.stack([x, z], -1)
-
-
-def _leg_signals(obs: np.ndarray, source: str) -> np.ndarray:
-    """``[T, 4 legs, S]`` oscillating signals: the foot position in the leg plane [m] (same motion -> same signal
-    for front and rear legs, unlike the raw joint angles) or the clock input."""
-    if source == "joints":
-        return leg_foot_position(obs[:, OBS_SLICES["dof_pos"]] + DEFAULT_JOINT_POS)
-    if source == "clock":
-        return obs[:, OBS_SLICES["clock"]][:, :, None]
-    raise ValueError(f"source must be 'joints' or 'clock', got {source!r}")
-
-
-def _oscillation(sig: np.ndarray, times: np.ndarray, fmin: float, fmax: float) -> tuple[float, np.ndarray]:
-    """Dominant frequency [Hz] of the summed power of ``sig [T, 4, S]`` on a 0.01 Hz grid in [fmin, fmax] and the
-    Fourier coefficients ``[4, S]`` there."""
-    freqs = np.arange(fmin, fmax + 1e-9, 0.01)
-    spec = _dtft(sig, times, freqs)  # [F, 4, S]
-    best = int(np.argmax((np.abs(spec) ** 2).sum((1, 2))))
-    return float(freqs[best]), spec[best]
-
-
-def _fourier_lags(coef: np.ndarray) -> tuple[tuple, tuple]:
-    """Lags of legs 1..3 behind leg 0 [cycles] from Fourier coefficients ``[4, S]`` at the gait frequency
-    (``angle(sum_s X_0s conj(X_ks)) / 2 pi``) and their coherence in [0, 1]."""
-    offsets, coherence = [], []
-    for k in (1, 2, 3):
-        cross = (coef[0] * np.conj(coef[k])).sum()
-        norm = math.sqrt(float((np.abs(coef[0]) ** 2).sum() * (np.abs(coef[k]) ** 2).sum()))
-        offsets.append(wrap_cycle(np.angle(cross) / (2 * np.pi)) if norm > 0 else NAN)
-        coherence.append(float(abs(cross) / norm) if norm > 0 else NAN)
-    return tuple(offsets), tuple(coherence)
-
-
-def _describe_obs_one(obs: np.ndarray, dt: float, source: str, fmin: float, fmax: float,
-                      min_amplitude: float) -> BehaviorDescriptors:
-    tag = f"observations:{source}"
-    rows = np.isfinite(obs).all(1)
-    flags = [] if rows.all() else ["nan_steps"]
-    if rows.sum() < 4:
-        return BehaviorDescriptors(flags=tuple(flags + ["empty"]), source=tag)
-    times = np.flatnonzero(rows) * dt
-    freq, coef = _oscillation(_leg_signals(obs[rows], source), times, fmin, fmax)
-    if 2 * np.abs(coef).max() < min_amplitude:
-        return BehaviorDescriptors(step_frequency=0.0, flags=tuple(flags + ["no_oscillation"]), source=tag)
-    if (times[-1] - times[0]) * freq < 2.0:
-        flags.append("short_window")
-    offsets, coherence = _fourier_lags(coef)
-    if any(r < IRREGULAR_BELOW for r in coherence):
-        flags.append("irregular_phase")
-    return BehaviorDescriptors(step_frequency=freq, phase_offsets=offsets, phase_consistency=coherence,
-                               flags=tuple(flags), source=tag)
-
-
-def describe_observations(obs, dt: float = POLICY_DT, source: str = "joints", fmin: float = 0.5, fmax: float = 8.0,
-                          min_amplitude: float = 0.01):
-    """The descriptors readable from recorded observations ``[T, 70]`` (or a list for ``[N, T, 70]``).
-
-    Only ``step_frequency`` [Hz] and the lags ``phase_offsets`` (cycles) are measured: the dominant frequency in
-    [fmin, fmax] of the feet's positions relative to the hips, from the thigh and calf joint positions
-    (``source="joints"``, :func:`leg_foot_position`: what the robot did) or of the clock inputs (``source="clock"``:
-    the schedule it was given), and each leg's lag behind FL from the phase of its Fourier coefficient at that
-    frequency; ``phase_consistency`` is their coherence. From joints, a lag is the lag of the whole leg motion,
-    not of the touchdown: legs whose swing has another shape (front vs rear) read up to ~0.1 cycle off the contact
-    lags (docs/go2_behavior.md).
-
-    Duty factor, body and swing height, speeds and yaw rate are not in the observation (no contacts, base pose or
-    base velocity) and stay NaN: take them from a rollout of the prompt's source policy, or the commanded values
-    from :func:`describe_commands` (:func:`commands_of_observations`). Oscillation amplitude below
-    ``min_amplitude`` (m for joints): frequency 0, lags NaN, flag ``no_oscillation``; under 2 cycles:
-    ``short_window``; NaN rows are skipped (``nan_steps``), fewer than 4 finite rows: all NaN (``empty``).
-    ``fmax`` is capped at the Nyquist rate 0.5 / dt.
-    """
-    obs = np.asarray(obs, dtype=float)
-    if obs.ndim not in (2, 3) or obs.shape[-1] != OBS_DIM:
-        raise ValueError(f"obs must be [T, {OBS_DIM}] or [N, T, {OBS_DIM}], got {list(obs.shape)}")
-    fmax = min(fmax, 0.5 / dt) if math.isfinite(dt) and dt > 0 else fmax  # no search above the Nyquist rate
-    if not (math.isfinite(dt) and dt > 0) or not 0 < fmin < fmax:
-        raise ValueError(f"need dt > 0 and 0 < fmin < min(fmax, 0.5 / dt), got dt={dt}, fmin={fmin}, fmax={fmax}")
-    if obs.ndim == 3:
-        return [_describe_obs_one(o, dt, source, fmin, fmax, min_amplitude) for o in obs]
-    return _describe_obs_one(obs, dt, source, fmin, fmax, min_amplitude)
-
-
-def commands_of_observations(obs) -> np.ndarray:
-    """The 15 commands ``[..., 15]`` (physical units) recorded in observations ``[..., 70]``."""
-    obs = np.asarray(obs, dtype=float)
-    return obs[..., OBS_SLICES["commands"]] / COMMAND_SCALES
-
-
-def describe_commands(commands) -> BehaviorDescriptors:
-    """What one command vector ``[15]`` asks for: frequency, duty (stance duration), the lags implied by
-    :func:`maa_go2.commands.foot_indices` (FR = phase + bound, RL = phase + offset, RR = offset + bound, mod 1),
-    body height (nominal + offset), swing height, vx, vy, yaw rate."""
-    c = np.asarray(commands, dtype=float)
-    if c.shape != (NUM_COMMANDS,):
-        raise ValueError(f"commands must be [{NUM_COMMANDS}], got {list(c.shape)}")
-    ph, off, bd = c[5], c[6], c[7]
-    lags = tuple(wrap_cycle(x) for x in (ph + bd, ph + off, off + bd))
-    return BehaviorDescriptors(step_frequency=float(c[4]), duty_factor=float(c[8]), phase_offsets=lags,
-                               phase_consistency=(1.0, 1.0, 1.0), body_height=NOMINAL_BASE_HEIGHT + float(c[3]),
-                               swing_height=float(c[9]), forward_speed=float(c[0]), lateral_speed=float(c[1]),
-                               yaw_rate=float(c[2]), source="commands")
-
-
 # ---------------------------------------------------------------------------------------------------- score
 class MatchScore(float):
     """A behavior-match score (a float in [0, 1], NaN when no descriptor is known on both sides) that also
@@ -505,67 +377,3 @@ def behavior_match(a: BehaviorDescriptors, b: BehaviorDescriptors, scales: dict 
         total += weights[name] * z * z
         wsum += weights[name]
     return MatchScore(math.exp(-total / wsum) if wsum > 0 else NAN, sims)
-
-
-# ---------------------------------------------------------------------------------------------------- simulation
-class RolloutDescriptors(NamedTuple):
-    """:func:`rollout_descriptors` output: ``per_env`` descriptors, their ``mean``, ``alive [N]`` (never fell),
-    ``steps [N]`` (policy steps described per env), the ``commanded`` descriptors, and ``observed``: the mean of
-    :func:`describe_observations` over the envs' recorded observations (what a prompt recorded from this rollout
-    would give)."""
-
-    per_env: list
-    mean: BehaviorDescriptors
-    alive: np.ndarray
-    steps: np.ndarray
-    commanded: BehaviorDescriptors
-    observed: BehaviorDescriptors
-
-
-def _record(env, runner: ActorRunner, steps: int, warmup: int) -> tuple[dict, np.ndarray]:
-    """Step ``env`` ``steps`` times; after ``warmup``, record per step ``contact [N,4]``, ``foot_height [N,4]``,
-    ``base_height [N]``, ``base_vel [N,3]``, ``yaw_rate [N]``, ``obs [N,70]`` (NaN from an env's first fall on).
-    Returns (``{name: [N, T, ...]}``, alive ``[N]``)."""
-    n = env.num_envs
-    alive = np.ones(n, bool)
-    rec = {k: [] for k in ("contact", "foot_height", "base_height", "base_vel", "yaw_rate", "obs")}
-    obs, hist = env.obs.copy(), env.get_obs_history()
-    for t in range(steps):
-        obs, _, _, _, info = env.step(runner.act(obs, hist))
-        hist = info["obs_history"]
-        alive &= ~info["fell"]
-        if t < warmup:
-            continue
-        gone = np.where(alive, 0.0, NAN)  # a fallen env is reset by the engine: its data ends at the fall
-        rec["contact"].append(contact_from_force(info["foot_force"]) + gone[:, None])
-        rec["foot_height"].append(env._kinematics()["foot_height"] + gone[:, None])
-        rec["base_height"].append(info["base_height"] + gone)
-        rec["base_vel"].append(info["base_lin_vel"] + gone[:, None])
-        rec["yaw_rate"].append(info["base_ang_vel"][:, 2] + gone)
-        rec["obs"].append(obs + gone[:, None])
-    return {k: np.stack(v, 1) for k, v in rec.items()}, alive
-
-
-def rollout_descriptors(runner: ActorRunner, commands, seconds: float = 4.0, num_envs: int = 8, seed: int = 0,
-                        warmup_s: float = 1.0) -> RolloutDescriptors:
-    """Roll ``runner`` in ``num_envs`` MuJoCo envs (randomized physics and observation noise as
-    :func:`maa_go2.evaluation.evaluate_actor`, no pushes) with the fixed ``commands [15]`` for ``warmup_s +
-    seconds``, and describe the last ``seconds`` of each env (up to its first fall, if any)."""
-    from maa_go2.engines.mujoco_engine import MujocoGo2Env
-    from maa_go2.env_config import evaluation_env_config
-
-    commanded = describe_commands(commands)
-    if seconds <= 0 or warmup_s < 0 or num_envs < 1:
-        raise ValueError(f"need seconds > 0, warmup_s >= 0, num_envs >= 1, got {seconds}, {warmup_s}, {num_envs}")
-    cfg = evaluation_env_config(num_envs, warmup_s + seconds, runner.adaptation.history_len)
-    env = MujocoGo2Env(cfg, seed=seed)
-    env.set_commands(np.tile(np.asarray(commands, dtype=float), (num_envs, 1)))
-    env.reset()
-    warmup = int(round(warmup_s / POLICY_DT))
-    rec, alive = _record(env, runner, warmup + int(round(seconds / POLICY_DT)), warmup)
-    per_env = describe_rollout(rec["contact"], rec["foot_height"], rec["base_height"], rec["base_vel"],
-                               rec["yaw_rate"], dt=POLICY_DT)
-    per_env = [d if alive[i] else replace(d, flags=d.flags + ("fell",)) for i, d in enumerate(per_env)]
-    steps = np.isfinite(rec["base_height"]).sum(1)
-    observed = mean_descriptors(describe_observations(rec["obs"], dt=POLICY_DT))
-    return RolloutDescriptors(per_env, mean_descriptors(per_env), alive, steps, commanded, observed)
