@@ -80,6 +80,32 @@ def test_collect_writes_zoo_shard(run, tmp_path):
     assert np.load(shard / "params.npy").shape[1] == 70924
     assert np.load(shard / "h.npy").shape[1:] == (2, 4 * 82)
     assert np.load(shard / "v.npy").shape[1:] == (2, 2 * 70)
+    meta = json.loads((shard / "shard.json").read_text())["meta"]
+    k = len(meta["step"])
+    assert len(meta["behavior"]) == k and len(meta["vx_error"]) == k and len(meta["yaw_error"]) == k
+    for row, vx in zip(meta["behavior"], meta["vx_error"]):  # descriptors measured in the prompt's rollout
+        assert set(row) >= {"step_frequency", "duty_factor", "offset_FR", "body_height", "swing_height", "flags"}
+        assert row["body_height"] is None or 0.05 < row["body_height"] < 0.5
+        assert vx is None or vx >= 0.0
+
+
+def test_gait_recorder_cuts_each_robot_at_its_first_fall():
+    from maa_go2.behavior_rollout import GaitRecorder
+
+    rec = GaitRecorder(2)
+    for t in range(6):
+        info = {"fell": np.array([False, t == 2]), "foot_force": np.full((2, 4), 30.0 if t % 2 else 0.0),
+                "foot_height": np.full((2, 4), 0.02), "base_height": np.full(2, 0.3),
+                "base_lin_vel": np.array([[0.5, 0, 0], [0.5, 0, 0]]), "base_ang_vel": np.zeros((2, 3)),
+                "commands": np.array([[1.0] + [0.0] * 14, [0.5] + [0.0] * 14])}
+        rec.add(info)
+    a = rec.arrays()
+    assert a["contact"].shape == (2, 6, 4) and np.isnan(a["base_height"][1, 2:]).all()
+    assert np.isfinite(a["base_height"][0]).all() and list(rec.alive) == [True, False]
+    err = rec.tracking_errors()
+    np.testing.assert_allclose(err["vx_error"], [0.5, 0.0])
+    described = rec.describe()
+    assert "fell" in described[1].flags and "fell" not in described[0].flags
 
 
 def test_isaacgym_backend_uses_shared_definitions():

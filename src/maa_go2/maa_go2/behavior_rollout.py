@@ -33,28 +33,69 @@ class RolloutDescriptors(NamedTuple):
     observed: BehaviorDescriptors
 
 
-def _record(env, runner: ActorRunner, steps: int, warmup: int) -> tuple[dict, np.ndarray]:
-    """Step ``env`` ``steps`` times; after ``warmup``, record per step ``contact [N,4]``, ``foot_height [N,4]``,
-    ``base_height [N]``, ``base_vel [N,3]``, ``yaw_rate [N]``, ``obs [N,70]`` (NaN from an env's first fall on).
-    Returns (``{name: [N, T, ...]}``, alive ``[N]``)."""
-    n = env.num_envs
-    alive = np.ones(n, bool)
-    rec = {k: [] for k in ("contact", "foot_height", "base_height", "base_vel", "yaw_rate", "obs")}
+class GaitRecorder:
+    """Per-step signals of ``N`` simulated robots for :func:`maa_go2.behavior.describe_rollout`, cut at each
+    robot's first fall (the engine resets a fallen env; what follows is another episode).
+
+    :meth:`add` takes the MuJoCo engine's step ``info`` (``foot_force``, ``foot_height``, ``base_height``,
+    ``base_lin_vel``, ``base_ang_vel``, ``commands``, ``fell``) and optionally the observation ``[N, 70]``.
+    """
+
+    SIGNALS = ("contact", "foot_height", "base_height", "base_vel", "yaw_rate", "vx_error", "yaw_error")
+
+    def __init__(self, num_envs: int):
+        self.alive = np.ones(num_envs, bool)
+        self.rec: dict[str, list] = {k: [] for k in (*self.SIGNALS, "obs")}
+
+    def add(self, info: dict, obs: np.ndarray | None = None, record: bool = True) -> None:
+        """Update the fall mask from ``info["fell"]``; with ``record``, store this step (NaN for fallen robots)."""
+        self.alive &= ~np.asarray(info["fell"], bool)
+        if not record:
+            return
+        gone = np.where(self.alive, 0.0, NAN)
+        rec = self.rec
+        rec["contact"].append(contact_from_force(info["foot_force"]) + gone[:, None])
+        rec["foot_height"].append(info["foot_height"] + gone[:, None])
+        rec["base_height"].append(info["base_height"] + gone)
+        rec["base_vel"].append(info["base_lin_vel"] + gone[:, None])
+        rec["yaw_rate"].append(info["base_ang_vel"][:, 2] + gone)
+        rec["vx_error"].append(np.abs(info["base_lin_vel"][:, 0] - info["commands"][:, 0]) + gone)
+        rec["yaw_error"].append(np.abs(info["base_ang_vel"][:, 2] - info["commands"][:, 2]) + gone)
+        if obs is not None:
+            rec["obs"].append(obs + gone[:, None])
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """``{signal: [N, T, ...]}`` of the recorded steps (``obs`` only if observations were given)."""
+        return {k: np.stack(v, 1) for k, v in self.rec.items() if v}
+
+    def describe(self) -> list[BehaviorDescriptors]:
+        """One :class:`BehaviorDescriptors` per robot (flag ``fell`` for a robot that fell)."""
+        a = self.arrays()
+        per_env = describe_rollout(a["contact"], a["foot_height"], a["base_height"], a["base_vel"], a["yaw_rate"],
+                                   dt=POLICY_DT)
+        return [d if self.alive[i] else replace(d, flags=d.flags + ("fell",)) for i, d in enumerate(per_env)]
+
+    def tracking_errors(self) -> dict[str, np.ndarray]:
+        """Mean absolute ``vx_error`` [m/s] and ``yaw_error`` [rad/s] per robot ``[N]`` over its recorded steps
+        before any fall (NaN if none)."""
+        a = self.arrays()
+        out = {}
+        for k in ("vx_error", "yaw_error"):
+            x = a[k]
+            n = np.isfinite(x).sum(1)
+            out[k] = np.where(n > 0, np.nansum(x, 1) / np.maximum(n, 1), NAN)
+        return out
+
+
+def _record(env, runner: ActorRunner, steps: int, warmup: int) -> GaitRecorder:
+    """Step ``env`` ``steps`` times with ``runner``; record the steps after ``warmup`` (observations included)."""
+    recorder = GaitRecorder(env.num_envs)
     obs, hist = env.obs.copy(), env.get_obs_history()
     for t in range(steps):
         obs, _, _, _, info = env.step(runner.act(obs, hist))
         hist = info["obs_history"]
-        alive &= ~info["fell"]
-        if t < warmup:
-            continue
-        gone = np.where(alive, 0.0, NAN)  # a fallen env is reset by the engine: its data ends at the fall
-        rec["contact"].append(contact_from_force(info["foot_force"]) + gone[:, None])
-        rec["foot_height"].append(env._kinematics()["foot_height"] + gone[:, None])
-        rec["base_height"].append(info["base_height"] + gone)
-        rec["base_vel"].append(info["base_lin_vel"] + gone[:, None])
-        rec["yaw_rate"].append(info["base_ang_vel"][:, 2] + gone)
-        rec["obs"].append(obs + gone[:, None])
-    return {k: np.stack(v, 1) for k, v in rec.items()}, alive
+        recorder.add(info, obs, record=t >= warmup)
+    return recorder
 
 
 def rollout_descriptors(runner: ActorRunner, commands, seconds: float = 4.0, num_envs: int = 8, seed: int = 0,
@@ -73,10 +114,9 @@ def rollout_descriptors(runner: ActorRunner, commands, seconds: float = 4.0, num
     env.set_commands(np.tile(np.asarray(commands, dtype=float), (num_envs, 1)))
     env.reset()
     warmup = int(round(warmup_s / POLICY_DT))
-    rec, alive = _record(env, runner, warmup + int(round(seconds / POLICY_DT)), warmup)
-    per_env = describe_rollout(rec["contact"], rec["foot_height"], rec["base_height"], rec["base_vel"],
-                               rec["yaw_rate"], dt=POLICY_DT)
-    per_env = [d if alive[i] else replace(d, flags=d.flags + ("fell",)) for i, d in enumerate(per_env)]
+    recorder = _record(env, runner, warmup + int(round(seconds / POLICY_DT)), warmup)
+    rec, alive = recorder.arrays(), recorder.alive
+    per_env = recorder.describe()
     steps = np.isfinite(rec["base_height"]).sum(1)
     observed = mean_descriptors(describe_observations(rec["obs"], dt=POLICY_DT))
     return RolloutDescriptors(per_env, mean_descriptors(per_env), alive, steps, commanded, observed)

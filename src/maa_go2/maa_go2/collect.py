@@ -3,7 +3,9 @@
 Per checkpoint one long rollout (commands resampled every ``resample_s``; randomized physics) is recorded with the
 frozen *pretrained adaptation module*; it is cut into ``segments`` pieces and each gives a prompt pair
 (``maa_core.prompt.segmented_prompt``: ``h`` = first ``n`` state-action pairs, ``v`` = last ``m`` states;
-locomotion has no success signal). All checkpoints of a run are rolled out together (one env each, batched actors).
+locomotion has no success signal). Each checkpoint's metadata carries its behavior descriptors
+(:mod:`maa_go2.behavior`, measured in the same rollout) and tracking errors. All checkpoints of a run are rolled
+out together (one env each, batched actors).
 Output: a ``maa_generator.data.zoo`` shard per run (task ``go2_walk``), or ``<out>/go2_zoo_<run>.npz`` when the zoo
 module is unavailable.
 """
@@ -19,6 +21,7 @@ import torch
 from maa_core.config import load_config
 from maa_core.policy_torch import batched_forward
 from maa_core.weights_io import load_weights_file
+from maa_go2.behavior_rollout import GaitRecorder
 from maa_go2.checkpoints import load_adaptation
 from maa_go2.commands import CommandRanges
 from maa_go2.control import POLICY_DT
@@ -80,7 +83,9 @@ def list_actors(run: str | Path, every: int = 1, min_iteration: int = 0) -> list
 
 @torch.no_grad()
 def rollout_actors(flats: np.ndarray, layout, adaptation, cfg: CollectConfig, seed: int) -> dict:
-    """One env per actor; returns obs ``[K,T,70]``, act ``[K,T,12]``, mean reward ``[K]``, falls ``[K]``."""
+    """One env per actor; returns obs ``[K,T,70]``, act ``[K,T,12]``, mean reward ``[K]``, falls ``[K]``,
+    ``behavior``: K :class:`~maa_go2.behavior.BehaviorDescriptors` and ``vx_error`` / ``yaw_error`` ``[K]`` (mean
+    absolute tracking errors, up to each actor's first fall)."""
     k = flats.shape[0]
     env_cfg = EnvConfig(num_envs=k, episode_length_s=cfg.seconds + 1.0, history_len=adaptation.history_len,
                         resampling_time_s=cfg.resample_s, commands=cfg.commands)
@@ -90,6 +95,7 @@ def rollout_actors(flats: np.ndarray, layout, adaptation, cfg: CollectConfig, se
     act_buf = np.zeros((k, steps, 12), np.float32)
     rew, falls = np.zeros(k), np.zeros(k)
     flat_t = torch.from_numpy(flats)
+    gait = GaitRecorder(k)
     obs, hist = env.obs.copy(), env.get_obs_history()
     for t in range(steps):
         latent = adaptation(torch.from_numpy(hist))
@@ -100,7 +106,22 @@ def rollout_actors(flats: np.ndarray, layout, adaptation, cfg: CollectConfig, se
         hist = info["obs_history"]
         rew += r
         falls += info["fell"]
-    return {"obs": obs_buf, "act": act_buf, "reward": rew / steps, "falls": falls}
+        gait.add(info)
+    return {"obs": obs_buf, "act": act_buf, "reward": rew / steps, "falls": falls, "behavior": gait.describe(),
+            **gait.tracking_errors()}
+
+
+def _json_float(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def quality_and_behavior_meta(roll: dict) -> dict:
+    """Per-checkpoint metadata columns of a :func:`rollout_actors` result: ``behavior`` (descriptor values, NaN as
+    null, plus ``flags``), ``vx_error`` and ``yaw_error``."""
+    behavior = [{**{n: _json_float(v) for n, v in d.values().items()}, "flags": list(d.flags)}
+                for d in roll["behavior"]]
+    return {"behavior": behavior, "vx_error": [_json_float(x) for x in roll["vx_error"]],
+            "yaw_error": [_json_float(x) for x in roll["yaw_error"]]}
 
 
 def collect(cfg: CollectConfig) -> list[str]:
@@ -121,7 +142,7 @@ def collect(cfg: CollectConfig) -> list[str]:
         meta = {"seed": [int(p.extra.get("seed", 0)) for p in loaded],
                 "step": [int(p.extra.get("iteration", 0)) for p in loaded],
                 "collector": "maa_go2.collect", "return": roll["reward"].tolist(),
-                "falls": roll["falls"].tolist()}
+                "falls": roll["falls"].tolist(), **quality_and_behavior_meta(roll)}
         run_name = re.sub(r"[^A-Za-z0-9_.\-]", "-", Path(run).name).replace("__", "_")
         written.append(_write(cfg, layout, run_name, flats, h, v, meta, roll))
     return written

@@ -269,6 +269,7 @@ class MujocoGo2Env:
                 "base_ang_vel": kin["base_ang_vel"], "torques": self.torques.copy(), "dof_vel": kin["qd"].copy(),
                 "foot_force": kin["foot_force"].copy(), "commands": self.commands.copy(),
                 "contact_match": contact_match, "base_height": kin["base_height"].copy(),
+                "foot_height": kin["foot_height"].copy(),
                 "episode_step": self.episode_step.copy()}
         resample = (self.episode_step % self.resample_steps == 0) & ~done
         if resample.any():
