@@ -1,9 +1,10 @@
 """Fine-tune one Go2 style specialist per style of a grid (issue 13's behavior-diverse zoo), resumably.
 
-Each trained style of ``config/go2_styles.yaml`` (``maa_go2.styles``) becomes a run directory under ``styles.out``
-with an actor every ``save_interval`` iterations. Finished styles are skipped, an interrupted one resumes from its
-own newest checkpoint (SIGTERM saves one and stops the whole job; run the same command to go on), and
-``STYLES_OUT/styles.json`` lists every style (trained and held out) with its run, iterations and training wall clock.
+Each style of ``config/go2_styles.yaml`` (``maa_go2.styles``; held-out ones too, which the zoo leaves out) becomes a
+run directory under ``styles.out`` with an actor every ``save_interval`` iterations. Finished styles are skipped, an
+interrupted one resumes from its own newest checkpoint (SIGTERM saves one and stops the whole job; run the same
+command to go on), and ``STYLES_OUT/styles.json`` lists every style (``in_zoo`` false for held-out ones) with its
+run, iterations and training wall clock.
 
 Examples::
 
@@ -35,10 +36,9 @@ def write_index(styles: StyleSetConfig) -> dict:
     """``styles.out/styles.json``: every style with its run directory, iterations done and training wall clock."""
     rows = []
     for style in styles.grid():
-        held_out = style.name in styles.held_out
-        done = {} if held_out else _summary(styles.run_dir(style))
-        rows.append({**style.as_dict(), "held_out": held_out,
-                     "run_dir": None if held_out else str(styles.run_dir(style)),
+        done = _summary(styles.run_dir(style))
+        rows.append({**style.as_dict(), "in_zoo": style.name not in styles.held_out,
+                     "run_dir": str(styles.run_dir(style)),
                      "iterations": done.get("iterations", 0),
                      "train_wall_clock_s": done.get("train_wall_clock_s", 0.0)})
     index = {"observed": styles.observed, "init_from": styles.init_from, "target_iterations": styles.iterations,
@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     try:
         styles = load_config(StyleSetConfig, args.config, args.overrides, section="styles")
-        configs = [(style, styles.train_config(style, k)) for k, style in enumerate(styles.trained())]
+        configs = [(style, styles.train_config(style, k)) for k, style in enumerate(styles.grid())]
     except (ConfigError, ValueError) as exc:
         ap.error(str(exc))
     if args.dump_configs:
@@ -78,7 +78,7 @@ def main(argv=None) -> int:
             print(json.dumps({"stopped_in": style.name, "iterations": summary.get("iterations", 0)}))
             return 1
     index = write_index(styles)
-    print(json.dumps({"styles_trained": len(configs), "held_out": len(styles.held_out),
+    print(json.dumps({"styles_trained": len(configs), "in_zoo": len(styles.zoo_styles()),
                       "train_wall_clock_s": round(index["train_wall_clock_s"], 1),
                       "this_sitting_s": round(time.time() - t0, 1)}))
     return 0

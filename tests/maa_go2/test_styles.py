@@ -18,12 +18,12 @@ def test_grid_held_out_and_validation():
                          footswing_heights=[0.08], held_out=["pronk_h+0.00_s0.08"])
     assert [s.name for s in cfg.grid()] == ["trot_h-0.05_s0.08", "trot_h+0.00_s0.08", "pronk_h-0.05_s0.08",
                                             "pronk_h+0.00_s0.08"]
-    assert [s.name for s in cfg.held_out_styles()] == ["pronk_h+0.00_s0.08"] and len(cfg.trained()) == 3
+    assert [s.name for s in cfg.held_out_styles()] == ["pronk_h+0.00_s0.08"] and len(cfg.zoo_styles()) == 3
     for bad, match in (({"gaits": ["gallop"]}, "gallop"), ({"held_out": ["walk"]}, "not in the grid"),
                        ({"footswing_heights": [0.0]}, "footswing_heights"),
                        ({"observed": {"lin_vel_x": 1.0}}, "lin_vel_x"),
                        ({"gaits": ["trot"], "body_heights": [0.0], "footswing_heights": [0.08],
-                         "held_out": ["trot_h+0.00_s0.08"]}, "nothing would be trained")):
+                         "held_out": ["trot_h+0.00_s0.08"]}, "zoo would be empty")):
         with pytest.raises(ConfigError, match=match):
             from_dict(StyleSetConfig, bad)
 
@@ -51,9 +51,9 @@ def test_shipped_style_grid_holds_out_one_style_per_gait():
     from maa_core.config import load_config
 
     cfg = load_config(StyleSetConfig, ROOT / "config/go2_styles.yaml", section="styles")
-    assert len(cfg.grid()) == 24 and len(cfg.trained()) == 20
+    assert len(cfg.grid()) == 24 and len(cfg.zoo_styles()) == 20
     assert sorted(s.gait for s in cfg.held_out_styles()) == ["bound", "pace", "pronk", "trot"]
-    assert len(cfg.trained()) * cfg.iterations // cfg.save_interval >= 600
+    assert len(cfg.zoo_styles()) * cfg.iterations // cfg.save_interval >= 600
 
 
 def _run(args, cwd):
@@ -78,7 +78,8 @@ def test_driver_trains_every_style_skips_finished_ones_and_indexes_them(tmp_path
     assert out.returncode == 0, out.stderr[-2000:]
     index = json.loads((tmp_path / "styles/styles.json").read_text())
     rows = {r["name"]: r for r in index["styles"]}
-    assert rows["pronk_h+0.00_s0.08"]["iterations"] == 2 and rows["trot_h+0.00_s0.08"]["held_out"]
+    assert rows["pronk_h+0.00_s0.08"]["iterations"] == 2 and rows["pronk_h+0.00_s0.08"]["in_zoo"]
+    assert rows["trot_h+0.00_s0.08"]["iterations"] == 2 and not rows["trot_h+0.00_s0.08"]["in_zoo"]  # trained too
     assert index["train_wall_clock_s"] > 0
     run = tmp_path / "styles/pronk_h+0.00_s0.08"
     assert len(list((run / "actors").glob("actor_*.safetensors"))) == 2

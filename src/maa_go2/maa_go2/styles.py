@@ -8,8 +8,9 @@ differently, so the behavior is in the weights and a prompt can ask for it. Velo
 live commands.
 
 :class:`StyleSetConfig` (the ``styles:`` section of ``config/go2_styles.yaml``) expands ``gaits x body_heights x
-footswing_heights`` into :class:`StyleSpec` s; ``held_out`` names are never trained (they are the generator's
-held-out behaviors). :meth:`StyleSetConfig.train_config` gives each trained style its own
+footswing_heights`` into :class:`StyleSpec` s, all of which are trained; ``held_out`` names are kept out of the zoo
+(the generator's held-out behaviors: their specialists record the held-out prompts and are the evaluation's
+reference). :meth:`StyleSetConfig.train_config` gives each style its own
 :class:`~maa_go2.train_config.Go2TrainConfig` (the base task with the style's command ranges), which either engine
 trains; ``training/finetune_go2_styles.py`` runs them all, resumably. No MuJoCo or torch is imported here.
 """
@@ -52,7 +53,7 @@ class StyleSetConfig:
     gaits: list[str] = field(default_factory=lambda: ["trot", "pronk", "pace", "bound"])
     body_heights: list[float] = field(default_factory=lambda: [-0.05, 0.0, 0.03])  #: [m]
     footswing_heights: list[float] = field(default_factory=lambda: [0.06, 0.11])  #: [m]
-    held_out: list[str] = field(default_factory=list)  #: style names never trained (held-out behaviors)
+    held_out: list[str] = field(default_factory=list)  #: style names kept out of the zoo (held-out behaviors)
     #: what every specialist observes instead of its style (the deploy node's default commands)
     observed: dict = field(default_factory=lambda: {"gait": "trot", "body_height": 0.0, "footswing_height": 0.08})
     iterations: int = 60  #: PPO iterations per specialist
@@ -76,8 +77,8 @@ class StyleSetConfig:
         if unknown:
             raise ValueError(f"styles.held_out: {unknown} are not in the grid; expected names like "
                              f"{sorted(names)[:3]}")
-        if len(self.trained()) == 0:
-            raise ValueError("styles.held_out holds every style of the grid; nothing would be trained")
+        if len(self.zoo_styles()) == 0:
+            raise ValueError("styles.held_out holds every style of the grid; the zoo would be empty")
         self.observed = resolve_observed_commands(self.observed)
         for name in ("iterations", "save_interval", "num_envs"):
             if getattr(self, name) < 1:
@@ -88,8 +89,8 @@ class StyleSetConfig:
         return [StyleSpec(g, float(h), float(s)) for g in self.gaits for h in self.body_heights
                 for s in self.footswing_heights]
 
-    def trained(self) -> list[StyleSpec]:
-        """The grid without ``held_out``."""
+    def zoo_styles(self) -> list[StyleSpec]:
+        """The grid without ``held_out``: the styles whose specialists go into the zoo."""
         return [s for s in self.grid() if s.name not in self.held_out]
 
     def held_out_styles(self) -> list[StyleSpec]:
@@ -99,9 +100,9 @@ class StyleSetConfig:
         return Path(self.out) / style.name
 
     def train_config(self, style: StyleSpec, index: int) -> Go2TrainConfig:
-        """The fine-tuning run of ``style`` (the ``index``-th trained style): the base task, its commands narrowed to
-        the style, the observed constants, no curriculum (the base run opened the whole command box) and no wall-clock
-        budget of its own.
+        """The fine-tuning run of ``style`` (the ``index``-th style of the grid): the base task, its commands narrowed
+        to the style, the observed constants, no curriculum (the base run opened the whole command box) and no
+        wall-clock budget of its own.
 
         Raises:
             ValueError: ``init_from`` is empty, or the base config does not load.
