@@ -15,15 +15,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_grid_held_out_and_validation():
     cfg = StyleSetConfig(init_from="x.pt", gaits=["trot", "pronk"], body_heights=[-0.05, 0.0],
-                         footswing_heights=[0.08], held_out=["pronk_h+0.00_s0.08"])
-    assert [s.name for s in cfg.grid()] == ["trot_h-0.05_s0.08", "trot_h+0.00_s0.08", "pronk_h-0.05_s0.08",
-                                            "pronk_h+0.00_s0.08"]
-    assert [s.name for s in cfg.held_out_styles()] == ["pronk_h+0.00_s0.08"] and len(cfg.zoo_styles()) == 3
+                         footswing_heights=[0.08], held_out=["pronk_h0_s80"])
+    assert [s.name for s in cfg.grid()] == ["trot_h-50_s80", "trot_h0_s80", "pronk_h-50_s80",
+                                            "pronk_h0_s80"]
+    assert [s.name for s in cfg.held_out_styles()] == ["pronk_h0_s80"] and len(cfg.zoo_styles()) == 3
     for bad, match in (({"gaits": ["gallop"]}, "gallop"), ({"held_out": ["walk"]}, "not in the grid"),
                        ({"footswing_heights": [0.0]}, "footswing_heights"),
                        ({"observed": {"lin_vel_x": 1.0}}, "lin_vel_x"),
                        ({"gaits": ["trot"], "body_heights": [0.0], "footswing_heights": [0.08],
-                         "held_out": ["trot_h+0.00_s0.08"]}, "zoo would be empty")):
+                         "held_out": ["trot_h0_s80"]}, "zoo would be empty")):
         with pytest.raises(ConfigError, match=match):
             from_dict(StyleSetConfig, bad)
 
@@ -41,7 +41,7 @@ def test_each_specialist_trains_its_style_while_observing_the_defaults():
                                                  "body_height": 0.0, "footswing_height": 0.08}
     assert not train.env.curriculum.enabled and train.env.num_envs == 32 and train.seed == 7
     assert (train.iterations, train.save_interval, train.keep_checkpoints) == (7, 3, 2)
-    assert train.run_dir == str(Path("runs/go2_styles") / "bound_h-0.05_s0.11") and train.max_wall_clock_s == 0
+    assert train.run_dir == str(Path("runs/go2_styles") / "bound_h-50_s110") and train.max_wall_clock_s == 0
     assert train.init_from == "runs/a/checkpoints/ckpt_00010.pt"
     with pytest.raises(ValueError, match="init_from"):
         StyleSetConfig().train_config(style, 0)
@@ -53,7 +53,15 @@ def test_shipped_style_grid_holds_out_one_style_per_gait():
     cfg = load_config(StyleSetConfig, ROOT / "config/go2_styles.yaml", section="styles")
     assert len(cfg.grid()) == 24 and len(cfg.zoo_styles()) == 20
     assert sorted(s.gait for s in cfg.held_out_styles()) == ["bound", "pace", "pronk", "trot"]
-    assert len(cfg.zoo_styles()) * cfg.iterations // cfg.save_interval >= 600
+    from maa_go2.collect import load_collect_config
+    from maa_go2.teleop import TeleopConfig
+
+    collect = load_collect_config(ROOT / "config/go2_collect_styles.yaml")
+    per_style = (cfg.iterations - collect.styles_min_iteration) // cfg.save_interval
+    assert len(cfg.zoo_styles()) * per_style >= 800 and collect.styles_index == f"{cfg.out}/styles.json"
+    t, c = TeleopConfig(), collect.commands  # prompts are recorded with what the specialists observe: deploy defaults
+    assert c.gaits == [t.gait] and c.body_height == [t.body_height] * 2
+    assert c.footswing_height == [t.footswing_height] * 2 and c.gait_frequency == [t.gait_frequency] * 2
 
 
 def _run(args, cwd):
@@ -72,16 +80,16 @@ def test_driver_trains_every_style_skips_finished_ones_and_indexes_them(tmp_path
     spec = {"styles": {"base_config": str(ROOT / "config/go2_tiny.yaml"),
                        "init_from": str(tmp_path / "base/checkpoints/ckpt_00001.pt"), "out": str(tmp_path / "styles"),
                        "gaits": ["pronk", "trot"], "body_heights": [0.0], "footswing_heights": [0.08],
-                       "held_out": ["trot_h+0.00_s0.08"], "iterations": 2, "save_interval": 1, "num_envs": 4}}
+                       "held_out": ["trot_h0_s80"], "iterations": 2, "save_interval": 1, "num_envs": 4}}
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
     out = _run(["--config", str(tmp_path / "s.yaml")], tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     index = json.loads((tmp_path / "styles/styles.json").read_text())
     rows = {r["name"]: r for r in index["styles"]}
-    assert rows["pronk_h+0.00_s0.08"]["iterations"] == 2 and rows["pronk_h+0.00_s0.08"]["in_zoo"]
-    assert rows["trot_h+0.00_s0.08"]["iterations"] == 2 and not rows["trot_h+0.00_s0.08"]["in_zoo"]  # trained too
+    assert rows["pronk_h0_s80"]["iterations"] == 2 and rows["pronk_h0_s80"]["in_zoo"]
+    assert rows["trot_h0_s80"]["iterations"] == 2 and not rows["trot_h0_s80"]["in_zoo"]  # trained too
     assert index["train_wall_clock_s"] > 0
-    run = tmp_path / "styles/pronk_h+0.00_s0.08"
+    run = tmp_path / "styles/pronk_h0_s80"
     assert len(list((run / "actors").glob("actor_*.safetensors"))) == 2
     assert len(list((run / "checkpoints").glob("ckpt_*.pt"))) == 2
     saved = yaml.safe_load((run / "config.yaml").read_text())["train"]
@@ -91,3 +99,21 @@ def test_driver_trains_every_style_skips_finished_ones_and_indexes_them(tmp_path
     assert again.returncode == 0 and (run / "summary.json").read_text() == before
     bad = _run(["--config", str(tmp_path / "s.yaml"), "--set", "styles.held_out=[walk]"], tmp_path)
     assert bad.returncode == 2 and "not in the grid" in bad.stderr
+
+    # the zoo takes the zoo styles (not the held-out one) from styles_min_iteration on, with their descriptors
+    from maa_go2.collect import CollectConfig, collect
+
+    adaptation = str(tmp_path / "base/adaptation/adaptation_00001.safetensors")
+    ccfg = CollectConfig(runs=[str(tmp_path / "base")], styles_index=str(tmp_path / "styles/styles.json"),
+                         styles_min_iteration=2, adaptation=adaptation, out=str(tmp_path / "zoo"), seconds=0.4, n=4,
+                         m=2, segments=2)
+    assert collect(ccfg) == ["go2_walk__base", "go2_walk__pronk_h0_s80"]
+    shard = tmp_path / "zoo/shards/go2_walk__pronk_h0_s80"
+    meta = json.loads((shard / "shard.json").read_text())["meta"]
+    assert meta["step"] == [2] and len(meta["behavior"]) == 1
+    stamp = (shard / "shard.json").stat().st_mtime_ns
+    assert collect(ccfg) == ["go2_walk__base", "go2_walk__pronk_h0_s80"]  # collected runs are skipped
+    assert (shard / "shard.json").stat().st_mtime_ns == stamp
+    with pytest.raises(FileNotFoundError, match="finetune_go2_styles"):
+        collect(CollectConfig(runs=[], styles_index=str(tmp_path / "none.json"), adaptation=ccfg.adaptation,
+                              out=str(tmp_path / "zoo2")))

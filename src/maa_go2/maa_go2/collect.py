@@ -6,17 +6,18 @@ frozen *pretrained adaptation module*; it is cut into ``segments`` pieces and ea
 locomotion has no success signal). Each checkpoint's metadata carries its behavior descriptors
 (:mod:`maa_go2.behavior`, measured in the same rollout) and tracking errors. All checkpoints of a run are rolled
 out together (one env each, batched actors).
-Output: a ``maa_generator.data.zoo`` shard per run (task ``go2_walk``), or ``<out>/go2_zoo_<run>.npz`` when the zoo
-module is unavailable.
+Output: a ``maa_generator.data.zoo`` shard per run (task ``go2_walk``).
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from maa_core.config import load_config
 from maa_core.policy_torch import batched_forward
@@ -37,6 +38,9 @@ class CollectConfig:
     """Go2 zoo collection (``config/go2_collect.yaml``, section ``collect:``)."""
 
     runs: list[str] = field(default_factory=list)  #: training run dirs (one per seed), each with actors/*.safetensors
+    #: a ``styles.json`` of ``training/finetune_go2_styles.py``: the runs of its zoo styles are collected too
+    styles_index: str = ""
+    styles_min_iteration: int = 0  #: ``min_iteration`` for the style runs (fine-tuning iterations count from 0)
     adaptation: str = "results/go2/adaptation_module.safetensors"  #: the pretrained (frozen) adaptation module
     out: str = "results/go2/zoo"
     every: int = 1  #: use every k-th actor checkpoint of a run
@@ -124,44 +128,51 @@ def quality_and_behavior_meta(roll: dict) -> dict:
             "yaw_error": [_json_float(x) for x in roll["yaw_error"]]}
 
 
+def style_runs(index_path: str | Path) -> list[str]:
+    """Run directories of the zoo styles (``in_zoo``) listed in a ``styles.json``.
+
+    Raises:
+        FileNotFoundError: no index there. ValueError: an index without a ``styles`` list.
+    """
+    path = Path(index_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"collect.styles_index: no {path}; run training/finetune_go2_styles.py first")
+    index = json.loads(path.read_text())
+    if not isinstance(index.get("styles"), list):
+        raise ValueError(f"collect.styles_index: {path} has no 'styles' list; expected finetune_go2_styles output")
+    return [row["run_dir"] for row in index["styles"] if row.get("in_zoo")]
+
+
 def collect(cfg: CollectConfig) -> list[str]:
-    """Collect every run in ``cfg.runs``; returns the written shard names / files."""
+    """Collect every run in ``cfg.runs`` (and the zoo styles of ``cfg.styles_index``) into the zoo at ``cfg.out``;
+    a run whose shard is already there is skipped (collection resumes run by run). Returns the shard names."""
+    from maa_core.config import to_dict
+    from maa_generator.data.zoo import ZooWriter, prompt_spec
+
     adaptation = load_adaptation(cfg.adaptation)
     prompt = _prompt_fn()
-    written = []
-    for ri, run in enumerate(cfg.runs):
-        files = list_actors(run, cfg.every, cfg.min_iteration)
+    spec = prompt_spec("segmented", OBS_DIM, 12, cfg.n, cfg.m, cfg.segments)
+    writer, written = None, []
+    runs = [(r, cfg.min_iteration) for r in cfg.runs]
+    runs += [(r, cfg.styles_min_iteration) for r in (style_runs(cfg.styles_index) if cfg.styles_index else [])]
+    for ri, (run, min_iteration) in enumerate(tqdm(runs, desc="go2 zoo", unit="run")):
+        files = list_actors(run, cfg.every, min_iteration)
         if not files:
             raise FileNotFoundError(f"no actor checkpoints (actors/actor_*.safetensors) in run {run}")
+        run_name = re.sub(r"[^A-Za-z0-9_.\-]", "-", Path(run).name).replace("__", "_")
+        written.append(f"{TASK}__{run_name}")
         loaded = [load_weights_file(f) for f in files]
         layout = loaded[0].layout
+        writer = writer or ZooWriter(Path(cfg.out), "go2", layout, spec, config=to_dict(cfg))
+        if writer.has_shard(TASK, run_name):
+            continue
         flats = np.stack([p.flat for p in loaded]).astype(np.float32)
         roll = rollout_actors(flats, layout, adaptation, cfg, seed=cfg.seed + ri)
         hs, vs = zip(*(prompt(roll["obs"][i], roll["act"][i], cfg.n, cfg.m, cfg.segments) for i in range(len(files))))
-        h, v = np.stack(hs), np.stack(vs)
         meta = {"seed": [int(p.extra.get("seed", 0)) for p in loaded],
                 "step": [int(p.extra.get("iteration", 0)) for p in loaded],
                 "collector": "maa_go2.collect", "return": roll["reward"].tolist(),
                 "falls": roll["falls"].tolist(), **quality_and_behavior_meta(roll)}
-        run_name = re.sub(r"[^A-Za-z0-9_.\-]", "-", Path(run).name).replace("__", "_")
-        written.append(_write(cfg, layout, run_name, flats, h, v, meta, roll))
-    return written
-
-
-def _write(cfg: CollectConfig, layout, run_name: str, flats, h, v, meta, roll) -> str:
-    out = Path(cfg.out)
-    try:
-        from maa_generator.data.zoo import ZooWriter, prompt_spec
-    except ImportError:  # pragma: no cover - fallback when the zoo module is missing
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / f"go2_zoo_{run_name}.npz"
-        np.savez(path, params=flats, h=h, v=v, **{k: np.asarray(val) for k, val in meta.items()})
-        return str(path)
-    spec = prompt_spec("segmented", OBS_DIM, 12, cfg.n, cfg.m, cfg.segments)
-    from maa_core.config import to_dict
-
-    writer = ZooWriter(out, "go2", layout, spec, config=to_dict(cfg))
-    if not writer.has_shard(TASK, run_name):
         # full trajectories are not stored: the zoo format requires a per-step success array, which locomotion lacks
-        writer.add_shard(TASK, run_name, flats, h, v, meta)
-    return f"{TASK}__{run_name}"
+        writer.add_shard(TASK, run_name, flats, np.stack(hs), np.stack(vs), meta)
+    return written

@@ -21,7 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from maa_go2.commands import GAITS, resolve_observed_commands
+from maa_go2.teleop import TeleopConfig
 from maa_go2.train_config import Go2TrainConfig, load_train_config
+
+
+def deploy_default_style() -> dict:
+    """The gait, body height and swing height the deploy node commands by default (:class:`TeleopConfig`)."""
+    t = TeleopConfig()
+    return {"gait": t.gait, "body_height": t.body_height, "footswing_height": t.footswing_height}
 
 
 @dataclass(frozen=True)
@@ -35,8 +42,8 @@ class StyleSpec:
 
     @property
     def name(self) -> str:
-        """A file-system-safe name, e.g. ``pronk_h-0.05_s0.08``."""
-        return f"{self.gait}_h{self.body_height:+.2f}_s{self.footswing_height:.2f}"
+        """A file- and shard-safe name with the heights in mm, e.g. ``pronk_h-50_s80``, ``trot_h30_s110``."""
+        return f"{self.gait}_h{round(self.body_height * 1000)}_s{round(self.footswing_height * 1000)}"
 
     def as_dict(self) -> dict:
         return {"name": self.name, "gait": self.gait, "body_height": self.body_height,
@@ -54,8 +61,8 @@ class StyleSetConfig:
     body_heights: list[float] = field(default_factory=lambda: [-0.05, 0.0, 0.03])  #: [m]
     footswing_heights: list[float] = field(default_factory=lambda: [0.06, 0.11])  #: [m]
     held_out: list[str] = field(default_factory=list)  #: style names kept out of the zoo (held-out behaviors)
-    #: what every specialist observes instead of its style (the deploy node's default commands)
-    observed: dict = field(default_factory=lambda: {"gait": "trot", "body_height": 0.0, "footswing_height": 0.08})
+    #: what every specialist observes instead of its style: the deploy node's default commands
+    observed: dict = field(default_factory=lambda: deploy_default_style())
     iterations: int = 60  #: PPO iterations per specialist
     save_interval: int = 2  #: an actor every this many iterations (zoo checkpoints)
     num_envs: int = 128
