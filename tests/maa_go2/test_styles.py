@@ -69,10 +69,13 @@ def _run(args, cwd):
                           capture_output=True, text=True, timeout=600)
 
 
-def test_driver_trains_every_style_skips_finished_ones_and_indexes_them(tmp_path):
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A 1-iteration tiny base run and the driver's output for two styles (pronk in the zoo, trot held out)."""
     from maa_go2.train import train
     from maa_go2.train_config import load_train_config
 
+    tmp_path = tmp_path_factory.mktemp("styles")
     base = load_train_config(ROOT / "config/go2_tiny.yaml", [f"train.run_dir={tmp_path / 'base'}",
                                                            "train.iterations=1", "train.save_interval=1",
                                                            "train.env.num_envs=4"])
@@ -84,6 +87,11 @@ def test_driver_trains_every_style_skips_finished_ones_and_indexes_them(tmp_path
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
     out = _run(["--config", str(tmp_path / "s.yaml")], tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
+    return tmp_path
+
+
+def test_driver_trains_every_style_skips_finished_ones_and_indexes_them(world):
+    tmp_path = world
     index = json.loads((tmp_path / "styles/styles.json").read_text())
     rows = {r["name"]: r for r in index["styles"]}
     assert rows["pronk_h0_s80"]["iterations"] == 2 and rows["pronk_h0_s80"]["in_zoo"]
@@ -100,13 +108,16 @@ def test_driver_trains_every_style_skips_finished_ones_and_indexes_them(tmp_path
     bad = _run(["--config", str(tmp_path / "s.yaml"), "--set", "styles.held_out=[walk]"], tmp_path)
     assert bad.returncode == 2 and "not in the grid" in bad.stderr
 
-    # the zoo takes the zoo styles (not the held-out one) from styles_min_iteration on, with their descriptors
+
+def test_style_zoo_collection_and_evaluation_against_retrieval(world, tmp_path):
+    """The zoo takes the zoo styles (not the held-out one) with their descriptors; the evaluation scores generated,
+    screened, retrieved, random and source actors on the held-out and the seen style and writes the issue's keys."""
     from maa_go2.collect import CollectConfig, collect
 
-    adaptation = str(tmp_path / "base/adaptation/adaptation_00001.safetensors")
-    ccfg = CollectConfig(runs=[str(tmp_path / "base")], styles_index=str(tmp_path / "styles/styles.json"),
-                         styles_min_iteration=2, adaptation=adaptation, out=str(tmp_path / "zoo"), seconds=0.4, n=4,
-                         m=2, segments=2)
+    adaptation = str(world / "base/adaptation/adaptation_00001.safetensors")
+    ccfg = CollectConfig(runs=[str(world / "base")], styles_index=str(world / "styles/styles.json"),
+                         styles_min_iteration=2, adaptation=adaptation, out=str(tmp_path / "zoo"), seconds=4.0, n=40,
+                         m=10, segments=5)
     assert collect(ccfg) == ["go2_walk__base", "go2_walk__pronk_h0_s80"]
     shard = tmp_path / "zoo/shards/go2_walk__pronk_h0_s80"
     meta = json.loads((shard / "shard.json").read_text())["meta"]
@@ -117,3 +128,25 @@ def test_driver_trains_every_style_skips_finished_ones_and_indexes_them(tmp_path
     with pytest.raises(FileNotFoundError, match="finetune_go2_styles"):
         collect(CollectConfig(runs=[], styles_index=str(tmp_path / "none.json"), adaptation=ccfg.adaptation,
                               out=str(tmp_path / "zoo2")))
+
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({"collect": {"adaptation": adaptation, "seconds": 4.0}}))
+    out = subprocess.run([sys.executable, str(ROOT / "training/evaluate_go2_styles.py"), "--generator",
+                          str(ROOT / "models/go2/generator"), "--zoo", str(tmp_path / "zoo"), "--styles-index",
+                          str(world / "styles/styles.json"), "--collect-config", str(tmp_path / "c.yaml"), "--out",
+                          str(tmp_path / "res"), "--work", str(tmp_path / "work"), "--seen", "1",
+                          "--prompts-per-style", "1", "--candidates", "2", "--behavior-seconds", "1",
+                          "--behavior-envs", "2", "--sweep-seconds", "2", "--sweep-envs", "3"],
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads((tmp_path / "res/summary.json").read_text())
+    for key in ("seen_generated_behavior_match", "seen_source_behavior_match", "heldout_generated_behavior_match",
+                "heldout_nn_behavior_match", "heldout_random_behavior_match", "heldout_generated_yaw_error",
+                "heldout_nn_yaw_error", "heldout_generated_vx_error", "heldout_nn_vx_error",
+                "heldout_generated_survival"):
+        assert 0.0 <= summary[key] < 10.0, key
+    assert summary["num_checkpoints"] == 2
+    rows = summary["styles_eval"]["per_prompt"]
+    assert [(r["split"], r["style"]) for r in rows] == [("heldout", "trot_h0_s80"), ("seen", "pronk_h0_s80")]
+    assert all(len(r["candidates"]) == 2 and len(r["screen_scores"]) == 2 for r in rows)
+    assert (tmp_path / "res/styles_eval.md").read_text().count("| heldout |") == 5
+    assert (tmp_path / "res/styles_eval.png").stat().st_size > 1000
