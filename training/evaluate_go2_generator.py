@@ -49,6 +49,12 @@ class Cache:
         self.path = path
         self.data = json.loads(path.read_text()) if path.is_file() else {}
 
+    @classmethod
+    def in_folder(cls, folder: str | Path) -> Cache:
+        """The cache ``folder/cache.json`` (the folder is created)."""
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        return cls(Path(folder) / "cache.json")
+
     def get(self, key: str, fn) -> dict:
         if key not in self.data:
             self.data[key] = fn()
@@ -133,10 +139,9 @@ def main(argv=None) -> int:
             raise SystemExit(f"--video: {exc}") from None
     torch.set_num_threads(1)
     t0 = time.monotonic()
-    out, work = Path(args.out), Path(args.work)
+    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    work.mkdir(parents=True, exist_ok=True)
-    cache = Cache(work / "cache.json")
+    cache = Cache.in_folder(args.work)
     gen = Generator.load(args.generator)
     adaptation = load_adaptation(args.adaptation)
     zoo = Zoo.open(args.zoo)
