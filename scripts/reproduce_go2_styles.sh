@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Issue 13 end to end on the CPU (resumable: every step resumes or skips work already on disk). Needs the agility run
+# (scripts/reproduce_go2_agility.sh train collect): its checkpoint 3000 and results/go2/agility_adaptation.safetensors.
+#   1. styles: the 24 style specialists of config/go2_styles.yaml (runs/go2_styles, styles.json with the cost);
+#   2. collect: the behavior-diverse zoo (config/go2_collect_styles.yaml -> runs/go2_zoo_styles);
+#   3. generator: config/go2_small.yaml on that zoo (runs/go2_small_styles);
+#   4. evaluate: training/evaluate_go2_styles.py -> results/go2/summary.json, styles_eval.{md,png}.
+# Usage: scripts/reproduce_go2_styles.sh [all|styles|collect|generator|evaluate]   (default: all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck disable=SC1091
+[ -f .venv/bin/activate ] && source .venv/bin/activate
+STEP="${1:-all}"
+ZOO=runs/go2_zoo_styles
+GEN_RUN=runs/go2_small_styles
+run() { [ "$STEP" = all ] || [ "$STEP" = "$1" ]; }
+
+if run styles; then
+  python training/finetune_go2_styles.py --config config/go2_styles.yaml
+fi
+if run collect; then
+  python training/collect_go2.py --config config/go2_collect_styles.yaml
+fi
+if run generator; then
+  RESUME=""; [ -d "$GEN_RUN/stages" ] && RESUME="--resume"
+  python training/train.py --config config/go2_small.yaml --zoo "$ZOO" --out "$GEN_RUN" --threads 1 $RESUME
+fi
+if run evaluate; then
+  python training/evaluate_go2_styles.py --generator "$GEN_RUN/generator" --zoo "$ZOO" \
+    --styles-index runs/go2_styles/styles.json --collect-config config/go2_collect_styles.yaml --out results/go2 \
+    --command "scripts/reproduce_go2_styles.sh evaluate"
+fi
