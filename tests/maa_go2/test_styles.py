@@ -36,7 +36,10 @@ def test_each_specialist_trains_its_style_while_observing_the_defaults():
     train = cfg.train_config(style, index=2)
     c = train.env.commands
     assert c.gaits == ["bound"] and c.body_height == [-0.05, -0.05] and c.footswing_height == [0.11, 0.11]
-    assert c.lin_vel_x == [-1.0, 1.5] and c.gait_frequency == [2.0, 4.0]  # velocities and frequency stay live
+    from maa_go2.train_config import load_train_config
+
+    base = load_train_config(ROOT / "config/go2_agility.yaml").env.commands
+    assert (c.lin_vel_x, c.ang_vel_yaw, c.gait_frequency) == (base.lin_vel_x, base.ang_vel_yaw, base.gait_frequency)
     assert train.env.fixed_observed_commands == {"gait_phase": 0.5, "gait_offset": 0.0, "gait_bound": 0.0,
                                                  "body_height": 0.0, "footswing_height": 0.08}
     assert not train.env.curriculum.enabled and train.env.num_envs == 32 and train.seed == 7
