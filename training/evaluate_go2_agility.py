@@ -74,6 +74,9 @@ def markdown(report: dict, command: str) -> str:
     extra = [f"| `{k}` | {report[k]:.3f} | | |" for k in ("yaw_error_worst", "gait_freq_error_hz_max")
              if isinstance(report.get(k), float)]
     gaits = ", ".join(f"{g} {m:.2f}" for g, m in report["gait_contact_match"].items())
+    lags = ["| gait | commanded lags FR, RL, RR | walked lags | mean lag error (cycles) |", "|---|---|---|---|"]
+    for g, walked in report.get("gait_lags_measured", {}).items():
+        lags.append(f"| {g} | {report['gait_lags_commanded'][g]} | {walked} | {report['gait_lag_error'][g]:.2f} |")
     mis = ["| case | survival | vx error | vy error | yaw error |", "|---|---|---|---|---|"]
     for name, r in report["mismatch"].items():
         mis.append(f"| {name} | {r['survival_rate']:.3f} | {r['vx_error']:.3f} | {r['vy_error']:.3f} | "
@@ -81,7 +84,9 @@ def markdown(report: dict, command: str) -> str:
     cost = (f"{report.get('train_env_steps', 0) / 1e6:.1f}M env steps, {report.get('train_wall_clock_s', 0):.0f} s "
             f"of training wall clock, {report.get('train_env_steps_per_s', float('nan')):.0f} env-steps/s")
     return "\n".join([f"Command: `{command}`", "", f"Actor: `{report['actor']}` ({cost}).", "",
-                      *rows, *extra, "", f"Gait contact match: {gaits}.", "", "Model error:", "", *mis, ""])
+                      *rows, *extra, "", f"Gait contact match: {gaits}.", "",
+                      "Gaits walked at 3 Hz and 0.5 m/s (touchdown lags behind FL, from the contacts; "
+                      "maa_go2.behavior):", "", *lags, "", "Model error:", "", *mis, ""])
 
 
 def main() -> None:

@@ -121,10 +121,14 @@ def test_agility_command_writes_the_report(tmp_path):
                 "fast_backward_success", "slalom_mat_success", "mismatch_survival_rate"):
         assert key in report, key
     assert set(report["gait_contact_match"]) == {"trot", "pronk", "pace", "bound"}
+    lags = report["gait_lags_commanded"]
+    assert lags["trot"] == [0.5, 0.5, 0.0] and lags["pronk"] == [0] * 3 and lags["pace"] == [0.5, 0.0, 0.5]
+    assert all(len(v) == 3 for v in report["gait_lags_measured"].values())
+    assert all(0.0 <= e <= 0.5 for e in report["gait_lag_error"].values() if e == e)
     assert report["targets"]["yaw_error"]["met"] is False  # this actor cannot turn at 1.5 rad/s
     assert out.with_suffix(".png").stat().st_size > 10000
     md = out.with_suffix(".md").read_text()
-    assert "| `yaw_error` |" in md and "**no**" in md and "| all |" in md
+    assert "| `yaw_error` |" in md and "**no**" in md and "| all |" in md and "| bound | [0.0, 0.5, 0.5] |" in md
 
 
 def test_square_route_is_followed_with_turns():

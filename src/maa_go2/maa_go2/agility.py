@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from maa_go2 import scenarios
+from maa_go2.behavior import descriptor_distance
+from maa_go2.behavior_rollout import rollout_descriptors
 from maa_go2.commands import GAITS
 from maa_go2.control import POLICY_DT
 from maa_go2.engines.mujoco_engine import MujocoGo2Env
@@ -96,6 +98,23 @@ def gaits(runner: ActorRunner, envs_per_gait: int, seconds: float, seed: int, vx
             "gait_survival": survival}
 
 
+def gait_styles(runner: ActorRunner, envs_per_gait: int, seconds: float, seed: int, vx: float = 0.5,
+                freq: float = 3.0) -> dict:
+    """Per gait: the leg lags the robot *walks* (:mod:`maa_go2.behavior`, from its contacts) next to the commanded
+    ones, and their mean circular distance (cycles; 0 = the commanded gait, 0.5 = its opposite), at ``freq`` Hz."""
+    names = sorted(GAITS)
+    measured, commanded, error = {}, {}, {}
+    for g, name in enumerate(names):
+        cmd = sweep_commands(1)[0][0]
+        cmd[:3], cmd[4], cmd[5:8] = (vx, 0.0, 0.0), freq, GAITS[name]
+        rd = rollout_descriptors(runner, cmd, seconds, envs_per_gait, seed + 10 + g)
+        measured[name] = [round(float(x), 3) for x in rd.mean.phase_offsets]
+        commanded[name] = [round(float(x), 3) for x in rd.commanded.phase_offsets]
+        dist = [descriptor_distance("offset_FR", a, b) for a, b in zip(measured[name], commanded[name])]
+        error[name] = float(np.mean(dist)) if np.all(np.isfinite(dist)) else float("nan")
+    return {"gait_lags_measured": measured, "gait_lags_commanded": commanded, "gait_lag_error": error}
+
+
 def mismatch(runner: ActorRunner, num_envs: int, seconds: float, seed: int, cases=None) -> dict:
     """Survival and tracking under each model-error case; ``mismatch_survival_rate`` = the lowest survival."""
     out = {}
@@ -115,6 +134,7 @@ def agility_report(runner: ActorRunner, num_envs: int = 48, seconds: float = 20.
     report = tracking(runner, num_envs, seconds, seed)
     report["push_recovery_rate"] = push_recovery(runner, num_envs, min(seconds, 6.0), seed)
     report.update(gaits(runner, max(3, num_envs // 8), min(seconds, 10.0), seed))
+    report.update(gait_styles(runner, max(3, num_envs // 8), 4.0, seed))
     turn = scenarios.turn_in_place(runner, episodes, seed)
     back = scenarios.fast_backward(runner, episodes, seed)
     slalom = scenarios.slalom_mat(runner, episodes, seed)
