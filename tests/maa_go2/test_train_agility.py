@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -49,6 +50,31 @@ def test_wall_clock_budget_stops_with_a_checkpoint(tmp_path):
     summary = train(cfg, progress=False)
     assert summary["iterations"] == 1
     assert [p.name for p in checkpoint_files(tmp_path / "run" / "checkpoints")] == ["ckpt_00001.pt"]
+
+
+def test_wall_clock_budget_is_not_overrun_by_the_last_iteration(tmp_path, monkeypatch):
+    """With every iteration taking 3 s of a 10 s budget the run stops after 3 iterations (9 s), not 4 (12 s)."""
+    from maa_go2 import ppo_loop
+
+    clock = {"t": 0.0}
+
+    def fake_time():  # a clock that moves 1 ms per reading, and 3 s per iteration
+        clock["t"] += 1e-3
+        return clock["t"]
+
+    real_iteration = ppo_loop.ppo_iteration
+
+    def slow_iteration(*args, **kwargs):
+        out = real_iteration(*args, **kwargs)
+        clock["t"] += 3.0
+        return out
+
+    monkeypatch.setattr(ppo_loop, "time", SimpleNamespace(time=fake_time))  # the loop's clock only
+    monkeypatch.setattr(ppo_loop, "ppo_iteration", slow_iteration)
+    cfg = from_dict(Go2TrainConfig, {**TINY, "iterations": 50, "save_interval": 100, "max_wall_clock_s": 10.0,
+                                      "run_dir": str(tmp_path / "run")})
+    summary = train(cfg, progress=False)
+    assert summary["iterations"] == 3 and summary["train_wall_clock_s"] <= 10.0
 
 
 def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):

@@ -244,15 +244,19 @@ def run_ppo(env, cfg: Go2TrainConfig, device="cpu", resume: bool = True, progres
     report = Reporter(run, cfg, start_it, progress, log)
     t0, summary, ep_stats = time.time(), {}, {}
     try:
+        last = t0
         for it in range(start_it, cfg.iterations):
             (obs, priv, hist), metrics, episodes = ppo_iteration(env, ac, ppo, cfg, device, obs, priv, hist)
-            it1, wall = it + 1, wall0 + time.time() - t0
+            now = time.time()
+            it1, wall, it_time = it + 1, wall0 + now - t0, now - last
+            last = now
             for k, v in episodes.items():
                 ep_stats.setdefault(k, []).extend(v)
             append_curve(run, {"iteration": it1, "env_steps": it1 * n * t_steps, "wall_clock_s": round(wall, 2),
                                **{k: round(float(metrics[k]), 5) for k in CURVE_KEYS}})
             report.iteration(it1, metrics, ep_stats, it1 % cfg.log_interval == 0)
-            out_of_time = cfg.max_wall_clock_s > 0 and wall >= cfg.max_wall_clock_s
+            # stop when another iteration as long as this one would overrun the budget, so the run ends within it
+            out_of_time = cfg.max_wall_clock_s > 0 and wall + it_time > cfg.max_wall_clock_s
             stop = out_of_time or stop_requested.is_set()
             if it1 % cfg.save_interval == 0 or it1 == cfg.iterations or stop:
                 summary = _summary(it1, wall, n, t_steps, cfg, ac, engine, metrics, ep_stats)
