@@ -116,7 +116,7 @@ class StyleSetConfig:
         """
         if not self.init_from:
             raise ValueError("styles.init_from: name the checkpoint every specialist starts from (a ckpt_*.pt of "
-                             "the multi-gait run, e.g. runs/go2_agility/checkpoints/ckpt_03000.pt)")
+                             "the multi-gait run, e.g. runs/go2_agility/checkpoints/ckpt_02928.pt)")
         base = load_train_config(self.base_config, list(self.overrides))
         env = base.env
         commands = dataclasses.replace(env.commands, gaits=[style.gait], body_height=[style.body_height] * 2,
