@@ -44,6 +44,7 @@ from maa_go2.style_eval import (
     actor_behavior,
     descriptors_from_values,
     make_style_screener,
+    method_figure,
     score_actor,
     summarize,
 )
@@ -141,17 +142,9 @@ def main(argv=None) -> int:
                    "source": scored(f"source/{name}", source, reference)}
             per_prompt.append(row)
             print(json.dumps({"style": name, "split": split, "prompt": p, "nn": row["nn_checkpoint"],
-                              **{m: round(_figure(row, m, "behavior_match"), 3) for m in METHODS}}), flush=True)
+                              **{m: round(method_figure(row, m, "behavior_match"), 3) for m in METHODS}}), flush=True)
     write_outputs(args, out, per_prompt, zoo.num_checkpoints, time.monotonic() - t0)
     return 0
-
-
-def _figure(row: dict, method: str, fig: str) -> float:
-    if method == "generated":
-        return float(np.mean([c[fig] for c in row["candidates"]]))
-    if method == "best_of_k":
-        return float(row["candidates"][row["best_of_k"]][fig])
-    return float(row[method][fig])
 
 
 def write_outputs(args, out: Path, per_prompt: list, num_ckpt: int, wall: float) -> None:

@@ -120,14 +120,10 @@ class LowStateCheckConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ConfigError(f"lowstate_check.{name} must be a finite number > 0, got {value!r}")
-        rate = self.tick_rate_hz
-        if isinstance(rate, bool) or not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate >= 0):
-            raise ConfigError(f"lowstate_check.tick_rate_hz must be a finite number >= 0 (ticks per second), "
-                              f"got {rate!r}")
-        margin = self.joint_limit_margin
-        if isinstance(margin, bool) or not (isinstance(margin, (int, float)) and math.isfinite(margin) and margin >= 0):
-            raise ConfigError(f"lowstate_check.joint_limit_margin must be a finite number >= 0 (rad), "
-                              f"got {margin!r}")
+        for name, unit in (("tick_rate_hz", "ticks per second"), ("joint_limit_margin", "rad")):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ConfigError(f"lowstate_check.{name} must be a finite number >= 0 ({unit}), got {value!r}")
         if isinstance(self.remote_estop, str) or not isinstance(self.remote_estop, (list, tuple)):
             raise ConfigError(f"lowstate_check.remote_estop must be a list of button names, got {self.remote_estop!r}")
         remote_key_mask(self.remote_estop)

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from maa_core.config import load_config
 from maa_core.policy_torch import batched_forward
+from maa_core.prompt import segmented_prompt
 from maa_core.weights_io import load_weights_file
 from maa_go2.behavior_rollout import GaitRecorder
 from maa_go2.checkpoints import load_adaptation
@@ -58,24 +59,6 @@ def load_collect_config(path: str | Path, overrides: list[str] | tuple[str, ...]
     """The ``collect:`` section of a YAML file (composed on its ``base:`` files) -> :class:`CollectConfig`, with
     ``collect.key=value`` overrides (``--set`` items); unknown keys and bad values raise ConfigError."""
     return load_config(CollectConfig, path, overrides, section="collect")
-
-
-def _prompt_fn():
-    try:
-        from maa_core.prompt import segmented_prompt
-
-        return segmented_prompt
-    except ImportError:  # pragma: no cover - only without maa_core.prompt
-        def local(obs, act, n, m, num_segments):
-            hs, vs = [], []
-            for idx in np.array_split(np.arange(obs.shape[0]), num_segments):
-                so, sa = obs[idx], act[idx]
-                k = np.minimum(np.arange(n), len(idx) - 1)
-                hs.append(np.concatenate([so[k], sa[k]], 1).reshape(-1))
-                vs.append(so[np.maximum(np.arange(len(idx) - m, len(idx)), 0)].reshape(-1))
-            return np.stack(hs).astype(np.float32), np.stack(vs).astype(np.float32)
-
-        return local
 
 
 def list_actors(run: str | Path, every: int = 1, min_iteration: int = 0) -> list[Path]:
@@ -150,7 +133,6 @@ def collect(cfg: CollectConfig) -> list[str]:
     from maa_generator.data.zoo import ZooWriter, prompt_spec
 
     adaptation = load_adaptation(cfg.adaptation)
-    prompt = _prompt_fn()
     spec = prompt_spec("segmented", OBS_DIM, 12, cfg.n, cfg.m, cfg.segments)
     writer, written = None, []
     runs = [(r, cfg.min_iteration) for r in cfg.runs]
@@ -168,7 +150,8 @@ def collect(cfg: CollectConfig) -> list[str]:
             continue
         flats = np.stack([p.flat for p in loaded]).astype(np.float32)
         roll = rollout_actors(flats, layout, adaptation, cfg, seed=cfg.seed + ri)
-        hs, vs = zip(*(prompt(roll["obs"][i], roll["act"][i], cfg.n, cfg.m, cfg.segments) for i in range(len(files))))
+        hs, vs = zip(*(segmented_prompt(roll["obs"][i], roll["act"][i], cfg.n, cfg.m, cfg.segments)
+                       for i in range(len(files))))
         meta = {"seed": [int(p.extra.get("seed", 0)) for p in loaded],
                 "step": [int(p.extra.get("iteration", 0)) for p in loaded],
                 "collector": "maa_go2.collect", "return": roll["reward"].tolist(),

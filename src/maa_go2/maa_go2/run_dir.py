@@ -109,7 +109,7 @@ def prune_checkpoints(folder: str | Path, keep: int) -> list[Path]:
     deleted paths."""
     if keep <= 0:
         return []
-    old = sorted(Path(folder).glob("ckpt_*.pt"))[:-keep]
+    old = checkpoint_files(folder)[keep:]
     for path in old:
         path.unlink()
     return old

@@ -117,21 +117,24 @@ METHODS = ("generated", "best_of_k", "nn", "random", "source")
 FIGURES = ("behavior_match", "vx_error", "yaw_error", "survival")
 
 
+def method_figure(row: dict, method: str, fig: str) -> float:
+    """One prompt's ``fig`` for ``method``: ``generated`` averages all K candidates, ``best_of_k`` is the screened
+    one, the other methods have one actor each."""
+    if method == "generated":
+        return float(np.mean([c[fig] for c in row["candidates"]]))
+    if method == "best_of_k":
+        return float(row["candidates"][row["best_of_k"]][fig])
+    return float(row[method][fig])
+
+
 def summarize(per_prompt: list[dict]) -> dict:
-    """``{split}_{method}_{figure}`` means over the prompts of each split: ``generated`` averages all K candidates of
-    a prompt, ``best_of_k`` is the screened one; NaN where a split has no prompts."""
+    """``{split}_{method}_{figure}``: the mean of :func:`method_figure` over the prompts of each split; NaN where a
+    split has no prompts."""
     out = {}
     for split in SPLITS:
         rows = [p for p in per_prompt if p["split"] == split]
         for method in METHODS:
             for fig in FIGURES:
-                vals = []
-                for p in rows:
-                    if method == "generated":
-                        vals.append(float(np.mean([c[fig] for c in p["candidates"]])))
-                    elif method == "best_of_k":
-                        vals.append(p["candidates"][p["best_of_k"]][fig])
-                    else:
-                        vals.append(p[method][fig])
+                vals = [method_figure(p, method, fig) for p in rows]
                 out[f"{split}_{method}_{fig}"] = float(np.mean(vals)) if vals else float("nan")
     return out
