@@ -75,9 +75,14 @@ def test_tiny_all_stages_produce_loadable_generator(tmp_path):
 
 
 def _last_step(out: Path) -> int:
-    state = out / "stages" / "autoencoder" / "last" / "state.pt"
+    """The step a resume would start from: ``last``, or the previous copy a kill during its swap leaves behind
+    (the trainer's own ``_existing``; reading only ``last`` saw 0 after a kill that landed mid-swap)."""
+    from maa_generator.training.trainer import _existing
+
+    found = _existing(out / "stages" / "autoencoder" / "last")
+    state = found / "state.pt" if found is not None else None
     try:
-        return int(torch.load(state, weights_only=True)["step"]) if state.is_file() else 0
+        return int(torch.load(state, weights_only=True)["step"]) if state is not None and state.is_file() else 0
     except Exception:  # being replaced right now
         return 0
 
