@@ -7,7 +7,8 @@ from maa_go2 import commands as cmds
 from maa_go2 import control
 from maa_go2.observation import COMMAND_SCALES, OBS_DIM, OBS_SLICES, ObservationHistory, build_observation
 from maa_go2.randomization import RandomizationConfig, privileged_obs, sample_params
-from maa_go2.rewards import RewardConfig, RewardState, compute_rewards, reward_tracking_lin_vel
+from maa_go2.rewards import (RewardConfig, RewardState, compute_rewards, reward_tracking_contacts_shaped_force,
+                             reward_tracking_contacts_shaped_vel, reward_tracking_lin_vel)
 
 
 def test_default_pose_and_action_scaling():
@@ -181,3 +182,23 @@ def test_style_specialist_config_loads_from_yaml(tmp_path):
     path.write_text("train:\n  env:\n    fixed_observed_commands: {lin_vel_x: 1.0}\n")
     with pytest.raises(Exception, match="lin_vel_x"):
         load_train_config(path)
+
+
+def test_gait_mismatch_scales_the_whole_reward_down_as_wtw():
+    """Contact terms and jump have positive scales but non-positive values: they join r_neg (WTW's value-sign rule)."""
+    cfg = RewardConfig()
+    matched = _state(3, 0.8, 0.8)  # desired contact 0.5 everywhere, no foot force, feet still
+    loaded = _state(3, 0.8, 0.8)
+    loaded.foot_force = np.full((3, 4), 60.0)  # every swing foot carries load
+    loaded.desired_contact = np.tile([0.0, 1.0, 1.0, 0.0], (3, 1))
+    tm, terms_m = compute_rewards(matched, cfg, 0.02)
+    tl, terms_l = compute_rewards(loaded, cfg, 0.02)
+    assert np.all(terms_l["tracking_contacts_shaped_force"] < 0) and np.all(terms_m["jump"] <= 0)
+    pos = terms_l["tracking_lin_vel"] + terms_l["tracking_ang_vel"]
+    neg = sum(v for k, v in terms_l.items() if k not in ("tracking_lin_vel", "tracking_ang_vel"))
+    np.testing.assert_allclose(tl, pos * np.exp(neg / cfg.sigma_rew_neg), rtol=1e-9)
+    # two of four swing feet loaded at scale 4: exp(-0.5 * 4 * 0.02 / 0.02) = exp(-2) of the matched reward
+    ratio = tl / tm
+    assert np.all(ratio < np.exp(-1.9)) and np.all(tl > 0)
+    for name, fn in (("force", reward_tracking_contacts_shaped_force), ("vel", reward_tracking_contacts_shaped_vel)):
+        assert np.all(fn(matched) <= 0) and np.all(fn(loaded) >= -1), name

@@ -119,9 +119,14 @@ def test_fine_tuning_starts_from_another_runs_weights_and_prunes_checkpoints(bas
     ac, ppo = build_learner(cfg, "cpu")
     (tmp_path / "ft" / "checkpoints").mkdir(parents=True)
     assert restore(tmp_path / "ft", ac, ppo, env.sampler, True, cfg.init_from) == (0, 0.0)  # a fresh run ...
-    expected = torch.load(source, weights_only=True)["model"]
+    src = torch.load(source, weights_only=True)
     for k, v in ac.state_dict().items():  # ... that starts from the source's actor-critic
-        assert torch.equal(v, expected[k]), k
+        assert torch.equal(v, src["model"][k]), k
+    # ... and from its optimizer: the settled adaptive lr and Adam moments, not a fresh Adam at ppo.lr
+    assert ppo.lr == src["ppo"]["lr"]
+    moments = ppo.opt.state_dict()["state"]
+    assert moments and all(torch.equal(moments[i]["exp_avg_sq"], src["ppo"]["opt"]["state"][i]["exp_avg_sq"])
+                           for i in moments)
     summary = train(cfg, progress=False)
     assert summary["iterations"] == 3
     files = checkpoint_files(tmp_path / "ft" / "checkpoints")

@@ -179,10 +179,10 @@ def build_learner(cfg: Go2TrainConfig, device) -> tuple[ActorCritic, PPO]:
 def restore(run: Path, ac: ActorCritic, ppo: PPO, sampler, resume: bool, init_from: str = "") -> tuple[int, float]:
     """Resume the newest usable checkpoint of ``run`` (model, optimizers, curriculum) and drop the curve rows after
     it; returns ``(iteration, wall clock s)`` to continue from (``(0, 0.0)`` for a fresh run, which starts from the
-    actor-critic of checkpoint ``init_from`` when given)."""
+    actor-critic and optimizer state of checkpoint ``init_from`` when given)."""
     state = resume_checkpoint(run / "checkpoints", ac, ppo) if resume else None
     if state is None and init_from:
-        load_initial_weights(init_from, ac)
+        load_initial_weights(init_from, ac, ppo)
     start_it, wall0 = (state["iteration"], float(state["wall_clock_s"])) if state is not None else (0, 0.0)
     if state is not None and state.get("curriculum"):
         sampler.load_state_dict({k: v.numpy() for k, v in state["curriculum"].items()})

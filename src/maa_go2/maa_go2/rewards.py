@@ -2,7 +2,10 @@
 
 Every ``reward_<name>(s)`` takes a :class:`RewardState` (numpy arrays or torch tensors, batch ``N``) and returns an
 unscaled ``[N]`` term; :func:`compute_rewards` multiplies by ``scale * dt`` and combines positive and negative parts
-as WTW's ``only_positive_rewards_ji22_style``: ``r = r_pos * exp(r_neg / sigma_rew_neg)``.
+as WTW's ``only_positive_rewards_ji22_style``: ``r = r_pos * exp(r_neg / sigma_rew_neg)``, where a scaled term
+belongs to ``r_neg`` when its *value* is negative (WTW sorts by the sign of the value, not of the scale: the gait
+contact terms and ``jump`` have positive scales and non-positive values, so a gait or body-height mismatch scales
+the whole step's reward down instead of costing a small bonus).
 """
 from __future__ import annotations
 
@@ -97,16 +100,16 @@ def reward_dof_pos_limits(s):
 
 
 def reward_tracking_contacts_shaped_force(s):
-    """WTW's term plus a constant: swing feet (desired contact 0) rewarded for carrying no force, in [0, 1]."""
+    """Swing feet (desired contact 0) that carry force, in [-1, 0] (0 = every swing foot unloaded)."""
     xp = xp_of(s.foot_force)
-    return ((1 - s.desired_contact) * xp.exp(-s.foot_force ** 2 / GAIT_FORCE_SIGMA)).sum(-1) / 4
+    return -((1 - s.desired_contact) * (1 - xp.exp(-s.foot_force ** 2 / GAIT_FORCE_SIGMA))).sum(-1) / 4
 
 
 def reward_tracking_contacts_shaped_vel(s):
-    """WTW's term plus a constant: stance feet rewarded for not moving, in [0, 1]."""
+    """Stance feet (desired contact 1) that move, in [-1, 0] (0 = every stance foot still)."""
     xp = xp_of(s.foot_vel)
     v2 = (s.foot_vel ** 2).sum(-1)
-    return (s.desired_contact * xp.exp(-v2 / GAIT_VEL_SIGMA)).sum(-1) / 4
+    return -(s.desired_contact * (1 - xp.exp(-v2 / GAIT_VEL_SIGMA))).sum(-1) / 4
 
 
 def reward_feet_slip(s):
@@ -173,15 +176,13 @@ def compute_rewards(s: RewardState, cfg: RewardConfig, dt: float):
             continue
         val = REWARD_FUNCTIONS[name](s) * (scale * dt)
         terms[name] = val
-        if scale > 0:
-            pos = pos + val
-        else:
-            neg = neg + val
+        # By the value's sign, per element. WTW sorts a whole term by the sign of its batch sum; every term here
+        # has one sign for all states (tracking >= 0; penalties, contact terms and jump <= 0), so the two agree.
+        pos = pos + val.clip(0.0, None)
+        neg = neg + val.clip(None, 0.0)
     if cfg.only_positive_ji22:
         xp = xp_of(pos)
-        # as WTW: terms with a positive scale (tracking, gait contact tracking, jump) form r_pos >= 0 (the gait
-        # contact terms are written in their non-negative form), so staying alive always pays.
-        total = pos.clip(0.0, None) * xp.exp(neg / cfg.sigma_rew_neg)
+        total = pos * xp.exp(neg / cfg.sigma_rew_neg)  # >= 0: staying alive always pays
     else:
         total = pos + neg
     return total, terms

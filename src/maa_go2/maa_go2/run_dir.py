@@ -84,12 +84,17 @@ def load_checkpoint(path: Path, ac, ppo) -> dict:
     return state
 
 
-def load_initial_weights(path: str | Path, ac) -> dict:
-    """Load only the actor-critic of checkpoint ``path`` into ``ac`` (fine-tuning from another run); returns the
-    state.
+def load_initial_weights(path: str | Path, ac, ppo=None) -> dict:
+    """Load the actor-critic of checkpoint ``path`` into ``ac`` (fine-tuning from another run), and into ``ppo`` its
+    optimizer moments and adaptive learning rate; returns the state.
+
+    The optimizer state matters: a fresh Adam at the configured ``ppo.lr`` (1e-3) moves every weight of a trained
+    actor by about ``lr`` in its first step (the agility actor's schedule had settled at 7.6e-5); measured on the
+    agility actor, the first update's KL was 5.5 and its yaw tracking error went from 0.24 to 1.3 rad/s in 3
+    iterations.
 
     Raises:
-        ValueError: a missing or unreadable file, or weights that do not fit ``ac``.
+        ValueError: a missing or unreadable file, or weights that do not fit ``ac`` / ``ppo``.
     """
     if not Path(path).is_file():
         raise ValueError(f"train.init_from: no checkpoint at {path}; expected a ckpt_*.pt of a Go2 PPO run")
@@ -98,6 +103,8 @@ def load_initial_weights(path: str | Path, ac) -> dict:
         raise ValueError(f"train.init_from: {path} holds no 'model' state dict; expected a ckpt_*.pt of run_ppo")
     try:
         ac.load_state_dict(state["model"])
+        if ppo is not None:
+            ppo.load_state_dict(state["ppo"])
     except (RuntimeError, KeyError, ValueError, TypeError) as e:
         raise ValueError(f"train.init_from: {path} does not fit this model ({type(e).__name__}: "
                          f"{str(e).splitlines()[0]}); is env.history_len the same?") from e
