@@ -22,7 +22,7 @@ from maa_go2.agility import agility_report
 from maa_go2.agility_plots import plot_agility, plot_curve
 from maa_go2.checkpoints import load_adaptation
 from maa_go2.evaluation import ActorRunner
-from maa_go2.train import read_curve
+from maa_go2.run_dir import lineage_curve
 
 TARGETS = {"vx_error": ("<=", 0.15), "vy_error": ("<=", 0.15), "yaw_error": ("<=", 0.2),
            "survival_rate": (">=", 0.98), "push_recovery_rate": (">=", 0.95), "gait_contact_match_min": (">=", 0.8),
@@ -39,17 +39,25 @@ def newest(folder: Path, pattern: str) -> Path:
 
 
 def training_cost(run: Path, actor: Path) -> dict:
-    """Env steps, wall clock and env-steps/s of ``run`` up to ``actor``'s iteration (from ``curve.jsonl``)."""
-    rows = read_curve(run)
-    it = int(load_weights_file(actor).extra.get("iteration", rows[-1]["iteration"] if rows else 0))
-    upto = [r for r in rows if r["iteration"] <= it]
+    """Env steps, wall clock and env-steps/s up to ``actor``'s iteration of ``run``, the stages ``run`` was fine-tuned
+    from included (``maa_go2.run_dir.lineage_curve``); ``train_stages`` gives each stage's share."""
+    rows = lineage_curve(run)
+    own = [r for r in rows if r["stage"] == str(run)]
+    it = int(load_weights_file(actor).extra.get("iteration", own[-1]["stage_iteration"] if own else 0))
+    upto = [r for r in rows if r["stage"] != str(run) or r["stage_iteration"] <= it]
     if not upto:
         summary = json.loads((run / "summary.json").read_text())
         return {"train_env_steps": summary["env_steps"], "train_wall_clock_s": summary["train_wall_clock_s"],
                 "train_iterations": summary["iterations"]}
-    last = upto[-1]
+    last, stages, start = upto[-1], [], {"iteration": 0, "env_steps": 0, "wall_clock_s": 0.0}
+    for k, r in enumerate(upto):
+        if k + 1 == len(upto) or upto[k + 1]["stage"] != r["stage"]:
+            stages.append({"run": r["stage"], "iterations": r["iteration"] - start["iteration"],
+                           "env_steps": r["env_steps"] - start["env_steps"],
+                           "wall_clock_s": round(r["wall_clock_s"] - start["wall_clock_s"], 2)})
+            start = r
     return {"train_env_steps": last["env_steps"], "train_wall_clock_s": last["wall_clock_s"],
-            "train_iterations": last["iteration"],
+            "train_iterations": last["iteration"], "train_stages": stages,
             "train_env_steps_per_s": round(last["env_steps"] / max(last["wall_clock_s"], 1e-9), 1)}
 
 
@@ -122,8 +130,8 @@ def main() -> None:
     atomic_write_text(out.with_suffix(".json"), json.dumps(report, indent=2))
     plot_agility(report, str(out.with_suffix(".png")))
     atomic_write_text(out.with_suffix(".md"), markdown(report, "python " + " ".join(sys.argv)))
-    if run is not None and read_curve(run):
-        plot_curve(read_curve(run), str(out.parent / f"{out.name}_curve.png"), title=f"{run} (training commands)")
+    if run is not None and lineage_curve(run):
+        plot_curve(lineage_curve(run), str(out.parent / f"{out.name}_curve.png"), title=f"{run} (training commands)")
     print(json.dumps({k: v["value"] for k, v in report["targets"].items()}))
 
 

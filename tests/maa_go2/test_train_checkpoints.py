@@ -151,3 +151,29 @@ def test_fine_tuning_source_errors_are_clear(tmp_path, base_run):
         load_initial_weights(base_run / "checkpoints" / "ckpt_00002.pt", ac5)
     with pytest.raises(ValueError, match="keep_checkpoints"):
         from_dict(Go2TrainConfig, {"keep_checkpoints": -1})
+
+
+def _fake_run(path, rows, init_from=""):
+    import json as _json
+    path.mkdir(parents=True)
+    (path / "curve.jsonl").write_text("".join(_json.dumps(r) + "\n" for r in rows))
+    (path / "config.yaml").write_text(f"train:\n  init_from: '{init_from}'\n")
+
+
+def test_lineage_curve_puts_the_source_stages_in_front(tmp_path):
+    from maa_go2.run_dir import lineage_curve
+
+    row = lambda it, t: {"iteration": it, "env_steps": 100 * it, "wall_clock_s": t}  # noqa: E731
+    _fake_run(tmp_path / "a", [row(1, 1.0), row(2, 2.0), row(3, 3.0)])
+    _fake_run(tmp_path / "b", [row(1, 5.0), row(2, 10.0)], init_from=str(tmp_path / "a/checkpoints/ckpt_00002.pt"))
+    _fake_run(tmp_path / "c", [row(1, 0.5)], init_from=str(tmp_path / "b/checkpoints/ckpt_00001.pt"))
+    rows = lineage_curve(tmp_path / "c")
+    # a up to its iteration 2, then b up to 1, then c: each stage continues the previous one's counters
+    assert [(r["stage"][-1], r["stage_iteration"], r["iteration"]) for r in rows] == \
+        [("a", 1, 1), ("a", 2, 2), ("b", 1, 3), ("c", 1, 4)]
+    assert [r["env_steps"] for r in rows] == [100, 200, 300, 400]
+    assert [r["wall_clock_s"] for r in rows] == [1.0, 2.0, 7.0, 7.5]
+    # a source that is gone ends the chain; a run without init_from is its own curve
+    _fake_run(tmp_path / "d", [row(1, 1.0)], init_from=str(tmp_path / "gone/checkpoints/ckpt_00005.pt"))
+    assert [r["iteration"] for r in lineage_curve(tmp_path / "d")] == [1]
+    assert len(lineage_curve(tmp_path / "a")) == 3

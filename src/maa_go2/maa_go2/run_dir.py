@@ -199,3 +199,34 @@ def truncate_curve(run: Path, iteration: int) -> None:
     """Drop curve rows after ``iteration`` (the checkpoint training resumes from), atomically."""
     rows = [r for r in read_curve(run) if r.get("iteration", 0) <= iteration]
     atomic_write_text(run / "curve.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def lineage_curve(run: str | Path, _depth: int = 0) -> list[dict]:
+    """The learning curve of ``run`` with the stages it was fine-tuned from in front.
+
+    When the run's saved config (``config.yaml``) names ``train.init_from``, the source run's rows up to that
+    checkpoint come first and this run's rows follow with ``iteration``, ``env_steps`` and ``wall_clock_s`` continued
+    from there, so a fine-tuned actor's cost includes the training it started from. Every row gains ``stage`` (the
+    run folder it comes from) and ``stage_iteration`` (its iteration within that run). A source that is gone (no
+    ``curve.jsonl``) ends the chain.
+    """
+    run = Path(run)
+    rows = [{**r, "stage": str(run), "stage_iteration": r["iteration"]} for r in read_curve(run)]
+    cfg_path = run / "config.yaml"
+    source = ""
+    if cfg_path.is_file():
+        source = ((yaml.safe_load(cfg_path.read_text()) or {}).get("train") or {}).get("init_from") or ""
+    match = _CKPT_RE.match(Path(source).name) if source else None
+    if match is None or _depth >= 16:
+        return rows
+    src_run, src_it = Path(source).parent.parent, int(match.group(1))
+    earlier = lineage_curve(src_run, _depth + 1)
+    cut = next((k for k, r in enumerate(earlier)
+                if r["stage"] == str(src_run) and r["stage_iteration"] > src_it), len(earlier))
+    earlier = earlier[:cut]
+    if not earlier:
+        return rows
+    last = earlier[-1]
+    return earlier + [{**r, "iteration": r["iteration"] + last["iteration"],
+                       "env_steps": r["env_steps"] + last["env_steps"],
+                       "wall_clock_s": round(r["wall_clock_s"] + last["wall_clock_s"], 2)} for r in rows]
