@@ -96,11 +96,12 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     assert checkpoint_files(run / "checkpoints"), "no checkpoint written on SIGTERM"
 
 
-def test_agility_config_covers_the_command_space_for_both_engines():
+@pytest.mark.parametrize("name", ["go2_agility.yaml", "go2_agility_v2.yaml"])
+def test_agility_config_covers_the_command_space_for_both_engines(name):
     from maa_go2.engines.isaacgym_go2 import cfg_members
     from maa_go2.engines.legged_gym_config import Go2WTWCfg, apply_env_config
 
-    cfg = load_train_config(ROOT / "config" / "go2_agility.yaml")
+    cfg = load_train_config(ROOT / "config" / name)
     c = cfg.env.commands
     # the command space (vx [-1.0, 1.5], vy [-0.6, 0.6], yaw [-1.5, 1.5]) inside the trained one
     assert c.lin_vel_x[0] <= -1.0 and c.lin_vel_x[1] >= 1.5 and c.lin_vel_y == [-0.6, 0.6]
@@ -119,4 +120,4 @@ def test_agility_config_covers_the_command_space_for_both_engines():
     assert randomization_config(isaac) == cfg.env.domain_rand  # passive joint losses included
     assert cfg.env.domain_rand.joint_damping[1] > 0 and cfg.env.domain_rand.joint_friction[1] > 0
     with pytest.raises(Exception, match="lin_vel_x"):
-        load_train_config(ROOT / "config" / "go2_agility.yaml", ["train.env.commands.lin_vel_x=[2.0,1.0]"])
+        load_train_config(ROOT / "config" / name, ["train.env.commands.lin_vel_x=[2.0,1.0]"])
