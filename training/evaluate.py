@@ -86,7 +86,8 @@ def main(argv=None) -> int:
     import torch
 
     from maa_generator.data.zoo import Zoo
-    from maa_manip.baselines import RetrievalBaseline, finetune_bc, generator_embed_fn, pretrain_bc
+    from maa_generator.models.retrieval import generator_embed_fn
+    from maa_manip.baselines import RetrievalBaseline, finetune_bc, pretrain_bc
     from maa_manip.config import ConfigError, load_eval_config, to_dict
     from maa_manip.envs import SEEN_TASKS, UNSEEN_TASKS
     from maa_manip.eval_protocol import method_videos, task_prompts

@@ -34,6 +34,7 @@ import torch
 from maa_core.prompt import segmented_prompt
 from maa_generator.data.zoo import Zoo
 from maa_generator.models.generator import Generator
+from maa_generator.models.retrieval import NearestPrompt, generator_embed_fn
 from maa_go2.checkpoints import load_adaptation
 from maa_go2.collect import CollectConfig, rollout_actors
 from maa_go2.evaluation import evaluate_actor
@@ -114,14 +115,9 @@ def held_out_prompts(params: np.ndarray, adaptation, gen: Generator, seed: int) 
     return np.stack([h for h, _ in hv]), np.stack([v for _, v in hv])
 
 
-@torch.no_grad()
 def nearest_rows(gen: Generator, h: np.ndarray, v: np.ndarray, zh: np.ndarray, zv: np.ndarray) -> np.ndarray:
     """Index of the zoo prompt nearest (cosine, behaviour embedding) to each held-out prompt."""
-    gen.eval()
-    q = gen.embedding.embed(torch.from_numpy(h), torch.from_numpy(v))
-    k = gen.embedding.embed(torch.from_numpy(zh), torch.from_numpy(zv))
-    sim = torch.nn.functional.normalize(q, dim=-1) @ torch.nn.functional.normalize(k, dim=-1).T
-    return sim.argmax(-1).numpy()
+    return NearestPrompt(zh, zv, generator_embed_fn(gen), "cosine").nearest(h, v)
 
 
 def mean_of(results: list[dict], key: str) -> float:

@@ -1,6 +1,7 @@
 """Baselines evaluated in the same protocol as generated policies.
 
-* ``retrieval``: the training checkpoint whose prompt embedding is nearest (L2) to the query prompt's.
+* ``retrieval``: the training checkpoint whose prompt embedding is nearest (L2) to the query prompt's
+  (``maa_generator.models.retrieval.NearestPrompt``).
   Embedding: the trained generator's ``BehaviorEmbedding.embed(h, v)`` when given, else the raw prompts
   z-scored with the training bank's statistics.
 * ``retrieval_noise``: the retrieved parameters plus Gaussian noise (std ``noise_std``).
@@ -16,10 +17,11 @@ import torch
 
 from maa_core.layout import PolicyLayout, metaworld_sac_layout
 from maa_core.policy_torch import PolicyMLP, batched_forward
+from maa_generator.models.retrieval import NearestPrompt
 
 
 class RetrievalBaseline:
-    """Nearest-checkpoint retrieval.
+    """Nearest-checkpoint retrieval (L2, :class:`maa_generator.models.retrieval.NearestPrompt`).
 
     Args:
         params: ``[N, P]`` training checkpoints (array or memory-mapped view).
@@ -28,26 +30,14 @@ class RetrievalBaseline:
     """
 
     def __init__(self, params, h: np.ndarray, v: np.ndarray, embed: Callable | None = None, chunk: int = 1024):
-        h, v = np.asarray(h, np.float32), np.asarray(v, np.float32)
-        if len(h) != len(v) or len(h) != len(params) or len(h) == 0:
+        if len(h) != len(params):
             raise ValueError(f"need the same non-zero number of params/h/v rows, got {len(params)}/{len(h)}/{len(v)}")
         self.params = params
-        self.embed = embed
-        if embed is None:
-            self.h_mean, self.h_std = h.mean(0), h.std(0) + 1e-6
-            self.v_mean, self.v_std = v.mean(0), v.std(0) + 1e-6
-        self.keys = np.concatenate([self._features(h[i:i + chunk], v[i:i + chunk]) for i in range(0, len(h), chunk)])
-
-    def _features(self, h: np.ndarray, v: np.ndarray) -> np.ndarray:
-        if self.embed is not None:
-            return np.asarray(self.embed(h, v), np.float32)
-        return np.concatenate([(h - self.h_mean) / self.h_std, (v - self.v_mean) / self.v_std], axis=1)
+        self.index = NearestPrompt(h, v, embed, "l2", chunk)
 
     def nearest(self, h: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Index ``[K]`` of the nearest training checkpoint for each query prompt ``h [K, Dh]``, ``v [K, Dv]``."""
-        q = self._features(np.atleast_2d(h).astype(np.float32), np.atleast_2d(v).astype(np.float32))
-        d = (q ** 2).sum(1, keepdims=True) - 2 * q @ self.keys.T + (self.keys ** 2).sum(1)[None]
-        return d.argmin(1)
+        return self.index.nearest(np.atleast_2d(h), np.atleast_2d(v))
 
     def retrieve(self, h: np.ndarray, v: np.ndarray, noise_std: float = 0.0, seed: int = 0) -> np.ndarray:
         """Parameters ``[K, P]`` of the nearest checkpoints (plus Gaussian noise of std ``noise_std``)."""
@@ -55,16 +45,6 @@ class RetrievalBaseline:
         if noise_std > 0:
             out = out + np.random.default_rng(seed).normal(0.0, noise_std, out.shape).astype(np.float32)
         return out
-
-
-def generator_embed_fn(generator) -> Callable:
-    """``(h, v) -> embedding`` (numpy) from a loaded :class:`maa_generator.models.generator.Generator`."""
-
-    def embed(h: np.ndarray, v: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return generator.embedding.embed(torch.from_numpy(h), torch.from_numpy(v)).float().numpy()
-
-    return embed
 
 
 def _bc_loss(layout: PolicyLayout, raw: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
