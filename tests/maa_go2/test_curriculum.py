@@ -93,3 +93,58 @@ def test_mujoco_engine_feeds_the_curriculum():
     for _ in range(70):  # 30 steps per segment at 50 Hz; any tracking passes these thresholds
         env.step(np.zeros((4, 12)))
     assert (env.sampler.curriculum.weights > before).any()
+
+
+def _gait_sampler(**kw):
+    cfg = CurriculumConfig(enabled=True, gaits_initial=1, gait_contact_match=0.75, gait_ema=0.5, **kw)
+    return CommandSampler(RANGES, cfg, np.random.default_rng(0), num_envs=8)
+
+
+def _walk_segment(sampler, commands, match, steps=30):
+    zero = np.zeros((len(commands), 3))
+    for _ in range(steps):
+        sampler.track(commands, zero, zero, np.full(len(commands), match))
+    sampler.finish(np.arange(len(commands)), commands, completed=True)
+
+
+def test_gait_curriculum_opens_the_next_gait_only_when_every_open_one_matches_its_schedule():
+    from maa_go2.commands import GAITS
+
+    s = _gait_sampler()
+    c = s.sample(8)
+    assert s.gaits_open() == 1 and np.all(c[:, 5:8] == GAITS["trot"])  # trot only at the start
+    _walk_segment(s, c, match=0.6)
+    assert s.gaits_open() == 1  # below the threshold: nothing opens
+    for _ in range(4):
+        _walk_segment(s, c, match=0.95)
+    assert s.gaits_open() == 2  # one gait opens per update, in the listed order: pronk next
+    c = s.sample(4000)
+    seen = {tuple(row) for row in c[:, 5:8]}
+    assert seen == {tuple(GAITS["trot"]), tuple(GAITS["pronk"])}
+    pronk = np.all(c[:, 5:8] == GAITS["pronk"], axis=1)
+    assert 0.4 < pronk.mean() < 0.6  # uniform over the open gaits
+    # pronk has not been walked yet: trot matching alone does not open pace
+    for _ in range(4):
+        _walk_segment(s, c[~pronk][:8], match=0.95)
+    assert s.gaits_open() == 2
+    for _ in range(4):
+        _walk_segment(s, c[pronk][:8], match=0.95)
+    assert s.gaits_open() == 3
+
+
+def test_gait_curriculum_state_survives_a_checkpoint_and_old_checkpoints_load():
+    s = _gait_sampler()
+    for _ in range(4):
+        _walk_segment(s, s.sample(8), match=0.95)
+    state = s.state_dict()
+    assert int(state["gaits_open"]) == 2 and "weights" in state
+    fresh = _gait_sampler()
+    fresh.load_state_dict(state)
+    assert fresh.gaits_open() == 2 and np.allclose(fresh.gaits.match, s.gaits.match)
+    old = _gait_sampler()
+    old.load_state_dict({"weights": state["weights"]})  # written before the gait curriculum existed
+    assert old.gaits_open() == 1
+    with pytest.raises(ValueError, match="gait_contact_match"):
+        CurriculumConfig(gait_contact_match=1.5)
+    # gaits_initial 0 or >= the number of gaits: all gaits from the start, as before
+    assert CommandSampler(RANGES, CurriculumConfig(enabled=True), np.random.default_rng(0), 4).gaits is None

@@ -6,6 +6,13 @@ tracks both vx/vy and yaw well enough, that cell and its neighbours become (more
 reward-threshold grid curriculum of walk-these-ways (Margolis & Agrawal, 2022), on tracking *errors* so that the
 thresholds are in physical units. Everything here is numpy on the host; an engine calls :meth:`sample` when it
 resamples commands and :meth:`update` with the segment's mean tracking errors.
+
+The gait curriculum (``gaits_initial > 0``) opens ``commands.gaits`` in their listed order: training starts with
+the first ``gaits_initial`` of them, and the next one joins once every open gait's contact match (the fraction of
+foot-steps whose contact agrees with the commanded schedule, averaged over finished command segments, smoothed by
+an exponential moving average) reaches ``gait_contact_match``. A single gait is learned in a few hundred
+iterations on this machine (a trot-only actor walked its schedule with 0.90 contact match at 5.8M env steps),
+where four gaits sampled from the start were not (0.52-0.64 after 36M).
 """
 from __future__ import annotations
 
@@ -26,6 +33,9 @@ class CurriculumConfig:
     max_lin_error: float = 0.2  #: success if mean |v_xy error| below this [m/s] ...
     max_yaw_error: float = 0.3  #: ... and mean |yaw error| below this [rad/s]
     step: float = 0.2  #: weight added to a successful cell and its 8 neighbours (weights capped at 1)
+    gaits_initial: int = 0  #: gaits (of ``commands.gaits``, in order) open at the start; 0 = all (no gait curriculum)
+    gait_contact_match: float = 0.75  #: open the next gait when every open gait's smoothed contact match reaches this
+    gait_ema: float = 0.02  #: weight of each batch of finished segments in a gait's moving average
 
     def __post_init__(self) -> None:
         if self.cells_vx < 1 or self.cells_yaw < 1:
@@ -33,6 +43,9 @@ class CurriculumConfig:
         if not (0 < self.step <= 1) or self.max_lin_error <= 0 or self.max_yaw_error <= 0:
             raise ValueError(f"curriculum: need 0 < step <= 1 and positive error thresholds, got step={self.step}, "
                              f"max_lin_error={self.max_lin_error}, max_yaw_error={self.max_yaw_error}")
+        if self.gaits_initial < 0 or not (0 < self.gait_contact_match <= 1) or not (0 < self.gait_ema <= 1):
+            raise ValueError(f"curriculum: need gaits_initial >= 0, 0 < gait_contact_match <= 1 and 0 < gait_ema <= 1, "
+                             f"got {self.gaits_initial}, {self.gait_contact_match}, {self.gait_ema}")
         for name in ("initial_vx", "initial_yaw"):
             lo, hi = getattr(self, name)
             if lo > hi:
@@ -101,6 +114,48 @@ class CommandCurriculum:
         self.weights = w.copy()
 
 
+class GaitCurriculum:
+    """Which of ``gaits`` (names, in the order they open) are open, and each one's smoothed contact match."""
+
+    def __init__(self, cfg: CurriculumConfig, gaits: list[str]):
+        from maa_go2.commands import GAITS  # local: commands imports nothing from here
+
+        self.cfg = cfg
+        self.table = np.array([GAITS[g] for g in gaits], dtype=np.float64)  #: [G, 3] phase, offset, bound
+        self.open = min(cfg.gaits_initial, len(gaits))
+        self.match = np.zeros(len(gaits))  #: [G] moving average of the segments' contact match
+
+    def gait_of(self, commands: np.ndarray) -> np.ndarray:
+        """``[M]`` index into ``gaits`` of each command row's (phase, offset, bound); -1 for none of them."""
+        hit = np.all(np.abs(commands[:, None, 5:8] - self.table[None]) < 1e-6, axis=-1)
+        return np.where(hit.any(1), hit.argmax(1), -1)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``[n, 3]`` (phase, offset, bound), uniform over the open gaits."""
+        return self.table[rng.integers(0, self.open, size=n)]
+
+    def update(self, commands: np.ndarray, contact_match: np.ndarray) -> None:
+        """Fold finished segments (``commands [M, 15]``, mean ``contact_match [M]``) into the averages; open the next
+        gait when every open one has reached ``gait_contact_match``."""
+        gait = self.gait_of(np.asarray(commands))
+        a = self.cfg.gait_ema
+        for g in np.unique(gait[gait >= 0]):
+            self.match[g] += a * (float(np.mean(contact_match[gait == g])) - self.match[g])
+        if self.open < len(self.match) and np.all(self.match[:self.open] >= self.cfg.gait_contact_match):
+            self.open += 1
+
+    def state_dict(self) -> dict:
+        return {"gaits_open": np.array(self.open), "gait_match": self.match.copy()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if "gaits_open" not in state:  # a checkpoint from before the gait curriculum: keep the configured start
+            return
+        match = np.asarray(state["gait_match"], dtype=np.float64)
+        if match.shape != self.match.shape:
+            raise ValueError(f"curriculum state has {match.size} gaits, this config has {self.match.size}")
+        self.open, self.match = int(state["gaits_open"]), match.copy()
+
+
 class CommandSampler:
     """Per-engine command source: uniform ranges, with (vx, yaw) from the curriculum when it is enabled.
 
@@ -115,7 +170,8 @@ class CommandSampler:
         self._sample_uniform = sample_commands
         self.ranges, self.cfg, self.rng = ranges, cfg, rng
         self.curriculum = CommandCurriculum(cfg, ranges.lin_vel_x, ranges.ang_vel_yaw) if cfg.enabled else None
-        self.err_sum = np.zeros((num_envs, 2))  #: per env: summed |v_xy error| [m/s], |yaw error| [rad/s]
+        self.gaits = GaitCurriculum(cfg, ranges.gaits) if 0 < cfg.gaits_initial < len(ranges.gaits) else None
+        self.err_sum = np.zeros((num_envs, 3))  #: per env: summed |v_xy error| [m/s], |yaw error| [rad/s], match
         self.steps = np.zeros(num_envs)
 
     def sample(self, n: int) -> np.ndarray:
@@ -126,19 +182,28 @@ class CommandSampler:
             out[:, 0], out[:, 2] = vx_yaw[:, 0], vx_yaw[:, 1]
             small = np.abs(out[:, 2]) < self.ranges.zero_below
             out[small, 2] = 0.0
+        if self.gaits is not None:
+            out[:, 5:8] = self.gaits.sample(self.rng, n)
         return out
 
-    def track(self, commands, base_lin_vel, base_ang_vel) -> None:
-        """Accumulate this step's tracking errors; inputs ``[N,15]``, ``[N,3]``, ``[N,3]`` (numpy or torch). Without a
-        curriculum nothing reads them, so nothing is computed (no per-step host copy on the Isaac Gym path)."""
-        if self.curriculum is None:
+    def gaits_open(self) -> int:
+        """How many of ``commands.gaits`` are trained now."""
+        return self.gaits.open if self.gaits is not None else len(self.ranges.gaits)
+
+    def track(self, commands, base_lin_vel, base_ang_vel, contact_match=None) -> None:
+        """Accumulate this step's tracking errors and contact match; inputs ``[N,15]``, ``[N,3]``, ``[N,3]``,
+        ``[N]`` (numpy or torch). Without a curriculum nothing reads them, so nothing is computed (no per-step host
+        copy on the Isaac Gym path)."""
+        if self.curriculum is None and self.gaits is None:
             return
         lin = ((commands[:, :2] - base_lin_vel[:, :2]) ** 2).sum(-1) ** 0.5
         yaw = abs(commands[:, 2] - base_ang_vel[:, 2])
+        match = contact_match if contact_match is not None else yaw * 0.0
         if not isinstance(lin, np.ndarray):  # torch (Isaac Gym): one small host copy per step
-            lin, yaw = lin.detach().cpu().numpy(), yaw.detach().cpu().numpy()
+            lin, yaw, match = (x.detach().float().cpu().numpy() for x in (lin, yaw, match))
         self.err_sum[:, 0] += lin
         self.err_sum[:, 1] += yaw
+        self.err_sum[:, 2] += match
         self.steps += 1
 
     def finish(self, ids: np.ndarray, commands: np.ndarray, completed: bool, min_steps: int = 25) -> None:
@@ -148,19 +213,25 @@ class CommandSampler:
             ids: ``[M]`` env indices. commands: ``[M, 15]`` their commands during the segment (numpy).
         """
         ids = np.asarray(ids, dtype=np.int64)
-        if self.curriculum is not None and completed and ids.size:
+        if (self.curriculum is not None or self.gaits is not None) and completed and ids.size:
             long_enough = self.steps[ids] >= min_steps
             if long_enough.any():
                 sel = ids[long_enough]
                 mean = self.err_sum[sel] / self.steps[sel, None]
                 c = np.asarray(commands)[long_enough]
-                self.curriculum.update(c[:, 0], c[:, 2], mean[:, 0], mean[:, 1])
+                if self.curriculum is not None:
+                    self.curriculum.update(c[:, 0], c[:, 2], mean[:, 0], mean[:, 1])
+                if self.gaits is not None:
+                    self.gaits.update(c, mean[:, 2])
         self.err_sum[ids] = 0.0
         self.steps[ids] = 0.0
 
     def state_dict(self) -> dict:
-        return self.curriculum.state_dict() if self.curriculum is not None else {}
+        out = self.curriculum.state_dict() if self.curriculum is not None else {}
+        return {**out, **(self.gaits.state_dict() if self.gaits is not None else {})}
 
     def load_state_dict(self, state: dict) -> None:
         if self.curriculum is not None and state:
             self.curriculum.load_state_dict(state)
+        if self.gaits is not None and state:
+            self.gaits.load_state_dict(state)

@@ -125,6 +125,7 @@ class Reporter:
         if self.bar is not None:
             self.bar.set_postfix(r=f"{metrics['reward_per_step']:.4f}", vx=f"{metrics['vx_abs_error']:.3f}",
                                  yaw=f"{metrics['yaw_abs_error']:.3f}", cov=f"{metrics['curriculum_coverage']:.2f}",
+                                 match=f"{metrics['contact_match']:.2f}", gaits=int(metrics["gaits_open"]),
                                  ep=f"{np.mean(ep_stats.get('length_s', [0])):.1f}s")
         if self.log is not None:
             self.log(f"it {it1}: r {metrics['reward_per_step']:.4f} vx {metrics['vx_abs_error']:.3f} "
@@ -196,6 +197,12 @@ def _coverage(sampler) -> float:
     return cur.coverage() if cur is not None else 1.0
 
 
+def _gait_matches(sampler) -> dict:
+    """``{"gait_match_<gait>": smoothed contact match}`` of the gait curriculum (empty without one)."""
+    cur = getattr(sampler, "gaits", None)
+    return {} if cur is None else {f"gait_match_{g}": float(m) for g, m in zip(sampler.ranges.gaits, cur.match)}
+
+
 def _summary(it1: int, wall: float, n: int, t_steps: int, cfg: Go2TrainConfig, ac: ActorCritic, engine: str,
              metrics: dict, ep_stats: dict) -> dict:
     """``summary.json`` after iteration ``it1``: progress, the last iteration's metrics, episode means since the
@@ -219,6 +226,7 @@ def ppo_iteration(env, ac: ActorCritic, ppo: PPO, cfg: Go2TrainConfig, device, o
     tu = time.time()
     stats = ppo.update(st)
     metrics = {**tally.metrics(t_steps, n), "curriculum_coverage": _coverage(env.sampler),
+               "gaits_open": float(env.sampler.gaits_open()), **_gait_matches(env.sampler),
                "env_steps_per_s_collect": n * t_steps / collect_s, "update_s": time.time() - tu, **stats}
     return (obs, priv, hist), metrics, tally.episodes
 

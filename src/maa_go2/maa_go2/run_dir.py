@@ -36,7 +36,7 @@ RUN_SUBDIRS = ("checkpoints", "actors", "adaptation")
 #: keys (and types) every checkpoint holds; ``config``, ``curriculum`` and ``engine`` come with them
 CHECKPOINT_KEYS = {"model": dict, "ppo": dict, "iteration": int, "wall_clock_s": (int, float)}
 #: per-iteration learning-curve columns (``curve.jsonl``), besides iteration, env_steps and wall_clock_s
-CURVE_KEYS = ("vx_abs_error", "vy_abs_error", "yaw_abs_error", "contact_match", "curriculum_coverage",
+CURVE_KEYS = ("vx_abs_error", "vy_abs_error", "yaw_abs_error", "contact_match", "curriculum_coverage", "gaits_open",
               "reward_per_step", "falls_per_1k_env_steps")
 _CKPT_RE = re.compile(r"^ckpt_(\d+)\.pt$")
 _FIX = "delete it to resume from an older checkpoint, or retrain"

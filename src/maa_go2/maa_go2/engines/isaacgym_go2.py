@@ -260,7 +260,7 @@ class Go2WTW(LeggedRobot):  # type: ignore[misc,valid-type]
         self._update_base_state()
         self.compute_reward()
         self.check_termination()
-        self.sampler.track(self.commands, self.base_lin_vel, self.base_ang_vel)
+        self.sampler.track(self.commands, self.base_lin_vel, self.base_ang_vel, self.extras["contact_match"])
         done = self.reset_buf.bool()
         finished = self.time_out_buf.nonzero(as_tuple=False).flatten().cpu().numpy()
         if finished.size:  # a segment that ran to the episode's end counts like one ended by a resample

@@ -168,6 +168,9 @@ class Go2WTWCfg(LeggedRobotCfg):
             max_lin_error = _CUR.max_lin_error
             max_yaw_error = _CUR.max_yaw_error
             step = _CUR.step
+            gaits_initial = _CUR.gaits_initial  #: gait curriculum over ``gaits`` (0 = all gaits from the start)
+            gait_contact_match = _CUR.gait_contact_match
+            gait_ema = _CUR.gait_ema
 
     class init_state(LeggedRobotCfg.init_state):
         pos = [0.0, 0.0, INIT_HEIGHT]  #: reset pose: base at init_height above the env origin, upright, at rest

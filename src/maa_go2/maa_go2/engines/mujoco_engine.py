@@ -260,7 +260,7 @@ class MujocoGo2Env:
             (kin["base_height"] < self.cfg.fall_height) | ~np.all(np.isfinite(self.state), axis=1)
         time_out = self.episode_step >= self.max_steps
         done = fell | time_out
-        self.sampler.track(self.commands, kin["base_lin_vel"], kin["base_ang_vel"])
+        self.sampler.track(self.commands, kin["base_lin_vel"], kin["base_ang_vel"], contact_match)
         finished = np.flatnonzero(time_out & ~fell)
         if finished.size:  # a segment that ran to the episode's end counts like one ended by a resample
             self.sampler.finish(finished, self.commands[finished], completed=True)
