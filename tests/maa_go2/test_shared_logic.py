@@ -7,8 +7,14 @@ from maa_go2 import commands as cmds
 from maa_go2 import control
 from maa_go2.observation import COMMAND_SCALES, OBS_DIM, OBS_SLICES, ObservationHistory, build_observation
 from maa_go2.randomization import RandomizationConfig, privileged_obs, sample_params
-from maa_go2.rewards import (RewardConfig, RewardState, compute_rewards, reward_tracking_contacts_shaped_force,
-                             reward_tracking_contacts_shaped_vel, reward_tracking_lin_vel)
+from maa_go2.rewards import (
+    RewardConfig,
+    RewardState,
+    compute_rewards,
+    reward_tracking_contacts_shaped_force,
+    reward_tracking_contacts_shaped_vel,
+    reward_tracking_lin_vel,
+)
 
 
 def test_default_pose_and_action_scaling():
