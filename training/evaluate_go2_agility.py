@@ -38,10 +38,9 @@ def newest(folder: Path, pattern: str) -> Path:
     return files[-1]
 
 
-def training_cost(run: Path, actor: Path) -> dict:
+def training_cost(run: Path, actor: Path, rows: list[dict]) -> dict:
     """Env steps, wall clock and env-steps/s up to ``actor``'s iteration of ``run``, the stages ``run`` was fine-tuned
-    from included (``maa_go2.run_dir.lineage_curve``); ``train_stages`` gives each stage's share."""
-    rows = lineage_curve(run)
+    from included (``rows``: ``maa_go2.run_dir.lineage_curve(run)``); ``train_stages`` gives each stage's share."""
     own = [r for r in rows if r["stage"] == str(run)]
     it = int(load_weights_file(actor).extra.get("iteration", own[-1]["stage_iteration"] if own else 0))
     upto = [r for r in rows if r["stage"] != str(run) or r["stage_iteration"] <= it]
@@ -122,16 +121,17 @@ def main() -> None:
     report = agility_report(runner, seed=args.seed, **sizes)
     report.update({"eval_wall_clock_s": round(time.time() - t0, 1), "actor": str(actor),
                    "adaptation": str(adaptation), "actor_meta": weights.extra})
+    curve = lineage_curve(run) if run is not None else []
     if run is not None:
-        report.update(training_cost(run, actor))
+        report.update(training_cost(run, actor, curve))
     report["targets"] = check_targets(report)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out.with_suffix(".json"), json.dumps(report, indent=2))
     plot_agility(report, str(out.with_suffix(".png")))
     atomic_write_text(out.with_suffix(".md"), markdown(report, "python " + " ".join(sys.argv)))
-    if run is not None and lineage_curve(run):
-        plot_curve(lineage_curve(run), str(out.parent / f"{out.name}_curve.png"), title=f"{run} (training commands)")
+    if curve:
+        plot_curve(curve, str(out.parent / f"{out.name}_curve.png"), title=f"{run} (training commands)")
     print(json.dumps({k: v["value"] for k, v in report["targets"].items()}))
 
 
