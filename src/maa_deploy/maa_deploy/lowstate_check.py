@@ -10,9 +10,13 @@ Faults (the verdict names the first one found, in this order; each is counted in
   (a zero ``crc`` means "not computed", e.g. a simulator, and is not checked);
 * ``nan``: a non-finite value in the quaternion, joint positions/velocities or gyroscope;
 * ``tick_frozen``: ``frozen_tick_messages`` consecutive messages with the same ``tick``;
-* ``tick_jump``: the tick advanced by more than ``max_tick_step`` plus, when the sample carries its receive time,
-  the ticks that ``tick_rate_hz`` accounts for in the time since the previous message was received (samples lost
-  while the subscriber was descheduled are not a jump: the state is fresh, and staleness is the state watchdog's job);
+* ``tick_jump``: without receive times, the tick advanced by more than ``max_tick_step`` since the previous
+  message. With receive times (and ``tick_rate_hz`` > 0), the tick is compared with the clock: a message's *lead*
+  is ``tick - tick_rate_hz * received_at``, a publisher cannot run ahead of time, so a jump is a lead more than
+  ``max_tick_step`` above the highest lead seen since the last reset. Samples lost while the subscriber was
+  descheduled, and a queued (late) sample followed by a fresh one, are not jumps: the state is fresh, and staleness
+  is the state watchdog's job. The reference follows the highest lead, so a robot clock slightly faster than the
+  host's is absorbed;
 * ``tick_backwards``: the tick went back (a difference modulo 2**32 of 2**31 or more is read as negative, so the
   uint32 wrap-around 4294967295 -> 1 is a normal +2 step);
 * ``quaternion``: ``| |quat| - 1 | > quat_norm_tol`` (a zero quaternion included);
@@ -207,7 +211,7 @@ class LowStateValidator:
     def reset(self) -> None:
         """Forget the previous tick (the next message only seeds it); counters are kept."""
         self._prev_tick: int | None = None
-        self._prev_received_at: float | None = None
+        self._lead_ref: float | None = None  # highest tick - tick_rate_hz * received_at seen, see tick_jump
         self._same_tick = 0
 
     def estop_pressed(self, wireless_remote: bytes | Sequence[int] | None) -> bool:
@@ -269,10 +273,13 @@ class LowStateValidator:
         return None, ""
 
     def _check_tick(self, tick: int, received_at: float | None) -> tuple[str, str] | None:
-        prev, prev_received_at = self._prev_tick, self._prev_received_at
-        self._prev_tick, self._prev_received_at = tick, received_at
+        prev = self._prev_tick
+        self._prev_tick = tick
+        rate = self.config.tick_rate_hz
+        timed = received_at is not None and rate > 0
         if prev is None:
             self._same_tick = 1
+            self._lead_ref = tick - rate * received_at if timed else None
             return None
         step = (tick - prev) % _TICK_MOD
         if step == 0:
@@ -283,14 +290,27 @@ class LowStateValidator:
         self._same_tick = 1
         if step >= _TICK_HALF:
             return "tick_backwards", f"tick went back by {_TICK_MOD - step} ({prev} -> {tick})"
-        limit, gap = self.config.max_tick_step, ""
-        if received_at is not None and prev_received_at is not None and self.config.tick_rate_hz > 0:
-            elapsed = max(0.0, received_at - prev_received_at)
-            limit += int(math.ceil(elapsed * self.config.tick_rate_hz - 1e-6))  # 1e-6: float noise of the difference
-            gap = f" ({self.config.max_tick_step} + {elapsed * 1e3:.1f} ms since the previous message)"
-        if step > limit:
-            return "tick_jump", f"tick advanced by {step} ({prev} -> {tick}), limit {limit}{gap}"
+        limit = self.config.max_tick_step
+        if not timed or self._lead_ref is None:  # no clock reference yet: judge the step alone
+            self._lead_ref = tick - rate * received_at if timed else None
+            if step > limit:
+                return "tick_jump", f"tick advanced by {step} ({prev} -> {tick}), limit {limit}"
+            return None
+        # unwrap the uint32 tick against the reference so the wrap-around is not a jump of -2**32
+        lead = self._lead_ref + self._unwrapped_lead_delta(tick, received_at)
+        ahead = lead - self._lead_ref
+        if ahead > limit:
+            return "tick_jump", (f"tick advanced by {step} ({prev} -> {tick}), {ahead:.0f} ticks ahead of the clock "
+                                 f"(limit {limit} at {rate:g} ticks/s)")
+        self._lead_ref = max(self._lead_ref, lead)
         return None
+
+    def _unwrapped_lead_delta(self, tick: int, received_at: float) -> float:
+        """``lead(tick, received_at) - self._lead_ref``, with the tick difference taken modulo 2**32 into
+        [-2**31, 2**31) (ticks, float)."""
+        lead = tick - self.config.tick_rate_hz * received_at
+        delta = (lead - self._lead_ref) % _TICK_MOD
+        return delta - _TICK_MOD if delta >= _TICK_HALF else delta
 
     @staticmethod
     def _nan_detail(quat, q, dq, gyro) -> str:
