@@ -69,6 +69,28 @@ def test_realtime_sim_damps_when_commands_stop():
         sim.close()
 
 
+def test_realtime_sim_pauses_with_a_stalled_process_instead_of_latching():
+    """A stall of the whole process (here: the physics thread held off for 80 ms, beyond the 50 ms command timeout)
+    must not advance simulated time in a burst on wake-up: a controller stalled just as long cannot answer during
+    the burst, and the command watchdog latched damping (seen in ``make demo`` on a busy 2-core machine)."""
+    sim = make_backend("sim", realtime=True, command_timeout_s=0.05)
+    try:
+        q = sim.read_state().q
+        sim.write_command(q, 20.0, 0.5)
+        time.sleep(0.05)
+        with sim._lock:  # the physics thread blocks here, as in a process-wide stall
+            time.sleep(0.08)
+            sim._cmd_steps = 0  # the controller's command of the moment it wakes
+        for _ in range(10):  # then the controller keeps its 50 Hz rhythm
+            time.sleep(0.02)
+            sim.write_command(q, 20.0, 0.5)
+        assert sim.counters["damping_stale_command"] == 0 and not sim.fault.latched
+        assert sim.counters["physics_resyncs"] >= 1
+        assert sim._cmd[1].any()  # still on the controller's command, not damping
+    finally:
+        sim.close()
+
+
 def test_projected_gravity_matches_engine_rotation():
     from maa_deploy.policy_runner import projected_gravity
     from maa_go2.engines.mujoco_engine import quat_to_rot

@@ -34,6 +34,10 @@ from maa_go2.control import DECIMATION, DEFAULT_JOINT_POS, SIM_DT, TORQUE_LIMITS
 from maa_go2.engines.mujoco_engine import load_model
 from maa_go2.joint_order import NUM_JOINTS
 
+#: realtime mode: the physics thread steps a backlog of at most this much simulated time back to back; beyond it the
+#: backlog is dropped (``counters["physics_resyncs"]``), see :meth:`SimBackend._realtime_loop`
+MAX_PHYSICS_LAG_S = 2 * SIM_DT
+
 
 class SimBackend(Backend):
     """MuJoCo Go2 behind the :class:`Backend` interface.
@@ -122,7 +126,11 @@ class SimBackend(Backend):
             delay = t0 + k * SIM_DT - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            elif delay < -0.1:  # > 100 ms behind: drop the backlog rather than spin (at SCHED_FIFO) to catch up
+            elif delay < -MAX_PHYSICS_LAG_S:
+                # Behind (the process was descheduled, or the GIL was held): drop the backlog instead of stepping it
+                # back to back. A burst would advance simulated time by the whole stall while the controller, stalled
+                # just as long, gets no chance to answer: the command watchdog then latched on a stall of the
+                # whole process. Dropping it pauses the simulated robot with the process, as the watchdog assumes.
                 t0 = time.monotonic() - k * SIM_DT
                 self.counters["physics_resyncs"] += 1
 
