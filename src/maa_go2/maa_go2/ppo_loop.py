@@ -231,6 +231,18 @@ def ppo_iteration(env, ac: ActorCritic, ppo: PPO, cfg: Go2TrainConfig, device, o
     return (obs, priv, hist), metrics, tally.episodes
 
 
+def flush_denormals() -> bool:
+    """Make CPU float math flush denormal numbers (below 1.2e-38 in float32) to zero; returns whether the CPU
+    supports it.
+
+    Denormals build up in a long PPO run (its optimizer moments and activations) and every operation on one is many
+    times slower: measured on the second agility run's checkpoint 2150, one thread, three PPO updates took 19.7-19.9 s
+    as is and 7.5-9.0 s flushed, which is why its iterations had slowed from 1.8 s to 3.5 s since the start. Values
+    that small carry no information for training. No effect on GPU tensors.
+    """
+    return bool(torch.set_flush_denormal(True))
+
+
 def run_ppo(env, cfg: Go2TrainConfig, device="cpu", resume: bool = True, progress: bool = True,
             log: Callable[[str], None] | None = None, engine: str = "mujoco") -> dict:
     """Train on ``env`` (tensors on ``device``); returns the final summary (also ``summary.json``).
@@ -242,6 +254,7 @@ def run_ppo(env, cfg: Go2TrainConfig, device="cpu", resume: bool = True, progres
         engine: label of the checkpoints, actor files and summary (``"mujoco"``, ``"isaacgym"``).
     """
     torch.manual_seed(cfg.seed)
+    flush_denormals()
     run = prepare_run(cfg)
     ac, ppo = build_learner(cfg, device)
     start_it, wall0 = restore(run, ac, ppo, env.sampler, resume, cfg.init_from)
