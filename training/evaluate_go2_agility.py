@@ -84,6 +84,15 @@ def markdown(report: dict, command: str) -> str:
     lags = ["| gait | commanded lags FR, RL, RR | walked lags | mean lag error (cycles) |", "|---|---|---|---|"]
     for g, walked in report.get("gait_lags_measured", {}).items():
         lags.append(f"| {g} | {report['gait_lags_commanded'][g]} | {walked} | {report['gait_lag_error'][g]:.2f} |")
+    by_freq = report.get("gait_contact_match_by_freq", {})
+    freqs = sorted({f for v in by_freq.values() for f in v}, key=float)
+    per_freq = [f"| gait | {' | '.join(f'{f} Hz: match, steps/s' for f in freqs)} |",
+                f"|---|{'---|' * len(freqs)}"]
+    fmt = lambda x, spec: "-" if x is None else format(x, spec)  # noqa: E731
+    for g, row in by_freq.items():
+        rates = report["gait_touch_rate_by_freq"][g]
+        per_freq.append(f"| {g} | " + " | ".join(f"{fmt(row[f], '.2f')}, {fmt(rates[f], '.2f')}" for f in freqs)
+                        + " |")
     mis = ["| case | survival | vx error | vy error | yaw error |", "|---|---|---|---|---|"]
     for name, r in report["mismatch"].items():
         mis.append(f"| {name} | {r['survival_rate']:.3f} | {r['vx_error']:.3f} | {r['vy_error']:.3f} | "
@@ -92,6 +101,8 @@ def markdown(report: dict, command: str) -> str:
             f"of training wall clock, {report.get('train_env_steps_per_s', float('nan')):.0f} env-steps/s")
     return "\n".join([f"Command: `{command}`", "", f"Actor: `{report['actor']}` ({cost}).", "",
                       *rows, *extra, "", f"Gait contact match: {gaits}.", "",
+                      "By commanded step frequency (contact match; measured touchdowns per foot per second):", "",
+                      *per_freq, "",
                       "Gaits walked at 3 Hz and 0.5 m/s (touchdown lags behind FL, from the contacts; "
                       "maa_go2.behavior):", "", *lags, "", "Model error:", "", *mis, ""])
 

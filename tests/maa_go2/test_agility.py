@@ -121,6 +121,11 @@ def test_agility_command_writes_the_report(tmp_path):
                 "fast_backward_success", "slalom_mat_success", "mismatch_survival_rate"):
         assert key in report, key
     assert set(report["gait_contact_match"]) == {"trot", "pronk", "pace", "bound"}
+    for key in ("gait_contact_match_by_freq", "gait_touch_rate_by_freq"):
+        assert set(report[key]) == {"trot", "pronk", "pace", "bound"}
+        assert all(set(v) == {"2", "3", "4"} for v in report[key].values())
+    seen = [(g, f) for g, v in report["gait_contact_match_by_freq"].items() for f, m in v.items() if m is not None]
+    assert seen and all(0.0 <= report["gait_contact_match_by_freq"][g][f] <= 1.0 for g, f in seen)
     lags = report["gait_lags_commanded"]
     assert lags["trot"] == [0.5, 0.5, 0.0] and lags["pronk"] == [0] * 3 and lags["pace"] == [0.5, 0.0, 0.5]
     assert all(len(v) == 3 for v in report["gait_lags_measured"].values())
@@ -129,6 +134,7 @@ def test_agility_command_writes_the_report(tmp_path):
     assert out.with_suffix(".png").stat().st_size > 10000
     md = out.with_suffix(".md").read_text()
     assert "| `yaw_error` |" in md and "**no**" in md and "| all |" in md and "| bound | [0.0, 0.5, 0.5] |" in md
+    assert "| gait | 2 Hz: match, steps/s | 3 Hz: match, steps/s | 4 Hz: match, steps/s |" in md
 
 
 def test_square_route_is_followed_with_turns():

@@ -10,7 +10,8 @@
 * ``gait_contact_match``: per gait (trot, pronk, pace, bound at 2, 3 and 4 Hz, vx 0.5 m/s), the fraction of
   foot-steps whose measured contact (normal force > 1 N) agrees with the desired schedule (desired stance > 0.5);
   ``gait_contact_match_min`` over trot and pronk; ``gait_freq_error_hz``: per gait, mean |touchdown rate - command|,
-  ``gait_freq_error_hz_max`` over gaits.
+  ``gait_freq_error_hz_max`` over gaits; ``gait_contact_match_by_freq`` and ``gait_touch_rate_by_freq`` [Hz] break
+  both down by commanded frequency (``{gait: {"2": .., "3": .., "4": ..}}``, None where no env survived warm-up).
 * ``turn_in_place_success``, ``fast_backward_success``, ``slalom_mat_success`` (:mod:`maa_go2.scenarios`).
 * ``mismatch``: per case of :mod:`maa_go2.mismatch`, survival and tracking errors; ``mismatch_survival_rate`` is
   the lowest survival over the cases (``all`` included).
@@ -87,15 +88,21 @@ def gaits(runner: ActorRunner, envs_per_gait: int, seconds: float, seed: int, vx
     cmd[:, 4] = np.tile(np.resize(GAIT_FREQS, envs_per_gait), len(names))
     cmd[:, 5:8] = [GAITS[names[g]] for g in gait_of_env]
     r = _run_fixed(_env(runner, n, seconds, seed + 2), runner, cmd, seconds, WARMUP_S)
-    match, freq_err, survival = {}, {}, {}
+    match, freq_err, survival, match_by_freq, rate_by_freq = {}, {}, {}, {}, {}
     for g, name in enumerate(names):
         sel = (gait_of_env == g) & (r["cnt"] > 0)
         match[name] = float(r["contact_match"][sel].mean()) if sel.any() else 0.0
         freq_err[name] = float(np.abs(r["touch_rate"][sel] - cmd[sel, 4]).mean()) if sel.any() else float("nan")
         survival[name] = float(r["alive"][gait_of_env == g].mean())
+        match_by_freq[name], rate_by_freq[name] = {}, {}
+        for f in GAIT_FREQS:
+            at = sel & (cmd[:, 4] == f)
+            match_by_freq[name][f"{f:g}"] = round(float(r["contact_match"][at].mean()), 4) if at.any() else None
+            rate_by_freq[name][f"{f:g}"] = round(float(r["touch_rate"][at].mean()), 3) if at.any() else None
     return {"gait_contact_match": match, "gait_contact_match_min": min(match["trot"], match["pronk"]),
             "gait_freq_error_hz": freq_err, "gait_freq_error_hz_max": max(freq_err.values()),
-            "gait_survival": survival}
+            "gait_survival": survival, "gait_contact_match_by_freq": match_by_freq,
+            "gait_touch_rate_by_freq": rate_by_freq}
 
 
 def gait_styles(runner: ActorRunner, envs_per_gait: int, seconds: float, seed: int, vx: float = 0.5,
