@@ -296,21 +296,14 @@ class LowStateValidator:
             if step > limit:
                 return "tick_jump", f"tick advanced by {step} ({prev} -> {tick}), limit {limit}"
             return None
-        # unwrap the uint32 tick against the reference so the wrap-around is not a jump of -2**32
-        lead = self._lead_ref + self._unwrapped_lead_delta(tick, received_at)
-        ahead = lead - self._lead_ref
+        # this message's lead over the reference, modulo 2**32 into [-2**31, 2**31): the uint32 wrap is no jump
+        ahead = (tick - rate * received_at - self._lead_ref) % _TICK_MOD
+        ahead = ahead - _TICK_MOD if ahead >= _TICK_HALF else ahead
         if ahead > limit:
             return "tick_jump", (f"tick advanced by {step} ({prev} -> {tick}), {ahead:.0f} ticks ahead of the clock "
                                  f"(limit {limit} at {rate:g} ticks/s)")
-        self._lead_ref = max(self._lead_ref, lead)
+        self._lead_ref += max(0.0, ahead)
         return None
-
-    def _unwrapped_lead_delta(self, tick: int, received_at: float) -> float:
-        """``lead(tick, received_at) - self._lead_ref``, with the tick difference taken modulo 2**32 into
-        [-2**31, 2**31) (ticks, float)."""
-        lead = tick - self.config.tick_rate_hz * received_at
-        delta = (lead - self._lead_ref) % _TICK_MOD
-        return delta - _TICK_MOD if delta >= _TICK_HALF else delta
 
     @staticmethod
     def _nan_detail(quat, q, dq, gyro) -> str:
