@@ -6,7 +6,8 @@ Example (the committed report)::
 
 ``--run`` takes the run's newest actor and adaptation module and its training cost (``summary.json``) and learning
 curve (``curve.jsonl`` -> ``<out>_curve.png``); or give ``--actor`` and ``--adaptation`` files directly.
-Keys and definitions: :mod:`maa_go2.agility`. ``--tiny`` runs a seconds-long smoke version (CI).
+Keys and definitions: :mod:`maa_go2.agility`. ``--tiny`` runs a seconds-long smoke version (CI). The robots draw
+their physics from the run's own training randomization (``--randomization`` to choose another, or ``default``).
 """
 from __future__ import annotations
 
@@ -17,12 +18,15 @@ import time
 from pathlib import Path
 
 from maa_core.atomic_io import atomic_write_text
+from maa_core.config import ConfigError
 from maa_core.weights_io import load_weights_file
 from maa_go2.agility import agility_report
 from maa_go2.agility_plots import plot_agility, plot_curve
 from maa_go2.checkpoints import load_adaptation
 from maa_go2.evaluation import ActorRunner
+from maa_go2.randomization import RandomizationConfig
 from maa_go2.run_dir import lineage_curve
+from maa_go2.train_config import load_train_config
 
 TARGETS = {"vx_error": ("<=", 0.15), "vy_error": ("<=", 0.15), "yaw_error": ("<=", 0.2),
            "survival_rate": (">=", 0.98), "push_recovery_rate": (">=", 0.95), "gait_contact_match_min": (">=", 0.8),
@@ -58,6 +62,23 @@ def training_cost(run: Path, actor: Path, rows: list[dict]) -> dict:
     return {"train_env_steps": last["env_steps"], "train_wall_clock_s": last["wall_clock_s"],
             "train_iterations": last["iteration"], "train_stages": stages,
             "train_env_steps_per_s": round(last["env_steps"] / max(last["wall_clock_s"], 1e-9), 1)}
+
+
+def evaluation_randomization(choice: str | None, run: Path | None) -> tuple[RandomizationConfig | None, str]:
+    """The robots' randomization and where it came from: ``choice`` 'default' (library defaults, no passive joint
+    losses), a train config path, or None (the run's ``config.yaml`` when there is a run, else the defaults).
+
+    The run's own is the right default: an actor trained with joint damping drawn from [0, 1] N.m.s/rad, judged only
+    on lossless joints, is judged at the edge of what it was trained on."""
+    path = Path(choice) if choice not in (None, "default") else (run / "config.yaml" if run is not None else None)
+    if path is None:
+        return None, "library defaults"
+    if not path.is_file():
+        raise SystemExit(f"--randomization: no train config at {path}; expected a YAML with a train: section")
+    try:
+        return load_train_config(path).env.domain_rand, str(path)
+    except ConfigError as exc:
+        raise SystemExit(f"--randomization: {path}: {exc}") from exc
 
 
 def check_targets(report: dict) -> dict:
@@ -99,7 +120,10 @@ def markdown(report: dict, command: str) -> str:
                    f"{r['yaw_error']:.3f} |")
     cost = (f"{report.get('train_env_steps', 0) / 1e6:.1f}M env steps, {report.get('train_wall_clock_s', 0):.0f} s "
             f"of training wall clock, {report.get('train_env_steps_per_s', float('nan')):.0f} env-steps/s")
-    return "\n".join([f"Command: `{command}`", "", f"Actor: `{report['actor']}` ({cost}).", "",
+    rand = report.get("randomization", {})
+    robots = (f"Robots: randomization from {rand.get('source', 'library defaults')} (passive joint damping "
+              f"{rand.get('joint_damping')} N.m.s/rad, friction {rand.get('joint_friction')} N.m).")
+    return "\n".join([f"Command: `{command}`", "", f"Actor: `{report['actor']}` ({cost}).", "", robots, "",
                       *rows, *extra, "", f"Gait contact match: {gaits}.", "",
                       "By commanded step frequency (contact match; measured touchdowns per foot per second):", "",
                       *per_freq, "",
@@ -118,6 +142,9 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=20, help="randomized episodes per scenario (>= 20 for reports)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tiny", action="store_true", help="6 envs, 3 s, 2 episodes, two model-error cases (CI)")
+    ap.add_argument("--randomization", default=None, metavar="CONFIG",
+                    help="train config (YAML) whose env.domain_rand the evaluated robots draw from; default: the "
+                         "run's own config.yaml with --run, else the library defaults; 'default' forces those")
     args = ap.parse_args()
     if not args.run and not (args.actor and args.adaptation):
         ap.error("give --run, or both --actor and --adaptation")
@@ -128,8 +155,12 @@ def main() -> None:
     runner = ActorRunner(weights.layout, weights.flat, load_adaptation(adaptation))
     sizes = dict(num_envs=6, seconds=3.0, episodes=2, mismatch_cases=["payload", "all"]) if args.tiny else \
         dict(num_envs=args.num_envs, seconds=args.seconds, episodes=args.episodes)
+    domain_rand, rand_source = evaluation_randomization(args.randomization, run)
     t0 = time.time()
-    report = agility_report(runner, seed=args.seed, **sizes)
+    report = agility_report(runner, seed=args.seed, domain_rand=domain_rand, **sizes)
+    report["randomization"] = {"source": rand_source,
+                               "joint_damping": list((domain_rand or RandomizationConfig()).joint_damping),
+                               "joint_friction": list((domain_rand or RandomizationConfig()).joint_friction)}
     report.update({"eval_wall_clock_s": round(time.time() - t0, 1), "actor": str(actor),
                    "adaptation": str(adaptation), "actor_meta": weights.extra})
     curve = lineage_curve(run) if run is not None else []

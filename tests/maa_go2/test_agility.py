@@ -112,7 +112,8 @@ def test_torque_limit_and_delay_act_on_the_physics():
 def test_agility_command_writes_the_report(tmp_path):
     out = tmp_path / "agility"
     proc = subprocess.run([sys.executable, str(ROOT / "training" / "evaluate_go2_agility.py"), "--actor", str(ACTOR),
-                           "--adaptation", str(ADAPTATION), "--out", str(out), "--tiny"],
+                           "--adaptation", str(ADAPTATION), "--out", str(out), "--tiny",
+                           "--randomization", str(ROOT / "config" / "go2_agility_v2.yaml")],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(out.with_suffix(".json").read_text())
@@ -121,6 +122,8 @@ def test_agility_command_writes_the_report(tmp_path):
                 "fast_backward_success", "slalom_mat_success", "mismatch_survival_rate"):
         assert key in report, key
     assert set(report["gait_contact_match"]) == {"trot", "pronk", "pace", "bound"}
+    assert report["randomization"]["joint_damping"] == [0.0, 1.0]  # the agility config's passive joint losses
+    assert report["randomization"]["source"].endswith("go2_agility_v2.yaml")
     for key in ("gait_contact_match_by_freq", "gait_touch_rate_by_freq"):
         assert set(report[key]) == {"trot", "pronk", "pace", "bound"}
         assert all(set(v) == {"2", "3", "4"} for v in report[key].values())
@@ -135,6 +138,22 @@ def test_agility_command_writes_the_report(tmp_path):
     md = out.with_suffix(".md").read_text()
     assert "| `yaw_error` |" in md and "**no**" in md and "| all |" in md and "| bound | [0.0, 0.5, 0.5] |" in md
     assert "| gait | 2 Hz: match, steps/s | 3 Hz: match, steps/s | 4 Hz: match, steps/s |" in md
+
+
+def test_evaluation_robots_draw_the_given_training_randomization():
+    """Evaluations run on the evaluated run's randomization (passive joint losses included) when given one, and on
+    the library defaults (no joint losses) otherwise; pushes stay the evaluation's own."""
+    from maa_go2.env_config import evaluation_env_config
+    from maa_go2.randomization import RandomizationConfig
+
+    trained = RandomizationConfig(joint_damping=[0.0, 1.0], joint_friction=[0.0, 0.2], push_interval_s=8.0)
+    cfg = evaluation_env_config(16, 3.0, 2, push_interval_s=2.0, push_max_vel=1.0, domain_rand=trained)
+    assert cfg.domain_rand.push_interval_s == 2.0 and cfg.domain_rand.push_max_vel == 1.0
+    assert cfg.domain_rand.joint_damping == [0.0, 1.0] and trained.push_interval_s == 8.0  # a copy
+    env = MujocoGo2Env(cfg, seed=0)
+    assert env.params["joint_damping"].max() > 0.1 and env.params["joint_friction"].max() > 0.02
+    plain = MujocoGo2Env(evaluation_env_config(16, 3.0, 2), seed=0)
+    assert not plain.params["joint_damping"].any() and not plain.params["joint_friction"].any()
 
 
 def test_square_route_is_followed_with_turns():

@@ -36,8 +36,9 @@ WARMUP_S = 1.0
 
 
 def _env(runner: ActorRunner, num_envs: int, seconds: float, seed: int, push_interval_s: float = 1e6,
-         push_max_vel: float = 0.5) -> MujocoGo2Env:
-    cfg = evaluation_env_config(num_envs, seconds, runner.adaptation.history_len, push_interval_s, push_max_vel)
+         push_max_vel: float = 0.5, domain_rand=None) -> MujocoGo2Env:
+    cfg = evaluation_env_config(num_envs, seconds, runner.adaptation.history_len, push_interval_s, push_max_vel,
+                                domain_rand)
     return MujocoGo2Env(cfg, seed=seed)
 
 
@@ -60,9 +61,10 @@ def _sweep_errors(cmd: np.ndarray, group: np.ndarray, r: dict) -> dict:
     return out
 
 
-def tracking(runner: ActorRunner, num_envs: int, seconds: float, seed: int, knobs: dict | None = None) -> dict:
+def tracking(runner: ActorRunner, num_envs: int, seconds: float, seed: int, knobs: dict | None = None,
+             domain_rand=None) -> dict:
     """Tracking errors and survival over the :data:`AGILITY_SWEEP` sweeps, optionally under model error."""
-    env = _env(runner, num_envs, seconds, seed)
+    env = _env(runner, num_envs, seconds, seed, domain_rand=domain_rand)
     if knobs:
         apply_mismatch(env, knobs, seed)
     cmd, group = sweep_commands(num_envs, ranges=AGILITY_SWEEP)
@@ -70,14 +72,15 @@ def tracking(runner: ActorRunner, num_envs: int, seconds: float, seed: int, knob
     return {**_sweep_errors(cmd, group, r), "survival_rate": float(r["alive"].mean())}
 
 
-def push_recovery(runner: ActorRunner, num_envs: int, seconds: float, seed: int) -> float:
+def push_recovery(runner: ActorRunner, num_envs: int, seconds: float, seed: int, domain_rand=None) -> float:
     """Survival under 1.0 m/s kicks every 2 s while tracking the sweep commands."""
-    env = _env(runner, num_envs, seconds, seed + 1, push_interval_s=2.0, push_max_vel=1.0)
+    env = _env(runner, num_envs, seconds, seed + 1, push_interval_s=2.0, push_max_vel=1.0, domain_rand=domain_rand)
     cmd, _ = sweep_commands(num_envs, ranges=AGILITY_SWEEP)
     return float(_run_fixed(env, runner, cmd, seconds, 0.0)["alive"].mean())
 
 
-def gaits(runner: ActorRunner, envs_per_gait: int, seconds: float, seed: int, vx: float = 0.5) -> dict:
+def gaits(runner: ActorRunner, envs_per_gait: int, seconds: float, seed: int, vx: float = 0.5,
+          domain_rand=None) -> dict:
     """Per gait: contact-schedule match and step-frequency error at :data:`GAIT_FREQS`, walking at ``vx``."""
     names = sorted(GAITS)
     n = envs_per_gait * len(names)
@@ -87,7 +90,7 @@ def gaits(runner: ActorRunner, envs_per_gait: int, seconds: float, seed: int, vx
     gait_of_env = np.repeat(np.arange(len(names)), envs_per_gait)
     cmd[:, 4] = np.tile(np.resize(GAIT_FREQS, envs_per_gait), len(names))
     cmd[:, 5:8] = [GAITS[names[g]] for g in gait_of_env]
-    r = _run_fixed(_env(runner, n, seconds, seed + 2), runner, cmd, seconds, WARMUP_S)
+    r = _run_fixed(_env(runner, n, seconds, seed + 2, domain_rand=domain_rand), runner, cmd, seconds, WARMUP_S)
     match, freq_err, survival, match_by_freq, rate_by_freq = {}, {}, {}, {}, {}
     for g, name in enumerate(names):
         sel = (gait_of_env == g) & (r["cnt"] > 0)
@@ -106,7 +109,7 @@ def gaits(runner: ActorRunner, envs_per_gait: int, seconds: float, seed: int, vx
 
 
 def gait_styles(runner: ActorRunner, envs_per_gait: int, seconds: float, seed: int, vx: float = 0.5,
-                freq: float = 3.0) -> dict:
+                freq: float = 3.0, domain_rand=None) -> dict:
     """Per gait: the leg lags the robot *walks* (:mod:`maa_go2.behavior`, from its contacts) next to the commanded
     ones, and their mean circular distance (cycles; 0 = the commanded gait, 0.5 = its opposite), at ``freq`` Hz."""
     names = sorted(GAITS)
@@ -114,7 +117,7 @@ def gait_styles(runner: ActorRunner, envs_per_gait: int, seconds: float, seed: i
     for g, name in enumerate(names):
         cmd = sweep_commands(1)[0][0]
         cmd[:3], cmd[4], cmd[5:8] = (vx, 0.0, 0.0), freq, GAITS[name]
-        rd = rollout_descriptors(runner, cmd, seconds, envs_per_gait, seed + 10 + g)
+        rd = rollout_descriptors(runner, cmd, seconds, envs_per_gait, seed + 10 + g, domain_rand=domain_rand)
         measured[name] = [round(float(x), 3) for x in rd.mean.phase_offsets]
         commanded[name] = [round(float(x), 3) for x in rd.commanded.phase_offsets]
         dist = [descriptor_distance("offset_FR", a, b) for a, b in zip(measured[name], commanded[name])]
@@ -122,32 +125,36 @@ def gait_styles(runner: ActorRunner, envs_per_gait: int, seconds: float, seed: i
     return {"gait_lags_measured": measured, "gait_lags_commanded": commanded, "gait_lag_error": error}
 
 
-def mismatch(runner: ActorRunner, num_envs: int, seconds: float, seed: int, cases=None) -> dict:
-    """Survival and tracking under each model-error case; ``mismatch_survival_rate`` = the lowest survival."""
+def mismatch(runner: ActorRunner, num_envs: int, seconds: float, seed: int, cases=None, domain_rand=None) -> dict:
+    """Survival and tracking under each model-error case (on top of the ``domain_rand`` draws); the lowest survival
+    is ``mismatch_survival_rate``."""
     out = {}
     for name in cases or MISMATCH_CASES:
-        res = tracking(runner, num_envs, seconds, seed + 3, knobs=MISMATCH_CASES[name])
+        res = tracking(runner, num_envs, seconds, seed + 3, knobs=MISMATCH_CASES[name], domain_rand=domain_rand)
         out[name] = {k: res[k] for k in ("survival_rate", "vx_error", "vy_error", "yaw_error")}
     return {"mismatch": out, "mismatch_survival_rate": min(v["survival_rate"] for v in out.values())}
 
 
 def agility_report(runner: ActorRunner, num_envs: int = 48, seconds: float = 20.0, episodes: int = 20,
-                   seed: int = 0, mismatch_cases=None) -> dict:
+                   seed: int = 0, mismatch_cases=None, domain_rand=None) -> dict:
     """Every figure of the module docstring for one actor + adaptation module. CPU cost grows with
-    ``num_envs * seconds``; the defaults take a few minutes on 2 cores."""
+    ``num_envs * seconds``; the defaults take a few minutes on 2 cores. ``domain_rand``: the robots'
+    randomization in every part (the evaluated run's training randomization; None: the library defaults, which have
+    no passive joint losses)."""
+    dr = domain_rand
     if num_envs < 6 or seconds <= WARMUP_S + 1.0 or episodes < 1:
         raise ValueError(f"need num_envs >= 6, seconds > {WARMUP_S + 1.0} and episodes >= 1, got {num_envs}, "
                          f"{seconds}, {episodes}")
-    report = tracking(runner, num_envs, seconds, seed)
-    report["push_recovery_rate"] = push_recovery(runner, num_envs, min(seconds, 6.0), seed)
-    report.update(gaits(runner, max(3, num_envs // 8), min(seconds, 10.0), seed))
-    report.update(gait_styles(runner, max(3, num_envs // 8), 4.0, seed))
-    turn = scenarios.turn_in_place(runner, episodes, seed)
-    back = scenarios.fast_backward(runner, episodes, seed)
-    slalom = scenarios.slalom_mat(runner, episodes, seed)
+    report = tracking(runner, num_envs, seconds, seed, domain_rand=dr)
+    report["push_recovery_rate"] = push_recovery(runner, num_envs, min(seconds, 6.0), seed, domain_rand=dr)
+    report.update(gaits(runner, max(3, num_envs // 8), min(seconds, 10.0), seed, domain_rand=dr))
+    report.update(gait_styles(runner, max(3, num_envs // 8), 4.0, seed, domain_rand=dr))
+    turn = scenarios.turn_in_place(runner, episodes, seed, domain_rand=dr)
+    back = scenarios.fast_backward(runner, episodes, seed, domain_rand=dr)
+    slalom = scenarios.slalom_mat(runner, episodes, seed, domain_rand=dr)
     report.update({"turn_in_place_success": turn["success"], "fast_backward_success": back["success"],
                    "slalom_mat_success": slalom["success"],
                    "scenarios": {"turn_in_place": turn, "fast_backward": back, "slalom_mat": slalom}})
-    report.update(mismatch(runner, num_envs, seconds, seed, mismatch_cases))
+    report.update(mismatch(runner, num_envs, seconds, seed, mismatch_cases, domain_rand=dr))
     report.update({"num_envs": num_envs, "seconds": seconds, "episodes": episodes, "seed": seed})
     return report

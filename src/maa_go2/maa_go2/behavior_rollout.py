@@ -99,17 +99,18 @@ def _record(env, runner: ActorRunner, steps: int, warmup: int) -> GaitRecorder:
 
 
 def rollout_descriptors(runner: ActorRunner, commands, seconds: float = 4.0, num_envs: int = 8, seed: int = 0,
-                        warmup_s: float = 1.0) -> RolloutDescriptors:
+                        warmup_s: float = 1.0, domain_rand=None) -> RolloutDescriptors:
     """Roll ``runner`` in ``num_envs`` MuJoCo envs (randomized physics and observation noise as
     :func:`maa_go2.evaluation.evaluate_actor`, no pushes) with the fixed ``commands [15]`` for ``warmup_s +
-    seconds``, and describe the last ``seconds`` of each env (up to its first fall, if any)."""
+    seconds``, and describe the last ``seconds`` of each env (up to its first fall, if any). ``domain_rand``: see
+    :func:`maa_go2.env_config.evaluation_env_config`."""
     from maa_go2.engines.mujoco_engine import MujocoGo2Env
     from maa_go2.env_config import evaluation_env_config
 
     commanded = describe_commands(commands)
     if seconds <= 0 or warmup_s < 0 or num_envs < 1:
         raise ValueError(f"need seconds > 0, warmup_s >= 0, num_envs >= 1, got {seconds}, {warmup_s}, {num_envs}")
-    cfg = evaluation_env_config(num_envs, warmup_s + seconds, runner.adaptation.history_len)
+    cfg = evaluation_env_config(num_envs, warmup_s + seconds, runner.adaptation.history_len, domain_rand=domain_rand)
     env = MujocoGo2Env(cfg, seed=seed)
     env.set_commands(np.tile(np.asarray(commands, dtype=float), (num_envs, 1)))
     env.reset()

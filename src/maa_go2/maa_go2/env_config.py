@@ -1,6 +1,7 @@
 """Typed configuration of the Go2 walk-these-ways task (shared by every engine)."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from maa_go2.commands import CommandRanges, resolve_observed_commands
@@ -45,10 +46,12 @@ NO_PUSH_S = 1e6  #: a push (or command resampling) interval that never comes wit
 
 
 def evaluation_env_config(num_envs: int, seconds: float, history_len: int, push_interval_s: float = NO_PUSH_S,
-                          push_max_vel: float = 0.5) -> EnvConfig:
-    """The env every evaluation runs an actor in: ``num_envs`` robots with the default training randomization
-    (physics and observation noise), commands that stay as set (no resampling), no pushes unless
-    ``push_interval_s`` [s] / ``push_max_vel`` [m/s] ask for them, and episodes that outlast ``seconds`` [s]."""
+                          push_max_vel: float = 0.5, domain_rand: RandomizationConfig | None = None) -> EnvConfig:
+    """The env every evaluation runs an actor in: ``num_envs`` robots with a training randomization (physics and
+    observation noise; ``domain_rand``, e.g. the evaluated run's own, else :class:`RandomizationConfig`'s defaults),
+    commands that stay as set (no resampling), no pushes unless ``push_interval_s`` [s] / ``push_max_vel`` [m/s]
+    ask for them, and episodes that outlast ``seconds`` [s]."""
+    rand = dataclasses.replace(domain_rand or RandomizationConfig(), push_interval_s=push_interval_s,
+                               push_max_vel=push_max_vel)
     return EnvConfig(num_envs=num_envs, episode_length_s=seconds + 1.0, history_len=history_len,
-                     resampling_time_s=NO_PUSH_S,
-                     domain_rand=RandomizationConfig(push_interval_s=push_interval_s, push_max_vel=push_max_vel))
+                     resampling_time_s=NO_PUSH_S, domain_rand=rand)

@@ -62,8 +62,9 @@ class ScenarioRunner:
     """Parallel randomized envs, an actor, and one :class:`VelocityCommand` per env (the deploy node's path)."""
 
     def __init__(self, runner: ActorRunner, episodes: int, seconds: float, seed: int = 0, base_model=None,
-                 teleop: TeleopConfig | None = None, env_factory=None):
-        cfg = evaluation_env_config(episodes, seconds + SETTLE_S, runner.adaptation.history_len)
+                 teleop: TeleopConfig | None = None, env_factory=None, domain_rand=None):
+        cfg = evaluation_env_config(episodes, seconds + SETTLE_S, runner.adaptation.history_len,
+                                    domain_rand=domain_rand)
         make = env_factory or (lambda c, s: MujocoGo2Env(c, seed=s, base_model=base_model))
         self.env = make(cfg, seed)
         self.runner = runner
@@ -89,8 +90,9 @@ class ScenarioRunner:
             self.step(np.zeros((len(self.velocity), 3)))
 
 
-def _constant(runner: ActorRunner, cmd: tuple[float, float, float], seconds: float, episodes: int, seed: int):
-    sr = ScenarioRunner(runner, episodes, seconds, seed)
+def _constant(runner: ActorRunner, cmd: tuple[float, float, float], seconds: float, episodes: int, seed: int,
+              domain_rand=None):
+    sr = ScenarioRunner(runner, episodes, seconds, seed, domain_rand=domain_rand)
     sr.settle()
     xy0, yaw0 = base_pose(sr.env)
     heading, last_yaw = np.zeros(episodes), yaw0
@@ -104,9 +106,11 @@ def _constant(runner: ActorRunner, cmd: tuple[float, float, float], seconds: flo
 
 
 def turn_in_place(runner: ActorRunner, episodes: int = 20, seed: int = 0, rate: float = 1.5,
-                  seconds: float = 4.0) -> dict:
-    """Turn at ``rate`` [rad/s] for ``seconds``; see the module docstring. Returns success rate and figures."""
-    alive, _, _, heading = _constant(runner, (0.0, 0.0, rate), seconds, episodes, seed)
+                  seconds: float = 4.0, domain_rand=None) -> dict:
+    """Turn at ``rate`` [rad/s] for ``seconds``; see the module docstring. Returns success rate and figures.
+    ``domain_rand``: the robots' randomization (:func:`maa_go2.env_config.evaluation_env_config`), as in every
+    scenario."""
+    alive, _, _, heading = _constant(runner, (0.0, 0.0, rate), seconds, episodes, seed, domain_rand)
     target = rate * seconds
     ok = alive & (np.abs(heading - target) <= TOLERANCE * abs(target))
     return {"success": float(ok.mean()), "survival": float(alive.mean()), "target_rad": target,
@@ -114,9 +118,9 @@ def turn_in_place(runner: ActorRunner, episodes: int = 20, seed: int = 0, rate: 
 
 
 def fast_backward(runner: ActorRunner, episodes: int = 20, seed: int = 0, speed: float = 1.0,
-                  seconds: float = 5.0) -> dict:
+                  seconds: float = 5.0, domain_rand=None) -> dict:
     """Walk backward at ``speed`` [m/s] for ``seconds``; distance measured along the starting heading."""
-    alive, dxy, yaw0, _ = _constant(runner, (-speed, 0.0, 0.0), seconds, episodes, seed)
+    alive, dxy, yaw0, _ = _constant(runner, (-speed, 0.0, 0.0), seconds, episodes, seed, domain_rand)
     back = -(dxy[:, 0] * np.cos(yaw0) + dxy[:, 1] * np.sin(yaw0))
     target = speed * seconds
     ok = alive & (np.abs(back - target) <= TOLERANCE * target)
@@ -125,11 +129,12 @@ def fast_backward(runner: ActorRunner, episodes: int = 20, seed: int = 0, speed:
 
 
 def slalom_mat(runner: ActorRunner, episodes: int = 20, seed: int = 0, course: MatCourse | None = None,
-               controller: PursuitController | None = None) -> dict:
+               controller: PursuitController | None = None, domain_rand=None) -> dict:
     """Follow the course's waypoints on the mat; see the module docstring."""
     course = course or MatCourse()
     ctl = controller or PursuitController()
-    sr = ScenarioRunner(runner, episodes, course.time_limit_s, seed, base_model=course_model(course, seed))
+    sr = ScenarioRunner(runner, episodes, course.time_limit_s, seed, base_model=course_model(course, seed),
+                        domain_rand=domain_rand)
     sr.settle()
     wps = np.asarray(course.waypoints, dtype=np.float64)
     nxt = np.zeros(episodes, dtype=np.int64)
