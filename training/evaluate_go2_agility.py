@@ -70,7 +70,9 @@ def evaluation_randomization(choice: str | None, run: Path | None) -> tuple[Rand
 
     The run's own is the right default: an actor trained with joint damping drawn from [0, 1] N.m.s/rad, judged only
     on lossless joints, is judged at the edge of what it was trained on."""
-    path = Path(choice) if choice not in (None, "default") else (run / "config.yaml" if run is not None else None)
+    if choice == "default":
+        return None, "library defaults"
+    path = Path(choice) if choice else (run / "config.yaml" if run is not None else None)
     if path is None:
         return None, "library defaults"
     if not path.is_file():

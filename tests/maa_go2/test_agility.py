@@ -156,6 +156,24 @@ def test_evaluation_robots_draw_the_given_training_randomization():
     assert not plain.params["joint_damping"].any() and not plain.params["joint_friction"].any()
 
 
+def test_agility_command_picks_the_randomization(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("evaluate_go2_agility", ROOT / "training" / "evaluate_go2_agility.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text((ROOT / "config" / "go2_agility_v2.yaml").read_text().replace(
+        "base: go2_agility.yaml", f"base: {ROOT / 'config' / 'go2_agility.yaml'}"))
+    dr, source = mod.evaluation_randomization(None, run)  # the run's own
+    assert dr.joint_damping == [0.0, 1.0] and source.endswith("config.yaml")
+    assert mod.evaluation_randomization("default", run) == (None, "library defaults")
+    assert mod.evaluation_randomization(None, None) == (None, "library defaults")
+    with pytest.raises(SystemExit, match="no train config"):
+        mod.evaluation_randomization(str(tmp_path / "missing.yaml"), None)
+
+
 def test_square_route_is_followed_with_turns():
     from maa_go2.routes import RouteFollower, square
 
