@@ -103,6 +103,10 @@ class PolicyRunner:
         screen_seed: seed of the canned observations.
         screen_observations: ``[T, obs_dim]`` consecutive real observations (e.g. a recorded prompt); each step's
             history of the previous ``history_len`` observations goes through the adaptation module as on the robot.
+            Given these, the screen is the zero observation plus them; the 15 random N(0, 0.5) canned observations
+            are only the fallback without them: far outside what a robot observes (random gravity, commands and
+            clocks), they made well-trained actors fail (the second agility run's actor peaks at 63 on them and at
+            4.5 on its own walk).
     """
 
     def __init__(self, actor_layout: PolicyLayout, adaptation: WeightsPayload, obs_dim: int = OBS_DIM,
@@ -122,8 +126,9 @@ class PolicyRunner:
                                f"got actor obs_dim {actor_layout.obs_dim}")
         self.max_screen_action = max_screen_action
         rng = np.random.default_rng(screen_seed)
-        self._screen_obs = np.concatenate([np.zeros((1, obs_dim)), rng.normal(0.0, 0.5, (15, obs_dim))]).astype(
-            np.float32)
+        canned = [np.zeros((1, obs_dim))] + ([] if screen_observations is not None else
+                                              [rng.normal(0.0, 0.5, (15, obs_dim))])
+        self._screen_obs = np.concatenate(canned).astype(np.float32)
         self._screen_latent = adaptation.layout.forward_numpy(
             adaptation.flat, np.tile(self._screen_obs, (1, self.history_len)))
         if screen_observations is not None:
