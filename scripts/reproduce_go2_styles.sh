@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Issue 13 end to end on the CPU (resumable: every step resumes or skips work already on disk). Needs the agility run
-# (scripts/reproduce_go2_agility.sh train collect): its final checkpoint (2928) and results/go2/agility_adaptation.safetensors.
+# Issue 13 end to end on the CPU (resumable: every step resumes or skips work already on disk). Needs the second agility
+# run (scripts/reproduce_go2_agility.sh train collect): its final checkpoint (4122) and
+# results/go2/agility_adaptation.safetensors.
 #   1. styles: the 24 style specialists of config/go2_styles.yaml (runs/go2_styles, styles.json with the cost);
 #   2. collect: the behavior-diverse zoo (config/go2_collect_styles.yaml -> runs/go2_zoo_styles);
 #   3. generator: config/go2_small.yaml on that zoo (runs/go2_small_styles);
