@@ -312,8 +312,7 @@ class DeployConfig:
     PPO actor trained with that adaptation module); empty = ``maa_go2.actor_critic.go2_actor_layout`` (needs torch).
     ``initial_policy_path``: optional actor to load at start (empty = wait for generated weights).
     ``screen_prompt_path``: a recorded prompt (``maa_core.prompt_io`` file) whose observations every new actor
-    is run on before it may drive the robot, with the zero observation (empty = the zero observation and 15 random
-    canned ones).
+    is also run on before it may drive the robot (empty = the zero observation and 15 canned ones only).
     ``reset_max_joint_speed``: ``~/reset`` leaves a latched DAMPING only when every |dq| is below this, rad/s.
     ``rt_priority``: ``SCHED_FIFO`` priority of the control thread and of the simulated robot's physics thread
     (0 = normal scheduling, the default for library use; the node configs ``config/go2_*.yaml`` set 80; refused

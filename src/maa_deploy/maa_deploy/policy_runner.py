@@ -80,6 +80,33 @@ class Go2ObservationBuilder:
         return obs[0].astype(np.float32)
 
 
+def canned_screen_observations(rng: np.random.Generator, count: int = 15) -> np.ndarray:
+    """``[count, 70]`` plausible Go2 observations for the action screen: a robot near its stand pose (base tilted
+    up to ~0.1 rad, joints within ~0.15 rad of the default, moderate joint speeds and actions), commanded a random
+    velocity within the teleop limits with the deploy-default gait, at a random gait phase. Built with the one
+    observation layout (:func:`maa_go2.observation.build_observation`), so every feature is scaled as a policy
+    sees it; random values in every feature instead (random gravity, commands and clock) are nothing a robot
+    observes and made well-trained actors fail the screen."""
+    from maa_go2.control import DEFAULT_JOINT_POS
+    from maa_go2.teleop import TeleopConfig, VelocityCommand
+
+    teleop = TeleopConfig()
+    cmds = []
+    for _ in range(count):
+        velocity = VelocityCommand(teleop)
+        velocity.set(rng.uniform(*teleop.vx_range), rng.uniform(-teleop.max_vy, teleop.max_vy),
+                     rng.uniform(-teleop.max_yaw, teleop.max_yaw), now=0.0)
+        cmds.append(velocity.commands(0.0))
+    cmds = np.stack(cmds)
+    tilt = rng.normal(0.0, 0.1, (count, 2))
+    gravity = np.concatenate([tilt, -np.ones((count, 1))], 1)
+    gravity /= np.linalg.norm(gravity, axis=1, keepdims=True)
+    q = DEFAULT_JOINT_POS + rng.normal(0.0, 0.15, (count, 12))
+    clock = go2_commands.clock_inputs(go2_commands.foot_indices(rng.uniform(0.0, 1.0, count), cmds))
+    return build_observation(gravity, cmds, q, rng.normal(0.0, 1.0, (count, 12)), rng.normal(0.0, 1.0, (count, 12)),
+                             rng.normal(0.0, 1.0, (count, 12)), clock).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class LoadedPolicy:
     """An immutable, validated actor ready to run."""
@@ -103,10 +130,8 @@ class PolicyRunner:
         screen_seed: seed of the canned observations.
         screen_observations: ``[T, obs_dim]`` consecutive real observations (e.g. a recorded prompt); each step's
             history of the previous ``history_len`` observations goes through the adaptation module as on the robot.
-            Given these, the screen is the zero observation plus them; the 15 random N(0, 0.5) canned observations
-            are only the fallback without them: far outside what a robot observes (random gravity, commands and
-            clocks), they made well-trained actors fail (the second agility run's actor peaks at 63 on them and at
-            4.5 on its own walk).
+            They are screened in addition to the zero observation and 15 canned ones
+            (:func:`canned_screen_observations`).
     """
 
     def __init__(self, actor_layout: PolicyLayout, adaptation: WeightsPayload, obs_dim: int = OBS_DIM,
@@ -126,9 +151,9 @@ class PolicyRunner:
                                f"got actor obs_dim {actor_layout.obs_dim}")
         self.max_screen_action = max_screen_action
         rng = np.random.default_rng(screen_seed)
-        canned = [np.zeros((1, obs_dim))] + ([] if screen_observations is not None else
-                                              [rng.normal(0.0, 0.5, (15, obs_dim))])
-        self._screen_obs = np.concatenate(canned).astype(np.float32)
+        if obs_dim != OBS_DIM:
+            raise WeightsError(f"the action screen builds Go2 observations ({OBS_DIM} values), got obs_dim {obs_dim}")
+        self._screen_obs = np.concatenate([np.zeros((1, obs_dim), np.float32), canned_screen_observations(rng)])
         self._screen_latent = adaptation.layout.forward_numpy(
             adaptation.flat, np.tile(self._screen_obs, (1, self.history_len)))
         if screen_observations is not None:
