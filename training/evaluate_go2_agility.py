@@ -70,10 +70,8 @@ def evaluation_randomization(choice: str | None, run: Path | None) -> tuple[Rand
 
     The run's own is the right default: an actor trained with joint damping drawn from [0, 1] N.m.s/rad, judged only
     on lossless joints, is judged at the edge of what it was trained on."""
-    if choice == "default":
-        return None, "library defaults"
     path = Path(choice) if choice else (run / "config.yaml" if run is not None else None)
-    if path is None:
+    if choice == "default" or path is None:
         return None, "library defaults"
     if not path.is_file():
         raise SystemExit(f"--randomization: no train config at {path}; expected a YAML with a train: section")
@@ -160,9 +158,9 @@ def main() -> None:
     domain_rand, rand_source = evaluation_randomization(args.randomization, run)
     t0 = time.time()
     report = agility_report(runner, seed=args.seed, domain_rand=domain_rand, **sizes)
-    report["randomization"] = {"source": rand_source,
-                               "joint_damping": list((domain_rand or RandomizationConfig()).joint_damping),
-                               "joint_friction": list((domain_rand or RandomizationConfig()).joint_friction)}
+    drawn = domain_rand or RandomizationConfig()
+    report["randomization"] = {"source": rand_source, "joint_damping": list(drawn.joint_damping),
+                               "joint_friction": list(drawn.joint_friction)}
     report.update({"eval_wall_clock_s": round(time.time() - t0, 1), "actor": str(actor),
                    "adaptation": str(adaptation), "actor_meta": weights.extra})
     curve = lineage_curve(run) if run is not None else []

@@ -30,8 +30,9 @@ from maa_core.rotations import projected_gravity
 from maa_core.weights_io import WeightsError, WeightsPayload, load_weights_file, payload_from_message
 from maa_deploy.backends.base import RobotState
 from maa_go2 import commands as go2_commands
-from maa_go2.control import POLICY_DT, action_to_target
+from maa_go2.control import DEFAULT_JOINT_POS, POLICY_DT, action_to_target
 from maa_go2.observation import OBS_DIM, ObservationHistory, build_observation
+from maa_go2.teleop import TeleopConfig, VelocityCommand
 
 
 class ObservationBuilder(Protocol):
@@ -87,9 +88,6 @@ def canned_screen_observations(rng: np.random.Generator, count: int = 15) -> np.
     observation layout (:func:`maa_go2.observation.build_observation`), so every feature is scaled as a policy
     sees it; random values in every feature instead (random gravity, commands and clock) are nothing a robot
     observes and made well-trained actors fail the screen."""
-    from maa_go2.control import DEFAULT_JOINT_POS
-    from maa_go2.teleop import TeleopConfig, VelocityCommand
-
     teleop = TeleopConfig()
     cmds = []
     for _ in range(count):
