@@ -76,7 +76,9 @@ def test_bad_configuration_fails_configure_not_the_process(ros_node):
         with pytest.raises(LifecycleTransitionError):
             change_lifecycle_state(ros_node, "/maa_deploy", ["configure"])
         assert proc.poll() is None
-        assert any("configure failed" in line and "adaptation" in line for line in proc.output_lines)
+        # the node's log line reaches output_lines through a reader thread, possibly after the service reply
+        assert spin_until(ros_node, lambda: any("configure failed" in line and "adaptation" in line
+                                                for line in proc.output_lines))
     finally:
         stop_node(proc)
 
@@ -90,7 +92,9 @@ def test_viewer_without_a_desktop_fails_configure_with_the_reason(go2_adaptation
         with pytest.raises(LifecycleTransitionError):
             change_lifecycle_state(ros_node, "/maa_deploy", ["configure"])
         assert proc.poll() is None
-        assert any("configure failed" in line and "needs a desktop" in line for line in proc.output_lines)
+        # the node's log line reaches output_lines through a reader thread, possibly after the service reply
+        assert spin_until(ros_node, lambda: any("configure failed" in line and "needs a desktop" in line
+                                                for line in proc.output_lines))
         assert not any("Traceback" in line for line in proc.output_lines)
     finally:
         stop_node(proc)
