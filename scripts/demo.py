@@ -9,7 +9,9 @@
    square (``--route square``, default: 1.5 m sides, three left turns) by publishing /cmd_vel from a waypoint
    follower that reads the simulated base pose (``maa_go2.routes``), or walks straight at ``--vx`` for
    ``--seconds`` (``--route straight``);
-5. it prints vx and yaw-rate tracking figures, then SIGINT leaves the robot in damping;
+5. it prints vx and yaw-rate tracking figures; then, still walking, it generates from the two bundled style prompts
+   in turn and hot-swaps each actor in, printing its walked gait figures next to the prompt's (``demo_styles.py``;
+   ``--no-styles`` skips this part); SIGINT leaves the robot in damping;
 6. it renders what the robot did (offline, in this process, after the graph stopped: the deploy loop never waits
    for it): a clip with a follow camera and a top view of the commanded vs walked path, in ``--media-dir``
    (default runs/demo/), from the ``joint_states`` and ``~/sim/base_pose`` recorded during the walk. ``--no-render``
@@ -47,6 +49,8 @@ def _args():
     p.add_argument("--route-timeout", type=float, default=60.0, help="give up on the square after this long, s")
     p.add_argument("--candidates", type=int, default=4)
     p.add_argument("--no-screen", action="store_true", help="skip simulation screening of the candidates")
+    p.add_argument("--no-styles", action="store_true",
+                   help="skip the second part: two style prompts, generated and hot-swapped in while walking")
     p.add_argument("--no-render", action="store_true", help="no clip / path plot (also: MAA_NO_RENDER=1)")
     p.add_argument("--media-dir", default="runs/demo", help="where the clip and the path plot go")
     p.add_argument("--clip-fps", type=float, default=20.0, help="clip frame rate, Hz")
@@ -224,6 +228,7 @@ def main() -> int:
         print("  a GeneratePolicy server process over local DDS answers a request carrying a MetaWorld-sized prompt")
         return transport_demo()
     import rclpy
+    from demo_styles import StyleDemoError, bundled_style_prompts, walk_styles  # scripts/ is on sys.path
     from geometry_msgs.msg import PoseStamped, Vector3Stamped
     from sensor_msgs.msg import JointState
     from std_msgs.msg import String
@@ -317,6 +322,13 @@ def main() -> int:
         if figures["fell"]:
             print("  deploy node events: " + " | ".join(events[-4:]))
         code = 0 if not figures["fell"] and figures.get("samples", 0) > 0 else 1
+        styles = [] if args.no_styles else bundled_style_prompts(ROOT)
+        if code == 0 and styles:
+            try:
+                walk_styles(node, styles, events, modes, args.candidates, not args.no_screen)
+            except StyleDemoError as exc:
+                print(f"  styles: {exc}", file=sys.stderr)
+                code = 1
     finally:
         node.destroy_node()
         rclpy.shutdown()

@@ -4,9 +4,10 @@
 # results/go2/agility_adaptation.safetensors.
 #   1. styles: the 24 style specialists of config/go2_styles.yaml (runs/go2_styles, styles.json with the cost);
 #   2. collect: the behavior-diverse zoo (config/go2_collect_styles.yaml -> runs/go2_zoo_styles);
-#   3. generator: config/go2_small.yaml on that zoo (runs/go2_small_styles);
-#   4. evaluate: training/evaluate_go2_styles.py -> results/go2/summary.json, styles_eval.{md,png}.
-# Usage: scripts/reproduce_go2_styles.sh [all|styles|collect|generator|evaluate]   (default: all)
+#   3. generator: config/go2_small_styles.yaml on that zoo (runs/go2_small_styles);
+#   4. evaluate: training/evaluate_go2_styles.py -> results/go2/summary.json, styles_eval.{md,png};
+#   5. bundle: models/go2/generator from step 3 and the demo's two style prompts (prompts/go2_style_*.npz).
+# Usage: scripts/reproduce_go2_styles.sh [all|styles|collect|generator|evaluate|bundle]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck disable=SC1091
@@ -14,7 +15,9 @@ cd "$(dirname "$0")/.."
 STEP="${1:-all}"
 ZOO=runs/go2_zoo_styles
 GEN_RUN=runs/go2_small_styles
+ADAPT=results/go2/agility_adaptation.safetensors
 run() { [ "$STEP" = all ] || [ "$STEP" = "$1" ]; }
+newest() { find "$1" -name 'actor_*.safetensors' | sort | tail -n 1; }
 
 if run styles; then
   python training/finetune_go2_styles.py --config config/go2_styles.yaml
@@ -24,10 +27,20 @@ if run collect; then
 fi
 if run generator; then
   RESUME=""; [ -d "$GEN_RUN/stages" ] && RESUME="--resume"
-  python training/train.py --config config/go2_small.yaml --zoo "$ZOO" --out "$GEN_RUN" --threads 1 $RESUME
+  python training/train.py --config config/go2_small_styles.yaml --zoo "$ZOO" --out "$GEN_RUN" --threads 1 $RESUME
 fi
 if run evaluate; then
   python training/evaluate_go2_styles.py --generator "$GEN_RUN/generator" --zoo "$ZOO" \
     --styles-index runs/go2_styles/styles.json --collect-config config/go2_collect_styles.yaml --out results/go2 \
     --command "scripts/reproduce_go2_styles.sh evaluate"
+fi
+if run bundle; then
+  rm -rf models/go2/generator && cp -r "$GEN_RUN/generator" models/go2/generator
+  python -m maa_generator.data.novelty_cli --generator models/go2/generator --zoo "$ZOO"
+  cp "$ADAPT" models/go2/adaptation.safetensors
+  # the demo's two styles: the zoo's tallest high-swing trot and its most crouched pronk (docs/go2_styles.md)
+  python training/record_go2_prompt.py --actor "$(newest runs/go2_styles/trot_h30_s110/actors)" --adaptation "$ADAPT" \
+    --out prompts/go2_style_tall_trot.npz --vx 0.5 --seconds 10 --seed 0
+  python training/record_go2_prompt.py --actor "$(newest runs/go2_styles/pronk_h-50_s60/actors)" --adaptation "$ADAPT" \
+    --out prompts/go2_style_crouched_pronk.npz --vx 0.5 --seconds 10 --seed 0
 fi

@@ -61,6 +61,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--out", default="results/go2")
     ap.add_argument("--work", default="runs/go2_styles_eval", help="cache directory (resume)")
     ap.add_argument("--seen", type=int, default=4, help="zoo styles evaluated (one per gait first)")
+    ap.add_argument("--styles", default=None,
+                    help="comma-separated style names to evaluate instead (e.g. validation styles); each is 'seen' "
+                         "or 'heldout' by the index's in_zoo")
+    ap.add_argument("--guidance", type=float, default=None,
+                    help="classifier-free guidance weight at sampling (default: the generator's own)")
     ap.add_argument("--prompts-per-style", type=int, default=2)
     ap.add_argument("--candidates", type=int, default=4, help="K generated candidates per prompt")
     ap.add_argument("--behavior-seconds", type=float, default=4.0)
@@ -73,9 +78,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def eval_styles(index: dict, seen: int) -> list[tuple[str, dict]]:
-    """``(split, style row)``: every held-out style, then up to ``seen`` zoo styles, one per gait first."""
+def eval_styles(index: dict, seen: int, names: list[str] | None = None) -> list[tuple[str, dict]]:
+    """``(split, style row)``: every held-out style, then up to ``seen`` zoo styles, one per gait first; or the
+    styles ``names`` (split from each row's ``in_zoo``).
+
+    Raises:
+        ValueError: a name that is not in the index.
+    """
     rows = index["styles"]
+    if names is not None:
+        by_name = {r["name"]: r for r in rows}
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            raise ValueError(f"unknown styles {unknown}; the index has {sorted(by_name)}")
+        return [("seen" if by_name[n]["in_zoo"] else "heldout", by_name[n]) for n in names]
     held = [("heldout", r) for r in rows if not r["in_zoo"]]
     zoo_rows, picked, gaits = [r for r in rows if r["in_zoo"]], [], set()
     for r in zoo_rows:  # one per gait, then the rest in grid order
@@ -86,11 +102,27 @@ def eval_styles(index: dict, seen: int) -> list[tuple[str, dict]]:
     return held + [("seen", r) for r in picked]
 
 
+def file_fingerprint(path: Path) -> str:
+    """First 12 hex digits of the SHA-256 of a file (names a generator in the result cache)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
 def newest_actor(run_dir: str) -> Path:
     files = sorted(Path(run_dir, "actors").glob("actor_*.safetensors"))
     if not files:
         raise FileNotFoundError(f"no actors in {run_dir}/actors; train the styles first (finetune_go2_styles.py)")
     return files[-1]
+
+
+def style_number(index: dict, name: str) -> int:
+    """Position of style ``name`` in the index (its prompts' rollout seed offset, independent of what else runs)."""
+    return [r["name"] for r in index["styles"]].index(name)
 
 
 def main(argv=None) -> int:
@@ -111,31 +143,40 @@ def main(argv=None) -> int:
     index = json.loads(Path(args.styles_index).read_text())
     screener = make_style_screener(adaptation, e.n_steps, seed=args.seed + 5)
     rng = np.random.default_rng(args.seed)
+    # cache keys name everything a result depends on: the scoring protocol, and for generated actors the generator
+    # file, the guidance weight and the prompt seed (a rerun with another generator never reads stale results)
+    protocol = f"e{args.seed}_b{args.behavior_seconds:g}x{args.behavior_envs}_s{args.sweep_seconds:g}x{args.sweep_envs}"
+    gen_tag = f"{file_fingerprint(Path(args.generator) / 'model.safetensors')}_w{args.guidance}"
+    names_arg = [n.strip() for n in args.styles.split(",") if n.strip()] if args.styles else None
 
     def scored(key: str, flat: np.ndarray, reference) -> dict:
-        return cache.get(key, lambda: score_actor(gen.layout, flat, adaptation, reference, args.behavior_seconds,
-                                                  args.behavior_envs, args.sweep_seconds, args.sweep_envs, args.seed))
+        return cache.get(f"{protocol}/{key}", lambda: score_actor(
+            gen.layout, flat, adaptation, reference, args.behavior_seconds, args.behavior_envs, args.sweep_seconds,
+            args.sweep_envs, args.seed))
 
     per_prompt = []
-    for si, (split, style) in enumerate(eval_styles(index, args.seen)):
+    for split, style in eval_styles(index, args.seen, names_arg):
         name = style["name"]
+        style_seed = args.prompt_seed + style_number(index, name)
         source = load_weights_file(newest_actor(style["run_dir"])).flat.astype(np.float32)
-        ref_values = cache.get(f"ref/{name}", lambda s=source: actor_behavior(
+        ref_values = cache.get(f"{protocol}/ref/{name}", lambda s=source: actor_behavior(
             gen.layout, s, adaptation, args.behavior_seconds, args.behavior_envs, args.seed + 777)[0].values())
         reference = descriptors_from_values(ref_values)
         k = args.prompts_per_style
-        roll = rollout_actors(np.stack([source] * k), gen.layout, adaptation, ccfg, seed=args.prompt_seed + si)
+        roll = rollout_actors(np.stack([source] * k), gen.layout, adaptation, ccfg, seed=style_seed)
         hv = [segmented_prompt(roll["obs"][i], roll["act"][i], e.n_steps, e.m_states, e.segments) for i in range(k)]
         h, v = np.stack([a for a, _ in hv]), np.stack([b for _, b in hv])
         nn_idx = nearest_rows(gen, h, v, zh, zv)
         rand_idx = rng.integers(0, len(zp), size=k)
         for p in range(k):
-            pols = gen.generate_from_prompts(h[p:p + 1], v[p:p + 1], args.candidates, seed=1000 * si + p)
+            pols = gen.generate_from_prompts(h[p:p + 1], v[p:p + 1], args.candidates, seed=style_seed * 1000 + p,
+                                             guidance_scale=args.guidance)
             flats = np.stack([g.flat for g in pols]).astype(np.float32)
-            screen = cache.get(f"screen/{name}/p{p}", lambda f=flats, hp=h[p]: screener(gen.layout, f, hp).tolist())
+            gkey = f"{gen_tag}/{name}/s{style_seed}/p{p}"
+            screen = cache.get(f"screen/{gkey}", lambda f=flats, hp=h[p]: screener(gen.layout, f, hp).tolist())
             best = int(np.nanargmax(screen)) if np.isfinite(screen).any() else 0
             row = {"split": split, "style": name, "prompt": p, "screen_scores": screen, "best_of_k": best,
-                   "candidates": [scored(f"gen/{name}/p{p}/k{c}", flats[c], reference) for c in range(len(flats))],
+                   "candidates": [scored(f"gen/{gkey}/k{c}", flats[c], reference) for c in range(len(flats))],
                    "nn_checkpoint": names[nn_idx[p]], "random_checkpoint": names[rand_idx[p]],
                    "nn": scored(f"zoo/{names[nn_idx[p]]}/ref_{name}", zp[nn_idx[p]], reference),
                    "random": scored(f"zoo/{names[rand_idx[p]]}/ref_{name}", zp[rand_idx[p]], reference),
@@ -155,9 +196,9 @@ def write_outputs(args, out: Path, per_prompt: list, num_ckpt: int, wall: float)
     summary.update(figures)
     summary.update({"num_checkpoints": num_ckpt, "styles_eval": {
         "per_prompt": per_prompt, "generator": args.generator, "zoo": args.zoo, "eval_wall_clock_s": round(wall, 1),
-        "protocol": {k: getattr(args, k) for k in ("seen", "prompts_per_style", "candidates", "behavior_seconds",
-                                                   "behavior_envs", "sweep_seconds", "sweep_envs", "seed",
-                                                   "prompt_seed")},
+        "protocol": {k: getattr(args, k) for k in ("seen", "styles", "prompts_per_style", "candidates",
+                                                   "guidance", "behavior_seconds", "behavior_envs", "sweep_seconds",
+                                                   "sweep_envs", "seed", "prompt_seed")},
         "command": args.command or "python " + " ".join(sys.argv)}})
     path.write_text(json.dumps(summary, indent=1))
     lines = [f"Command: `{summary['styles_eval']['command']}`", "",

@@ -1,5 +1,6 @@
 """Generator + deploy + simulated Go2 in separate processes over DDS, with the bundled models:
-request a policy -> it is published -> the deploy node swaps it in while walking -> the Go2 walks."""
+request a policy -> it is published -> the deploy node swaps it in while walking -> the Go2 walks; then the demo's
+style part swaps in an actor generated from the bundled crouched-pronk prompt, and the robot walks that style."""
 from __future__ import annotations
 
 import time
@@ -15,6 +16,16 @@ ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = ROOT / "models/go2/generator"
 ADAPTATION = ROOT / "models/go2/adaptation.safetensors"
 PROMPT = ROOT / "prompts/go2_walk.npz"
+STYLE_PROMPT = ROOT / "prompts/go2_style_crouched_pronk.npz"
+
+
+def _demo_styles():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("demo_styles", ROOT / "scripts" / "demo_styles.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_generated_policy_swapped_in_while_walking(ros_node):
@@ -64,21 +75,30 @@ def test_generated_policy_swapped_in_while_walking(ros_node):
                 spin_until(ros_node, lambda: False, timeout=0.1)
 
         walk(3.0)
+        before = np.mean([v for t, v in vel if t > time.monotonic() - 2.0])
         diags.clear()
         spin_until(ros_node, lambda: diags, 5)
         missed_before = loop_stats(diags)["missed"]
         generate(1)  # hot swap while walking
-        walk(4.0)
+        walk(2.0)
+        # the demo's style part: generate from the crouched-pronk prompt and swap it in while walking (its own
+        # /cmd_vel timer keeps the robot going), then read the walk from ~/step as the prompt is read
+        style = _demo_styles().walk_styles(ros_node, [("crouched pronk", STYLE_PROMPT)], events, modes, candidates=1,
+                                           screen=False, settle_s=1.0, record_s=3.0)[0]
         diags.clear()
         spin_until(ros_node, lambda: diags, 5)
         missed_during = loop_stats(diags)["missed"] - missed_before
         assert modes[-1] == "POLICY", f"left POLICY: {modes[-3:]}, events {events[-3:]}"
         speed = np.mean([v for t, v in vel if t > time.monotonic() - 3.0])
-        assert speed > 0.2, f"the Go2 is not walking forward after the swap: mean vx {speed:.2f} m/s"
+        assert speed > 0.2 and before > 0.2, f"not walking forward across the swaps: vx {before:.2f}, {speed:.2f} m/s"
+        # the go2_walk actor stands ~0.29 m hip-to-foot; the crouched-pronk prompt shows ~0.24 m and its generated
+        # actor walked 0.244 m in `make demo`: the style is in the generated weights, under the same commands
+        assert style["walked"]["stance_height"] < 0.27, style
+        assert abs(style["walked"]["step_frequency"] - 3.0) < 0.3, style
         # A tick missed now and then is scheduling on a loaded 2-core CI machine (the generator's torch threads share
         # it; one miss was seen in a clean-clone run); the zero-miss target is a benchmark figure
         # (bench/control_loop.py, idle machine), not a unit-test assertion.
-        assert missed_during <= 10, f"{missed_during} of ~200 control ticks missed around the hot swap"
+        assert missed_during <= 20, f"{missed_during} of ~400 control ticks missed around the two hot swaps"
     finally:
         codes = (stop_node(gen), stop_node(deploy))
     assert codes == (0, 0)

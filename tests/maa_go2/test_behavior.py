@@ -280,3 +280,19 @@ def test_committed_actor_trots_at_the_commanded_frequency(trot_rollout):
     assert r.observed.step_frequency == pytest.approx(3.0, abs=0.1)  # what a prompt of it would show
     assert B.behavior_match(r.mean, r.observed) > 0.5 > B.behavior_match(r.mean, BO.describe_commands(
         gait_command("pace")), weights={"body_height": 0.0})
+
+
+def test_observed_gait_reads_prompt_and_walk_alike_and_a_crouch_lowers_stance_height():
+    from maa_go2.style_eval import observed_gait
+
+    pronk = observed_gait(synthetic_obs("pronk", 3.0))
+    trot = observed_gait(synthetic_obs("trot", 3.0))
+    assert pronk["step_frequency"] == pytest.approx(3.0, abs=0.05)
+    for fig, lags in ((pronk, EXPECTED_LAGS["pronk"]), (trot, EXPECTED_LAGS["trot"])):
+        assert all(cyc(fig[f"lag_{leg}"], e) < 0.02 for leg, e in zip(("FR", "RL", "RR"), lags)), fig
+    crouched = synthetic_obs("trot", 3.0)
+    crouched[:, OBS_SLICES["dof_pos"]] += np.tile([0.0, 0.3, -0.6], 4)  # thighs forward, knees bent: a crouch
+    assert observed_gait(crouched)["stance_height"] < trot["stance_height"] - 0.03
+    assert 0.2 < trot["stance_height"] < 0.4  # the Go2's hip-to-foot depth near its stand pose [m]
+    with pytest.raises(ValueError, match="obs must be"):
+        observed_gait(np.zeros((3, OBS_DIM)))

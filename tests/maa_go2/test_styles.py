@@ -153,3 +153,32 @@ def test_style_zoo_collection_and_evaluation_against_retrieval(world, tmp_path):
     assert all(len(r["candidates"]) == 2 and len(r["screen_scores"]) == 2 for r in rows)
     assert (tmp_path / "res/styles_eval.md").read_text().count("| heldout |") == 5
     assert (tmp_path / "res/styles_eval.png").stat().st_size > 1000
+
+
+def _style_evaluator():
+    import importlib.util
+
+    sys.path.insert(0, str(ROOT / "training"))  # the script imports its sibling evaluate_go2_generator
+    spec = importlib.util.spec_from_file_location("evaluate_go2_styles", ROOT / "training" / "evaluate_go2_styles.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_style_evaluation_picks_named_styles_and_keys_results_by_generator(tmp_path):
+    ev = _style_evaluator()
+    index = {"styles": [{"name": "trot_h0_s80", "gait": "trot", "in_zoo": False},
+                        {"name": "pronk_h0_s80", "gait": "pronk", "in_zoo": True},
+                        {"name": "pace_h0_s80", "gait": "pace", "in_zoo": True}]}
+    assert [(s, r["name"]) for s, r in ev.eval_styles(index, seen=1)] == [("heldout", "trot_h0_s80"),
+                                                                           ("seen", "pronk_h0_s80")]
+    assert [(s, r["name"]) for s, r in ev.eval_styles(index, 1, ["pace_h0_s80", "trot_h0_s80"])] == [
+        ("seen", "pace_h0_s80"), ("heldout", "trot_h0_s80")]
+    with pytest.raises(ValueError, match="unknown styles \\['gallop'\\]"):
+        ev.eval_styles(index, 1, ["gallop"])
+    # a style's prompt seed depends on the style only, not on which other styles run with it
+    assert ev.style_number(index, "pace_h0_s80") == 2
+    a, b = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    a.write_bytes(b"generator one")
+    b.write_bytes(b"generator two")
+    assert ev.file_fingerprint(a) != ev.file_fingerprint(b) and len(ev.file_fingerprint(a)) == 12

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from maa_go2.behavior import DESCRIPTOR_NAMES, BehaviorDescriptors, MatchScore, behavior_match, mean_descriptors
-from maa_go2.behavior_obs import describe_observations
+from maa_go2.behavior_obs import describe_observations, leg_foot_position
 from maa_go2.behavior_rollout import rollout_descriptors
-from maa_go2.observation import OBS_DIM
+from maa_go2.control import DEFAULT_JOINT_POS, POLICY_DT
+from maa_go2.observation import OBS_DIM, OBS_SLICES
 from maa_go2.teleop import TeleopConfig, VelocityCommand
 
 if TYPE_CHECKING:
@@ -90,6 +91,24 @@ def prompt_style(h: np.ndarray, n_steps: int, act_dim: int = 12) -> BehaviorDesc
         raise ValueError(f"h must be [segments, {n_steps} * {width}], got {list(h.shape)}")
     obs = h.reshape(h.shape[0], n_steps, width)[..., :OBS_DIM]
     return mean_descriptors(describe_observations(obs))
+
+
+def observed_gait(obs: np.ndarray, dt: float = POLICY_DT) -> dict:
+    """The gait figures readable from observations ``[T, 70]`` alone, so that a prompt and a walk recorded from the
+    deploy node's ``~/step`` are measured the same way: ``step_frequency`` [Hz] and the lags ``lag_FR``,
+    ``lag_RL``, ``lag_RR`` behind FL [cycles] (:func:`describe_observations` on the joints), and
+    ``stance_height`` [m]: the 90th percentile over time and legs of each foot's depth below its hip
+    (:func:`leg_foot_position`; legs are longest in stance, so a crouched style reads lower). NaN where unreadable.
+    """
+    obs = np.asarray(obs, dtype=float)
+    if obs.ndim != 2 or obs.shape[1] != OBS_DIM or len(obs) < 4:
+        raise ValueError(f"obs must be [T >= 4, {OBS_DIM}], got {list(obs.shape)}")
+    desc = describe_observations(obs, dt)
+    rows = np.isfinite(obs).all(1)
+    depth = -leg_foot_position(obs[rows][:, OBS_SLICES["dof_pos"]] + DEFAULT_JOINT_POS)[..., 1]
+    lags = dict(zip(("lag_FR", "lag_RL", "lag_RR"), (float(x) for x in desc.phase_offsets)))
+    return {"step_frequency": float(desc.step_frequency), **lags,
+            "stance_height": float(np.percentile(depth, 90)) if depth.size else float("nan")}
 
 
 def make_style_screener(adaptation: AdaptationModule, n_steps: int, seconds: float = 3.0, num_envs: int = 4,

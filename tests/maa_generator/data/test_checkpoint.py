@@ -83,3 +83,18 @@ def test_key_and_shape_mismatches(tmp_path):
         load_checkpoint(d, more)
     with pytest.raises(CheckpointError, match="contain no '.'"):
         save_checkpoint(tmp_path / "bad", {"a.b": nn.Linear(1, 1)}, {})
+
+
+def test_half_tensors_load_as_float32_and_a_mislabelled_file_is_refused(tmp_path):
+    mods = _modules(width=8)
+    save_checkpoint(tmp_path / "ck", mods, {}, half=lambda key, value: key == "enc.0.weight")
+    meta = json.loads((tmp_path / "ck" / CONFIG_FILE).read_text())
+    assert meta["half"] == ["enc.0.weight"]
+    ck = load_checkpoint(tmp_path / "ck")
+    w = ck.state["enc"]["0.weight"]
+    assert w.dtype == torch.float32 and torch.allclose(w, mods["enc"][0].weight, atol=1e-3)
+    assert torch.equal(ck.state["enc"]["0.bias"], mods["enc"][0].bias)  # the rest stays exact
+    meta["half"] = []  # a float16 tensor the metadata does not declare
+    (tmp_path / "ck" / CONFIG_FILE).write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="float16 tensors disagree"):
+        load_checkpoint(tmp_path / "ck")

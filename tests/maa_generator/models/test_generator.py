@@ -101,6 +101,26 @@ def test_save_load_bitwise(gen, tmp_path):
         np.testing.assert_array_equal(x.flat, y.flat)
 
 
+def test_half_autoencoder_bundle_is_smaller_loads_as_float32_and_decodes_close(gen, tmp_path):
+    from maa_generator.data import half_cli
+
+    gen.save(tmp_path / "g", extra={"step": 3})
+    full = (tmp_path / "g" / WEIGHTS_FILE).stat().st_size
+    assert half_cli.main(["--generator", str(tmp_path / "g")]) == 0
+    meta = json.loads((tmp_path / "g" / CONFIG_FILE).read_text())
+    assert meta["half"] and all(k.startswith("autoencoder.") and k.endswith(".weight") for k in meta["half"])
+    assert "autoencoder.param_mean" not in meta["half"] and meta["extra"]["step"] == 3  # extra survives
+    halved = sum(int(np.prod(meta["tensors"][k])) for k in meta["half"])
+    assert abs((full - (tmp_path / "g" / WEIGHTS_FILE).stat().st_size) - 2 * halved) < 1024  # 2 bytes per value saved
+    loaded = Generator.load(tmp_path / "g")
+    assert all(p.dtype == torch.float32 for p in loaded.autoencoder.state_dict().values())
+    gap = half_cli.decoded_gap(gen, loaded)
+    assert 0 < gap["rms_over_zoo_spread"] < 1e-3
+    for x, y in zip(gen.generate([_traj(0)], 2, seed=4), loaded.generate([_traj(0)], 2, seed=4)):
+        np.testing.assert_allclose(x.flat, y.flat, atol=1e-3)
+    assert not list(tmp_path.glob("g.*"))  # no temporary or old copy left behind
+
+
 def test_load_errors(gen, tmp_path):
     d = gen.save(tmp_path / "g")
     meta = json.loads((d / CONFIG_FILE).read_text())

@@ -2,13 +2,15 @@
 
 ``config.json`` holds ``format_version``, the policy ``layout`` dict (if given), the resolved ``config``, free-form
 ``extra`` metadata, the ``sha256`` of ``model.safetensors`` and the expected tensor names/shapes. Tensors of module
-``name`` are stored under ``"{name}.{state_dict key}"``.
+``name`` are stored under ``"{name}.{state_dict key}"``. Tensors listed in ``half`` (``save_checkpoint``'s
+``half``) are stored as float16 to halve a bundle's size and read back as float32.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +56,7 @@ def save_checkpoint(
     extra: dict | None = None,
     *,
     layout: dict | None = None,
+    half: Callable[[str, torch.Tensor], bool] | None = None,
 ) -> Path:
     """Write ``modules``' state dicts and metadata to ``directory`` (created if needed); returns the directory.
 
@@ -62,6 +65,8 @@ def save_checkpoint(
         config: resolved configuration (JSON-serializable).
         extra: free-form JSON-serializable metadata (training step, dataset hash, ...).
         layout: ``PolicyLayout.to_dict()`` of the generated policies, if any.
+        half: ``(name, tensor) -> bool``: store that float32 tensor as float16 (listed in ``config.json``'s
+            ``half``; :func:`load_checkpoint` returns it as float32). Default: everything at full precision.
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
@@ -71,6 +76,9 @@ def save_checkpoint(
             raise CheckpointError(f"module name {name!r} must be non-empty and contain no '.'")
         for key, value in module.state_dict().items():
             tensors[f"{name}.{key}"] = value.detach().cpu().contiguous().clone()
+    halved = sorted(k for k, v in tensors.items() if half is not None and v.dtype == torch.float32 and half(k, v))
+    for key in halved:
+        tensors[key] = tensors[key].half()
     with atomic_path(out / WEIGHTS_FILE) as tmp:
         save_file(tensors, str(tmp))
     meta = {
@@ -81,6 +89,7 @@ def save_checkpoint(
         "modules": sorted(modules),
         "sha256": _sha256(out / WEIGHTS_FILE),
         "tensors": {k: list(v.shape) for k, v in sorted(tensors.items())},
+        **({"half": halved} if halved else {}),
     }
     atomic_write_text(out / CONFIG_FILE, json.dumps(meta, indent=2, sort_keys=False))
     return out
@@ -135,8 +144,13 @@ def load_checkpoint(directory: str | Path, modules: dict[str, nn.Module] | None 
     if expected != got:
         diff = sorted(set(expected) ^ set(got)) or [k for k in expected if expected[k] != got.get(k)]
         raise CheckpointError(f"{weights}: tensors disagree with config.json: {diff[:8]}")
+    half = set(meta.get("half") or [])
+    wrong = sorted(k for k, v in flat.items() if (v.dtype == torch.float16) != (k in half))
+    if wrong:
+        raise CheckpointError(f"{weights}: float16 tensors disagree with config.json's 'half' list: {wrong[:8]}")
     state: dict[str, dict[str, torch.Tensor]] = {}
     for key, value in flat.items():
+        value = value.float() if key in half else value
         name, _, sub = key.partition(".")
         state.setdefault(name, {})[sub] = value
     ckpt = Checkpoint(

@@ -112,12 +112,17 @@ class Generator(nn.Module):
     def stages(self) -> dict[str, nn.Module]:
         return {"autoencoder": self.autoencoder, "embedding": self.embedding, "diffusion": self.diffusion}
 
-    def save(self, path: str | Path, extra: dict | None = None) -> Path:
+    def save(self, path: str | Path, extra: dict | None = None, half_autoencoder: bool = False) -> Path:
         """Write ``model.safetensors`` + ``config.json`` (+ ``novelty.safetensors`` when set) to directory ``path``.
 
-        ``config.json``'s ``extra`` records ``kind`` and, when set, ``domain`` (``extra`` may override both)."""
+        ``config.json``'s ``extra`` records ``kind`` and, when set, ``domain`` (``extra`` may override both).
+        ``half_autoencoder`` stores the autoencoder's weight matrices (its bulk) as float16 for a small bundle; they
+        load back as float32. Normalization buffers, biases and the other stages stay float32."""
         meta = {"kind": CHECKPOINT_KIND, **({"domain": self.domain} if self.domain else {}), **(extra or {})}
-        out = save_checkpoint(path, self.stages(), self.config.to_dict(), meta, layout=self.layout.to_dict())
+        half = (lambda key, value: key.startswith("autoencoder.") and key.endswith(".weight") and value.ndim == 2
+                ) if half_autoencoder else None
+        out = save_checkpoint(path, self.stages(), self.config.to_dict(), meta, layout=self.layout.to_dict(),
+                              half=half)
         if self.novelty is not None:
             self.novelty.save(out)
         return out
