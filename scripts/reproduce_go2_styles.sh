@@ -30,12 +30,17 @@ if run generator; then
   python training/train.py --config config/go2_small_styles.yaml --zoo "$ZOO" --out "$GEN_RUN" --threads 1 $RESUME
 fi
 if run evaluate; then
+  # the reported styles: the 4 held out of the zoo and 8 zoo styles (2 per gait); the validation styles used to
+  # choose the generator (docs/go2_styles.md) are other zoo styles
+  HELD=trot_h30_s60,pronk_h-50_s110,pace_h0_s110,bound_h30_s60
+  SEEN=trot_h-50_s60,pronk_h-50_s60,pace_h-50_s60,bound_h-50_s60,trot_h-50_s110,pronk_h0_s60,pace_h-50_s110,bound_h-50_s110
   python training/evaluate_go2_styles.py --generator "$GEN_RUN/generator" --zoo "$ZOO" \
     --styles-index runs/go2_styles/styles.json --collect-config config/go2_collect_styles.yaml --out results/go2 \
-    --command "scripts/reproduce_go2_styles.sh evaluate"
+    --styles "$HELD,$SEEN" --prompts-per-style 3 --work runs/go2_styles_eval_final --command "scripts/reproduce_go2_styles.sh evaluate"
 fi
 if run bundle; then
   rm -rf models/go2/generator && cp -r "$GEN_RUN/generator" models/go2/generator
+  python -m maa_generator.data.half_cli --generator models/go2/generator   # float16 autoencoder matrices
   python -m maa_generator.data.novelty_cli --generator models/go2/generator --zoo "$ZOO"
   cp "$ADAPT" models/go2/adaptation.safetensors
   # the demo's two styles: the zoo's tallest high-swing trot and its most crouched pronk (docs/go2_styles.md)

@@ -142,7 +142,6 @@ def main(argv=None) -> int:
     zh, zv = (np.asarray(a, dtype=np.float32) for a in zoo.prompts())
     index = json.loads(Path(args.styles_index).read_text())
     screener = make_style_screener(adaptation, e.n_steps, seed=args.seed + 5)
-    rng = np.random.default_rng(args.seed)
     # cache keys name everything a result depends on: the scoring protocol, and for generated actors the generator
     # file, the guidance weight and the prompt seed (a rerun with another generator never reads stale results)
     protocol = f"e{args.seed}_b{args.behavior_seconds:g}x{args.behavior_envs}_s{args.sweep_seconds:g}x{args.sweep_envs}"
@@ -167,7 +166,7 @@ def main(argv=None) -> int:
         hv = [segmented_prompt(roll["obs"][i], roll["act"][i], e.n_steps, e.m_states, e.segments) for i in range(k)]
         h, v = np.stack([a for a, _ in hv]), np.stack([b for _, b in hv])
         nn_idx = nearest_rows(gen, h, v, zh, zv)
-        rand_idx = rng.integers(0, len(zp), size=k)
+        rand_idx = np.random.default_rng([args.seed, style_number(index, name)]).integers(0, len(zp), size=k)
         for p in range(k):
             pols = gen.generate_from_prompts(h[p:p + 1], v[p:p + 1], args.candidates, seed=style_seed * 1000 + p,
                                              guidance_scale=args.guidance)

@@ -182,3 +182,18 @@ def test_style_evaluation_picks_named_styles_and_keys_results_by_generator(tmp_p
     a.write_bytes(b"generator one")
     b.write_bytes(b"generator two")
     assert ev.file_fingerprint(a) != ev.file_fingerprint(b) and len(ev.file_fingerprint(a)) == 12
+
+
+def test_describe_styles_reads_every_specialist_like_a_prompt(world, tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / "training/describe_go2_styles.py"), "--styles-index",
+                          str(world / "styles/styles.json"), "--base",
+                          str(sorted((world / "base/actors").glob("actor_*.safetensors"))[-1]), "--adaptation",
+                          str(world / "base/adaptation/adaptation_00001.safetensors"), "--out",
+                          str(tmp_path / "gaits.md")], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    table = json.loads((tmp_path / "gaits.json").read_text())
+    assert list(table) == ["base", "pronk_h0_s80", "trot_h0_s80"]
+    assert table["trot_h0_s80"]["split"] == "held out" and table["pronk_h0_s80"]["split"] == "zoo"
+    assert all(0.05 < r["stance_height"] < 0.5 and isinstance(r["fell"], bool) for r in table.values())
+    md = (tmp_path / "gaits.md").read_text()
+    assert md.startswith("Command: `python ") and md.count("\n| ") == 4  # header + 3 rows
