@@ -34,6 +34,7 @@ from evaluate_go2_generator import Cache, nearest_rows  # training/ is on sys.pa
 
 from maa_core.prompt import segmented_prompt
 from maa_core.weights_io import load_weights_file
+from maa_generator.data.checkpoint import read_metadata
 from maa_generator.data.zoo import Zoo
 from maa_generator.models.generator import Generator
 from maa_go2.checkpoints import load_adaptation
@@ -102,15 +103,10 @@ def eval_styles(index: dict, seen: int, names: list[str] | None = None) -> list[
     return held + [("seen", r) for r in picked]
 
 
-def file_fingerprint(path: Path) -> str:
-    """First 12 hex digits of the SHA-256 of a file (names a generator in the result cache)."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:12]
+def generator_fingerprint(generator_dir: str | Path) -> str:
+    """First 12 hex digits of the SHA-256 of a generator's weights, as its ``config.json`` records it (checked by
+    ``Generator.load``); names the generator in the result cache."""
+    return str(read_metadata(generator_dir)["sha256"])[:12]
 
 
 def newest_actor(run_dir: str) -> Path:
@@ -145,7 +141,7 @@ def main(argv=None) -> int:
     # cache keys name everything a result depends on: the scoring protocol, and for generated actors the generator
     # file, the guidance weight and the prompt seed (a rerun with another generator never reads stale results)
     protocol = f"e{args.seed}_b{args.behavior_seconds:g}x{args.behavior_envs}_s{args.sweep_seconds:g}x{args.sweep_envs}"
-    gen_tag = f"{file_fingerprint(Path(args.generator) / 'model.safetensors')}_w{args.guidance}"
+    gen_tag = f"{generator_fingerprint(args.generator)}_w{args.guidance}"
     names_arg = [n.strip() for n in args.styles.split(",") if n.strip()] if args.styles else None
 
     def scored(key: str, flat: np.ndarray, reference) -> dict:
@@ -156,7 +152,8 @@ def main(argv=None) -> int:
     per_prompt = []
     for split, style in eval_styles(index, args.seen, names_arg):
         name = style["name"]
-        style_seed = args.prompt_seed + style_number(index, name)
+        number = style_number(index, name)
+        style_seed = args.prompt_seed + number
         source = load_weights_file(newest_actor(style["run_dir"])).flat.astype(np.float32)
         ref_values = cache.get(f"{protocol}/ref/{name}", lambda s=source: actor_behavior(
             gen.layout, s, adaptation, args.behavior_seconds, args.behavior_envs, args.seed + 777)[0].values())
@@ -166,7 +163,7 @@ def main(argv=None) -> int:
         hv = [segmented_prompt(roll["obs"][i], roll["act"][i], e.n_steps, e.m_states, e.segments) for i in range(k)]
         h, v = np.stack([a for a, _ in hv]), np.stack([b for _, b in hv])
         nn_idx = nearest_rows(gen, h, v, zh, zv)
-        rand_idx = np.random.default_rng([args.seed, style_number(index, name)]).integers(0, len(zp), size=k)
+        rand_idx = np.random.default_rng([args.seed, number]).integers(0, len(zp), size=k)
         for p in range(k):
             pols = gen.generate_from_prompts(h[p:p + 1], v[p:p + 1], args.candidates, seed=style_seed * 1000 + p,
                                              guidance_scale=args.guidance)

@@ -178,10 +178,12 @@ def test_style_evaluation_picks_named_styles_and_keys_results_by_generator(tmp_p
         ev.eval_styles(index, 1, ["gallop"])
     # a style's prompt seed depends on the style only, not on which other styles run with it
     assert ev.style_number(index, "pace_h0_s80") == 2
-    a, b = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
-    a.write_bytes(b"generator one")
-    b.write_bytes(b"generator two")
-    assert ev.file_fingerprint(a) != ev.file_fingerprint(b) and len(ev.file_fingerprint(a)) == 12
+    for name, digest in (("a", "1" * 64), ("b", "2" * 64)):  # two generators' recorded weight checksums
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps({"format_version": 1, "config": {}, "tensors": {},
+                                                                 "sha256": digest}))
+    a, b = ev.generator_fingerprint(tmp_path / "a"), ev.generator_fingerprint(tmp_path / "b")
+    assert a != b and a == "1" * 12
 
 
 def test_describe_styles_reads_every_specialist_like_a_prompt(world, tmp_path):

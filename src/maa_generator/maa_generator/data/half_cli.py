@@ -29,8 +29,8 @@ def decoded_gap(a: Generator, b: Generator, n: int = 64, seed: int = 0) -> dict:
         pa, pb = a.autoencoder.decode(z), b.autoencoder.decode(z)
     spread = float(a.autoencoder.param_std.pow(2).mean().sqrt())
     diff = pa - pb
-    return {"max_abs": float(diff.abs().max()), "rms": float(diff.pow(2).mean().sqrt()),
-            "rms_over_zoo_spread": float(diff.pow(2).mean().sqrt()) / spread}
+    rms = float(diff.pow(2).mean().sqrt())
+    return {"max_abs": float(diff.abs().max()), "rms": rms, "rms_over_zoo_spread": rms / spread}
 
 
 def main(argv=None) -> int:
