@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# Issue 16: MetaWorld at the paper's scale (resumable: finished (task, seed) shards are skipped, unfinished runs resume).
-#   1. collect-seen: the 10 seen tasks x 1,000 DAgger checkpoints (config/metaworld_paper_dagger.yaml). TASKS="a b"
-#      restricts it to some tasks, so that it runs in steps of about 2 hours (docs in results/metaworld/paper_scale);
-#   2. collect-prompts: prompt sources for the 9 unseen and the 5 validation tasks (100 checkpoints each).
-# Usage: scripts/reproduce_metaworld_paper.sh [all|collect-seen|collect-prompts]   (default: all)
+# Issue 16: MetaWorld at the paper's scale (results/metaworld/paper_scale). Every step resumes or skips what is done.
+#   1. collect-seen:    the 10 seen tasks x 1,000 DAgger checkpoints (config/metaworld_paper_dagger.yaml). TASKS="a b"
+#                       restricts it to some tasks, so that it runs in steps of about 2 hours;
+#   2. collect-prompts: prompt sources for the 9 unseen and the 5 validation tasks (100 checkpoints each);
+#   3. train:           config/metaworld_paper.yaml, generator seeds $SEEDS (default 0 1 2) -> runs/metaworld_paper_s<seed>.
+#                       Seeds 1 and 2 train their own embedding and diffusion on seed 0's autoencoder (compute: the
+#                       autoencoder is 3/4 of the training time on this machine);
+#   4. evaluate:        config/metaworld_eval_paper.yaml (50 early-stage prompts per task, 5 configurations): baselines,
+#                       each generator, multi-task BC, prompt-blind random -> $RES/eval_*;
+#   5. validate:        the bundled generator vs seed 0 on the 5 validation tasks (config/metaworld_eval_paper_val.yaml);
+#   6. memorization:    training/memorization_metaworld.py on seed 0's policies -> $RES/memorization;
+#   7. summary:         $RES/summary.json, results.md, top5.png.
+# Usage: scripts/reproduce_metaworld_paper.sh [all|collect-seen|collect-prompts|train|evaluate|validate|memorization|summary]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck disable=SC1091
@@ -13,7 +21,11 @@ WORKERS="${WORKERS:-2}"
 UNSEEN="window-close door-close drawer-close faucet-open button-press-wall door-lock handle-press-side coffee-button reach-wall"
 # validation tasks: outside the paper's 19, for every setting that is tuned
 VALIDATION="button-press-topdown handle-pull plate-slide-side coffee-push lever-pull"
+SEEDS="${SEEDS:-0 1 2}"
+RES=results/metaworld/paper_scale
+EVAL=config/metaworld_eval_paper.yaml
 run() { [ "$STEP" = all ] || [ "$STEP" = "$1" ]; }
+gen_dir() { echo "runs/metaworld_paper_s$1"; }
 
 if run collect-seen; then
   # shellcheck disable=SC2086
@@ -25,3 +37,54 @@ if run collect-prompts; then
   python training/collect_metaworld.py --config config/metaworld_paper_dagger.yaml --workers "$WORKERS" \
     --tasks $UNSEEN $VALIDATION --seeds 0 1
 fi
+if run train; then
+  for seed in $SEEDS; do
+    dir=$(gen_dir "$seed")
+    if [[ -f $dir/generator/model.safetensors ]]; then echo "[train] $dir exists, skipping"; continue; fi
+    if [[ $seed == 0 ]]; then
+      python training/train.py --config config/metaworld_paper.yaml --out "$dir" --threads 1 --resume
+      python training/check_autoencoder.py "$dir" --zoo data/metaworld_paper_zoo --ae-rows 40 --episodes 3
+    else
+      base=$(gen_dir 0)
+      [[ -f $base/generator/model.safetensors ]] || { echo "train seed 0 first (its autoencoder is shared)" >&2; exit 1; }
+      mkdir -p "$dir/stages"
+      [[ -d $dir/stages/autoencoder ]] || cp -r "$base/stages/autoencoder" "$dir/stages/autoencoder"
+      for stage in embedding generator; do
+        python training/train.py --config config/metaworld_paper.yaml --out "$dir" --threads 1 --resume \
+          --stage "$stage" --set train.seed="$seed"
+      done
+    fi
+  done
+fi
+if run evaluate; then
+  [[ -f $RES/eval_baselines/results.json ]] || \
+    python training/evaluate.py --config $EVAL --set save_policies=false --out $RES/eval_baselines
+  for seed in $SEEDS; do
+    [[ -f $RES/eval_maa_s$seed/results.json ]] || python training/evaluate.py --config $EVAL \
+      --generator "$(gen_dir "$seed")/generator" --baselines none --skip-source --out "$RES/eval_maa_s$seed"
+  done
+  for b in bc random; do
+    [[ -f $RES/eval_$b/results.json ]] || python training/evaluate.py --config $EVAL --baselines $b --skip-source \
+      --set save_policies=false --out "$RES/eval_$b"
+  done
+fi
+if run validate; then
+  for name in bundled paper_s0; do
+    gen=models/metaworld/generator; [[ $name == bundled ]] || gen=$(gen_dir 0)/generator
+    [[ -f $RES/validation/$name/results.json ]] || python training/evaluate.py --config config/metaworld_eval_paper_val.yaml \
+      --generator "$gen" --baselines none --skip-source --out "$RES/validation/$name"
+  done
+fi
+if run memorization; then
+  [[ -f $RES/memorization/memorization.json ]] || \
+    python training/memorization_metaworld.py --eval $RES/eval_maa_s0 --out $RES/memorization --per-task 10
+fi
+if run summary; then
+  dirs=($RES/eval_baselines)
+  for seed in $SEEDS; do dirs+=("$RES/eval_maa_s$seed"); done
+  for b in bc random; do [[ -f $RES/eval_$b/results.json ]] && dirs+=("$RES/eval_$b"); done
+  memo=(); [[ -f $RES/memorization/memorization.json ]] && memo=(--memorization $RES/memorization)
+  python training/summarize_paper_scale.py "${dirs[@]}" --out $RES "${memo[@]}" \
+    --command "scripts/reproduce_metaworld_paper.sh (SEEDS=\"$SEEDS\")"
+fi
+

@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     from maa_manip.baselines import RetrievalBaseline, finetune_bc, pretrain_bc
     from maa_manip.config import ConfigError, load_eval_config, to_dict
     from maa_manip.envs import SEEN_TASKS, UNSEEN_TASKS
-    from maa_manip.eval_protocol import method_videos, task_prompts
+    from maa_manip.eval_protocol import balanced_rows, method_videos, save_task_policies, task_prompts
     from maa_manip.evaluation import (
         cosine,
         evaluate_policies,
@@ -123,7 +123,7 @@ def main(argv=None) -> int:
     bc_init = None
     if "bc" in cfg.baselines:
         tr = train_zoo.trajectories()
-        good = [i for i, m in enumerate(train_zoo.metadata) if (m.get("success") or 0) >= 0.5][:400]
+        good = balanced_rows(train_zoo.metadata, seen, 400)
         obs = np.asarray(tr["traj_obs"][good]).reshape(-1, 39)
         act = np.asarray(tr["traj_act"][good]).reshape(-1, 4)
         bc_init = pretrain_bc(obs, act, steps=cfg.bc_steps * 4, seed=cfg.seed)
@@ -159,10 +159,13 @@ def main(argv=None) -> int:
             if bc_init is not None:
                 methods["bc"] = finetune_bc(bc_init, np.stack([t.obs for t in trajs]),
                                             np.stack([t.act for t in trajs]), steps=cfg.bc_steps)
+            successes = {}
             for name, params in methods.items():
-                succ = evaluate_policies(task, params, cfg.episodes, cfg.seed, cfg.episode_steps)
-                results[split].setdefault(name, {})[task] = task_metrics(succ)
+                successes[name] = evaluate_policies(task, params, cfg.episodes, cfg.seed, cfg.episode_steps)
+                results[split].setdefault(name, {})[task] = task_metrics(successes[name])
                 log.info("%s %s %s: %s", split, task, name, results[split][name][task])
+            if cfg.save_policies:
+                save_task_policies(out / "policies" / f"{task}.npz", rows, methods, successes)
             if args.video:
                 videos += method_videos(task, trajs, methods, [int(m.get("init_seed", 0)) for m in meta],
                                         _abs(args.video), args.video_prompts, cfg.episode_steps)
@@ -180,7 +183,8 @@ def main(argv=None) -> int:
                                                f"{task}: prompt vs {extra[task]['method']} (prompt {i})")
     md = markdown_tables(results)
     (out / "results.md").write_text(f"# MetaWorld evaluation\n\nconfig: `{json.dumps(to_dict(cfg))}`\n\n{md}\n")
-    summary = {"results": results, "similarity": extra, "config": to_dict(cfg), "seconds": round(time.time() - t0, 1)}
+    resolved = {**to_dict(cfg), "seen_tasks": seen, "unseen_tasks": unseen}  # the tasks actually evaluated
+    summary = {"results": results, "similarity": extra, "config": resolved, "seconds": round(time.time() - t0, 1)}
     (out / "results.json").write_text(json.dumps(summary, indent=1))
     if args.video:
         from maa_generator.media import write_clip_index

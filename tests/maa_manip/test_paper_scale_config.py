@@ -27,3 +27,18 @@ def test_paper_scale_collection_has_the_paper_split_and_1000_checkpoints_per_see
     assert len(validation) <= 5 and not validation & (PAPER_SEEN | PAPER_UNSEEN)
     for task in sorted(PAPER_SEEN | unseen | validation):  # every task has the scripted expert DAgger learns from
         assert expert_policy(task) is not None, task
+
+
+def test_generator_and_evaluation_configs_keep_the_split():
+    from maa_generator.training.trainer import load_run_config
+    from maa_manip.config import load_eval_config
+
+    gen = load_run_config(ROOT / "config/metaworld_paper.yaml", [])
+    assert set(gen.data.tasks) == PAPER_SEEN and gen.data.zoo == "data/metaworld_paper_zoo"  # unseen never trained on
+    ev = load_eval_config(ROOT / "config/metaworld_eval_paper.yaml")
+    assert set(ev.seen_tasks) == PAPER_SEEN and set(ev.unseen_tasks) == PAPER_UNSEEN and ev.num_prompts >= 50
+    collect = load_collect_config(ROOT / "config/metaworld_paper_dagger.yaml")
+    assert ev.prompt_max_iteration < collect.dagger.iterations // 2 and ev.prompt_needs_success  # early stage
+    val = load_eval_config(ROOT / "config/metaworld_eval_paper_val.yaml")
+    assert set(val.unseen_tasks) == _script_list("VALIDATION") and val.splits == ["unseen"]
+    assert set(val.seen_tasks) == PAPER_SEEN  # same training set and retrieval bank as the reported evaluation

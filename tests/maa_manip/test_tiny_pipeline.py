@@ -45,7 +45,7 @@ def test_collect_train_generate_evaluate(tmp_path):
 
     last = _run("training/evaluate.py", "--config", "config/metaworld_eval_tiny.yaml", "--zoo", str(zoo),
                 "--generator", str(run / "generator"), "--out", str(out), "--video", str(tmp_path / "clips"),
-                "--video-prompts", "1").strip().splitlines()[-1]
+                "--video-prompts", "1", "--set", "save_policies=true").strip().splitlines()[-1]
     assert json.loads(last)["methods"] == ["bc", "maa", "random", "retrieval", "retrieval_noise", "source"]
     res = json.loads((out / "results.json").read_text())
     for method, by_task in res["results"]["seen"].items():
@@ -62,3 +62,18 @@ def test_collect_train_generate_evaluate(tmp_path):
     for method in ("maa", "retrieval", "source", "bc"):
         assert f"![{method}](reach_prompt0_{method}.gif)" in index and (clips / f"reach_prompt0_{method}.gif").is_file()
     assert (clips / "reach_prompt0_side_by_side.gif").is_file() and (clips / "reach_prompt0_paths.png").is_file()
+
+    # the saved policies feed the memorization analysis with its rolled-out baselines
+    mem_out = tmp_path / "memorization"
+    last = _run("training/memorization_metaworld.py", "--eval", str(out), "--out", str(mem_out), "--per-task", "3",
+                "--zoo", str(zoo), "--sample", "8", "--prefilter", "0").strip().splitlines()[-1]
+    report = json.loads((mem_out / "memorization.json").read_text())
+    assert json.loads(last)["seen"]["num_generated"] == 3 and set(report["summary"]) == {"seen", "all"}
+    seen = report["summary"]["seen"]
+    assert set(seen["success"]) == {"generated", "nearest", "noise_matched", "average2", "interpolation"}
+    assert seen["frac_replica"] + seen["frac_interpolation"] + seen["frac_novel"] == 1.0
+    saved = np.load(out / "policies" / "reach.npz")
+    gen_success = saved["maa__success"].mean(1)
+    assert [r["success_generated"] for r in report["policies"]] == [float(gen_success[i]) for i in (0, 2, 3)]
+    assert all(r["nearest_task"] == "reach" for r in report["policies"])
+    assert (mem_out / "memorization_seen.png").is_file() and (mem_out / "success.png").is_file()

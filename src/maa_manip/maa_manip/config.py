@@ -123,6 +123,9 @@ class EvalConfig:
     episode_steps: int = 500
     prompt_noise: float = 0.0
     prompt_min_success: float = 0.0
+    prompt_max_iteration: int | None = None
+    prompt_needs_success: bool = False
+    save_policies: bool = False
     seed: int = 0
     baselines: list[str] = field(default_factory=lambda: ["retrieval", "retrieval_noise", "bc"])
     retrieval_noise_std: float = 0.01
@@ -136,6 +139,8 @@ class EvalConfig:
               f"splits must be a non-empty subset of [seen, unseen], got {self.splits}")
         _need(self.num_prompts >= 1 and self.episodes >= 1, "num_prompts and episodes must be >= 1")
         _need(self.prompt_noise >= 0, f"prompt_noise must be >= 0, got {self.prompt_noise}")
+        _need(self.prompt_max_iteration is None or self.prompt_max_iteration >= 0,
+              f"prompt_max_iteration must be >= 0 (or null: any training stage), got {self.prompt_max_iteration}")
         _need(self.guidance_scale is None or self.guidance_scale >= 0,
               f"guidance_scale must be >= 0 (or null: the generator's default), got {self.guidance_scale}")
         known = {"retrieval", "retrieval_noise", "bc", "random"}

@@ -17,12 +17,37 @@ import numpy as np
 log = logging.getLogger("evaluate")
 
 
-def select_prompts(zoo, task: str, k: int, rng: np.random.Generator, min_success: float = 0.0) -> list[int]:
-    """Row indices (within the task's view) of ``k`` prompt checkpoints with ``success >= min_success`` (with
+def prompt_candidates(zoo, task: str, min_success: float = 0.0, max_iteration: int | None = None,
+                      needs_success: bool = False) -> list[int]:
+    """Row indices (within the task's view) of the checkpoints that may serve as prompts.
+
+    ``min_success``: the checkpoint's recorded success; ``max_iteration``: only the early training stage (metadata
+    ``iteration`` <= this, e.g. the first DAgger iterations; None: any stage); ``needs_success``: only checkpoints
+    whose stored prompt episode (episode 0) reaches success, so that the prompt's ``v`` holds the states after a
+    success rather than the episode's last states.
+    """
+    meta = zoo.filter(tasks=[task]).metadata
+    ok = [i for i, m in enumerate(meta) if (m.get("success") or 0.0) >= min_success]
+    if max_iteration is not None:
+        missing = [i for i in ok if "iteration" not in meta[i]]
+        if missing:
+            raise SystemExit(f"task {task}: prompt_max_iteration needs the checkpoints' 'iteration' metadata "
+                             f"(DAgger zoos), but {len(missing)} checkpoint(s) have none (e.g. row {missing[0]})")
+        ok = [i for i in ok if int(meta[i]["iteration"]) <= max_iteration]
+    if needs_success and ok:
+        hit = np.asarray(zoo.trajectories(task)["traj_success"][ok])[:, 0].any(-1)
+        ok = [i for i, h in zip(ok, hit) if h]
+    return ok
+
+
+def select_prompts(zoo, task: str, k: int, rng: np.random.Generator, min_success: float = 0.0,
+                   max_iteration: int | None = None, needs_success: bool = False) -> list[int]:
+    """Row indices (within the task's view) of ``k`` prompt checkpoints drawn from :func:`prompt_candidates` (with
     replacement if too few)."""
-    ok = [i for i, m in enumerate(zoo.filter(tasks=[task]).metadata) if (m.get("success") or 0.0) >= min_success]
+    ok = prompt_candidates(zoo, task, min_success, max_iteration, needs_success)
     if not ok:
-        raise SystemExit(f"task {task}: no checkpoint with success >= {min_success} to take prompts from")
+        raise SystemExit(f"task {task}: no prompt checkpoint with success >= {min_success}, iteration <= "
+                         f"{max_iteration}, episode success required: {needs_success}")
     return sorted(rng.choice(ok, size=k, replace=len(ok) < k).tolist())
 
 
@@ -41,10 +66,51 @@ def task_prompts(zoo, task: str, cfg, rng: np.random.Generator, noise_rng: np.ra
     from maa_core.prompt import success_prompt
     from maa_manip.evaluation import noisy_trajectory
 
-    rows = select_prompts(zoo, task, cfg.num_prompts, rng, cfg.prompt_min_success)
+    rows = select_prompts(zoo, task, cfg.num_prompts, rng, cfg.prompt_min_success, cfg.prompt_max_iteration,
+                          cfg.prompt_needs_success)
     trajs = [noisy_trajectory(t, cfg.prompt_noise, noise_rng) for t in prompt_trajectories(zoo, task, rows)]
     hv = [success_prompt(t.obs, t.act, t.success, zoo.prompt["n"], zoo.prompt["m"]) for t in trajs]
     return rows, trajs, np.stack([x[0] for x in hv]), np.stack([x[1] for x in hv])
+
+
+def balanced_rows(metadata: list[dict], tasks: list[str], total: int, min_success: float = 0.5) -> list[int]:
+    """Up to ``total`` row indices of checkpoints with ``success >= min_success``, the same number from each of
+    ``tasks`` (evenly spaced within a task), so that multi-task BC pretrains on every task, not the first few."""
+    per_task = max(1, total // max(len(tasks), 1))
+    rows = []
+    for task in tasks:
+        ok = [i for i, m in enumerate(metadata) if m.get("task") == task and (m.get("success") or 0) >= min_success]
+        if ok:
+            pick = np.unique(np.linspace(0, len(ok) - 1, min(per_task, len(ok))).round().astype(int))
+            rows += [ok[j] for j in pick]
+    return sorted(rows)
+
+
+def save_task_policies(path: Path, rows, methods: dict[str, np.ndarray], successes: dict[str, np.ndarray]) -> Path:
+    """Write one task's evaluated policies: ``rows`` ``[K]`` (prompt checkpoints, within the task's view) and, per
+    method ``m``, ``m__params`` ``[K, P]`` float32 and ``m__success`` ``[K, E]`` bool (atomically: temp + rename),
+    for analyses that need the policies themselves (``training/memorization_metaworld.py``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {"rows": np.asarray(rows, np.int64)}
+    for name, params in methods.items():
+        arrays[f"{name}__params"] = np.asarray(params, np.float32)
+        arrays[f"{name}__success"] = np.asarray(successes[name], bool)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    tmp.replace(path)
+    return path
+
+
+def load_task_policies(path: Path) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Inverse of :func:`save_task_policies`: ``(rows [K], {method: (params [K, P], success [K, E])})``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no saved policies (evaluate with save_policies: true)")
+    with np.load(path) as z:
+        names = sorted({k.split("__")[0] for k in z.files if "__" in k})
+        return z["rows"], {n: (z[f"{n}__params"], z[f"{n}__success"]) for n in names}
 
 
 def method_videos(task: str, trajs: list, methods: dict[str, np.ndarray], init_seeds: list[int], out_dir: Path,
@@ -172,6 +238,8 @@ def summarize(run_dirs: list[Path], out: Path, command: str, zoo_path: Path, roo
         "generator_runs": len(generator_runs["unseen"] or generator_runs["seen"]),
         "seen_top5_per_generator_run": [round(average_over_tasks(r)["top5"], 4) for r in generator_runs["seen"]],
         "unseen_top5_per_generator_run": [round(average_over_tasks(r)["top5"], 4) for r in generator_runs["unseen"]],
+        "seen_tasks": list(seen),
+        "unseen_tasks": list(configs[0]["unseen_tasks"]),
         "num_seen_tasks": len(seen),
         "num_unseen_tasks": len(configs[0]["unseen_tasks"]),
         "min_checkpoints_per_seen_task": min(counts[t] for t in seen),
