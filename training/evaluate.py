@@ -90,7 +90,13 @@ def main(argv=None) -> int:
     from maa_manip.baselines import RetrievalBaseline, finetune_bc, pretrain_bc
     from maa_manip.config import ConfigError, load_eval_config, to_dict
     from maa_manip.envs import SEEN_TASKS, UNSEEN_TASKS
-    from maa_manip.eval_protocol import balanced_rows, method_videos, save_task_policies, task_prompts
+    from maa_manip.eval_protocol import (
+        balanced_rows,
+        method_videos,
+        prompt_candidates,
+        save_task_policies,
+        task_prompts,
+    )
     from maa_manip.evaluation import (
         cosine,
         evaluate_policies,
@@ -131,6 +137,7 @@ def main(argv=None) -> int:
     noise_rng = np.random.default_rng(cfg.seed + 1)  # prompt noise: same prompts with and without noise
     results: dict = {"seen": {}, "unseen": {}}
     extra: dict = {}
+    prompt_stats: dict = {}  # per task: distinct prompt checkpoints drawn, and how many were eligible
     videos: list[dict] = []
     t0 = time.time()
     for split, tasks in (("seen", seen), ("unseen", unseen)):
@@ -138,6 +145,8 @@ def main(argv=None) -> int:
             continue
         for task in tasks:
             rows, trajs, h, v = task_prompts(zoo, task, cfg, rng, noise_rng)
+            prompt_stats[task] = {"distinct_checkpoints": len(set(rows)), "candidates": len(prompt_candidates(
+                zoo, task, cfg.prompt_min_success, cfg.prompt_max_iteration, cfg.prompt_needs_success))}
             src = np.asarray(zoo.params(task)[rows])
             task_meta = zoo.filter(tasks=[task]).metadata
             meta = [task_meta[r] for r in rows]
@@ -184,7 +193,8 @@ def main(argv=None) -> int:
     md = markdown_tables(results)
     (out / "results.md").write_text(f"# MetaWorld evaluation\n\nconfig: `{json.dumps(to_dict(cfg))}`\n\n{md}\n")
     resolved = {**to_dict(cfg), "seen_tasks": seen, "unseen_tasks": unseen}  # the tasks actually evaluated
-    summary = {"results": results, "similarity": extra, "config": resolved, "seconds": round(time.time() - t0, 1)}
+    summary = {"results": results, "similarity": extra, "prompts": prompt_stats, "config": resolved,
+               "seconds": round(time.time() - t0, 1)}
     (out / "results.json").write_text(json.dumps(summary, indent=1))
     if args.video:
         from maa_generator.media import write_clip_index

@@ -52,6 +52,7 @@ def test_collect_train_generate_evaluate(tmp_path):
         m = by_task["reach"]
         assert m["num_policies"] == 4, method
         assert 0.0 <= m["qualified"] <= m["mean"] <= m["top10"] <= m["top5"] <= 1.0, method
+    assert 1 <= res["prompts"]["reach"]["distinct_checkpoints"] <= 4 and res["prompts"]["reach"]["candidates"] == 12
     sim = res["similarity"]["reach"]
     assert sim["method"] == "maa" and -1.0 <= sim["cos_to_source_mean"] <= 1.0
     assert 0.0 < sim["cos_to_nearest_train_mean"] <= 1.0 + 1e-6
