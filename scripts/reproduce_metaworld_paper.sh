@@ -2,7 +2,8 @@
 # Issue 16: MetaWorld at the paper's scale (results/metaworld/paper_scale). Every step resumes or skips what is done.
 #   1. collect-seen:    the 10 seen tasks x 1,000 DAgger checkpoints (config/metaworld_paper_dagger.yaml). TASKS="a b"
 #                       restricts it to some tasks, so that it runs in steps of about 2 hours;
-#   2. collect-prompts: prompt sources for the 9 unseen and the 5 validation tasks (100 checkpoints each);
+#   2. collect-prompts: prompt sources for the 9 unseen and the 5 validation tasks: 4 DAgger runs of the early stage
+#                       only (iterations 0-24, where prompts are drawn from), 100 checkpoints per task;
 #   3. train:           config/metaworld_paper.yaml, generator seeds $SEEDS (default 0 1 2) -> runs/metaworld_paper_s<seed>.
 #                       Seeds 1 and 2 train their own embedding and diffusion on seed 0's autoencoder (compute: the
 #                       autoencoder is 3/4 of the training time on this machine);
@@ -35,7 +36,7 @@ fi
 if run collect-prompts; then
   # shellcheck disable=SC2086
   python training/collect_metaworld.py --config config/metaworld_paper_dagger.yaml --workers "$WORKERS" \
-    --tasks $UNSEEN $VALIDATION --seeds 0 1
+    --tasks $UNSEEN $VALIDATION --seeds 0 1 2 3 --set dagger.iterations=25
 fi
 if run train; then
   for seed in $SEEDS; do

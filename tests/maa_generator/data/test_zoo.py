@@ -201,3 +201,16 @@ def test_zoo_shard_files_fsynced_before_rename(tmp_path, fsynced, monkeypatch):
     assert any(os.path.basename(p).startswith(".tmp-reach__s0") for p in at_rename[0])  # the directory too
     assert str(tmp_path / "zoo" / "shards") in fsynced[len(at_rename[0]):]  # parent after the rename
     assert Zoo.open(tmp_path / "zoo").num_checkpoints == 2
+
+
+def test_a_later_collection_with_another_config_is_recorded(tmp_path):
+    first = {"collector": "dagger", "iterations": 50}
+    ZooWriter(tmp_path / "zoo", "metaworld", LAYOUT, SPEC, config=first)
+    ZooWriter(tmp_path / "zoo", "metaworld", LAYOUT, SPEC, config=first)  # a resume: nothing new
+    ZooWriter(tmp_path / "zoo", "metaworld", LAYOUT, SPEC)  # no config given: nothing recorded
+    later = {"collector": "dagger", "iterations": 25}
+    ZooWriter(tmp_path / "zoo", "metaworld", LAYOUT, SPEC, config=later)
+    ZooWriter(tmp_path / "zoo", "metaworld", LAYOUT, SPEC, config=later)
+    index = json.loads((tmp_path / "zoo" / "zoo.json").read_text())
+    assert index["config"] == first and index["other_configs"] == [later]
+    assert Zoo.open(tmp_path / "zoo").config == first and validate(tmp_path / "zoo") == []

@@ -147,6 +147,7 @@ class ZooWriter:
             for key, want in (("domain", domain), ("layout", layout.to_dict()), ("prompt", self.prompt)):
                 if self.index.get(key) != want:
                     raise ZooError(f"{index}: existing zoo has {key}={self.index.get(key)!r}, writer got {want!r}")
+            self._record_config(dict(config or {}))
         else:
             self.index = {"format_version": FORMAT_VERSION, "domain": domain, "layout": layout.to_dict(),
                           "layout_fingerprint": layout.fingerprint(), "prompt": self.prompt,
@@ -154,6 +155,12 @@ class ZooWriter:
         self._recover()
         remove_stale_temps(index)
         _atomic_write_json(index, self.index)
+
+    def _record_config(self, config: dict) -> None:
+        """Keep the provenance of a later collection into this zoo with another config (e.g. prompt-source runs
+        with fewer iterations): it is appended to ``zoo.json``'s ``other_configs`` unless already recorded."""
+        if config and config != self.index.get("config") and config not in self.index.get("other_configs", []):
+            self.index.setdefault("other_configs", []).append(config)
 
     def _recover(self) -> None:
         listed = {s["name"] for s in self.index["shards"]}

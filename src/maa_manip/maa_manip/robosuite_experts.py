@@ -1,0 +1,224 @@
+"""Scripted experts for the robosuite tasks of :mod:`maa_manip.robosuite_env` (for DAgger labelling).
+
+Each expert is a pure function of the 41-d state (no access to a live simulation), so recorded states can be
+labelled after the fact with ``expert.get_action(state[41]) -> action[8]``. Cartesian control from joint-space
+actions uses the expert's own kinematic model: a copy of the ``MjModel`` of one robosuite env of the same task
+and robot. For every query the arm joint angles are recovered from the state (``atan2(sin, cos)``), forward
+kinematics gives the grip-site pose and its 6x7 Jacobian, and a damped-least-squares step maps the desired
+end-effector displacement (m, rad) to joint deltas (rad), divided by the ``JOINT_POSITION`` controller's
+output scale (0.05 rad per unit action) and clipped to ``[-1, 1]``. Gripper: ``-1`` opens, ``+1`` closes.
+
+The phases of each task are decided from the state only (positions and gripper opening), like MetaWorld's
+scripted policies:
+
+* Lift: above the cube (gripper open, yaw aligned with a cube face) -> descend -> close -> lift.
+* Door (latched): above the handle tip (fingers closing along the door normal) -> descend -> close -> press the
+  lever down along its arc until the latch clears -> pull the handle along the door's arc.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from maa_manip.envs import EnvError
+from maa_manip.robosuite_env import ACT_DIM, OBS_DIM, ROBOTS
+
+EXPERT_TASKS = ("Lift", "Door")
+# Door geometry (robosuite ``door_lock.xml``, in the door body's frame): latch axis, handle-site offset from the
+# latch axis (m), and the hinge axis.
+_LATCH = np.array([-0.175, 0.0, -0.025])
+_HANDLE_R, _HANDLE_Y = 0.125, -0.10
+_HINGE_X = 0.255
+_UNLATCH = 1.1  # rad of handle rotation after which the latch tip (nearly) clears the frame
+_DOOR_OFFSET, _DOOR_TILT = 0.01, 0.3  # m, rad
+_EZ = np.array([0.0, 0.0, 1.0])
+# Finger opening ``qpos[0] - qpos[1]`` (m) below which a commanded close holds an object 3-4.4 cm wide (fully
+# open: Panda 0.078, Sawyer's Rethink gripper 0.021; closed on a 4.2 cm cube: Panda ~0.042, Sawyer ~0.006).
+_GRASP_OPENING = {"Panda": 0.05, "Sawyer": 0.012}
+# Nominal gripper-down grip-site frame for Panda and Sawyer (columns: site x = finger closing axis, y, z).
+_R_DOWN = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])
+
+
+def _rot_z(phi: float) -> np.ndarray:
+    c, s = np.cos(phi), np.sin(phi)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def _nearest_yaw(phi: float, current: float, period: float) -> float:
+    """The angle ``phi + k * period`` closest to ``current`` (rad)."""
+    return phi + period * np.round((current - phi) / period)
+
+
+class _ArmModel:
+    """Kinematic model of one robot arm (7 revolute joints) with its grip site.
+
+    Built once from a robosuite env of the same task and robot (the robot base placement depends on the task).
+    """
+
+    def __init__(self, task: str, robot: str):
+        import mujoco
+
+        from maa_manip.robosuite_env import RobosuiteEnv
+
+        env = RobosuiteEnv(task, robot, init_seed=0, init_mode="fixed", max_steps=2)
+        sim, rob = env._env.sim, env._env.robots[0]
+        self.model = copy.deepcopy(sim.model._model)
+        self.data = mujoco.MjData(self.model)
+        jids = [mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_JOINT, n) for n in rob.robot_joints]
+        self.qadr = np.array([self.model.jnt_qposadr[j] for j in jids])
+        self.dadr = np.array([self.model.jnt_dofadr[j] for j in jids])
+        site = rob.gripper["right"].important_sites["grip_site"]
+        self.site = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_SITE, site)
+        ctrl = rob.part_controllers["right"]
+        self.scale = np.asarray(ctrl.output_max, np.float64) * np.ones(7)  # rad per unit action
+        self.q_nom = np.asarray(rob.init_qpos, np.float64)
+        self.table_z = float(getattr(env._env, "table_offset", np.zeros(3))[2])
+        # Sawyer's first joint rests in contact with its base geom (robot0_link0_collision / robot0_base_col) and
+        # barely moves under the JOINT_POSITION controller, so its expert does not use it.
+        self.mobile = np.ones(7, bool)
+        if robot == "Sawyer":
+            self.mobile[0] = False
+        self._mj = mujoco
+        del env
+
+    def pose_jac(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Joint angles [7] (rad) -> grip-site position [3] (m), rotation [3, 3], Jacobian [6, 7]."""
+        mj, m, d = self._mj, self.model, self.data
+        d.qpos[self.qadr] = q
+        mj.mj_kinematics(m, d)
+        mj.mj_comPos(m, d)
+        jp, jr = np.zeros((3, m.nv)), np.zeros((3, m.nv))
+        mj.mj_jacSite(m, d, jp, jr, self.site)
+        jac = np.vstack([jp[:, self.dadr], jr[:, self.dadr]])
+        return d.site_xpos[self.site].copy(), d.site_xmat[self.site].reshape(3, 3).copy(), jac
+
+
+class RobosuiteExpert:
+    """Scripted expert for one robosuite task and robot: ``get_action(state[41]) -> action[8]``.
+
+    Args:
+        task: ``Lift`` or ``Door``; robot: ``Panda`` or ``Sawyer``.
+        gain: fraction of the Cartesian error commanded per step (before the controller's lag).
+    """
+
+    max_step = 0.04  # m of commanded end-effector displacement per step
+    max_rot = 0.3  # rad of commanded orientation correction per step
+
+    def __init__(self, task: str, robot: str, gain: float = 3.0):
+        self.task, self.robot, self.gain = task, robot, float(gain)
+        self.arm = _ArmModel(task, robot)
+
+    # ------------------------------------------------------------------ control
+    def _joint_action(self, q: np.ndarray, dpos: np.ndarray, r_des: np.ndarray) -> np.ndarray:
+        """Desired site displacement [3] (m) and rotation [3, 3] -> normalized joint action [7] in [-1, 1]."""
+        pos, rot, jac = self.arm.pose_jac(q)
+        n = np.linalg.norm(dpos)
+        if n > self.max_step:
+            dpos = dpos * (self.max_step / n)
+        drot = 0.5 * sum(np.cross(rot[:, i], r_des[:, i]) for i in range(3))
+        n = np.linalg.norm(drot)
+        if n > self.max_rot:
+            drot = drot * (self.max_rot / n)
+        err = np.concatenate([dpos, drot])
+        jac = jac * self.arm.mobile
+        pinv = jac.T @ np.linalg.inv(jac @ jac.T + 1e-3 * np.eye(6))  # damped least squares
+        dq = pinv @ err
+        dq += 0.1 * ((np.eye(7) - pinv @ jac) @ (self.arm.q_nom - q)) * self.arm.mobile
+        a = self.gain * dq / self.arm.scale
+        m = np.max(np.abs(a))
+        return a / m if m > 1.0 else a
+
+    @staticmethod
+    def _site_yaw(rot: np.ndarray) -> float:
+        """Yaw (rad) of the finger-closing axis (grip-site x) projected on the horizontal plane."""
+        return float(np.arctan2(rot[1, 0], rot[0, 0]))
+
+    # ------------------------------------------------------------------ API
+    def get_action(self, state: np.ndarray) -> np.ndarray:
+        """41-d state (see :mod:`maa_manip.robosuite_env`) -> 8-d action (7 joint deltas, gripper) in [-1, 1]."""
+        s = np.asarray(state, np.float64)
+        if s.shape != (OBS_DIM,):
+            raise EnvError(f"{self.task} expert: expected a state of shape [{OBS_DIM}], got {list(s.shape)}")
+        if not np.all(np.isfinite(s)):
+            raise EnvError(f"{self.task} expert: state has non-finite values")
+        q = np.arctan2(s[7:14], s[0:7])
+        eef, opening = s[21:24], float(s[28] - s[29])
+        _, rot, _ = self.arm.pose_jac(q)
+        if self.task == "Lift":
+            target, r_des, grip = self._lift(s, eef, opening, rot)
+        else:
+            target, r_des, grip = self._door(s, eef, opening, rot)
+        out = np.zeros(ACT_DIM)
+        out[:7] = self._joint_action(q, target - eef, r_des)
+        out[7] = grip
+        return np.clip(out, -1.0, 1.0).astype(np.float32)
+
+    # ------------------------------------------------------------------ tasks
+    def _lift(self, s: np.ndarray, eef: np.ndarray, opening: float, rot: np.ndarray):
+        """Lift phases -> (target site position [3] (m), site rotation [3, 3], gripper command)."""
+        cube, quat = s[30:33], s[33:37]  # quat is (x, y, z, w)
+        x, y, z, w = quat
+        cube_yaw = np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+        cur_yaw = self._site_yaw(rot)
+        yaw = _nearest_yaw(cube_yaw, cur_yaw, np.pi / 2)
+        r_des = _rot_z(yaw - np.pi / 2) @ _R_DOWN
+        rel = cube - eef
+        dxy, dz = np.linalg.norm(rel[:2]), rel[2]
+        if dxy < 0.02 and abs(dz) < 0.02:  # at the cube: close, then lift once the fingers hold it
+            if opening < self._grasp_opening():
+                return eef + np.array([0.0, 0.0, 0.05]), r_des, 1.0
+            return cube, r_des, 1.0
+        if dxy < 0.012 and abs(yaw - cur_yaw) < 0.15:  # above the cube, aligned: descend with the gripper open
+            return cube, r_des, -1.0
+        return cube + np.array([0.0, 0.0, 0.08 if dxy > 0.04 else 0.04]), r_des, -1.0
+
+    def _grasp_opening(self) -> float:
+        return _GRASP_OPENING[self.robot]
+
+    def _door(self, s: np.ndarray, eef: np.ndarray, opening: float, rot: np.ndarray):
+        """Door phases -> (target site position [3] (m), site rotation [3, 3], gripper command).
+
+        The fingers straddle the lever (closing along the door normal, so the lever can turn in the grasp). The
+        hand is wider than the 8 cm gap between lever and panel, so the grip site is offset ``_DOOR_OFFSET`` m
+        away from the door and the gripper is tilted ``_DOOR_TILT`` rad with its fingers pointing towards the door.
+        """
+        handle, door, hinge, hq = s[30:33], s[36:39], float(s[39]), float(s[40])
+        hx = _LATCH[0] + _HANDLE_R * np.cos(hq)
+        v = handle[:2] - door[:2]
+        psi = np.arctan2(v[1], v[0]) - np.arctan2(_HANDLE_Y, hx)  # door body yaw, hinge included
+        rz = _rot_z(psi)
+        normal = rz[:, 1]  # horizontal, from the lever towards the door panel
+        approach = -np.cos(_DOOR_TILT) * _EZ + np.sin(_DOOR_TILT) * normal
+        close_ax = np.cos(_DOOR_TILT) * normal + np.sin(_DOOR_TILT) * _EZ
+        if close_ax @ rot[:, 0] < 0:
+            close_ax = -close_ax
+        r_des = np.column_stack([close_ax, np.cross(approach, close_ax), approach])
+        aligned = np.linalg.norm(rot - r_des) < 0.15
+        grasp = handle - _DOOR_OFFSET * normal
+        rel = grasp - eef
+        near = np.linalg.norm(rel) < 0.02
+        held = np.linalg.norm(rel) < 0.04 and opening < _GRASP_OPENING[self.robot]
+        if held or hinge > 0.05:
+            if hq < _UNLATCH and hinge < 0.05:  # press the lever down along its arc
+                r = handle - (door + rz @ _LATCH)
+                tan = np.cross(normal, r)
+                tan = tan if tan[2] < 0 else -tan
+                return grasp + 0.04 * tan / (np.linalg.norm(tan) + 1e-9), r_des, 1.0
+            r = handle - (door + rz @ np.array([_HINGE_X, 0.0, 0.0]))
+            pull = np.array([-r[1], r[0], 0.0])  # tangent of the door's arc (positive hinge angle)
+            return grasp + 0.04 * pull / (np.linalg.norm(pull) + 1e-9) - 0.01 * _EZ, r_des, 1.0
+        if near:
+            return grasp, r_des, 1.0
+        if np.linalg.norm(rel[:2]) < 0.012 and aligned:
+            return grasp, r_des, -1.0
+        return grasp + 0.08 * _EZ, r_des, -1.0
+
+
+def robosuite_expert(task: str, robot: str) -> RobosuiteExpert:
+    """Scripted expert for ``task`` on ``robot`` (object with ``get_action(state[41]) -> action[8]``)."""
+    if task not in EXPERT_TASKS:
+        raise EnvError(f"no scripted robosuite expert for task {task!r}; expected one of {EXPERT_TASKS}")
+    if robot not in ROBOTS:
+        raise EnvError(f"unknown robot {robot!r}; expected one of {ROBOTS}")
+    return RobosuiteExpert(task, robot)

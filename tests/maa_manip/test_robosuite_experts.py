@@ -1,0 +1,63 @@
+"""Scripted robosuite experts: action layout, error messages, and real task success on Panda."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("robosuite")
+
+from maa_manip.envs import EnvError  # noqa: E402
+from maa_manip.robosuite_env import ACT_DIM, OBS_DIM, RobosuiteEnv  # noqa: E402
+from maa_manip.robosuite_experts import robosuite_expert  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def lift_expert():
+    return robosuite_expert("Lift", "Panda")
+
+
+def _episode(expert, env: RobosuiteEnv) -> tuple[bool, int]:
+    """Run the expert until the first success or the end of the episode -> (success, steps)."""
+    s = env.reset()
+    for t in range(env.max_steps):
+        s, _, done, success = env.step(expert.get_action(s))
+        if success or done:
+            return success, t + 1
+    return False, env.max_steps
+
+
+def test_action_shape_range_and_pure(lift_expert):
+    env = RobosuiteEnv("Lift", "Panda", init_seed=3, init_mode="fixed", max_steps=5)
+    s = env.reset()
+    a = lift_expert.get_action(s)
+    assert a.shape == (ACT_DIM,) and a.dtype == np.float32
+    assert np.all(np.abs(a) <= 1.0) and np.abs(a[:7]).max() > 0.0
+    assert a[7] == -1.0  # far from the cube: gripper open
+    np.testing.assert_array_equal(a, lift_expert.get_action(s.copy()))  # a pure function of the state
+
+
+def test_errors(lift_expert):
+    with pytest.raises(EnvError, match="no scripted robosuite expert for task 'NutAssemblySingle'"):
+        robosuite_expert("NutAssemblySingle", "Panda")
+    with pytest.raises(EnvError, match="unknown robot 'UR5e'"):
+        robosuite_expert("Lift", "UR5e")
+    with pytest.raises(EnvError, match=rf"expected a state of shape \[{OBS_DIM}\], got \[39\]"):
+        lift_expert.get_action(np.zeros(39))
+    bad = np.zeros(OBS_DIM)
+    bad[5] = np.nan
+    with pytest.raises(EnvError, match="non-finite"):
+        lift_expert.get_action(bad)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_lift_panda_succeeds(lift_expert, seed):
+    env = RobosuiteEnv("Lift", "Panda", init_seed=seed, init_mode="fixed", max_steps=250)
+    success, steps = _episode(lift_expert, env)
+    assert success, f"Lift seed {seed}: no success in {steps} steps"
+
+
+def test_door_panda_succeeds():
+    expert = robosuite_expert("Door", "Panda")
+    env = RobosuiteEnv("Door", "Panda", init_seed=0, init_mode="fixed", max_steps=500)
+    success, steps = _episode(expert, env)
+    assert success, f"Door: no success in {steps} steps"
