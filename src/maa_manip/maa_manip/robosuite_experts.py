@@ -12,8 +12,11 @@ The phases of each task are decided from the state only (positions and gripper o
 scripted policies:
 
 * Lift: above the cube (gripper open, yaw aligned with a cube face) -> descend -> close -> lift.
-* Door (latched): above the handle tip (fingers closing along the door normal) -> descend -> close -> press the
-  lever down along its arc until the latch clears -> pull the handle along the door's arc.
+* Door (latched): above the handle tip (fingers closing along the door normal, tilted towards the door) ->
+  descend -> close -> press the lever down along its arc until the latch clears -> pull along the door's arc.
+
+Measured (500-step episodes, ``init_mode="random"``, seeds 0-9): Lift Panda and Sawyer, Door Panda succeed;
+Door on Sawyer does not (the lever stops near 1.0 rad, short of unlatching).
 """
 from __future__ import annotations
 
@@ -73,9 +76,8 @@ class _ArmModel:
         ctrl = rob.part_controllers["right"]
         self.scale = np.asarray(ctrl.output_max, np.float64) * np.ones(7)  # rad per unit action
         self.q_nom = np.asarray(rob.init_qpos, np.float64)
-        self.table_z = float(getattr(env._env, "table_offset", np.zeros(3))[2])
-        # Sawyer's first joint rests in contact with its base geom (robot0_link0_collision / robot0_base_col) and
-        # barely moves under the JOINT_POSITION controller, so its expert does not use it.
+        # Sawyer's first joint rests in contact with its base geom (robot0_link0_collision / robot0_base_col): the
+        # contact's friction cancels the controller torque (~15 N m at action 1), so its expert does not use it.
         self.mobile = np.ones(7, bool)
         if robot == "Sawyer":
             self.mobile[0] = False
