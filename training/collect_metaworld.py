@@ -5,6 +5,9 @@
     python training/collect_metaworld.py --config config/metaworld_dagger.yaml --workers 4 # Ray / process pool
     python training/collect_metaworld.py --config config/metaworld_tiny.yaml --collector sac --root /tmp/zoo
     python training/collect_metaworld.py --config config/metaworld_tiny.yaml --set seeds=[0] --set dagger.iterations=2
+    python training/collect_metaworld.py --config config/robosuite_dagger.yaml --workers 2   # robosuite, Panda
+
+The DAgger collector serves both suites (``domain: metaworld | robosuite``, :mod:`maa_manip.domains`).
 
 Finished (task, seed) shards are skipped on restart; unfinished runs resume from ``<root>/partial/``.
 The final line printed is a JSON summary (jobs, checkpoints, seconds, checkpoints per hour).

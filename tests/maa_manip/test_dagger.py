@@ -1,4 +1,6 @@
-"""DAgger collector: learning signal, prompt extraction, resumable jobs."""
+"""DAgger collector: learning signal, prompt extraction, resumable jobs, the robosuite domain."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -74,3 +76,37 @@ def test_config_rejects_unknown_keys(tmp_path):
         load_collect_config(p)
     with pytest.raises(ConfigError, match="collector"):
         CollectConfig(collector="ppo")
+
+
+def test_robosuite_domain_collects_a_robosuite_zoo(tmp_path):
+    pytest.importorskip("robosuite")
+    from maa_manip.robosuite_env import robosuite_sac_layout
+
+    root = Path(__file__).resolve().parents[2]
+    overrides = ["seeds=[0]", "episode_steps=30", "store_episodes=1", "tasks=[Lift]", "dagger.iterations=2",
+                 "dagger.random_inits=0", "dagger.grad_steps=5"]
+    cfg = load_collect_config(root / "config/robosuite_dagger.yaml", overrides)
+    assert cfg.domain == "robosuite" and cfg.robot == "Panda"
+    writer = open_writer(cfg, tmp_path)
+    run_serial(cfg, writer, pending_jobs(cfg, writer))
+    zoo = Zoo.open(tmp_path)
+    assert zoo.domain == "robosuite" and zoo.layout == robosuite_sac_layout() and zoo.tasks == ["Lift"]
+    assert zoo.num_checkpoints == 2 and [m["iteration"] for m in zoo.metadata] == [0, 1]
+    traj = zoo.trajectories()
+    assert traj["traj_obs"].shape == (2, 1, 30, 41) and traj["traj_act"].shape == (2, 1, 30, 8)
+    h, v = zoo.prompts()
+    assert h.shape == (2, 60 * 49) and v.shape == (2, 3 * 41)
+
+
+def test_robosuite_domain_config_errors():
+    with pytest.raises(ConfigError, match="DAgger collector only"):
+        CollectConfig(domain="robosuite", collector="sac")
+    with pytest.raises(ConfigError, match="domain must be"):
+        CollectConfig(domain="isaac")
+    with pytest.raises(ConfigError, match="robot must be"):
+        CollectConfig(domain="robosuite", robot="UR5e")
+    from maa_manip.envs import EnvError
+    from maa_manip.jobs import all_jobs
+
+    with pytest.raises(EnvError, match="unknown robosuite task 'lift'"):
+        all_jobs(CollectConfig(domain="robosuite", tasks=["lift"]))

@@ -85,9 +85,11 @@ class SacConfig:
 
 @dataclass
 class CollectConfig:
-    """Top-level MetaWorld collection config (``config/metaworld_*.yaml``)."""
+    """Top-level collection config (``config/metaworld_*.yaml``, ``config/robosuite_dagger.yaml``)."""
 
     collector: str = "dagger"
+    domain: str = "metaworld"  # metaworld | robosuite (DAgger only; robosuite SAC: training/collect_robosuite.py)
+    robot: str = "Panda"  # robosuite: the arm the zoo is collected on
     root: str = "data/metaworld_zoo"
     tasks: list[str] = field(default_factory=lambda: ["reach"])
     seeds: list[int] = field(default_factory=lambda: [0])
@@ -102,6 +104,11 @@ class CollectConfig:
 
     def __post_init__(self) -> None:
         _need(self.collector in ("dagger", "sac"), f"collector must be 'dagger' or 'sac', got {self.collector!r}")
+        _need(self.domain in ("metaworld", "robosuite"),
+              f"domain must be 'metaworld' or 'robosuite', got {self.domain!r}")
+        _need(self.domain == "metaworld" or self.collector == "dagger",
+              "domain robosuite collects with the DAgger collector only (SAC: training/collect_robosuite.py)")
+        _need(self.robot in ("Panda", "Sawyer"), f"robot must be 'Panda' or 'Sawyer', got {self.robot!r}")
         _need(bool(self.tasks), "tasks must be a non-empty list")
         _need(bool(self.seeds), "seeds must be a non-empty list")
         _need(self.episode_steps >= 1, f"episode_steps must be >= 1, got {self.episode_steps}")

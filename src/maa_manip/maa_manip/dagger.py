@@ -1,4 +1,5 @@
-"""DAgger collector: distill MetaWorld's scripted experts into SAC-layout Gaussian actors.
+"""DAgger collector: distill scripted experts (MetaWorld's, :mod:`maa_manip.robosuite_experts`) into SAC-layout
+Gaussian actors (the suite comes from ``cfg.domain``, :mod:`maa_manip.domains`).
 
 One run = (task, seed). It yields ``dagger.iterations`` checkpoints of increasing quality (the first is the
 untrained actor), each with its success rate, its prompt ``(h, v)`` from its own rollout in the seed's fixed
@@ -16,11 +17,11 @@ import numpy as np
 import torch
 
 from maa_core.atomic_io import atomic_torch_save, from_torch_plain, to_torch_plain, torch_load_safe
-from maa_core.layout import metaworld_sac_layout
 from maa_core.prompt import success_prompt
 from maa_manip.actor import act_deterministic, new_actor, split_raw
 from maa_manip.config import CollectConfig
-from maa_manip.envs import VecMetaWorld, expert_policy, rollout
+from maa_manip.domains import collect_domain
+from maa_manip.envs import rollout
 
 COLLECTOR = "dagger_expert"
 PARTIAL_FORMAT = 2  # 1 (unversioned) held numpy objects and needed unpickling
@@ -30,7 +31,7 @@ _RESTART = "delete the file to start the run over"
 @dataclass
 class RunResult:
     """Checkpoints of one run. ``params [N, P]``, ``h [N, Dh]``, ``v [N, Dv]``, ``meta`` columns,
-    ``traj`` = ``{traj_obs [N, E, T, 39], traj_act [N, E, T, 4], traj_success [N, E, T]}`` or None."""
+    ``traj`` = ``{traj_obs [N, E, T, o], traj_act [N, E, T, a], traj_success [N, E, T]}`` or None."""
 
     params: np.ndarray
     h: np.ndarray
@@ -66,7 +67,7 @@ def noise_level(seed: int, cfg: CollectConfig) -> float:
 
 
 def _label(expert, obs: np.ndarray, noise: float, rng: np.random.Generator) -> np.ndarray:
-    """Expert actions for ``obs [B, 39]`` (+ Gaussian noise), clipped to the tanh range."""
+    """Expert actions for ``obs [B, o]`` (+ Gaussian noise), clipped to the tanh range."""
     act = np.stack([expert.get_action(o.astype(np.float64)) for o in obs]).astype(np.float32)
     if noise > 0:
         act = act + rng.normal(0.0, noise, act.shape).astype(np.float32)
@@ -138,7 +139,8 @@ def run_dagger(task: str, seed: int, cfg: CollectConfig, root: Path | None = Non
     """
     d = cfg.dagger
     t0 = time.time()
-    layout = metaworld_sac_layout()
+    domain = collect_domain(cfg.domain, cfg.robot)
+    layout = domain.layout
     torch.set_num_threads(max(1, cfg.torch_threads))
     net = new_actor(layout, seed)
     opt = torch.optim.Adam(net.parameters(), lr=d.lr)
@@ -148,10 +150,10 @@ def run_dagger(task: str, seed: int, cfg: CollectConfig, root: Path | None = Non
     ppath = _partial_path(Path(root), task, run) if root is not None else None
     st = (_load_partial(ppath, net, opt, rng, gen) if ppath else None) or _State()
     noise = noise_level(seed, cfg)
-    expert = expert_policy(task)
+    expert = domain.make_expert(task)
     fixed, rand = run_seeds(seed, cfg)
-    train_env = VecMetaWorld(task, fixed, "fixed", cfg.episode_steps)
-    rand_env = VecMetaWorld(task, rand, "random", cfg.episode_steps) if rand else None
+    train_env = domain.make_vec(task, fixed, "fixed", cfg.episode_steps)
+    rand_env = domain.make_vec(task, rand, "random", cfg.episode_steps) if rand else None
     if st.iteration == 0 and not st.data_obs:
         for _ in range(d.expert_episodes):
             ro = rollout(train_env, lambda o: _label(expert, o, noise, rng))

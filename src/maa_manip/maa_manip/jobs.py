@@ -6,10 +6,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from maa_core.layout import metaworld_sac_layout
 from maa_generator.data.zoo import ZooWriter, prompt_spec
 from maa_manip.config import CollectConfig, run_name_for, to_dict
-from maa_manip.envs import ACT_DIM, OBS_DIM, task_short
+from maa_manip.domains import collect_domain
 
 log = logging.getLogger("maa_manip.jobs")
 
@@ -25,14 +24,17 @@ class Job:
 
 
 def open_writer(cfg: CollectConfig, root: str | Path | None = None) -> ZooWriter:
-    """The MetaWorld zoo writer at ``root`` (default ``cfg.root``) with the SAC layout and success prompts."""
-    prompt = prompt_spec("success", OBS_DIM, ACT_DIM, cfg.prompt_n, cfg.prompt_m)
-    return ZooWriter(root or cfg.root, "metaworld", metaworld_sac_layout(), prompt, config=to_dict(cfg))
+    """The zoo writer at ``root`` (default ``cfg.root``) for the config's domain, with its SAC layout and success
+    prompts."""
+    dom = collect_domain(cfg.domain, cfg.robot)
+    prompt = prompt_spec("success", dom.obs_dim, dom.act_dim, cfg.prompt_n, cfg.prompt_m)
+    return ZooWriter(root or cfg.root, dom.name, dom.layout, prompt, config=to_dict(cfg))
 
 
 def all_jobs(cfg: CollectConfig) -> list[Job]:
     """Every (task, seed) pair of the config, task-major."""
-    return [Job(task_short(t), int(s)) for t in cfg.tasks for s in cfg.seeds]
+    canonical = collect_domain(cfg.domain, cfg.robot).canonical_task
+    return [Job(canonical(t), int(s)) for t in cfg.tasks for s in cfg.seeds]
 
 
 def pending_jobs(cfg: CollectConfig, writer: ZooWriter, jobs: Iterable[Job] | None = None) -> list[Job]:

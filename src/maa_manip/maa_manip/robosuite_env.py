@@ -100,3 +100,30 @@ class RobosuiteEnv:
         obs, rew, _, _ = self._env.step(np.clip(a, -1, 1))
         self.t += 1
         return state_vector(obs, self.task), float(rew), self.t >= self.max_steps, bool(self._env._check_success())
+
+
+class VecRobosuite:
+    """``E`` robosuite envs of one task and robot stepped together, with :class:`maa_manip.envs.VecMetaWorld`'s
+    interface (``reset() -> obs [E, 41]``, ``step(actions [E, 8]) -> obs, reward [E], done [E], success [E]``)."""
+
+    def __init__(self, task: str, robot: str, init_seeds, init_mode: str = "fixed", max_steps: int = 500):
+        seeds = [int(s) for s in init_seeds]
+        if not seeds:
+            raise EnvError("VecRobosuite needs at least one init seed")
+        self.envs = [RobosuiteEnv(task, robot, s, init_mode, max_steps) for s in seeds]
+        self.max_steps = int(max_steps)
+
+    @property
+    def num_envs(self) -> int:
+        return len(self.envs)
+
+    def reset(self) -> np.ndarray:
+        return np.stack([e.reset() for e in self.envs])
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        actions = np.asarray(actions)
+        if actions.shape != (self.num_envs, ACT_DIM):
+            raise EnvError(f"expected actions [{self.num_envs}, {ACT_DIM}], got {list(actions.shape)}")
+        obs, rew, done, succ = zip(*(e.step(a) for e, a in zip(self.envs, actions)))
+        return np.stack(obs), np.asarray(rew, np.float32), np.asarray(done), np.asarray(succ)
+
