@@ -130,3 +130,31 @@ def test_cli_errors_are_clear(tmp_path, bad):
     res = _run([*TRAIN, "--out", str(tmp_path / "r"), *bad], 60)
     assert res.returncode == 2
     assert "unknown key" in res.stderr or "no policy zoo" in res.stderr
+
+
+def test_generator_stage_fine_tunes_another_runs_diffusion(tmp_path):
+    """train.generator.init_from: a run on another zoo (other obs size, same latent shape) starts from run A's
+    diffusion weights; a diffusion of another shape is refused with a clear error."""
+    from maa_generator.data.checkpoint import load_checkpoint
+
+    base = tmp_path / "a"
+    assert _run([*TRAIN, "--synthetic", "--out", str(base), *SMALL], 120).returncode == 0
+    other_zoo = ["--set", "data.synthetic_layout={obs_dim: 10, action_dim: 3, hidden: [32, 32]}"]
+    tuned = tmp_path / "b"
+    proc = _run([*TRAIN, "--synthetic", "--out", str(tuned), *SMALL, *other_zoo, "--set",
+                 f"train.generator.init_from={base}", "--set", "train.generator.steps=1", "--set",
+                 "train.generator.lr=1e-12", "--set", "train.generator.warmup_steps=0"], 120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"initialized from {base}" in proc.stdout
+
+    def unet(run):
+        state = load_checkpoint(run / "stages" / "generator" / "last" / "model").state["module"]
+        # the network (not its EMA copy, which took one update, nor the top-level normalizers, refit on B's data)
+        return {k: v for k, v in state.items() if "." in k and not k.startswith("ema.")}
+
+    a, b = unet(base), unet(tuned)
+    assert a.keys() == b.keys() and len(a) > 10
+    assert max(float((a[k].float() - b[k].float()).abs().max()) for k in a) < 1e-6  # A's weights, not a fresh init
+    bad = _run([*TRAIN, "--synthetic", "--out", str(tmp_path / "c"), *SMALL, "--set", "autoencoder.latent_channels=8",
+                "--set", f"train.generator.init_from={base}"], 120)
+    assert bad.returncode != 0 and "does not fit this one" in bad.stderr

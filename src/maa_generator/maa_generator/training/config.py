@@ -49,13 +49,19 @@ class DataConfig:
 
 @dataclass
 class StageConfig:
-    """One stage's optimization: ``steps`` AdamW steps at ``lr`` (linear warm-up, cosine decay to 10%)."""
+    """One stage's optimization: ``steps`` AdamW steps at ``lr`` (linear warm-up, cosine decay to 10%).
+
+    ``init_from`` (generator stage only): a training run directory whose trained diffusion model initializes this
+    one (fine-tuning, e.g. a MetaWorld-trained diffusion on a robosuite zoo); the latent and condition shapes must
+    match, the normalizers are refit on this run's data.
+    """
 
     steps: int = 1000
     lr: float = 1e-3
     weight_decay: float = 0.0
     warmup_steps: int = 0
     batch_size: int | None = None
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.lr <= 0 or self.warmup_steps < 0:
@@ -81,6 +87,10 @@ class TrainConfig:
     generator: StageConfig = field(default_factory=lambda: StageConfig(lr=2e-4))
 
     def __post_init__(self) -> None:
+        for name in ("autoencoder", "embedding"):
+            if getattr(self, name).init_from is not None:
+                raise ConfigError(f"train.{name}.init_from is not supported; only train.generator.init_from "
+                                  "(fine-tune a trained diffusion model) is")
         if self.batch_size < 2 or self.num_workers < 0 or self.checkpoint_every < 1 or self.val_every < 1:
             raise ConfigError(f"train: need batch_size >= 2, num_workers >= 0, checkpoint_every/val_every >= 1; "
                               f"got batch_size={self.batch_size}, num_workers={self.num_workers}, "

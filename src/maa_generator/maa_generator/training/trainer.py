@@ -34,7 +34,7 @@ import yaml
 from maa_core.atomic_io import atomic_write_text, durable_rename_dir
 from maa_core.config import ConfigError, to_dict
 from maa_core.layout import PolicyLayout
-from maa_generator.data.checkpoint import load_checkpoint, save_checkpoint
+from maa_generator.data.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from maa_generator.data.novelty import NoveltyReference
 from maa_generator.data.synthetic_zoo import make_synthetic_zoo
 from maa_generator.data.zoo import Zoo
@@ -391,6 +391,17 @@ def run_training(cfg: RunConfig, out: str | Path, stage: str = "all", resume: bo
     return summary
 
 
+def _init_diffusion(diff: torch.nn.Module, run_dir: Path, info: DistInfo) -> None:
+    """Initialize the diffusion model from another run's trained one (its normalizers are refit afterwards)."""
+    try:
+        where = load_stage_weights(run_dir, "generator", diff)
+    except CheckpointError as exc:  # shape mismatch: another latent or condition shape
+        raise ConfigError(f"train.generator.init_from={run_dir}: its diffusion model does not fit this one "
+                          f"(latent and condition shapes must match): {exc}") from exc
+    if info.is_main:
+        print(f"[generator] initialized from {where}", flush=True)
+
+
 def _train_generator(gen: Generator, zoo: Zoo, out: Path, cfg: RunConfig, resolved: dict, info: DistInfo,
                      resume: bool, writer, train_rows: np.ndarray, val_rows: np.ndarray) -> dict:
     """Encode the zoo with the trained AE, embed its prompts, then train the latent diffusion."""
@@ -407,6 +418,8 @@ def _train_generator(gen: Generator, zoo: Zoo, out: Path, cfg: RunConfig, resolv
     def rows_tensor(view, rows):
         return torch.from_numpy(np.ascontiguousarray(view[rows])).to(dev)
 
+    if tcfg.generator.init_from and _existing(out / "stages" / "generator" / "last") is None:
+        _init_diffusion(diff, Path(tcfg.generator.init_from), info)
     latents = _encode_all(lambda r: ae.encode(rows_tensor(params, r)), n, size)
     cond = _encode_all(lambda r: emb.embed(rows_tensor(h_all, r), rows_tensor(v_all, r)), n, size)
     if info.is_main:
