@@ -1,0 +1,174 @@
+"""The robosuite evaluation protocol (``training/evaluate_robosuite.py``): train on Panda, evaluate on Sawyer.
+
+The MetaWorld protocol (:mod:`maa_manip.eval_protocol`, :mod:`maa_manip.evaluation`) with robosuite's pieces: prompts
+are episode 0 of zoo checkpoints of the task (optionally from a separate prompt zoo, e.g. Sawyer runs), each
+method's policy per prompt runs ``episodes`` fixed initial configurations on ``eval_robot`` (configuration ``e`` is
+robosuite placement seed ``seed * 10007 + e``, the same for every policy and method), deterministic action
+``tanh(mean)``, success = ``env._check_success()`` at any step. Metrics: :func:`maa_manip.evaluation.task_metrics`.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from maa_core.config import ConfigError, load_config
+from maa_core.layout import PolicyLayout
+from maa_core.prompt import Trajectory, success_prompt
+from maa_manip.actor import act_batched
+from maa_manip.eval_protocol import select_prompts
+from maa_manip.evaluation import noisy_trajectory
+from maa_manip.robosuite_env import ACT_DIM, OBS_DIM, ROBOTS, TASKS, VecRobosuite, robosuite_sac_layout
+
+BASELINES = ("retrieval", "retrieval_noise", "random", "bc")
+CONTROL_DT = 1.0 / 20  # RobosuiteEnv's control period (20 Hz)
+
+
+class RobosuiteEvalError(ValueError):
+    """A zoo or generator that does not fit the robosuite evaluation (missing, wrong layout, missing task)."""
+
+
+def _need(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ConfigError(msg)
+
+
+@dataclass
+class RobosuiteEvalConfig:
+    """Robosuite evaluation protocol (``config/robosuite_eval.yaml``; the keys are explained there)."""
+
+    generator: str = ""
+    zoo: str = "data/robosuite_zoo"
+    prompt_zoo: str = ""
+    out: str = "results/robosuite/eval"
+    tasks: list[str] = field(default_factory=lambda: ["Lift", "Door"])
+    eval_robot: str = "Sawyer"
+    num_prompts: int = 50
+    episodes: int = 5
+    episode_steps: int = 500
+    prompt_noise: float = 0.0
+    prompt_min_success: float = 0.0
+    prompt_max_iteration: int | None = None
+    prompt_needs_success: bool = False
+    seed: int = 0
+    baselines: list[str] = field(default_factory=lambda: list(BASELINES))
+    retrieval_noise_std: float = 0.01
+    bc_steps: int = 500
+    guidance_scale: float | None = None
+    save_policies: bool = False
+
+    def __post_init__(self) -> None:
+        _need(bool(self.zoo), "zoo must name the training zoo directory (e.g. data/robosuite_zoo)")
+        _need(bool(self.out), "out must name the output directory")
+        _need(bool(self.tasks), "tasks must be a non-empty list, e.g. [Lift, Door]")
+        _need(set(self.tasks) <= set(TASKS), f"unknown robosuite task(s) {sorted(set(self.tasks) - set(TASKS))}; "
+                                             f"expected a subset of {list(TASKS)}")
+        _need(len(set(self.tasks)) == len(self.tasks), f"tasks lists a task twice: {self.tasks}")
+        _need(self.eval_robot in ROBOTS, f"eval_robot must be one of {list(ROBOTS)}, got {self.eval_robot!r}")
+        _need(self.num_prompts >= 1, f"num_prompts must be >= 1, got {self.num_prompts}")
+        _need(self.episodes >= 1, f"episodes must be >= 1, got {self.episodes}")
+        _need(self.episode_steps >= 1, f"episode_steps must be >= 1, got {self.episode_steps}")
+        _need(self.prompt_noise >= 0, f"prompt_noise must be >= 0, got {self.prompt_noise}")
+        _need(0 <= self.prompt_min_success <= 1, f"prompt_min_success must be in [0, 1], got {self.prompt_min_success}")
+        _need(self.prompt_max_iteration is None or self.prompt_max_iteration >= 0,
+              f"prompt_max_iteration must be >= 0 (or null: any training stage), got {self.prompt_max_iteration}")
+        _need(self.seed >= 0, f"seed must be >= 0 (it seeds the configurations), got {self.seed}")
+        _need(set(self.baselines) <= set(BASELINES), f"unknown baselines {sorted(set(self.baselines) - set(BASELINES))}"
+                                                     f"; expected a subset of {list(BASELINES)}")
+        _need(self.retrieval_noise_std >= 0, f"retrieval_noise_std must be >= 0, got {self.retrieval_noise_std}")
+        _need(self.bc_steps >= 1, f"bc_steps must be >= 1, got {self.bc_steps}")
+        _need(self.guidance_scale is None or self.guidance_scale >= 0,
+              f"guidance_scale must be >= 0 (or null: the generator's default), got {self.guidance_scale}")
+
+
+def load_robosuite_eval_config(path: str | Path, overrides: Iterable[str] = ()) -> RobosuiteEvalConfig:
+    """The robosuite evaluation config (YAML composed on its ``base:`` files) with ``key=value`` overrides."""
+    return load_config(RobosuiteEvalConfig, path, overrides)
+
+
+def open_robosuite_zoo(path: str | Path, tasks: list[str], what: str = "zoo"):
+    """Open the zoo at ``path`` and check that it holds robosuite-layout policies of every task in ``tasks``.
+
+    Raises :class:`RobosuiteEvalError` naming ``what`` (the config key) for a missing zoo, another layout or domain,
+    or a missing task."""
+    from maa_generator.data.zoo import Zoo, ZooError
+
+    path = Path(path)
+    if not (path / "zoo.json").is_file():
+        raise RobosuiteEvalError(f"{what}: no zoo at {path} (collect one with: python training/collect_metaworld.py "
+                                 f"--config config/robosuite_dagger.yaml)")
+    try:
+        zoo = Zoo.open(path)
+    except ZooError as exc:
+        raise RobosuiteEvalError(f"{what}: {exc}") from None
+    want = robosuite_sac_layout()
+    if zoo.layout != want or zoo.domain != "robosuite":
+        raise RobosuiteEvalError(f"{what}: {path} holds domain {zoo.domain!r} policies of layout {zoo.layout.name} "
+                                 f"({zoo.layout.num_params} params), expected robosuite policies of layout "
+                                 f"{want.name} ({want.num_params} params)")
+    missing = [t for t in tasks if t not in zoo.tasks]
+    if missing:
+        raise RobosuiteEvalError(f"{what}: {path} has no checkpoints of task(s) {missing}; it has {zoo.tasks}")
+    return zoo
+
+
+def robosuite_task_prompts(zoo, task: str, cfg, rng: np.random.Generator, noise_rng: np.random.Generator,
+                           n: int, m: int) -> tuple[list[int], list[Trajectory], np.ndarray, np.ndarray]:
+    """The evaluation prompts of ``task`` (robosuite counterpart of :func:`maa_manip.eval_protocol.task_prompts`).
+
+    Draws ``cfg.num_prompts`` rows with :func:`select_prompts` (``cfg.prompt_*`` filters) from ``rng``, takes their
+    stored episode 0 with ``cfg.prompt_noise`` Gaussian action noise from ``noise_rng``, and builds success prompts
+    of ``n`` pairs / ``m`` states (the retrieval bank's sizes). Returns ``(rows [K], trajectories (T steps, 41 / 8),
+    h [K, n * 49], v [K, m * 41])``.
+    """
+    rows = select_prompts(zoo, task, cfg.num_prompts, rng, cfg.prompt_min_success, cfg.prompt_max_iteration,
+                          cfg.prompt_needs_success)
+    tr = zoo.trajectories(task)
+    obs, act, suc = (np.asarray(tr[k][rows]) for k in ("traj_obs", "traj_act", "traj_success"))
+    trajs = [noisy_trajectory(Trajectory(obs[i, 0], act[i, 0], suc[i, 0], CONTROL_DT, "robosuite", task),
+                              cfg.prompt_noise, noise_rng) for i in range(len(rows))]
+    hv = [success_prompt(t.obs, t.act, t.success, n, m) for t in trajs]
+    return rows, trajs, np.stack([x[0] for x in hv]), np.stack([x[1] for x in hv])
+
+
+def bc_pretrain_rows(metadata: list[dict], tasks: list[str], total: int = 400) -> tuple[list[int], float]:
+    """Rows for multi-task BC pretraining: :func:`maa_manip.eval_protocol.balanced_rows` of successful checkpoints
+    (success >= 0.5); when no checkpoint of ``tasks`` is that successful (tiny zoos), every checkpoint. Returns
+    ``(rows, min_success used)``."""
+    from maa_manip.eval_protocol import balanced_rows
+
+    rows = balanced_rows(metadata, tasks, total, 0.5)
+    return (rows, 0.5) if rows else (balanced_rows(metadata, tasks, total, 0.0), 0.0)
+
+
+def evaluate_policies_robosuite(task: str, robot: str, params: np.ndarray, episodes: int = 5, seed: int = 0,
+                                steps: int = 500, layout: PolicyLayout | None = None) -> np.ndarray:
+    """Evaluate ``K`` policies on ``robot`` in the same ``episodes`` fixed configurations.
+
+    One :class:`VecRobosuite` of ``episodes`` envs (init_mode ``fixed``, init seeds ``seed * 10007 + e``: every reset
+    restores configuration ``e``) serves all policies one after another; an env stops stepping once it succeeded.
+
+    Args:
+        params: ``[K, P]`` flat parameters of ``layout`` (default :func:`robosuite_sac_layout`).
+    Returns:
+        ``success [K, episodes]`` bool.
+    """
+    layout = layout or robosuite_sac_layout()
+    flat = torch.from_numpy(np.ascontiguousarray(layout.check_flat(params, batched=True)))
+    vec = VecRobosuite(task, robot, [seed * 10007 + e for e in range(episodes)], "fixed", steps)
+    success = np.zeros((flat.shape[0], episodes), dtype=bool)
+    for k in range(flat.shape[0]):
+        obs = vec.reset()
+        succ = success[k]
+        for _ in range(steps):
+            active = np.flatnonzero(~succ)
+            if active.size == 0:
+                break
+            act = act_batched(layout, flat[k:k + 1], obs.reshape(1, episodes, OBS_DIM)).reshape(episodes, ACT_DIM)
+            for i in active:
+                obs[i], _, _, s = vec.envs[i].step(act[i])
+                succ[i] |= s
+    return success

@@ -1,0 +1,177 @@
+#!/usr/bin/env python
+"""Evaluate generated robosuite policies and baselines: trained on Panda, evaluated on Sawyer (paper protocol).
+
+    python training/evaluate_robosuite.py --config config/robosuite_eval.yaml --generator runs/rs/generator
+    python training/evaluate_robosuite.py --config config/robosuite_eval.yaml --num-prompts 5 --episodes 2  # quick
+    python training/evaluate_robosuite.py --config config/robosuite_eval.yaml --set prompt_zoo=data/robosuite_sawyer
+    python training/evaluate_robosuite.py --config config/robosuite_eval_tiny.yaml --generator G   # CI scale
+
+For each task: ``num_prompts`` prompt trajectories (episode 0 of random checkpoints of the prompt zoo, optional
+Gaussian action noise), one policy per prompt and method, all evaluated on ``eval_robot`` in the same ``episodes``
+fixed configurations (:func:`maa_manip.robosuite_eval.evaluate_policies_robosuite`). Methods: ``maa`` (the
+generator, if given), ``source`` (the prompts' own checkpoints) and the configured baselines, whose bank is the
+training zoo (``zoo``). Writes ``results.json`` (split ``seen``, the layout of ``training/evaluate.py``'s, so
+``training/summarize_eval.py --zoo ZOO`` merges runs), ``results.md`` and, with ``save_policies``,
+``policies/<task>.npz``; the last printed line is a JSON summary.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from maa_core.config import add_config_arguments, override
+
+ROOT = Path(__file__).resolve().parents[1]
+log = logging.getLogger("evaluate_robosuite")
+
+
+def _abs(p: str) -> Path:
+    path = Path(p)
+    return path if path.is_absolute() else ROOT / path
+
+
+def _shorthand_overrides(args: argparse.Namespace) -> list[str]:
+    """The ``--set`` items that the shorthand flags (``--zoo``, ``--out``, ...) stand for."""
+    names = ("generator", "zoo", "prompt_zoo", "out", "eval_robot", "num_prompts", "episodes", "episode_steps",
+             "prompt_noise", "guidance_scale")
+    items = [override(name, getattr(args, name)) for name in names if getattr(args, name) is not None]
+    if args.tasks is not None:
+        items.append(override("tasks", [t.strip() for t in args.tasks.split(",") if t.strip()]))
+    if args.baselines is not None:
+        chosen = [] if args.baselines.strip() == "none" else [b.strip() for b in args.baselines.split(",")]
+        items.append(override("baselines", chosen))
+    return items
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_arguments(ap, ROOT / "config" / "robosuite_eval.yaml", help="evaluation protocol YAML")
+    ap.add_argument("--generator", help="generator checkpoint directory (omit: baselines only); = --set generator=DIR")
+    ap.add_argument("--zoo", help="training (Panda) zoo: generator data and baseline bank; = --set zoo=DIR")
+    ap.add_argument("--prompt-zoo", dest="prompt_zoo", help="zoo of prompt-source runs; = --set prompt_zoo=DIR")
+    ap.add_argument("--out", help="= --set out=DIR")
+    ap.add_argument("--tasks", help="comma-separated, e.g. Lift,Door; = --set tasks=[...]")
+    ap.add_argument("--eval-robot", dest="eval_robot", help="Panda or Sawyer; = --set eval_robot=NAME")
+    ap.add_argument("--num-prompts", type=int, help="= --set num_prompts=N")
+    ap.add_argument("--episodes", type=int, help="= --set episodes=N")
+    ap.add_argument("--episode-steps", type=int, help="= --set episode_steps=N")
+    ap.add_argument("--prompt-noise", type=float, help="= --set prompt_noise=STD")
+    ap.add_argument("--baselines", help="comma-separated subset of retrieval,retrieval_noise,random,bc, or 'none'")
+    ap.add_argument("--guidance", type=float, dest="guidance_scale",
+                    help="classifier-free guidance weight (default: the model's own); = --set guidance_scale=W")
+    ap.add_argument("--skip-source", action="store_true", help="do not evaluate the prompts' own checkpoints")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    import torch
+
+    from maa_generator.models.retrieval import generator_embed_fn
+    from maa_manip.baselines import RetrievalBaseline, finetune_bc, pretrain_bc
+    from maa_manip.config import ConfigError, to_dict
+    from maa_manip.eval_protocol import prompt_candidates, save_task_policies
+    from maa_manip.evaluation import markdown_tables, task_metrics
+    from maa_manip.robosuite_eval import (
+        RobosuiteEvalError,
+        bc_pretrain_rows,
+        evaluate_policies_robosuite,
+        load_robosuite_eval_config,
+        open_robosuite_zoo,
+        robosuite_task_prompts,
+    )
+
+    torch.set_num_threads(1)
+    try:
+        cfg = load_robosuite_eval_config(args.config, _shorthand_overrides(args) + args.overrides)
+        tasks = list(cfg.tasks)
+        zoo = open_robosuite_zoo(_abs(cfg.zoo), tasks, "zoo")
+        pzoo = open_robosuite_zoo(_abs(cfg.prompt_zoo), tasks, "prompt_zoo") if cfg.prompt_zoo else zoo
+    except (ConfigError, RobosuiteEvalError) as exc:
+        ap.error(str(exc))
+    layout = zoo.layout
+    train_zoo = zoo.filter(tasks=tasks)
+    bank_h, bank_v = (np.asarray(x) for x in train_zoo.prompts())
+    gen = None
+    if cfg.generator:
+        from maa_generator.models.generator import Generator
+
+        try:
+            gen = Generator.load(_abs(cfg.generator))
+        except (OSError, ValueError) as exc:
+            ap.error(f"generator: cannot load {_abs(cfg.generator)}: {exc}")
+        if gen.layout != layout:
+            ap.error(f"generator: {cfg.generator} generates layout {gen.layout.name} ({gen.layout.num_params} "
+                     f"params), the zoo holds {layout.name} ({layout.num_params} params)")
+        if (gen.embedding.h_dim, gen.embedding.v_dim) != (bank_h.shape[1], bank_v.shape[1]):
+            ap.error(f"generator: its embedding takes prompts h/v of {gen.embedding.h_dim}/{gen.embedding.v_dim} "
+                     f"values, the zoo stores {bank_h.shape[1]}/{bank_v.shape[1]} (prompt n/m differ)")
+    out = _abs(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    bank_params = train_zoo.params()
+    retr = RetrievalBaseline(bank_params, bank_h, bank_v, generator_embed_fn(gen) if gen is not None else None)
+    bc_init, bc_info = None, {}
+    if "bc" in cfg.baselines:
+        rows_bc, min_succ = bc_pretrain_rows(train_zoo.metadata, tasks, 400)
+        if min_succ < 0.5:
+            log.warning("bc: no training checkpoint with success >= 0.5; pretraining on all %d", len(rows_bc))
+        tr = train_zoo.trajectories()
+        obs = np.asarray(tr["traj_obs"][rows_bc]).reshape(-1, layout.obs_dim)
+        act = np.asarray(tr["traj_act"][rows_bc]).reshape(-1, layout.action_dim)
+        bc_init = pretrain_bc(obs, act, steps=cfg.bc_steps * 4, seed=cfg.seed, layout=layout)
+        bc_info = {"pretrain_checkpoints": len(rows_bc), "pretrain_min_success": min_succ}
+    rng = np.random.default_rng(cfg.seed)  # prompt selection
+    noise_rng = np.random.default_rng(cfg.seed + 1)  # prompt noise: same prompts with and without noise
+    results: dict = {"seen": {}, "unseen": {}}
+    prompt_stats: dict = {}
+    t0 = time.time()
+    for task in tasks:
+        rows, trajs, h, v = robosuite_task_prompts(pzoo, task, cfg, rng, noise_rng, zoo.prompt["n"], zoo.prompt["m"])
+        prompt_stats[task] = {"distinct_checkpoints": len(set(rows)), "candidates": len(prompt_candidates(
+            pzoo, task, cfg.prompt_min_success, cfg.prompt_max_iteration, cfg.prompt_needs_success))}
+        methods = {} if args.skip_source else {"source": np.asarray(pzoo.params(task)[rows], np.float32)}
+        if gen is not None:
+            methods["maa"] = np.stack([p.flat for p in gen.generate(trajs, 1, cfg.seed, cfg.guidance_scale)])
+        if "retrieval" in cfg.baselines:
+            methods["retrieval"] = retr.retrieve(h, v)
+        if "retrieval_noise" in cfg.baselines:
+            methods["retrieval_noise"] = retr.retrieve(h, v, cfg.retrieval_noise_std, cfg.seed)
+        if "random" in cfg.baselines:  # prompt-blind: what diversity alone scores under top-k
+            pick = np.random.default_rng([cfg.seed, len(rows), sum(map(ord, task))]).choice(
+                len(bank_params), size=len(rows), replace=len(bank_params) < len(rows))
+            methods["random"] = np.stack([np.asarray(bank_params[int(i)], np.float32) for i in pick])
+        if bc_init is not None:
+            methods["bc"] = finetune_bc(bc_init, np.stack([t.obs for t in trajs]), np.stack([t.act for t in trajs]),
+                                        steps=cfg.bc_steps, layout=layout)
+        if not methods:
+            ap.error("nothing to evaluate: no generator, no baselines and --skip-source")
+        # every method in one call: the eval robot's envs are built once per task
+        names = list(methods)
+        flags = evaluate_policies_robosuite(task, cfg.eval_robot, np.concatenate([methods[n] for n in names]),
+                                            cfg.episodes, cfg.seed, cfg.episode_steps, layout)
+        successes = dict(zip(names, np.split(flags, np.cumsum([len(methods[n]) for n in names])[:-1])))
+        for name in names:
+            results["seen"].setdefault(name, {})[task] = task_metrics(successes[name])
+            log.info("%s on %s, %s: %s", task, cfg.eval_robot, name, results["seen"][name][task])
+        if cfg.save_policies:
+            save_task_policies(out / "policies" / f"{task}.npz", rows, methods, successes)
+    md = markdown_tables(results)
+    (out / "results.md").write_text(f"# Robosuite evaluation (on {cfg.eval_robot})\n\n"
+                                    f"config: `{json.dumps(to_dict(cfg))}`\n\n{md}\n")
+    robots = {"zoo": zoo.config.get("robot"), "prompt_zoo": pzoo.config.get("robot"), "eval": cfg.eval_robot}
+    summary = {"results": results, "prompts": prompt_stats, "bc": bc_info, "robots": robots,
+               "config": {**to_dict(cfg), "seen_tasks": tasks, "unseen_tasks": []},
+               "seconds": round(time.time() - t0, 1)}
+    (out / "results.json").write_text(json.dumps(summary, indent=1))
+    print(md)
+    print(json.dumps({"out": str(out), "seconds": summary["seconds"], "tasks": tasks, "eval_robot": cfg.eval_robot,
+                      "methods": sorted(results["seen"])}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
