@@ -12,7 +12,11 @@
 #   5. validate:        the bundled generator vs seed 0 on the 5 validation tasks (config/metaworld_eval_paper_val.yaml);
 #   6. memorization:    training/memorization_metaworld.py on seed 0's policies -> $RES/memorization;
 #   7. summary:         $RES/summary.json, results.md, top5.png.
-# Usage: scripts/reproduce_metaworld_paper.sh [all|collect-seen|collect-prompts|train|evaluate|validate|memorization|summary]
+#   8. robosuite:       Panda DAgger zoo (config/robosuite_dagger.yaml: Lift, Door x 200 checkpoints), the generator
+#                       (config/robosuite_paper.yaml: own autoencoder and embedding, diffusion fine-tuned from seed 0's),
+#                       evaluation on Sawyer (config/robosuite_eval.yaml) -> results/robosuite/summary.json.
+# Usage: scripts/reproduce_metaworld_paper.sh [all|collect-seen|collect-prompts|train|evaluate|validate|memorization|
+#                                              summary|robosuite]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck disable=SC1091
@@ -87,5 +91,17 @@ if run summary; then
   memo=(); [[ -f $RES/memorization/memorization.json ]] && memo=(--memorization $RES/memorization)
   python training/summarize_paper_scale.py "${dirs[@]}" --out $RES "${memo[@]}" \
     --command "scripts/reproduce_metaworld_paper.sh (SEEDS=\"$SEEDS\")"
+fi
+if run robosuite; then
+  RS=results/robosuite
+  python training/collect_metaworld.py --config config/robosuite_dagger.yaml --workers "$WORKERS"
+  [[ -f runs/robosuite_paper/generator/model.safetensors ]] || \
+    python training/train.py --config config/robosuite_paper.yaml --out runs/robosuite_paper --threads 1 --resume
+  [[ -f $RS/eval_baselines/results.json ]] || \
+    python training/evaluate_robosuite.py --config config/robosuite_eval.yaml --out $RS/eval_baselines
+  [[ -f $RS/eval_maa/results.json ]] || python training/evaluate_robosuite.py --config config/robosuite_eval.yaml \
+    --generator runs/robosuite_paper/generator --baselines none --skip-source --out $RS/eval_maa
+  python training/summarize_eval.py $RS/eval_baselines $RS/eval_maa --zoo data/robosuite_zoo --out $RS \
+    --command "scripts/reproduce_metaworld_paper.sh robosuite"
 fi
 
