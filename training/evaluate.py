@@ -91,11 +91,13 @@ def main(argv=None) -> int:
     from maa_manip.config import ConfigError, load_eval_config, to_dict
     from maa_manip.envs import SEEN_TASKS, UNSEEN_TASKS
     from maa_manip.eval_protocol import (
+        TaskCache,
         balanced_rows,
         method_videos,
         prompt_candidates,
         save_task_policies,
         task_prompts,
+        task_rngs,
     )
     from maa_manip.evaluation import (
         cosine,
@@ -135,6 +137,13 @@ def main(argv=None) -> int:
         bc_init = pretrain_bc(obs, act, steps=cfg.bc_steps * 4, seed=cfg.seed)
     rng = np.random.default_rng(cfg.seed)  # prompt selection
     noise_rng = np.random.default_rng(cfg.seed + 1)  # prompt noise: same prompts with and without noise
+    cache = None  # per-task seeding: finished tasks are kept in out/tasks/ and reused by a rerun (resume)
+    if cfg.prompt_seed_per_task:
+        from maa_generator.data.checkpoint import read_metadata
+
+        gen_sha = read_metadata(_abs(cfg.generator)).get("sha256") if cfg.generator else None
+        resolved_cfg = {**to_dict(cfg), "seen_tasks": seen, "unseen_tasks": unseen}
+        cache = TaskCache(out / "tasks", TaskCache.fingerprint_of(resolved_cfg, gen_sha, args.skip_source))
     results: dict = {"seen": {}, "unseen": {}}
     extra: dict = {}
     prompt_stats: dict = {}  # per task: distinct prompt checkpoints drawn, and how many were eligible
@@ -144,6 +153,17 @@ def main(argv=None) -> int:
         if split not in cfg.splits:
             continue
         for task in tasks:
+            done = cache.load(task) if cache is not None else None
+            if done is not None:
+                log.info("%s %s: reusing the finished task from %s", split, task, cache.dir)
+                for name, metrics in done["results"].items():
+                    results[split].setdefault(name, {})[task] = metrics
+                prompt_stats[task] = done["prompts"]
+                if done.get("similarity"):
+                    extra[task] = done["similarity"]
+                continue
+            if cache is not None:
+                rng, noise_rng = task_rngs(cfg.seed, task)
             rows, trajs, h, v = task_prompts(zoo, task, cfg, rng, noise_rng)
             prompt_stats[task] = {"distinct_checkpoints": len(set(rows)), "candidates": len(prompt_candidates(
                 zoo, task, cfg.prompt_min_success, cfg.prompt_max_iteration, cfg.prompt_needs_success))}
@@ -190,6 +210,9 @@ def main(argv=None) -> int:
                     gt = rollout_in_config(task, cand[i], int(meta[i].get("init_seed", 0)), cfg.episode_steps)
                     plot_trajectory_difference(trajs[i], gt, out / "plots" / f"{task}_{i}.png",
                                                f"{task}: prompt vs {extra[task]['method']} (prompt {i})")
+            if cache is not None:
+                cache.save(task, {"split": split, "results": {m: results[split][m][task] for m in methods},
+                                  "prompts": prompt_stats[task], "similarity": extra.get(task)})
     md = markdown_tables(results)
     (out / "results.md").write_text(f"# MetaWorld evaluation\n\nconfig: `{json.dumps(to_dict(cfg))}`\n\n{md}\n")
     resolved = {**to_dict(cfg), "seen_tasks": seen, "unseen_tasks": unseen}  # the tasks actually evaluated

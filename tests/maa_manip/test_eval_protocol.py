@@ -76,3 +76,30 @@ def test_saved_policies_round_trip(tmp_path):
     assert not list((tmp_path / "p").glob("*.tmp"))
     with pytest.raises(FileNotFoundError, match="save_policies: true"):
         load_task_policies(tmp_path / "p" / "missing.npz")
+
+
+def test_task_rngs_do_not_depend_on_other_tasks():
+    from maa_manip.eval_protocol import task_rngs
+
+    a_sel, a_noise = task_rngs(0, "reach")
+    _ = task_rngs(0, "push")[0].random(5)  # drawing for another task changes nothing for this one
+    b_sel, b_noise = task_rngs(0, "reach")
+    assert a_sel.random() == b_sel.random() and a_noise.random() == b_noise.random()
+    assert task_rngs(0, "reach")[0].random() != task_rngs(0, "push")[0].random()
+    assert task_rngs(0, "reach")[0].random() != task_rngs(1, "reach")[0].random()
+
+
+def test_task_cache_is_tied_to_the_run_configuration(tmp_path):
+    from maa_manip.eval_protocol import TaskCache
+
+    fp = TaskCache.fingerprint_of({"seed": 0, "out": "a", "num_prompts": 5}, "abc", False)
+    assert fp == TaskCache.fingerprint_of({"seed": 0, "out": "elsewhere", "num_prompts": 5}, "abc", False)
+    assert fp != TaskCache.fingerprint_of({"seed": 0, "out": "a", "num_prompts": 6}, "abc", False)
+    assert fp != TaskCache.fingerprint_of({"seed": 0, "out": "a", "num_prompts": 5}, "other weights", False)
+    cache = TaskCache(tmp_path / "tasks", fp)
+    assert cache.load("reach") is None
+    cache.save("reach", {"split": "seen", "results": {"maa": {"top5": 1.0}}})
+    assert cache.load("reach")["results"] == {"maa": {"top5": 1.0}}
+    assert TaskCache(tmp_path / "tasks", "another run").load("reach") is None
+    (tmp_path / "tasks" / "reach.json").write_text('{"split": "se')  # truncated by a crash: computed again
+    assert cache.load("reach") is None

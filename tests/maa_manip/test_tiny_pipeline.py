@@ -78,3 +78,17 @@ def test_collect_train_generate_evaluate(tmp_path):
     assert [r["success_generated"] for r in report["policies"]] == [float(gen_success[i]) for i in (0, 2, 3)]
     assert all(r["nearest_task"] == "reach" for r in report["policies"])
     assert (mem_out / "memorization_seen.png").is_file() and (mem_out / "success.png").is_file()
+
+    # per-task prompt seeding: a rerun reuses the finished tasks (resume) and reproduces the results exactly
+    again = ["training/evaluate.py", "--config", "config/metaworld_eval_tiny.yaml", "--zoo", str(zoo), "--generator",
+             str(run / "generator"), "--out", str(tmp_path / "resumable"), "--baselines", "retrieval", "--set",
+             "prompt_seed_per_task=true", "--set", "plots=0"]
+    _run(*again)
+    first = json.loads((tmp_path / "resumable" / "results.json").read_text())
+    assert (tmp_path / "resumable" / "tasks" / "reach.json").is_file()
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, *again], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "reusing the finished task" in proc.stderr
+    second = json.loads((tmp_path / "resumable" / "results.json").read_text())
+    assert second["results"] == first["results"] and second["prompts"] == first["prompts"]
+

@@ -133,6 +133,7 @@ class EvalConfig:
     prompt_max_iteration: int | None = None
     prompt_needs_success: bool = False
     save_policies: bool = False
+    prompt_seed_per_task: bool = False  # prompts of a task independent of the others: partial runs, resume
     seed: int = 0
     baselines: list[str] = field(default_factory=lambda: ["retrieval", "retrieval_noise", "bc"])
     retrieval_noise_std: float = 0.01

@@ -8,8 +8,10 @@
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +113,44 @@ def load_task_policies(path: Path) -> tuple[np.ndarray, dict[str, tuple[np.ndarr
     with np.load(path) as z:
         names = sorted({k.split("__")[0] for k in z.files if "__" in k})
         return z["rows"], {n: (z[f"{n}__params"], z[f"{n}__success"]) for n in names}
+
+
+def task_rngs(seed: int, task: str) -> tuple[np.random.Generator, np.random.Generator]:
+    """``(selection, noise)`` generators of one task's prompts, independent of the other tasks evaluated (config
+    ``prompt_seed_per_task``): a run over some tasks draws the same prompts as a run over all, and can resume."""
+    key = zlib.crc32(task.encode())
+    return np.random.default_rng([seed, key]), np.random.default_rng([seed + 1, key])
+
+
+class TaskCache:
+    """Finished tasks of an evaluation run, one JSON file each (``<dir>/<task>.json``, written atomically), valid only
+    for the run ``fingerprint`` (a digest of the resolved config and the generator's weights) they were made with."""
+
+    def __init__(self, directory: Path, fingerprint: str):
+        self.dir, self.fingerprint = Path(directory), fingerprint
+
+    @staticmethod
+    def fingerprint_of(config: dict, generator_sha: str | None, skip_source: bool) -> str:
+        """Digest of what decides a task's results (``out`` and ``plots`` do not)."""
+        keep = {k: v for k, v in config.items() if k not in ("out", "plots", "save_policies")}
+        blob = json.dumps({"config": keep, "generator": generator_sha, "skip_source": skip_source}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def load(self, task: str) -> dict | None:
+        """The task's saved record, or None (missing, unreadable, or made by another run configuration)."""
+        path = self.dir / f"{task}.json"
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        return record if record.get("fingerprint") == self.fingerprint else None
+
+    def save(self, task: str, record: dict) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        path = self.dir / f"{task}.json"
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps({**record, "fingerprint": self.fingerprint}))
+        tmp.replace(path)
 
 
 def method_videos(task: str, trajs: list, methods: dict[str, np.ndarray], init_seeds: list[int], out_dir: Path,
