@@ -61,16 +61,15 @@ if run train; then
     fi
   done
 fi
-if run evaluate; then
-  [[ -f $RES/eval_baselines/results.json ]] || \
-    python training/evaluate.py --config $EVAL --set save_policies=false --out $RES/eval_baselines
+if run evaluate; then  # every run resumes task by task (prompt_seed_per_task): rerunning is cheap
+  python training/evaluate.py --config $EVAL --set save_policies=false --out $RES/eval_baselines
   for seed in $SEEDS; do
-    [[ -f $RES/eval_maa_s$seed/results.json ]] || python training/evaluate.py --config $EVAL \
-      --generator "$(gen_dir "$seed")/generator" --baselines none --skip-source --out "$RES/eval_maa_s$seed"
+    python training/evaluate.py --config $EVAL --generator "$(gen_dir "$seed")/generator" --baselines none \
+      --skip-source --out "$RES/eval_maa_s$seed"
   done
-  for b in bc random; do
-    [[ -f $RES/eval_$b/results.json ]] || python training/evaluate.py --config $EVAL --baselines $b --skip-source \
-      --set save_policies=false --out "$RES/eval_$b"
+  for b in random bc; do
+    python training/evaluate.py --config $EVAL --baselines $b --skip-source --set save_policies=false \
+      --out "$RES/eval_$b"
   done
 fi
 if run validate; then
