@@ -148,8 +148,35 @@ class MetaWorldEnv:
                 bool(info.get("success", 0.0) > 0.5))
 
 
-class VecMetaWorld:
-    """``E`` environments stepped together (in-process; MuJoCo stepping dominates, not Python).
+class VecEnvs:
+    """``E`` single-task environments stepped together in-process (MuJoCo stepping dominates, not Python); the
+    interface :func:`rollout` and the DAgger collector drive. Each env has ``reset() -> obs [o]`` and
+    ``step(a [act_dim]) -> (obs, reward, done, success)``."""
+
+    def __init__(self, envs: Sequence, max_steps: int, act_dim: int):
+        if not envs:
+            raise EnvError(f"{type(self).__name__} needs at least one init seed")
+        self.envs, self.max_steps, self.act_dim = list(envs), int(max_steps), int(act_dim)
+
+    @property
+    def num_envs(self) -> int:
+        return len(self.envs)
+
+    def reset(self) -> np.ndarray:
+        """-> obs ``[E, o]``."""
+        return np.stack([e.reset() for e in self.envs])
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``actions [E, a]`` -> ``obs [E, o], reward [E], done [E], success [E]`` (no auto-reset)."""
+        actions = np.asarray(actions)
+        if actions.shape != (self.num_envs, self.act_dim):
+            raise EnvError(f"expected actions [{self.num_envs}, {self.act_dim}], got {list(actions.shape)}")
+        obs, rew, done, succ = zip(*(e.step(a) for e, a in zip(self.envs, actions)))
+        return np.stack(obs), np.asarray(rew, np.float32), np.asarray(done), np.asarray(succ)
+
+
+class VecMetaWorld(VecEnvs):
+    """``E`` MetaWorld environments stepped together (obs ``[E, 39]``, actions ``[E, 4]``).
 
     Args:
         tasks: one task per env (or a single task name for all).
@@ -160,33 +187,14 @@ class VecMetaWorld:
     def __init__(self, tasks: str | Sequence[str], init_seeds: Sequence[int], init_mode: str = "fixed",
                  max_steps: int = EPISODE_STEPS):
         seeds = [int(s) for s in init_seeds]
-        if not seeds:
-            raise EnvError("VecMetaWorld needs at least one init seed")
         task_list = [tasks] * len(seeds) if isinstance(tasks, str) else list(tasks)
         if len(task_list) != len(seeds):
             raise EnvError(f"got {len(task_list)} tasks for {len(seeds)} seeds")
-        self.envs = [MetaWorldEnv(t, s, init_mode, max_steps) for t, s in zip(task_list, seeds)]
-        self.max_steps = int(max_steps)
-
-    @property
-    def num_envs(self) -> int:
-        return len(self.envs)
-
-    def reset(self) -> np.ndarray:
-        """-> obs ``[E, 39]``."""
-        return np.stack([e.reset() for e in self.envs])
-
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``actions [E, 4]`` -> ``obs [E, 39], reward [E], done [E], success [E]`` (no auto-reset)."""
-        actions = np.asarray(actions)
-        if actions.shape != (self.num_envs, ACT_DIM):
-            raise EnvError(f"expected actions [{self.num_envs}, {ACT_DIM}], got {list(actions.shape)}")
-        out = [e.step(a) for e, a in zip(self.envs, actions)]
-        obs, rew, done, succ = zip(*out)
-        return np.stack(obs), np.asarray(rew, np.float32), np.asarray(done), np.asarray(succ)
+        super().__init__([MetaWorldEnv(t, s, init_mode, max_steps) for t, s in zip(task_list, seeds)], max_steps,
+                         ACT_DIM)
 
 
-def rollout(vec: VecMetaWorld, act_fn, steps: int | None = None) -> dict[str, np.ndarray]:
+def rollout(vec: VecEnvs, act_fn, steps: int | None = None) -> dict[str, np.ndarray]:
     """Run one episode in every env of ``vec``.
 
     Args:

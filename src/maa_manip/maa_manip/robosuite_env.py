@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from maa_core.layout import PolicyLayout
-from maa_manip.envs import EnvError
+from maa_manip.envs import EnvError, VecEnvs
 
 OBS_DIM = 41
 ACT_DIM = 8
@@ -102,28 +102,9 @@ class RobosuiteEnv:
         return state_vector(obs, self.task), float(rew), self.t >= self.max_steps, bool(self._env._check_success())
 
 
-class VecRobosuite:
-    """``E`` robosuite envs of one task and robot stepped together, with :class:`maa_manip.envs.VecMetaWorld`'s
-    interface (``reset() -> obs [E, 41]``, ``step(actions [E, 8]) -> obs, reward [E], done [E], success [E]``)."""
+class VecRobosuite(VecEnvs):
+    """``E`` robosuite envs of one task and robot stepped together (obs ``[E, 41]``, actions ``[E, 8]``)."""
 
     def __init__(self, task: str, robot: str, init_seeds, init_mode: str = "fixed", max_steps: int = 500):
-        seeds = [int(s) for s in init_seeds]
-        if not seeds:
-            raise EnvError("VecRobosuite needs at least one init seed")
-        self.envs = [RobosuiteEnv(task, robot, s, init_mode, max_steps) for s in seeds]
-        self.max_steps = int(max_steps)
-
-    @property
-    def num_envs(self) -> int:
-        return len(self.envs)
-
-    def reset(self) -> np.ndarray:
-        return np.stack([e.reset() for e in self.envs])
-
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        actions = np.asarray(actions)
-        if actions.shape != (self.num_envs, ACT_DIM):
-            raise EnvError(f"expected actions [{self.num_envs}, {ACT_DIM}], got {list(actions.shape)}")
-        obs, rew, done, succ = zip(*(e.step(a) for e, a in zip(self.envs, actions)))
-        return np.stack(obs), np.asarray(rew, np.float32), np.asarray(done), np.asarray(succ)
-
+        super().__init__([RobosuiteEnv(task, robot, int(s), init_mode, max_steps) for s in init_seeds], max_steps,
+                         ACT_DIM)
