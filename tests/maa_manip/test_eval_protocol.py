@@ -93,7 +93,8 @@ def test_task_cache_is_tied_to_the_run_configuration(tmp_path):
     from maa_manip.eval_protocol import TaskCache
 
     fp = TaskCache.fingerprint_of({"seed": 0, "out": "a", "num_prompts": 5}, "abc", False)
-    assert fp == TaskCache.fingerprint_of({"seed": 0, "out": "elsewhere", "num_prompts": 5}, "abc", False)
+    assert fp == TaskCache.fingerprint_of({"seed": 0, "out": "elsewhere", "num_prompts": 5, "splits": ["seen"]}, "abc",
+                                          False)  # which splits run does not change a task
     assert fp != TaskCache.fingerprint_of({"seed": 0, "out": "a", "num_prompts": 6}, "abc", False)
     assert fp != TaskCache.fingerprint_of({"seed": 0, "out": "a", "num_prompts": 5}, "other weights", False)
     cache = TaskCache(tmp_path / "tasks", fp)

@@ -132,7 +132,7 @@ class TaskCache:
     @staticmethod
     def fingerprint_of(config: dict, generator_sha: str | None, skip_source: bool) -> str:
         """Digest of what decides a task's results (``out`` and ``plots`` do not)."""
-        keep = {k: v for k, v in config.items() if k not in ("out", "plots", "save_policies")}
+        keep = {k: v for k, v in config.items() if k not in ("out", "plots", "save_policies", "splits")}
         blob = json.dumps({"config": keep, "generator": generator_sha, "skip_source": skip_source}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
