@@ -79,6 +79,7 @@ def main(argv=None) -> int:
     args = _args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     import torch
+    from memorization import states_of  # training/ is on sys.path when this file runs
 
     from maa_generator.data import memorization as mem
     from maa_generator.data.zoo import Zoo
@@ -102,13 +103,7 @@ def main(argv=None) -> int:
     generated, gen_success, prompt_tasks, prompt_rows = gather(eval_dir, seen + unseen, args.method, args.per_task)
     log.info("%d generated policies against %d training checkpoints (%.0f s loading)", len(generated), len(bank),
              time.time() - t0)
-    traj_obs = bank_zoo.trajectories()["traj_obs"]
-
-    def states(index: int) -> np.ndarray:
-        obs = np.asarray(traj_obs[index], np.float32).reshape(-1, zoo.layout.obs_dim)
-        return obs[np.unique(np.linspace(0, len(obs) - 1, min(args.max_states, len(obs))).round().astype(int))]
-
-    report = mem.analyze(generated, bank, zoo.layout, obs=states, sample=args.sample, prefilter=32,
+    report = mem.analyze(generated, bank, zoo.layout, obs=states_of(bank_zoo, args.max_states), sample=args.sample, prefilter=32,
                          generated_prefilter=args.prefilter or None, interp_candidates=args.interp_candidates,
                          seed=args.seed)
     log.info("analysis done (%.0f s); rolling out the baselines", time.time() - t0)
