@@ -103,7 +103,8 @@ def main(argv=None) -> int:
     generated, gen_success, prompt_tasks, prompt_rows = gather(eval_dir, seen + unseen, args.method, args.per_task)
     log.info("%d generated policies against %d training checkpoints (%.0f s loading)", len(generated), len(bank),
              time.time() - t0)
-    report = mem.analyze(generated, bank, zoo.layout, obs=states_of(bank_zoo, args.max_states), sample=args.sample, prefilter=32,
+    report = mem.analyze(generated, bank, zoo.layout, obs=states_of(bank_zoo, args.max_states), sample=args.sample,
+                         prefilter=32,
                          generated_prefilter=args.prefilter or None, interp_candidates=args.interp_candidates,
                          seed=args.seed)
     log.info("analysis done (%.0f s); rolling out the baselines", time.time() - t0)
