@@ -16,12 +16,10 @@ import logging
 import sys
 from pathlib import Path
 
+from maa_core.config import resolve_path
+
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def _abs(p: str) -> Path:
-    path = Path(p)
-    return path if path.is_absolute() else ROOT / path
 
 
 def main(argv=None) -> int:
@@ -39,8 +37,8 @@ def main(argv=None) -> int:
     from maa_manip.eval_protocol import check_autoencoder
 
     torch.set_num_threads(1)
-    run = _abs(args.run_dir)
-    rep = check_autoencoder(run, _abs(args.zoo), args.ae_rows, args.episodes, args.episode_steps)
+    run = resolve_path(args.run_dir, ROOT)
+    rep = check_autoencoder(run, resolve_path(args.zoo, ROOT), args.ae_rows, args.episodes, args.episode_steps)
     (run / "ae_check.json").write_text(json.dumps(rep, indent=1))
     print(json.dumps(rep))
     return 0

@@ -27,25 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from maa_core.config import add_config_arguments, override
+from maa_core.config import add_config_arguments, resolve_path, shorthand_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("evaluate")
+#: config keys that have a flag of their own (--zoo DIR = --set zoo=DIR)
+SHORTHANDS = ("generator", "zoo", "out", "num_prompts", "episodes", "episode_steps", "prompt_noise", "guidance_scale")
 
-
-def _abs(p: str) -> Path:
-    path = Path(p)
-    return path if path.is_absolute() else ROOT / path
-
-
-def _shorthand_overrides(args: argparse.Namespace) -> list[str]:
-    """The ``--set`` items that the shorthand flags (``--zoo``, ``--out``, ...) stand for."""
-    names = ("generator", "zoo", "out", "num_prompts", "episodes", "episode_steps", "prompt_noise", "guidance_scale")
-    items = [override(name, getattr(args, name)) for name in names if getattr(args, name) is not None]
-    if args.baselines is not None:
-        chosen = [] if args.baselines.strip() == "none" else [b.strip() for b in args.baselines.split(",")]
-        items.append(override("baselines", chosen))
-    return items
 
 
 def main(argv=None) -> int:
@@ -111,12 +99,12 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)
     try:
-        cfg = load_eval_config(args.config, _shorthand_overrides(args) + args.overrides)
+        cfg = load_eval_config(args.config, shorthand_overrides(args, SHORTHANDS, ["baselines"]) + args.overrides)
     except ConfigError as exc:
         ap.error(str(exc))
-    out = _abs(cfg.out)
+    out = resolve_path(cfg.out, ROOT)
     out.mkdir(parents=True, exist_ok=True)
-    zoo = Zoo.open(_abs(cfg.zoo))
+    zoo = Zoo.open(resolve_path(cfg.zoo, ROOT))
     seen = cfg.seen_tasks or [t for t in SEEN_TASKS if t in zoo.tasks]
     unseen = cfg.unseen_tasks or [t for t in UNSEEN_TASKS if t in zoo.tasks]
     train_zoo = zoo.filter(tasks=seen) if seen else zoo
@@ -124,7 +112,7 @@ def main(argv=None) -> int:
     if cfg.generator:
         from maa_generator.models.generator import Generator
 
-        gen = Generator.load(_abs(cfg.generator))
+        gen = Generator.load(resolve_path(cfg.generator, ROOT))
     bank_h, bank_v = (np.asarray(x) for x in train_zoo.prompts())
     bank_params = train_zoo.params()
     retr = RetrievalBaseline(bank_params, bank_h, bank_v, generator_embed_fn(gen) if gen is not None else None)
@@ -141,7 +129,7 @@ def main(argv=None) -> int:
     if cfg.prompt_seed_per_task:
         from maa_generator.data.checkpoint import read_metadata
 
-        gen_sha = read_metadata(_abs(cfg.generator)).get("sha256") if cfg.generator else None
+        gen_sha = read_metadata(resolve_path(cfg.generator, ROOT)).get("sha256") if cfg.generator else None
         resolved_cfg = {**to_dict(cfg), "seen_tasks": seen, "unseen_tasks": unseen}
         cache = TaskCache(out / "tasks", TaskCache.fingerprint_of(resolved_cfg, gen_sha, args.skip_source))
     results: dict = {"seen": {}, "unseen": {}}
@@ -197,7 +185,7 @@ def main(argv=None) -> int:
                 save_task_policies(out / "policies" / f"{task}.npz", rows, methods, successes)
             if args.video:
                 videos += method_videos(task, trajs, methods, [int(m.get("init_seed", 0)) for m in meta],
-                                        _abs(args.video), args.video_prompts, cfg.episode_steps)
+                                        resolve_path(args.video, ROOT), args.video_prompts, cfg.episode_steps)
             cand = methods.get("maa", methods.get("retrieval"))
             if cand is not None:
                 sim_train, _ = nearest_cosine(cand, bank_params)
@@ -222,7 +210,8 @@ def main(argv=None) -> int:
     if args.video:
         from maa_generator.media import write_clip_index
 
-        index = write_clip_index(_abs(args.video) / "index.md", "MetaWorld evaluation: one clip per method", videos)
+        index_path = resolve_path(args.video, ROOT) / "index.md"
+        index = write_clip_index(index_path, "MetaWorld evaluation: one clip per method", videos)
         print(f"clips: {index} ({len(videos)} prompts)")
     print(md)
     print(json.dumps({"out": str(out), "seconds": summary["seconds"], "tasks": seen + unseen,

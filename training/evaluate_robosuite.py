@@ -25,28 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-from maa_core.config import add_config_arguments, override
+from maa_core.config import add_config_arguments, resolve_path, shorthand_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("evaluate_robosuite")
+#: config keys that have a flag of their own (--zoo DIR = --set zoo=DIR)
+SHORTHANDS = ("generator", "zoo", "prompt_zoo", "out", "eval_robot", "num_prompts", "episodes", "episode_steps",
+              "prompt_noise", "guidance_scale")
 
-
-def _abs(p: str) -> Path:
-    path = Path(p)
-    return path if path.is_absolute() else ROOT / path
-
-
-def _shorthand_overrides(args: argparse.Namespace) -> list[str]:
-    """The ``--set`` items that the shorthand flags (``--zoo``, ``--out``, ...) stand for."""
-    names = ("generator", "zoo", "prompt_zoo", "out", "eval_robot", "num_prompts", "episodes", "episode_steps",
-             "prompt_noise", "guidance_scale")
-    items = [override(name, getattr(args, name)) for name in names if getattr(args, name) is not None]
-    if args.tasks is not None:
-        items.append(override("tasks", [t.strip() for t in args.tasks.split(",") if t.strip()]))
-    if args.baselines is not None:
-        chosen = [] if args.baselines.strip() == "none" else [b.strip() for b in args.baselines.split(",")]
-        items.append(override("baselines", chosen))
-    return items
 
 
 def main(argv=None) -> int:
@@ -87,10 +73,11 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)
     try:
-        cfg = load_robosuite_eval_config(args.config, _shorthand_overrides(args) + args.overrides)
+        flags = shorthand_overrides(args, SHORTHANDS, ["tasks", "baselines"])
+        cfg = load_robosuite_eval_config(args.config, flags + args.overrides)
         tasks = list(cfg.tasks)
-        zoo = open_robosuite_zoo(_abs(cfg.zoo), tasks, "zoo")
-        pzoo = open_robosuite_zoo(_abs(cfg.prompt_zoo), tasks, "prompt_zoo") if cfg.prompt_zoo else zoo
+        zoo = open_robosuite_zoo(resolve_path(cfg.zoo, ROOT), tasks, "zoo")
+        pzoo = open_robosuite_zoo(resolve_path(cfg.prompt_zoo, ROOT), tasks, "prompt_zoo") if cfg.prompt_zoo else zoo
     except (ConfigError, RobosuiteEvalError) as exc:
         ap.error(str(exc))
     layout = zoo.layout
@@ -101,16 +88,16 @@ def main(argv=None) -> int:
         from maa_generator.models.generator import Generator
 
         try:
-            gen = Generator.load(_abs(cfg.generator))
+            gen = Generator.load(resolve_path(cfg.generator, ROOT))
         except (OSError, ValueError) as exc:
-            ap.error(f"generator: cannot load {_abs(cfg.generator)}: {exc}")
+            ap.error(f"generator: cannot load {resolve_path(cfg.generator, ROOT)}: {exc}")
         if gen.layout != layout:
             ap.error(f"generator: {cfg.generator} generates layout {gen.layout.name} ({gen.layout.num_params} "
                      f"params), the zoo holds {layout.name} ({layout.num_params} params)")
         if (gen.embedding.h_dim, gen.embedding.v_dim) != (bank_h.shape[1], bank_v.shape[1]):
             ap.error(f"generator: its embedding takes prompts h/v of {gen.embedding.h_dim}/{gen.embedding.v_dim} "
                      f"values, the zoo stores {bank_h.shape[1]}/{bank_v.shape[1]} (prompt n/m differ)")
-    out = _abs(cfg.out)
+    out = resolve_path(cfg.out, ROOT)
     out.mkdir(parents=True, exist_ok=True)
     bank_params = train_zoo.params()
     retr = RetrievalBaseline(bank_params, bank_h, bank_v, generator_embed_fn(gen) if gen is not None else None)

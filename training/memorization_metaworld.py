@@ -31,13 +31,11 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from maa_core.config import resolve_path  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("memorization")
 
-
-def _abs(p: str | Path) -> Path:
-    path = Path(p)
-    return path if path.is_absolute() else ROOT / path
 
 
 def _args(argv) -> argparse.Namespace:
@@ -87,7 +85,7 @@ def main(argv=None) -> int:
     from maa_manip.evaluation import evaluate_policies
 
     torch.set_num_threads(1)
-    eval_dir = _abs(args.eval)
+    eval_dir = resolve_path(args.eval, ROOT)
     results = eval_dir / "results.json"
     if not results.is_file():
         raise SystemExit(f"{results}: not found (run training/evaluate.py with save_policies: true first)")
@@ -95,7 +93,7 @@ def main(argv=None) -> int:
     seen, unseen = list(cfg["seen_tasks"]), list(cfg["unseen_tasks"])
     if not seen:
         raise SystemExit(f"{results}: the evaluation config names no seen tasks; the training bank is undefined")
-    zoo = Zoo.open(_abs(args.zoo or cfg["zoo"]))
+    zoo = Zoo.open(resolve_path(args.zoo or cfg["zoo"], ROOT))
     bank_zoo = zoo.filter(tasks=seen)
     t0 = time.time()
     bank = np.asarray(bank_zoo.params()[np.arange(len(bank_zoo))], np.float32)
@@ -112,7 +110,7 @@ def main(argv=None) -> int:
     success = {"generated": gen_success, **me.rollout_success(
         baselines, prompt_tasks,
         lambda task, p: evaluate_policies(task, p, cfg["episodes"], cfg["seed"], cfg["episode_steps"]))}
-    out = _abs(args.out)
+    out = resolve_path(args.out, ROOT)
     out.mkdir(parents=True, exist_ok=True)
     split_of = np.array(["seen" if t in seen else "unseen" for t in prompt_tasks])
     summaries = {}

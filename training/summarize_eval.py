@@ -14,12 +14,10 @@ import json
 import sys
 from pathlib import Path
 
+from maa_core.config import resolve_path
+
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def _abs(p: str) -> Path:
-    path = Path(p)
-    return path if path.is_absolute() else ROOT / path
 
 
 def main(argv=None) -> int:
@@ -32,7 +30,8 @@ def main(argv=None) -> int:
 
     from maa_manip.eval_protocol import summarize
 
-    summary = summarize([_abs(d) for d in args.eval_dirs], _abs(args.out), args.command, _abs(args.zoo), root=ROOT)
+    summary = summarize([resolve_path(d, ROOT) for d in args.eval_dirs], resolve_path(args.out, ROOT), args.command,
+                        resolve_path(args.zoo, ROOT), root=ROOT)
     print(json.dumps(summary))
     return 0
 

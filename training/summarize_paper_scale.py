@@ -13,12 +13,10 @@ import json
 import sys
 from pathlib import Path
 
+from maa_core.config import resolve_path
+
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def _abs(p: str) -> Path:
-    path = Path(p)
-    return path if path.is_absolute() else ROOT / path
 
 
 def main(argv=None) -> int:
@@ -33,11 +31,12 @@ def main(argv=None) -> int:
     from maa_manip.eval_protocol import summarize
     from maa_manip.paper_scale import headline
 
-    out = _abs(args.out)
-    merged = summarize([_abs(d) for d in args.eval_dirs], out, args.command, _abs(args.zoo), root=ROOT)
+    out = resolve_path(args.out, ROOT)
+    merged = summarize([resolve_path(d, ROOT) for d in args.eval_dirs], out, args.command, resolve_path(args.zoo, ROOT),
+                       root=ROOT)
     memo = None
     if args.memorization:
-        path = _abs(args.memorization) / "memorization.json"
+        path = resolve_path(args.memorization, ROOT) / "memorization.json"
         if not path.is_file():
             raise SystemExit(f"{path}: not found (run training/memorization_metaworld.py first)")
         memo = json.loads(path.read_text())

@@ -16,6 +16,9 @@ from maa_core.config import (
     load_yaml,
     load_yaml_mapping,
     override,
+    require,
+    resolve_path,
+    shorthand_overrides,
     to_dict,
 )
 
@@ -196,3 +199,28 @@ def test_add_config_arguments():
     with pytest.raises(SystemExit):
         required.parse_args([])
     assert override("a.b", [1, "x"]) == 'a.b=[1, "x"]'
+
+
+def test_shorthand_overrides_copy_given_flags_and_split_lists():
+    args = argparse.Namespace(zoo="data/z", out=None, episodes=3, tasks="a, b,", baselines="none")
+    items = shorthand_overrides(args, ("zoo", "out", "episodes"), ("tasks", "baselines"))
+    assert items == ['zoo="data/z"', "episodes=3", 'tasks=["a", "b"]', "baselines=[]"]
+
+    @dataclass
+    class Cfg:
+        zoo: str = ""
+        out: str = "o"
+        episodes: int = 1
+        tasks: list[str] = field(default_factory=list)
+        baselines: list[str] = field(default_factory=lambda: ["x"])
+
+    cfg = load_config(Cfg, None, items)
+    assert (cfg.zoo, cfg.out, cfg.episodes, cfg.tasks, cfg.baselines) == ("data/z", "o", 3, ["a", "b"], [])
+
+
+def test_require_and_resolve_path(tmp_path):
+    require(True, "never raised")
+    with pytest.raises(ConfigError, match="episodes must be >= 1"):
+        require(False, "episodes must be >= 1, got 0")
+    assert resolve_path("runs/x", tmp_path) == tmp_path / "runs/x"
+    assert resolve_path(tmp_path / "abs", "/elsewhere") == tmp_path / "abs"

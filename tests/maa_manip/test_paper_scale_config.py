@@ -42,3 +42,23 @@ def test_generator_and_evaluation_configs_keep_the_split():
     val = load_eval_config(ROOT / "config/metaworld_eval_paper_val.yaml")
     assert set(val.unseen_tasks) == _script_list("VALIDATION") and val.splits == ["unseen"]
     assert set(val.seen_tasks) == PAPER_SEEN  # same training set and retrieval bank as the reported evaluation
+
+
+def test_eval_configs_share_the_prompt_protocol_checks():
+    import pytest
+
+    from maa_core.config import ConfigError
+    from maa_manip.config import PromptProtocolConfig, load_eval_config
+    from maa_manip.robosuite_eval import RobosuiteEvalConfig, load_robosuite_eval_config
+
+    assert issubclass(RobosuiteEvalConfig, PromptProtocolConfig)
+    for load, path in ((load_eval_config, "config/metaworld_eval_paper.yaml"),
+                       (load_robosuite_eval_config, "config/robosuite_eval.yaml")):
+        for item, match in (("prompt_min_success=1.5", "prompt_min_success must be in"),
+                            ("prompt_max_iteration=-1", "prompt_max_iteration must be >= 0"),
+                            ("baselines=[nn]", "unknown baselines"), ("bc_steps=0", "bc_steps must be >= 1"),
+                            ("zoo=''", "zoo must name"), ("episode_steps=0", "episode_steps")):
+            with pytest.raises(ConfigError, match=match):
+                load(ROOT / path, [item])
+    with pytest.raises(ConfigError, match="splits must be"):
+        load_eval_config(ROOT / "config/metaworld_eval_paper.yaml", ["splits=[train]"])

@@ -39,7 +39,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException
 
 __all__ = ["BASE_KEY", "ConfigError", "add_config_arguments", "dataclass_from_mapping", "from_dict", "load_config",
-           "load_yaml", "load_yaml_mapping", "override", "to_dict"]
+           "load_yaml", "load_yaml_mapping", "override", "require", "resolve_path", "shorthand_overrides", "to_dict"]
 
 #: the top-level key that names the files a YAML file is composed on
 BASE_KEY = "base"
@@ -132,6 +132,33 @@ def add_config_arguments(parser: argparse.ArgumentParser, default: str | Path | 
 def override(key: str, value) -> str:
     """The ``KEY=VALUE`` override item that sets ``key`` to the Python value ``value`` (any string survives)."""
     return f"{key}={json.dumps(value)}"
+
+
+def shorthand_overrides(args: argparse.Namespace, names: Sequence[str], list_names: Sequence[str] = ()) -> list[str]:
+    """The ``--set`` items that a script's shorthand flags (``--zoo DIR`` for ``--set zoo=DIR``, ...) stand for.
+
+    ``names``: namespace attributes copied as they are when given (not None). ``list_names``: comma-separated
+    strings turned into lists (``"a, b"`` -> ``[a, b]``; ``"none"`` -> ``[]``).
+    """
+    items = [override(name, getattr(args, name)) for name in names if getattr(args, name) is not None]
+    for name in list_names:
+        text = getattr(args, name)
+        if text is not None:
+            chosen = [] if text.strip() == "none" else [t.strip() for t in text.split(",") if t.strip()]
+            items.append(override(name, chosen))
+    return items
+
+
+def require(cond: bool, msg: str) -> None:
+    """Raise :class:`ConfigError` with ``msg`` (what was expected, what was given) unless ``cond`` holds."""
+    if not cond:
+        raise ConfigError(msg)
+
+
+def resolve_path(path: str | Path, root: str | Path) -> Path:
+    """``path`` as given when absolute, else relative to ``root`` (a script's repository root, not the cwd)."""
+    path = Path(path)
+    return path if path.is_absolute() else Path(root) / path
 
 
 # --------------------------------------------------------------------------- reading and composing files

@@ -5,15 +5,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from maa_core.config import ConfigError, load_config, to_dict
+from maa_core.config import ConfigError, load_config, require, to_dict
 
-__all__ = ["DaggerConfig", "SacConfig", "CollectConfig", "EvalConfig", "load_collect_config", "load_eval_config",
+__all__ = ["DaggerConfig", "SacConfig", "CollectConfig", "PromptProtocolConfig", "EvalConfig", "load_collect_config",
+           "load_eval_config",
            "ConfigError", "to_dict"]
-
-
-def _need(cond: bool, msg: str) -> None:
-    if not cond:
-        raise ConfigError(msg)
 
 
 @dataclass
@@ -37,11 +33,11 @@ class DaggerConfig:
     partial_every: int = 10
 
     def __post_init__(self) -> None:
-        _need(self.iterations >= 1, f"dagger.iterations must be >= 1, got {self.iterations}")
-        _need(self.train_inits >= 1, f"dagger.train_inits must be >= 1, got {self.train_inits}")
-        _need(self.random_inits >= 0, f"dagger.random_inits must be >= 0, got {self.random_inits}")
-        _need(self.grad_steps >= 1 and self.batch_size >= 1, "dagger.grad_steps and batch_size must be >= 1")
-        _need(bool(self.noise_levels) and all(x >= 0 for x in self.noise_levels),
+        require(self.iterations >= 1, f"dagger.iterations must be >= 1, got {self.iterations}")
+        require(self.train_inits >= 1, f"dagger.train_inits must be >= 1, got {self.train_inits}")
+        require(self.random_inits >= 0, f"dagger.random_inits must be >= 0, got {self.random_inits}")
+        require(self.grad_steps >= 1 and self.batch_size >= 1, "dagger.grad_steps and batch_size must be >= 1")
+        require(bool(self.noise_levels) and all(x >= 0 for x in self.noise_levels),
               f"dagger.noise_levels must be a non-empty list of stds >= 0, got {self.noise_levels}")
 
 
@@ -74,12 +70,12 @@ class SacConfig:
     partial_every: int = 50_000
 
     def __post_init__(self) -> None:
-        _need(self.total_steps >= 1 and self.num_seeds >= 1 and self.envs_per_seed >= 1,
+        require(self.total_steps >= 1 and self.num_seeds >= 1 and self.envs_per_seed >= 1,
               "sac.total_steps, num_seeds and envs_per_seed must be >= 1")
-        _need(0 < self.gamma <= 1 and 0 < self.tau <= 1,
+        require(0 < self.gamma <= 1 and 0 < self.tau <= 1,
               f"sac.gamma/tau must be in (0, 1], got {self.gamma}/{self.tau}")
-        _need(self.ckpt_every >= 1 and self.test_every >= 1, "sac.ckpt_every and test_every must be >= 1")
-        _need(self.partial_every >= 1,
+        require(self.ckpt_every >= 1 and self.test_every >= 1, "sac.ckpt_every and test_every must be >= 1")
+        require(self.partial_every >= 1,
               f"sac.partial_every (agent steps between partial-run checkpoints) must be >= 1, got {self.partial_every}")
 
 
@@ -103,28 +99,31 @@ class CollectConfig:
     sac: SacConfig = field(default_factory=SacConfig)
 
     def __post_init__(self) -> None:
-        _need(self.collector in ("dagger", "sac"), f"collector must be 'dagger' or 'sac', got {self.collector!r}")
-        _need(self.domain in ("metaworld", "robosuite"),
+        require(self.collector in ("dagger", "sac"), f"collector must be 'dagger' or 'sac', got {self.collector!r}")
+        require(self.domain in ("metaworld", "robosuite"),
               f"domain must be 'metaworld' or 'robosuite', got {self.domain!r}")
-        _need(self.domain == "metaworld" or self.collector == "dagger",
+        require(self.domain == "metaworld" or self.collector == "dagger",
               "domain robosuite collects with the DAgger collector only (SAC: training/collect_robosuite.py)")
-        _need(self.robot in ("Panda", "Sawyer"), f"robot must be 'Panda' or 'Sawyer', got {self.robot!r}")
-        _need(bool(self.tasks), "tasks must be a non-empty list")
-        _need(bool(self.seeds), "seeds must be a non-empty list")
-        _need(self.episode_steps >= 1, f"episode_steps must be >= 1, got {self.episode_steps}")
-        _need(self.prompt_n >= 1 and self.prompt_m >= 1, "prompt_n and prompt_m must be >= 1")
-        _need(self.store_episodes >= 0, "store_episodes must be >= 0")
+        require(self.robot in ("Panda", "Sawyer"), f"robot must be 'Panda' or 'Sawyer', got {self.robot!r}")
+        require(bool(self.tasks), "tasks must be a non-empty list")
+        require(bool(self.seeds), "seeds must be a non-empty list")
+        require(self.episode_steps >= 1, f"episode_steps must be >= 1, got {self.episode_steps}")
+        require(self.prompt_n >= 1 and self.prompt_m >= 1, "prompt_n and prompt_m must be >= 1")
+        require(self.store_episodes >= 0, "store_episodes must be >= 0")
+
+
+BASELINES = ("retrieval", "retrieval_noise", "random", "bc")
 
 
 @dataclass
-class EvalConfig:
-    """Evaluation protocol (``training/evaluate.py``)."""
+class PromptProtocolConfig:
+    """The prompt protocol that the MetaWorld and robosuite evaluations share (the keys are explained in
+    ``config/metaworld_eval.yaml``): which checkpoints' episodes become prompts, how many, with what action noise,
+    how each policy is rolled out and which baselines answer the same prompts."""
 
     generator: str = ""
-    zoo: str = "data/metaworld_zoo"
-    out: str = "results/metaworld/eval"
-    seen_tasks: list[str] = field(default_factory=list)
-    unseen_tasks: list[str] = field(default_factory=list)
+    zoo: str = ""
+    out: str = ""
     num_prompts: int = 100
     episodes: int = 5
     episode_steps: int = 500
@@ -133,27 +132,50 @@ class EvalConfig:
     prompt_max_iteration: int | None = None
     prompt_needs_success: bool = False
     save_policies: bool = False
-    prompt_seed_per_task: bool = False  # prompts of a task independent of the others: partial runs, resume
     seed: int = 0
     baselines: list[str] = field(default_factory=lambda: ["retrieval", "retrieval_noise", "bc"])
     retrieval_noise_std: float = 0.01
     bc_steps: int = 500
-    plots: int = 3
     guidance_scale: float | None = None
+
+    def __post_init__(self) -> None:
+        require(bool(self.zoo), "zoo must name the training zoo directory (e.g. data/metaworld_zoo)")
+        require(bool(self.out), "out must name the output directory")
+        require(self.num_prompts >= 1, f"num_prompts must be >= 1, got {self.num_prompts}")
+        require(self.episodes >= 1, f"episodes must be >= 1, got {self.episodes}")
+        require(self.episode_steps >= 1, f"episode_steps must be >= 1, got {self.episode_steps}")
+        require(self.prompt_noise >= 0, f"prompt_noise must be >= 0, got {self.prompt_noise}")
+        require(0 <= self.prompt_min_success <= 1,
+                f"prompt_min_success must be in [0, 1], got {self.prompt_min_success}")
+        require(self.prompt_max_iteration is None or self.prompt_max_iteration >= 0,
+              f"prompt_max_iteration must be >= 0 (or null: any training stage), got {self.prompt_max_iteration}")
+        require(self.seed >= 0, f"seed must be >= 0 (it seeds prompts and configurations), got {self.seed}")
+        require(set(self.baselines) <= set(BASELINES),
+                f"unknown baselines {sorted(set(self.baselines) - set(BASELINES))}; "
+                f"expected a subset of {list(BASELINES)}")
+        require(self.retrieval_noise_std >= 0, f"retrieval_noise_std must be >= 0, got {self.retrieval_noise_std}")
+        require(self.bc_steps >= 1, f"bc_steps must be >= 1, got {self.bc_steps}")
+        require(self.guidance_scale is None or self.guidance_scale >= 0,
+              f"guidance_scale must be >= 0 (or null: the generator's default), got {self.guidance_scale}")
+
+
+@dataclass
+class EvalConfig(PromptProtocolConfig):
+    """MetaWorld evaluation protocol (``training/evaluate.py``): the shared prompt protocol on seen / unseen tasks."""
+
+    zoo: str = "data/metaworld_zoo"
+    out: str = "results/metaworld/eval"
+    seen_tasks: list[str] = field(default_factory=list)
+    unseen_tasks: list[str] = field(default_factory=list)
+    prompt_seed_per_task: bool = False  # prompts of a task independent of the others: partial runs, resume
+    plots: int = 3
     splits: list[str] = field(default_factory=lambda: ["seen", "unseen"])
 
     def __post_init__(self) -> None:
-        _need(bool(self.splits) and set(self.splits) <= {"seen", "unseen"},
+        super().__post_init__()
+        require(bool(self.splits) and set(self.splits) <= {"seen", "unseen"},
               f"splits must be a non-empty subset of [seen, unseen], got {self.splits}")
-        _need(self.num_prompts >= 1 and self.episodes >= 1, "num_prompts and episodes must be >= 1")
-        _need(self.prompt_noise >= 0, f"prompt_noise must be >= 0, got {self.prompt_noise}")
-        _need(self.prompt_max_iteration is None or self.prompt_max_iteration >= 0,
-              f"prompt_max_iteration must be >= 0 (or null: any training stage), got {self.prompt_max_iteration}")
-        _need(self.guidance_scale is None or self.guidance_scale >= 0,
-              f"guidance_scale must be >= 0 (or null: the generator's default), got {self.guidance_scale}")
-        known = {"retrieval", "retrieval_noise", "bc", "random"}
-        _need(set(self.baselines) <= known, f"unknown baselines {sorted(set(self.baselines) - known)}; "
-                                            f"expected a subset of {sorted(known)}")
+        require(self.plots >= 0, f"plots must be >= 0, got {self.plots}")
 
 
 def load_collect_config(path: str | Path, overrides: Iterable[str] = ()) -> CollectConfig:

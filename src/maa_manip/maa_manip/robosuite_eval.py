@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from maa_core.config import ConfigError, load_config
+from maa_core.config import load_config, require
 from maa_core.layout import PolicyLayout
 from maa_core.prompt import Trajectory, success_prompt
 from maa_manip.actor import act_batched
+from maa_manip.config import BASELINES, PromptProtocolConfig
 from maa_manip.eval_protocol import select_prompts
 from maa_manip.evaluation import noisy_trajectory
 from maa_manip.robosuite_env import ACT_DIM, OBS_DIM, ROBOTS, TASKS, VecRobosuite, robosuite_sac_layout
 
-BASELINES = ("retrieval", "retrieval_noise", "random", "bc")
 CONTROL_DT = 1.0 / 20  # RobosuiteEnv's control period (20 Hz)
 
 
@@ -31,57 +31,26 @@ class RobosuiteEvalError(ValueError):
     """A zoo or generator that does not fit the robosuite evaluation (missing, wrong layout, missing task)."""
 
 
-def _need(cond: bool, msg: str) -> None:
-    if not cond:
-        raise ConfigError(msg)
-
-
 @dataclass
-class RobosuiteEvalConfig:
-    """Robosuite evaluation protocol (``config/robosuite_eval.yaml``; the keys are explained there)."""
+class RobosuiteEvalConfig(PromptProtocolConfig):
+    """Robosuite evaluation protocol (``config/robosuite_eval.yaml``): the shared prompt protocol with prompts from
+    ``prompt_zoo`` (default: the training zoo) and rollouts on ``eval_robot``."""
 
-    generator: str = ""
     zoo: str = "data/robosuite_zoo"
     prompt_zoo: str = ""
     out: str = "results/robosuite/eval"
     tasks: list[str] = field(default_factory=lambda: ["Lift", "Door"])
     eval_robot: str = "Sawyer"
     num_prompts: int = 50
-    episodes: int = 5
-    episode_steps: int = 500
-    prompt_noise: float = 0.0
-    prompt_min_success: float = 0.0
-    prompt_max_iteration: int | None = None
-    prompt_needs_success: bool = False
-    seed: int = 0
     baselines: list[str] = field(default_factory=lambda: list(BASELINES))
-    retrieval_noise_std: float = 0.01
-    bc_steps: int = 500
-    guidance_scale: float | None = None
-    save_policies: bool = False
 
     def __post_init__(self) -> None:
-        _need(bool(self.zoo), "zoo must name the training zoo directory (e.g. data/robosuite_zoo)")
-        _need(bool(self.out), "out must name the output directory")
-        _need(bool(self.tasks), "tasks must be a non-empty list, e.g. [Lift, Door]")
-        _need(set(self.tasks) <= set(TASKS), f"unknown robosuite task(s) {sorted(set(self.tasks) - set(TASKS))}; "
+        super().__post_init__()
+        require(bool(self.tasks), "tasks must be a non-empty list, e.g. [Lift, Door]")
+        require(set(self.tasks) <= set(TASKS), f"unknown robosuite task(s) {sorted(set(self.tasks) - set(TASKS))}; "
                                              f"expected a subset of {list(TASKS)}")
-        _need(len(set(self.tasks)) == len(self.tasks), f"tasks lists a task twice: {self.tasks}")
-        _need(self.eval_robot in ROBOTS, f"eval_robot must be one of {list(ROBOTS)}, got {self.eval_robot!r}")
-        _need(self.num_prompts >= 1, f"num_prompts must be >= 1, got {self.num_prompts}")
-        _need(self.episodes >= 1, f"episodes must be >= 1, got {self.episodes}")
-        _need(self.episode_steps >= 1, f"episode_steps must be >= 1, got {self.episode_steps}")
-        _need(self.prompt_noise >= 0, f"prompt_noise must be >= 0, got {self.prompt_noise}")
-        _need(0 <= self.prompt_min_success <= 1, f"prompt_min_success must be in [0, 1], got {self.prompt_min_success}")
-        _need(self.prompt_max_iteration is None or self.prompt_max_iteration >= 0,
-              f"prompt_max_iteration must be >= 0 (or null: any training stage), got {self.prompt_max_iteration}")
-        _need(self.seed >= 0, f"seed must be >= 0 (it seeds the configurations), got {self.seed}")
-        _need(set(self.baselines) <= set(BASELINES), f"unknown baselines {sorted(set(self.baselines) - set(BASELINES))}"
-                                                     f"; expected a subset of {list(BASELINES)}")
-        _need(self.retrieval_noise_std >= 0, f"retrieval_noise_std must be >= 0, got {self.retrieval_noise_std}")
-        _need(self.bc_steps >= 1, f"bc_steps must be >= 1, got {self.bc_steps}")
-        _need(self.guidance_scale is None or self.guidance_scale >= 0,
-              f"guidance_scale must be >= 0 (or null: the generator's default), got {self.guidance_scale}")
+        require(len(set(self.tasks)) == len(self.tasks), f"tasks lists a task twice: {self.tasks}")
+        require(self.eval_robot in ROBOTS, f"eval_robot must be one of {list(ROBOTS)}, got {self.eval_robot!r}")
 
 
 def load_robosuite_eval_config(path: str | Path, overrides: Iterable[str] = ()) -> RobosuiteEvalConfig:
