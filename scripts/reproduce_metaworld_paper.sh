@@ -25,7 +25,7 @@ STEP="${1:-all}"
 WORKERS="${WORKERS:-2}"
 UNSEEN="window-close door-close drawer-close faucet-open button-press-wall door-lock handle-press-side coffee-button reach-wall"
 # validation tasks: outside the paper's 19, for every setting that is tuned
-VALIDATION="button-press-topdown handle-pull plate-slide-side coffee-push lever-pull"
+VALIDATION="button-press-topdown sweep-into plate-slide-side coffee-push lever-pull"
 SEEDS="${SEEDS:-0 1 2}"
 RES=results/metaworld/paper_scale
 EVAL=config/metaworld_eval_paper.yaml
