@@ -40,7 +40,8 @@ if run evaluate; then
 fi
 if run bundle; then
   rm -rf models/go2/generator && cp -r "$GEN_RUN/generator" models/go2/generator
-  python -m maa_generator.data.half_cli --generator models/go2/generator   # float16 autoencoder matrices
+  # float16 autoencoder matrices, without what generating never uses (encoders, diffusion training copy)
+  python -m maa_generator.data.half_cli --generator models/go2/generator --generation-only
   python -m maa_generator.data.novelty_cli --generator models/go2/generator --zoo "$ZOO"
   cp "$ADAPT" models/go2/adaptation.safetensors
   # the demo's two styles: the zoo's tallest high-swing trot and its most crouched pronk (docs/go2_styles.md)

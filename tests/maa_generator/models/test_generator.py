@@ -121,6 +121,37 @@ def test_half_autoencoder_bundle_is_smaller_loads_as_float32_and_decodes_close(g
     assert not list(tmp_path.glob("g.*"))  # no temporary or old copy left behind
 
 
+def test_generation_only_bundle_generates_the_same_policies_without_encoders(gen, tmp_path):
+    from maa_generator.data import half_cli
+
+    full_dir = gen.save(tmp_path / "full")
+    gen.save(tmp_path / "g")
+    assert half_cli.main(["--generator", str(tmp_path / "g"), "--generation-only"]) == 0
+    meta = json.loads((tmp_path / "g" / CONFIG_FILE).read_text())
+    assert meta["extra"]["generation_only"] is True
+    assert not [k for k in meta["tensors"] if k.startswith(("autoencoder.encoders.", "diffusion.unet."))]
+    assert any(k.startswith("autoencoder.decoders.") for k in meta["tensors"])
+    assert any(k.startswith("diffusion.ema.") for k in meta["tensors"])
+    encoder_values = sum(p.numel() for p in gen.autoencoder.encoders.parameters())
+    saved = (full_dir / WEIGHTS_FILE).stat().st_size - (tmp_path / "g" / WEIGHTS_FILE).stat().st_size
+    assert saved > 4 * encoder_values  # the encoders (float32) are gone, plus the halved decoders
+
+    bundle = Generator.load(tmp_path / "g")
+    assert bundle.generation_only and not Generator.load(full_dir).generation_only
+    full = Generator.load(full_dir)
+    for x, y in zip(full.generate([_traj(0), _traj(1)], 2, seed=5), bundle.generate([_traj(0), _traj(1)], 2, seed=5)):
+        np.testing.assert_allclose(x.flat, y.flat, atol=1e-3)  # only the float16 decoder matrices differ
+    flat = torch.from_numpy(full.generate([_traj(0)], 1, seed=0)[0].flat[None])
+    with pytest.raises(RuntimeError, match="generation-only bundle.*no encoders"):
+        bundle.autoencoder.encode(flat)
+    with pytest.raises(RuntimeError, match="generation-only bundle.*cannot be trained"):
+        bundle.diffusion.loss(torch.zeros(1, *bundle.autoencoder.latent_shape),
+                              torch.zeros(1, bundle.embedding.cond_dim))
+    assert bundle.num_params()["diffusion"] == full.num_params()["diffusion"]
+    bundle.save(tmp_path / "again")  # re-saving keeps the mark, so the copy loads too
+    assert Generator.load(tmp_path / "again").generation_only
+
+
 def test_load_errors(gen, tmp_path):
     d = gen.save(tmp_path / "g")
     meta = json.loads((d / CONFIG_FILE).read_text())

@@ -57,6 +57,7 @@ def save_checkpoint(
     *,
     layout: dict | None = None,
     half: Callable[[str, torch.Tensor], bool] | None = None,
+    skip: Callable[[str], bool] | None = None,
 ) -> Path:
     """Write ``modules``' state dicts and metadata to ``directory`` (created if needed); returns the directory.
 
@@ -67,6 +68,7 @@ def save_checkpoint(
         layout: ``PolicyLayout.to_dict()`` of the generated policies, if any.
         half: ``(name, tensor) -> bool``: store that float32 tensor as float16 (listed in ``config.json``'s
             ``half``; :func:`load_checkpoint` returns it as float32). Default: everything at full precision.
+        skip: ``name -> bool``: leave that tensor out (the loader must build modules without it).
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
@@ -75,7 +77,8 @@ def save_checkpoint(
         if "." in name or not name:
             raise CheckpointError(f"module name {name!r} must be non-empty and contain no '.'")
         for key, value in module.state_dict().items():
-            tensors[f"{name}.{key}"] = value.detach().cpu().contiguous().clone()
+            if skip is None or not skip(f"{name}.{key}"):
+                tensors[f"{name}.{key}"] = value.detach().cpu().contiguous().clone()
     halved = sorted(k for k, v in tensors.items() if half is not None and v.dtype == torch.float32 and half(k, v))
     for key in halved:
         tensors[key] = tensors[key].half()

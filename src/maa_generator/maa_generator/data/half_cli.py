@@ -1,6 +1,10 @@
 """Re-save a trained generator for bundling with its autoencoder's weight matrices in float16 (about half the size).
 
     python -m maa_generator.data.half_cli --generator models/go2/generator
+    python -m maa_generator.data.half_cli --generator models/metaworld/generator --generation-only
+
+``--generation-only`` also leaves out what generating never uses (the autoencoder's encoders, the diffusion model's
+training copy; ``Generator.save(generation_only=True)``): about half the size again.
 
 The autoencoder holds most of a generator's parameters (one MLP per policy layer) and is what outgrows the bundle
 budget; its weight matrices are stored as float16 and load back as float32 (``Generator.save(half_autoencoder=True)``).
@@ -36,6 +40,8 @@ def decoded_gap(a: Generator, b: Generator, n: int = 64, seed: int = 0) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Re-save a generator with float16 autoencoder weight matrices.")
     ap.add_argument("--generator", required=True, help="generator directory (Generator.save); rewritten in place")
+    ap.add_argument("--generation-only", action="store_true",
+                    help="also leave out the encoders and the diffusion training copy (cannot be trained further)")
     args = ap.parse_args(argv)
     path = Path(args.generator)
     extra = read_metadata(path).get("extra") or {}
@@ -43,7 +49,7 @@ def main(argv=None) -> int:
     before = sum(f.stat().st_size for f in path.iterdir())
     tmp = path.with_name(path.name + ".half-tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    original.save(tmp, extra=extra, half_autoencoder=True)
+    original.save(tmp, extra=extra, half_autoencoder=True, generation_only=args.generation_only)
     gap = decoded_gap(original, Generator.load(tmp))
     old = path.with_name(path.name + ".full-old")
     shutil.rmtree(old, ignore_errors=True)

@@ -107,6 +107,10 @@ class ParamAutoencoder(nn.Module):
     # ------------------------------------------------------------ encode/decode
     def encode(self, flat: torch.Tensor) -> torch.Tensor:
         """Raw flat parameters ``[B, P]`` -> latent ``[B, T, C]`` (noise on input and latent in training mode)."""
+        if self.encoders is None:
+            raise RuntimeError("this autoencoder comes from a generation-only bundle (Generator.save(generation_only="
+                               "True)): it decodes latents but has no encoders; load the training run's generator "
+                               "to encode policies")
         z = self.normalize(self._check(flat))
         if self.training and self.cfg.input_noise > 0:
             z = z + self.cfg.input_noise * torch.randn_like(z)

@@ -259,6 +259,9 @@ class LatentDiffusion(nn.Module):
 
         Returns ``(loss, {"diffusion_mse": loss})``; the target follows ``prediction_type``.
         """
+        if self.unet is None:
+            raise RuntimeError("this diffusion model comes from a generation-only bundle (Generator.save("
+                               "generation_only=True)): it samples with its EMA copy but cannot be trained")
         x0 = self.normalize(self._check_latent(latent))
         cond = self._check_cond(cond, x0.shape[0])
         if self.training and self.cfg.cond_noise > 0:

@@ -34,6 +34,8 @@ from maa_generator.models.diffusion import LatentDiffusion
 from maa_generator.models.embedding import BehaviorEmbedding
 
 CHECKPOINT_KIND = "maa_generator"
+#: state keys that a generation-only bundle leaves out (:meth:`Generator.save`)
+GENERATION_ONLY_OMITS = ("autoencoder.encoders.", "diffusion.unet.")
 UNSAVED_ID = "unsaved"
 #: domain of generators saved before ``extra.domain`` was recorded, by the layout name of their policies
 LAYOUT_DOMAINS = {"go2_wtw_actor": "go2", "metaworld_sac": "metaworld", "robosuite_sac": "robosuite"}
@@ -94,6 +96,7 @@ class Generator(nn.Module):
         self.novelty: NoveltyReference | None = None  # bank of training conditions (maa_generator.data.novelty)
         self.generator_id = UNSAVED_ID
         self.domain = ""
+        self.generation_only = False  # loaded from a bundle without encoders / diffusion training copy
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -112,17 +115,26 @@ class Generator(nn.Module):
     def stages(self) -> dict[str, nn.Module]:
         return {"autoencoder": self.autoencoder, "embedding": self.embedding, "diffusion": self.diffusion}
 
-    def save(self, path: str | Path, extra: dict | None = None, half_autoencoder: bool = False) -> Path:
+    def save(self, path: str | Path, extra: dict | None = None, half_autoencoder: bool = False,
+             generation_only: bool = False) -> Path:
         """Write ``model.safetensors`` + ``config.json`` (+ ``novelty.safetensors`` when set) to directory ``path``.
 
         ``config.json``'s ``extra`` records ``kind`` and, when set, ``domain`` (``extra`` may override both).
         ``half_autoencoder`` stores the autoencoder's weight matrices (its bulk) as float16 for a small bundle; they
-        load back as float32. Normalization buffers, biases and the other stages stay float32."""
-        meta = {"kind": CHECKPOINT_KIND, **({"domain": self.domain} if self.domain else {}), **(extra or {})}
+        load back as float32. Normalization buffers, biases and the other stages stay float32.
+        ``generation_only`` leaves out what generating never uses: the autoencoder's encoders (about half of it) and
+        the diffusion model's training copy (sampling uses the EMA copy). Such a bundle generates exactly what the
+        full model does but cannot be trained or encode policies (``extra.generation_only`` records it)."""
+        if generation_only and not isinstance(self.autoencoder, ParamAutoencoder):
+            raise CheckpointError(f"generation_only: needs a 'maa' autoencoder, this one is "
+                                  f"{type(self.autoencoder).__name__}")
+        meta = {"kind": CHECKPOINT_KIND, **({"domain": self.domain} if self.domain else {}), **(extra or {}),
+                **({"generation_only": True} if generation_only or self.generation_only else {})}
         half = (lambda key, value: key.startswith("autoencoder.") and key.endswith(".weight") and value.ndim == 2
                 ) if half_autoencoder else None
+        skip = (lambda key: key.startswith(GENERATION_ONLY_OMITS)) if generation_only else None
         out = save_checkpoint(path, self.stages(), self.config.to_dict(), meta, layout=self.layout.to_dict(),
-                              half=half)
+                              half=half, skip=skip)
         if self.novelty is not None:
             self.novelty.save(out)
         return out
@@ -141,6 +153,10 @@ class Generator(nn.Module):
         ckpt = load_checkpoint(path)
         with torch.device("meta"):  # no random init: every tensor comes from the checkpoint
             gen = cls.build(layout, config)
+        if (meta.get("extra") or {}).get("generation_only"):
+            gen.autoencoder.encoders = None  # not in the bundle: encode() and loss() say so
+            gen.diffusion.unet = None
+            gen.generation_only = True
         load_state(gen.stages(), ckpt.state, str(path), assign=True)
         gen.diffusion.ema.requires_grad_(False)
         gen.generator_id = f"{Path(path).resolve().name}@{str(meta['sha256'])[:12]}"  # sha256 verified by the load
@@ -262,5 +278,5 @@ class Generator(nn.Module):
         return {
             "autoencoder": sum(p.numel() for p in self.autoencoder.parameters()),
             "embedding": sum(p.numel() for p in self.embedding.parameters()),
-            "diffusion": sum(p.numel() for p in self.diffusion.unet.parameters()),
+            "diffusion": sum(p.numel() for p in (self.diffusion.unet or self.diffusion.ema).parameters()),
         }
