@@ -18,7 +18,6 @@ from maa_core.config import resolve_path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("eval_dirs", nargs="+", metavar="EVAL_DIR")

@@ -42,6 +42,18 @@ def test_collect_train_generate_evaluate(tmp_path):
 
     gen = Generator.load(run / "generator")
     assert gen.layout == z.layout and gen.domain == "metaworld"
+    # the simulator-free training-fit check: generated vs reconstructed vs another checkpoint, latent distances
+    last = _run("training/check_generator_fit.py", str(run), "--zoo", str(zoo), "--rows", "4", "--guidance", "1.0")
+    fit = json.loads((run / "generator_fit.json").read_text())["tasks"][0]
+    assert fit["task"] == "reach" and len(fit["rows"]) == 4 and len(set(fit["rows"])) == 4
+    assert set(fit["action_mse"]) == {"other_checkpoint", "ae_reconstruction", "generated[default]", "generated[1]"}
+    assert all(np.isfinite(x) and x >= 0 for x in [*fit["action_mse"].values(), *fit["latent"].values()])
+    assert fit["latent"]["train_nn_median"] > 0  # a checkpoint's own latent is not its nearest neighbour
+    assert json.loads(last.strip().splitlines()[-1])["bank"] == "cache/latents.npy"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    bad = subprocess.run([sys.executable, "training/check_generator_fit.py", str(run), "--zoo", str(zoo), "--guidance",
+                          "2.0"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "needs a model trained with diffusion.cond_dropout" in bad.stderr
 
     last = _run("training/evaluate.py", "--config", "config/metaworld_eval_tiny.yaml", "--zoo", str(zoo),
                 "--generator", str(run / "generator"), "--out", str(out), "--video", str(tmp_path / "clips"),
