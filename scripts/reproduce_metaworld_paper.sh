@@ -9,7 +9,9 @@
 #                       autoencoder is 3/4 of the training time on this machine);
 #   4. evaluate:        config/metaworld_eval_paper.yaml (50 early-stage prompts per task, 5 configurations): baselines,
 #                       each generator, multi-task BC, prompt-blind random -> $RES/eval_*;
-#   5. validate:        the bundled generator vs seed 0 on the 5 validation tasks (config/metaworld_eval_paper_val.yaml);
+#   5. validate:        the 4-task study's generator (bundled before this one; runs/metaworld_cfg_s0 of
+#                       scripts/reproduce_metaworld.sh) vs seed 0 on the 5 validation tasks
+#                       (config/metaworld_eval_paper_val.yaml);
 #   6. memorization:    training/memorization_metaworld.py on seed 0's policies -> $RES/memorization;
 #   7. summary:         $RES/summary.json, results.md, top5.png.
 #   8. robosuite:       Panda DAgger zoo (config/robosuite_dagger.yaml: Lift, Door x 200 checkpoints), the generator
@@ -73,8 +75,11 @@ if run evaluate; then  # every run resumes task by task (prompt_seed_per_task): 
   done
 fi
 if run validate; then
-  for name in bundled paper_s0; do
-    gen=models/metaworld/generator; [[ $name == bundled ]] || gen=$(gen_dir 0)/generator
+  for name in 4task_bundled paper_s0; do
+    gen=runs/metaworld_cfg_s0/generator; [[ $name == 4task_bundled ]] || gen=$(gen_dir 0)/generator
+    [[ -f $RES/validation/$name/results.json || -f $gen/model.safetensors ]] || {
+      echo "validate: no generator at $gen (4task_bundled: STEPS=train SEEDS=0 scripts/reproduce_metaworld.sh)" >&2
+      exit 1; }
     [[ -f $RES/validation/$name/results.json ]] || python training/evaluate.py --config config/metaworld_eval_paper_val.yaml \
       --generator "$gen" --baselines none --skip-source --out "$RES/validation/$name"
   done

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Which training behaviors do generated and retrieved policies copy? (MetaWorld, no rollouts.)
 
-    python training/behavior_modes.py --generator models/metaworld/generator --out results/metaworld/unseen_study
+    python training/behavior_modes.py --generator runs/metaworld_cfg_s0/generator --out results/metaworld/unseen_study
 
 For each task: the evaluation prompts of ``--config`` (same selection and noise as ``training/evaluate.py``, both via
 :func:`maa_manip.eval_protocol.task_prompts`), one generated policy per prompt, and the retrieval baseline's checkpoint

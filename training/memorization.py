@@ -2,7 +2,7 @@
 """Memorization analysis of generated policies against the zoo they were trained on (docs/memorization.md).
 
     python training/memorization.py --zoo data/metaworld_zoo --generated generated.npy --out results/memorization
-    python training/memorization.py --zoo data/metaworld_zoo --generator models/metaworld/generator \\
+    python training/memorization.py --zoo data/metaworld_zoo --generator runs/metaworld_cfg_s0/generator \\
         --prompts-per-task 2 --candidates 4 --out results/memorization
 
 Generated policies come either from a ``.npy`` file of flat parameters ``[G, P]`` or from a generator directory,

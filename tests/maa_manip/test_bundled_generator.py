@@ -25,8 +25,15 @@ def generator() -> Generator:
 
 def test_bundle_is_small_and_has_metaworld_layout(generator):
     size = sum(p.stat().st_size for p in GEN_DIR.iterdir())
-    assert size <= 10 * 1024 * 1024, f"bundled generator is {size / 2**20:.2f} MiB (limit 10 MiB)"
+    assert size <= 16 * 1024 * 1024, f"bundled generator is {size / 2**20:.2f} MiB (limit 16 MiB)"
     assert layouts_equal(generator.layout, metaworld_sac_layout())
+    assert generator.generation_only  # the encoders and the diffusion training copy are not bundled
+
+
+def test_all_bundled_artifacts_fit_the_30_mb_budget():
+    files = [p for d in ("models", "prompts") for p in (ROOT / d).rglob("*") if p.is_file() and p.suffix != ".md"]
+    size = sum(p.stat().st_size for p in files)
+    assert size <= 30 * 10**6, f"bundled models and prompts are {size / 1e6:.1f} MB (budget 30 MB)"
 
 
 def test_bundled_prompt_generates_deterministically(generator):
