@@ -8,8 +8,7 @@ from pathlib import Path
 from maa_core.config import ConfigError, load_config, require, to_dict
 
 __all__ = ["DaggerConfig", "SacConfig", "CollectConfig", "PromptProtocolConfig", "EvalConfig", "load_collect_config",
-           "load_eval_config",
-           "ConfigError", "to_dict"]
+           "load_eval_config", "ConfigError", "to_dict"]
 
 
 @dataclass
@@ -38,7 +37,7 @@ class DaggerConfig:
         require(self.random_inits >= 0, f"dagger.random_inits must be >= 0, got {self.random_inits}")
         require(self.grad_steps >= 1 and self.batch_size >= 1, "dagger.grad_steps and batch_size must be >= 1")
         require(bool(self.noise_levels) and all(x >= 0 for x in self.noise_levels),
-              f"dagger.noise_levels must be a non-empty list of stds >= 0, got {self.noise_levels}")
+                f"dagger.noise_levels must be a non-empty list of stds >= 0, got {self.noise_levels}")
 
 
 @dataclass
@@ -71,12 +70,13 @@ class SacConfig:
 
     def __post_init__(self) -> None:
         require(self.total_steps >= 1 and self.num_seeds >= 1 and self.envs_per_seed >= 1,
-              "sac.total_steps, num_seeds and envs_per_seed must be >= 1")
+                "sac.total_steps, num_seeds and envs_per_seed must be >= 1")
         require(0 < self.gamma <= 1 and 0 < self.tau <= 1,
-              f"sac.gamma/tau must be in (0, 1], got {self.gamma}/{self.tau}")
+                f"sac.gamma/tau must be in (0, 1], got {self.gamma}/{self.tau}")
         require(self.ckpt_every >= 1 and self.test_every >= 1, "sac.ckpt_every and test_every must be >= 1")
         require(self.partial_every >= 1,
-              f"sac.partial_every (agent steps between partial-run checkpoints) must be >= 1, got {self.partial_every}")
+                "sac.partial_every (agent steps between partial-run checkpoints) must be >= 1, "
+                f"got {self.partial_every}")
 
 
 @dataclass
@@ -101,9 +101,9 @@ class CollectConfig:
     def __post_init__(self) -> None:
         require(self.collector in ("dagger", "sac"), f"collector must be 'dagger' or 'sac', got {self.collector!r}")
         require(self.domain in ("metaworld", "robosuite"),
-              f"domain must be 'metaworld' or 'robosuite', got {self.domain!r}")
+                f"domain must be 'metaworld' or 'robosuite', got {self.domain!r}")
         require(self.domain == "metaworld" or self.collector == "dagger",
-              "domain robosuite collects with the DAgger collector only (SAC: training/collect_robosuite.py)")
+                "domain robosuite collects with the DAgger collector only (SAC: training/collect_robosuite.py)")
         require(self.robot in ("Panda", "Sawyer"), f"robot must be 'Panda' or 'Sawyer', got {self.robot!r}")
         require(bool(self.tasks), "tasks must be a non-empty list")
         require(bool(self.seeds), "seeds must be a non-empty list")
@@ -148,7 +148,7 @@ class PromptProtocolConfig:
         require(0 <= self.prompt_min_success <= 1,
                 f"prompt_min_success must be in [0, 1], got {self.prompt_min_success}")
         require(self.prompt_max_iteration is None or self.prompt_max_iteration >= 0,
-              f"prompt_max_iteration must be >= 0 (or null: any training stage), got {self.prompt_max_iteration}")
+                f"prompt_max_iteration must be >= 0 (or null: any training stage), got {self.prompt_max_iteration}")
         require(self.seed >= 0, f"seed must be >= 0 (it seeds prompts and configurations), got {self.seed}")
         require(set(self.baselines) <= set(BASELINES),
                 f"unknown baselines {sorted(set(self.baselines) - set(BASELINES))}; "
@@ -156,7 +156,7 @@ class PromptProtocolConfig:
         require(self.retrieval_noise_std >= 0, f"retrieval_noise_std must be >= 0, got {self.retrieval_noise_std}")
         require(self.bc_steps >= 1, f"bc_steps must be >= 1, got {self.bc_steps}")
         require(self.guidance_scale is None or self.guidance_scale >= 0,
-              f"guidance_scale must be >= 0 (or null: the generator's default), got {self.guidance_scale}")
+                f"guidance_scale must be >= 0 (or null: the generator's default), got {self.guidance_scale}")
 
 
 @dataclass
@@ -174,7 +174,7 @@ class EvalConfig(PromptProtocolConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         require(bool(self.splits) and set(self.splits) <= {"seen", "unseen"},
-              f"splits must be a non-empty subset of [seen, unseen], got {self.splits}")
+                f"splits must be a non-empty subset of [seen, unseen], got {self.splits}")
         require(self.plots >= 0, f"plots must be >= 0, got {self.plots}")
 
 

@@ -20,8 +20,7 @@ from maa_manip.actor import act_batched
 
 def _actions(layout, flat: np.ndarray, obs: np.ndarray) -> np.ndarray:
     """Deterministic actions of ``K`` policies ``[K, P]`` on their own states ``[K, T, obs_dim]`` -> ``[K, T, A]``."""
-    weights = torch.from_numpy(np.ascontiguousarray(flat, dtype=np.float32))
-    return act_batched(layout, weights, obs).reshape(obs.shape[0], obs.shape[1], -1)
+    return act_batched(layout, torch.from_numpy(np.ascontiguousarray(flat, dtype=np.float32)), obs)
 
 
 def fit_rows(metadata: list[dict], k: int, rng: np.random.Generator, min_success: float = 0.8) -> list[int]:
@@ -67,6 +66,7 @@ def prompt_fit(gen, zoo, task: str, rows: Sequence[int], bank_latents: torch.Ten
         return float(((_actions(layout, flat, obs) - own) ** 2).mean())
 
     with torch.inference_mode():
+        cond = gen.embedding.embed(h, v)
         latents = gen.autoencoder.encode(torch.from_numpy(params))
         recon = gen.autoencoder.decode(latents).numpy()
         bank = diff.normalize(bank_latents if bank_latents is not None
@@ -77,7 +77,6 @@ def prompt_fit(gen, zoo, task: str, rows: Sequence[int], bank_latents: torch.Ten
     for w in guidance_scales:
         name = "default" if w is None else f"{w:g}"
         with torch.inference_mode():
-            cond = gen.embedding.embed(h, v)
             sampled = diff.sample(cond, 1, seed, guidance_scale=w)
             flat = gen.autoencoder.decode(sampled).numpy()
         out["action_mse"][f"generated[{name}]"] = mse(flat)

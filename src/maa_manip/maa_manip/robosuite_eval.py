@@ -48,7 +48,7 @@ class RobosuiteEvalConfig(PromptProtocolConfig):
         super().__post_init__()
         require(bool(self.tasks), "tasks must be a non-empty list, e.g. [Lift, Door]")
         require(set(self.tasks) <= set(TASKS), f"unknown robosuite task(s) {sorted(set(self.tasks) - set(TASKS))}; "
-                                             f"expected a subset of {list(TASKS)}")
+                                               f"expected a subset of {list(TASKS)}")
         require(len(set(self.tasks)) == len(self.tasks), f"tasks lists a task twice: {self.tasks}")
         require(self.eval_robot in ROBOTS, f"eval_robot must be one of {list(ROBOTS)}, got {self.eval_robot!r}")
 
