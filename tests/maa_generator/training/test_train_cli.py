@@ -158,3 +158,29 @@ def test_generator_stage_fine_tunes_another_runs_diffusion(tmp_path):
     bad = _run([*TRAIN, "--synthetic", "--out", str(tmp_path / "c"), *SMALL, "--set", "autoencoder.latent_channels=8",
                 "--set", f"train.generator.init_from={base}"], 120)
     assert bad.returncode != 0 and "does not fit this one" in bad.stderr
+
+
+def test_generator_stage_fine_tunes_from_a_saved_generation_only_generator(tmp_path):
+    """train.generator.init_from may name a saved generator (e.g. the bundled one): a generation-only bundle's EMA
+    denoiser initializes the network; a folder that is neither a run nor a generator is refused clearly."""
+    from maa_generator.data.checkpoint import load_checkpoint
+    from maa_generator.models.generator import Generator
+
+    base = tmp_path / "a"
+    assert _run([*TRAIN, "--synthetic", "--out", str(base), *SMALL], 120).returncode == 0
+    bundle = Generator.load(base / "generator").save(tmp_path / "bundle", generation_only=True)
+    tuned = tmp_path / "b"
+    proc = _run([*TRAIN, "--synthetic", "--out", str(tuned), *SMALL, "--set", f"train.generator.init_from={bundle}",
+                 "--set", "train.generator.steps=1", "--set", "train.generator.lr=1e-12", "--set",
+                 "train.generator.warmup_steps=0"], 120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"initialized from {bundle}" in proc.stdout
+    src = Generator.load(bundle).diffusion.ema.state_dict()
+    got = load_checkpoint(tuned / "stages" / "generator" / "last" / "model").state["module"]
+    net = {k[len("unet."):]: v for k, v in got.items() if k.startswith("unet.")}
+    assert net.keys() == src.keys() and len(src) > 10
+    assert max(float((net[k].float() - src[k].float()).abs().max()) for k in src) < 1e-6
+    (tmp_path / "empty").mkdir()
+    bad = _run([*TRAIN, "--synthetic", "--out", str(tmp_path / "c"), *SMALL, "--set",
+                f"train.generator.init_from={tmp_path / 'empty'}"], 120)
+    assert bad.returncode != 0 and "expected a training run directory" in bad.stderr

@@ -15,8 +15,10 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 STARTUP_ERRORS = (ValueError, OSError, RuntimeError)
 #: how often the main thread checks for a stop request (s): the bound on SIGINT -> node.shutdown() latency
 STOP_POLL_S = 0.05
-#: how long teardown waits for the executor's running callbacks before it goes on (s)
+#: how long teardown waits for the spin loop and then the executor's running callbacks before it gives up (s)
 EXECUTOR_SHUTDOWN_S = 3.0
+#: the spin loop's wait per ``spin_once`` (s): the bound on how long a stop request waits for the loop to leave
+SPIN_ONCE_TIMEOUT_S = 0.1
 
 
 def _init_without_rclpy_signal_handlers(args) -> None:
@@ -31,13 +33,20 @@ def _init_without_rclpy_signal_handlers(args) -> None:
         rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
 
 
-def _spin_in_thread(executor) -> tuple[threading.Thread, list]:
-    """``executor.spin()`` on a daemon thread; an exception escaping it is stored in the returned list."""
+def _spin_in_thread(executor, stop_spinning: threading.Event) -> tuple[threading.Thread, list]:
+    """Spin ``executor`` on a daemon thread, one ``spin_once`` at a time, until ``stop_spinning`` is set.
+
+    The loop leaves on its own instead of being stopped by ``executor.shutdown()`` from another thread: shutting an
+    executor down (or destroying its node) while it waits races with that wait in rclpy (ros2/rclpy#968, #255) and
+    crashed the generator node with SIGSEGV in ``_wait_for_ready_callbacks`` after a flood of fuzzed messages.
+    An exception escaping the loop is stored in the returned list.
+    """
     errors: list = []
 
     def target() -> None:
         try:
-            executor.spin()
+            while not stop_spinning.is_set() and executor.context.ok():
+                executor.spin_once(timeout_sec=SPIN_ONCE_TIMEOUT_S)
         except ExternalShutdownException:
             pass
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
@@ -46,6 +55,26 @@ def _spin_in_thread(executor) -> tuple[threading.Thread, list]:
     thread = threading.Thread(target=target, name="ros-executor", daemon=True)
     thread.start()
     return thread, errors
+
+
+def _teardown(node, executor, spin_thread: threading.Thread, stop_spinning: threading.Event, name: str) -> None:
+    """Stop the spin loop, then (only once it has left) shut the executor down and destroy the node.
+
+    If the loop does not leave within ``EXECUTOR_SHUTDOWN_S`` (a callback stuck in native code), the rclpy entities
+    are left alone: the process exits right after, and tearing them down under a live wait is what crashes.
+    """
+    stop_spinning.set()
+    spin_thread.join(timeout=EXECUTOR_SHUTDOWN_S)
+    if spin_thread.is_alive():
+        print(f"{name}: the ROS executor did not stop within {EXECUTOR_SHUTDOWN_S:g} s; exiting without tearing "
+              "down its entities", file=sys.stderr)
+        return
+    if not executor.shutdown(timeout_sec=EXECUTOR_SHUTDOWN_S):
+        print(f"{name}: executor callbacks still running after {EXECUTOR_SHUTDOWN_S:g} s; exiting without "
+              "destroying the node", file=sys.stderr)
+        return
+    node.destroy_node()
+    rclpy.try_shutdown()
 
 
 def run_node(factory: Callable[[], object], name: str, num_threads: int = 2, args=None) -> int:
@@ -69,9 +98,10 @@ def run_node(factory: Callable[[], object], name: str, num_threads: int = 2, arg
         return 2
     executor = MultiThreadedExecutor(num_threads=num_threads)
     executor.add_node(node)
+    stop_spinning = threading.Event()
+    spin_thread, errors = _spin_in_thread(executor, stop_spinning)
     code = 0
     try:
-        spin_thread, errors = _spin_in_thread(executor)
         exit_requested = getattr(node, "exit_requested", None)
         while not stop.wait(STOP_POLL_S) and spin_thread.is_alive():
             if exit_requested is not None and exit_requested.is_set():
@@ -87,13 +117,8 @@ def run_node(factory: Callable[[], object], name: str, num_threads: int = 2, arg
             code = 1
     finally:
         if hasattr(node, "shutdown"):
-            node.shutdown()
-        if not executor.shutdown(timeout_sec=EXECUTOR_SHUTDOWN_S):
-            # seen once in CI after a flood of fuzzed messages: SIGINT left the process hanging here or below
-            print(f"{name}: the ROS executor did not stop within {EXECUTOR_SHUTDOWN_S:g} s; tearing down anyway",
-                  file=sys.stderr)
-        node.destroy_node()
-        rclpy.try_shutdown()
+            node.shutdown()  # first: the robot is made safe before any ROS teardown that could stall
+        _teardown(node, executor, spin_thread, stop_spinning, name)
         # Everything owned by the node is released above; interpreter finalization with torch, MuJoCo and rclpy
         # extension modules loaded is skipped (it is not needed and has crashed in CI).
         sys.stdout.flush()

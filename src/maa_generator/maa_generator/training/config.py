@@ -51,9 +51,10 @@ class DataConfig:
 class StageConfig:
     """One stage's optimization: ``steps`` AdamW steps at ``lr`` (linear warm-up, cosine decay to 10%).
 
-    ``init_from`` (generator stage only): a training run directory whose trained diffusion model initializes this
-    one (fine-tuning, e.g. a MetaWorld-trained diffusion on a robosuite zoo); the latent and condition shapes must
-    match, the normalizers are refit on this run's data.
+    ``init_from`` (generator stage only): a training run directory or a saved generator (e.g. the bundled
+    ``models/metaworld/generator``) whose trained diffusion model initializes this one (fine-tuning, e.g. a
+    MetaWorld-trained diffusion on a robosuite zoo); the latent and condition shapes must match, the normalizers are
+    refit on this run's data.
     """
 
     steps: int = 1000

@@ -391,15 +391,46 @@ def run_training(cfg: RunConfig, out: str | Path, stage: str = "all", resume: bo
     return summary
 
 
-def _init_diffusion(diff: torch.nn.Module, run_dir: Path, info: DistInfo) -> None:
-    """Initialize the diffusion model from another run's trained one (its normalizers are refit afterwards)."""
+def _init_diffusion(diff: torch.nn.Module, source: Path, info: DistInfo) -> None:
+    """Initialize the diffusion model from another run's trained one (its normalizers are refit afterwards).
+
+    ``source`` is a training run directory (its generator stage's best/last checkpoint) or a saved generator (e.g.
+    the bundled ``models/metaworld/generator``). A generation-only generator holds only the EMA denoiser, which then
+    initializes both the trained copy and the EMA copy.
+    """
     try:
-        where = load_stage_weights(run_dir, "generator", diff)
+        if (source / "stages").is_dir():
+            where = load_stage_weights(source, "generator", diff)
+        elif (source / "model.safetensors").is_file():
+            _load_diffusion_from_generator(diff, source)
+            where = source
+        else:
+            raise ConfigError(f"train.generator.init_from={source}: expected a training run directory (with "
+                              "stages/generator/) or a saved generator directory (with model.safetensors)")
     except CheckpointError as exc:  # shape mismatch: another latent or condition shape
-        raise ConfigError(f"train.generator.init_from={run_dir}: its diffusion model does not fit this one "
+        raise ConfigError(f"train.generator.init_from={source}: its diffusion model does not fit this one "
                           f"(latent and condition shapes must match): {exc}") from exc
     if info.is_main:
         print(f"[generator] initialized from {where}", flush=True)
+
+
+def _load_diffusion_from_generator(diff: torch.nn.Module, path: Path) -> None:
+    """Copy a saved generator's diffusion weights (float32) into ``diff``; raise CheckpointError on any mismatch."""
+    from maa_generator.models.generator import Generator
+
+    src = Generator.load(path).diffusion
+    state = {k: v.float() if v.is_floating_point() else v for k, v in src.state_dict().items()}
+    if src.unet is None:  # generation-only: the EMA denoiser is all there is
+        state.update({"unet." + k[len("ema."):]: v.clone() for k, v in state.items() if k.startswith("ema.")})
+        state["ema_updates"] = torch.zeros_like(state["ema_updates"])
+    own = diff.state_dict()
+    missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    wrong = [f"{k}: {list(state[k].shape)} vs {list(v.shape)}" for k, v in own.items()
+             if k in state and state[k].shape != v.shape]
+    if missing or extra or wrong:
+        raise CheckpointError(f"{path}: diffusion weights differ (missing {missing[:3]}, unexpected {extra[:3]}, "
+                              f"shapes {wrong[:3]})")
+    diff.load_state_dict(state)
 
 
 def _train_generator(gen: Generator, zoo: Zoo, out: Path, cfg: RunConfig, resolved: dict, info: DistInfo,
