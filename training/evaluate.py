@@ -129,7 +129,8 @@ def main(argv=None) -> int:
     if cfg.prompt_seed_per_task:
         from maa_generator.data.checkpoint import read_metadata
 
-        gen_sha = read_metadata(resolve_path(cfg.generator, ROOT)).get("sha256") if cfg.generator else None
+        gen_sha = TaskCache.generator_identity(read_metadata(resolve_path(cfg.generator, ROOT)) if cfg.generator
+                                               else None)
         resolved_cfg = {**to_dict(cfg), "seen_tasks": seen, "unseen_tasks": unseen}
         cache = TaskCache(out / "tasks", TaskCache.fingerprint_of(resolved_cfg, gen_sha, args.skip_source))
     results: dict = {"seen": {}, "unseen": {}}

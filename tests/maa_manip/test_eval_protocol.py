@@ -97,6 +97,10 @@ def test_task_cache_is_tied_to_the_run_configuration(tmp_path):
                                           False)  # which splits run does not change a task
     assert fp != TaskCache.fingerprint_of({"seed": 0, "out": "a", "num_prompts": 6}, "abc", False)
     assert fp != TaskCache.fingerprint_of({"seed": 0, "out": "a", "num_prompts": 5}, "other weights", False)
+    meta = {"sha256": "abc", "config": {"diffusion": {"guidance_scale": 1.0}}}
+    other_sampling = {"sha256": "abc", "config": {"diffusion": {"guidance_scale": 0.5}}}  # same weights
+    assert TaskCache.generator_identity(meta) != TaskCache.generator_identity(other_sampling)
+    assert TaskCache.generator_identity(None) is None
     cache = TaskCache(tmp_path / "tasks", fp)
     assert cache.load("reach") is None
     cache.save("reach", {"split": "seen", "results": {"maa": {"top5": 1.0}}})

@@ -130,8 +130,18 @@ class TaskCache:
         self.dir, self.fingerprint = Path(directory), fingerprint
 
     @staticmethod
+    def generator_identity(meta: dict | None) -> str | None:
+        """What of a saved generator decides its samples: the weights' sha256 and the model config beside them
+        (its ``config.json``, which holds the sampling defaults such as the guidance weight and DDIM steps)."""
+        if meta is None:
+            return None
+        config = hashlib.sha256(json.dumps(meta.get("config"), sort_keys=True).encode()).hexdigest()[:16]
+        return f"{meta.get('sha256')}:{config}"
+
+    @staticmethod
     def fingerprint_of(config: dict, generator_sha: str | None, skip_source: bool) -> str:
-        """Digest of what decides a task's results (``out`` and ``plots`` do not)."""
+        """Digest of what decides a task's results (``out`` and ``plots`` do not); ``generator_sha`` is
+        :meth:`generator_identity` of the generator (None: no generator)."""
         keep = {k: v for k, v in config.items() if k not in ("out", "plots", "save_policies", "splits")}
         blob = json.dumps({"config": keep, "generator": generator_sha, "skip_source": skip_source}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
