@@ -25,12 +25,13 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="results/metaworld", help="where summary.json, results.md, top5.png go")
     ap.add_argument("--zoo", default="data/metaworld_zoo")
     ap.add_argument("--command", default="", help="the command recorded in summary.json")
+    ap.add_argument("--title", default="MetaWorld results (merged)", help="heading of results.md")
     args = ap.parse_args(argv)
 
     from maa_manip.eval_protocol import summarize
 
     summary = summarize([resolve_path(d, ROOT) for d in args.eval_dirs], resolve_path(args.out, ROOT), args.command,
-                        resolve_path(args.zoo, ROOT), root=ROOT)
+                        resolve_path(args.zoo, ROOT), root=ROOT, title=args.title)
     print(json.dumps(summary))
     return 0
 

@@ -51,6 +51,10 @@ def test_generator_seeds_are_averaged_and_listed(tmp_path):
     assert {"maa_run0", "maa_run1"} <= set(summary["means"]["seen"])
     table = (tmp_path / "out" / "results.md").read_text()
     assert "| maa_run1 | task3 |" in table and (tmp_path / "out" / "top5.png").stat().st_size > 0
+    assert table.startswith("# MetaWorld results (merged)")
+    per_task = summary["per_task"]["unseen"]  # every method's figures per task, not only the means
+    assert per_task["maa"]["task3"]["top5"] == pytest.approx((0.9 + 0.5) / 2)
+    assert set(per_task["maa_run0"]) == {"task2", "task3"}
     single = summarize(runs[:2], tmp_path / "one", "cmd", zoo)
     assert single["generator_runs"] == 1 and "maa_run0" not in single["means"]["unseen"]
     assert single["unseen_top5_mean"] == pytest.approx(0.95)

@@ -235,7 +235,8 @@ def load_run_config(run_dir: Path):
     return from_dict(RunConfig, data, source=path)
 
 
-def summarize(run_dirs: list[Path], out: Path, command: str, zoo_path: Path, root: Path | None = None) -> dict:
+def summarize(run_dirs: list[Path], out: Path, command: str, zoo_path: Path, root: Path | None = None,
+              title: str = "MetaWorld results (merged)") -> dict:
     """Merge the ``results.json`` of several evaluation runs (same prompts, different methods) into
     ``out/summary.json``, ``out/results.md`` and ``out/top5.png``; returns the summary dict.
 
@@ -299,6 +300,7 @@ def summarize(run_dirs: list[Path], out: Path, command: str, zoo_path: Path, roo
         "prompt_action_noise_std": configs[0]["prompt_noise"],
         "means": {split: {m: {k: mean(split, m, k) for k in SUMMARY_METRICS}
                           for m in results[split]} for split in results},
+        "per_task": results,
         "eval_seconds": round(seconds, 1),
         "command": command,
         "runs": [str(d.relative_to(root)) if root is not None and d.is_relative_to(root) else str(d)
@@ -306,7 +308,7 @@ def summarize(run_dirs: list[Path], out: Path, command: str, zoo_path: Path, roo
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    (out / "results.md").write_text("# MetaWorld results (merged)\n\n" + markdown_tables(results) + "\n")
+    (out / "results.md").write_text(f"# {title}\n\n" + markdown_tables(results) + "\n")
     plot_top5(results, out / "top5.png")
     return summary
 
