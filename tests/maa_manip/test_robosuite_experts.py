@@ -37,8 +37,8 @@ def test_action_shape_range_and_pure(lift_expert):
 
 
 def test_errors(lift_expert):
-    with pytest.raises(EnvError, match="no scripted robosuite expert for task 'NutAssemblySingle'"):
-        robosuite_expert("NutAssemblySingle", "Panda")
+    with pytest.raises(EnvError, match="no scripted robosuite expert for task 'Stack'"):
+        robosuite_expert("Stack", "Panda")
     with pytest.raises(EnvError, match="unknown robot 'UR5e'"):
         robosuite_expert("Lift", "UR5e")
     with pytest.raises(EnvError, match=rf"expected a state of shape \[{OBS_DIM}\], got \[39\]"):
@@ -61,3 +61,13 @@ def test_door_panda_succeeds():
     env = RobosuiteEnv("Door", "Panda", init_seed=0, init_mode="fixed", max_steps=500)
     success, steps = _episode(expert, env)
     assert success, f"Door: no success in {steps} steps"
+
+
+@pytest.mark.parametrize("seed,nut_id", [(0, 0), (1, 1)])
+def test_nut_assembly_panda_succeeds_with_either_nut(seed, nut_id):
+    """NutAssemblySingle draws the square (id 0) or the round (id 1) nut; the state carries the drawn one."""
+    expert = robosuite_expert("NutAssemblySingle", "Panda")
+    env = RobosuiteEnv("NutAssemblySingle", "Panda", init_seed=seed, init_mode="fixed", max_steps=500)
+    assert env.reset()[40] == nut_id
+    success, steps = _episode(expert, env)
+    assert success, f"NutAssemblySingle seed {seed} (nut {nut_id}): no success in {steps} steps"

@@ -5,7 +5,8 @@ State (41): ``joint_pos_cos (7), joint_pos_sin (7), joint_vel (7), eef_pos (3), 
 
 * Lift: ``cube_pos (3), cube_quat (4), gripper_to_cube_pos (3), 0``
 * Door: ``handle_pos (3), handle_to_eef_pos (3), door_pos (3), hinge_qpos (1), handle_qpos (1)``
-* NutAssemblySingle: ``SquareNut_pos (3), SquareNut_quat (4), SquareNut_to_robot0_eef_pos (3), 0``
+* NutAssemblySingle: ``nut_pos (3), nut_quat (4), nut_to_robot0_eef_pos (3), nut_id (1)`` of the episode's
+  nut (robosuite draws the square (id 0) or the round (id 1) nut at every reset and hides the other)
 
 Action (8): 7 joint-position deltas (robosuite ``JOINT_POSITION`` controller, [-1, 1]) + gripper. Both Panda and
 Sawyer have 7 joints and a 2-finger gripper, so the same layout trains on Panda and evaluates on Sawyer.
@@ -28,8 +29,10 @@ _PROPRIO = ("joint_pos_cos", "joint_pos_sin", "joint_vel", "eef_pos", "eef_quat"
 _TASK_KEYS = {
     "Lift": ("cube_pos", "cube_quat", "gripper_to_cube_pos"),
     "Door": ("handle_pos", "handle_to_eef_pos", "door_pos", "hinge_qpos", "handle_qpos"),
-    "NutAssemblySingle": ("SquareNut_pos", "SquareNut_quat", "SquareNut_to_robot0_eef_pos"),
+    "NutAssemblySingle": ("{nut}_pos", "{nut}_quat", "{nut}_to_robot0_eef_pos", "nut_id"),
 }
+#: robosuite's nut names by ``nut_id`` (NutAssembly.nut_to_id: square 0, round 1)
+_NUTS = ("SquareNut", "RoundNut")
 
 
 def robosuite_sac_layout() -> PolicyLayout:
@@ -41,7 +44,8 @@ def robosuite_sac_layout() -> PolicyLayout:
 def state_vector(obs: dict, task: str) -> np.ndarray:
     """Robosuite observation dict -> the 41-d state (float32)."""
     parts = [np.asarray(obs[f"robot0_{k}"], np.float32).reshape(-1) for k in _PROPRIO]
-    parts += [np.asarray(obs[k], np.float32).reshape(-1) for k in _TASK_KEYS[task]]
+    nut = _NUTS[int(np.asarray(obs["nut_id"]).reshape(-1)[0])] if "nut_id" in obs else None
+    parts += [np.asarray(obs[k.format(nut=nut)], np.float32).reshape(-1) for k in _TASK_KEYS[task]]
     x = np.concatenate(parts)
     if x.size > OBS_DIM:
         raise EnvError(f"{task}: state has {x.size} values, expected at most {OBS_DIM}")
