@@ -97,17 +97,17 @@ if run summary; then
     --command "scripts/reproduce_metaworld_paper.sh (SEEDS=\"$SEEDS\")"
 fi
 if run robosuite; then
-  # Two processes, one per core: the baselines that need no generator (retrieval, noisy retrieval, BC) start at once;
-  # the generator trains meanwhile, then it is evaluated with the prompts' own checkpoints and prompt-blind random.
+  # Two processes, one per core: the prompts' own checkpoints and the baselines that need no generator (retrieval,
+  # noisy retrieval, BC) start at once; the generator trains meanwhile, then it is evaluated with prompt-blind random.
   RS=results/robosuite
   python training/collect_metaworld.py --config config/robosuite_dagger.yaml --workers "$WORKERS"
   [[ -f $RS/eval_baselines/results.json ]] || python training/evaluate_robosuite.py --config config/robosuite_eval.yaml \
-    --baselines retrieval,retrieval_noise,bc --skip-source --out $RS/eval_baselines &
+    --baselines retrieval,retrieval_noise,bc --out $RS/eval_baselines &
   baselines=$!
   [[ -f runs/robosuite_paper/generator/model.safetensors ]] || \
     python training/train.py --config config/robosuite_paper.yaml --out runs/robosuite_paper --threads 1 --resume
   [[ -f $RS/eval_maa/results.json ]] || python training/evaluate_robosuite.py --config config/robosuite_eval.yaml \
-    --generator runs/robosuite_paper/generator --baselines random --out $RS/eval_maa
+    --generator runs/robosuite_paper/generator --baselines random --skip-source --out $RS/eval_maa
   wait "$baselines"
   python training/summarize_eval.py $RS/eval_maa $RS/eval_baselines --zoo data/robosuite_zoo --out $RS \
     --title "Robosuite: Panda zoo, evaluated on Sawyer" --command "scripts/reproduce_metaworld_paper.sh robosuite"
