@@ -62,6 +62,12 @@ def _rot_z(phi: float) -> np.ndarray:
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
+def _quat_yaw(quat: np.ndarray) -> float:
+    """Yaw (rad) of a robosuite quaternion ``(x, y, z, w)``."""
+    x, y, z, w = quat
+    return float(np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)))
+
+
 def _nearest_yaw(phi: float, current: float, period: float) -> float:
     """The angle ``phi + k * period`` closest to ``current`` (rad)."""
     return phi + period * np.round((current - phi) / period)
@@ -175,9 +181,8 @@ class RobosuiteExpert:
     # ------------------------------------------------------------------ tasks
     def _lift(self, s: np.ndarray, eef: np.ndarray, opening: float, rot: np.ndarray):
         """Lift phases -> (target site position [3] (m), site rotation [3, 3], gripper command)."""
-        cube, quat = s[30:33], s[33:37]  # quat is (x, y, z, w)
-        x, y, z, w = quat
-        cube_yaw = np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+        cube = s[30:33]
+        cube_yaw = _quat_yaw(s[33:37])
         cur_yaw = self._site_yaw(rot)
         yaw = _nearest_yaw(cube_yaw, cur_yaw, np.pi / 2)
         r_des = _rot_z(yaw - np.pi / 2) @ _R_DOWN
@@ -232,7 +237,6 @@ class RobosuiteExpert:
             return grasp, r_des, -1.0
         return grasp + 0.08 * _EZ, r_des, -1.0
 
-
     def _nut(self, s: np.ndarray, eef: np.ndarray, opening: float, rot: np.ndarray):
         """NutAssemblySingle phases -> (target site position [3] (m), site rotation [3, 3], gripper command).
 
@@ -240,8 +244,7 @@ class RobosuiteExpert:
         above the peg's top), carry it over its peg and let go: it drops around the peg. Then rise (success needs the
         hand away from the nut).
         """
-        nut, (x, y, z, w), nut_id = s[30:33], s[33:37], int(round(float(s[40])))
-        nut_yaw = np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+        nut, nut_yaw, nut_id = s[30:33], _quat_yaw(s[33:37]), int(round(float(s[40])))
         handle = nut + _NUT_HANDLE[nut_id] * np.array([np.cos(nut_yaw), np.sin(nut_yaw), 0.0])
         peg = _NUT_PEG[nut_id]
         to_peg = np.linalg.norm(nut[:2] - peg)
