@@ -63,11 +63,15 @@ def test_door_panda_succeeds():
     assert success, f"Door: no success in {steps} steps"
 
 
-@pytest.mark.parametrize("seed,nut_id", [(0, 0), (1, 1)])
-def test_nut_assembly_panda_succeeds_with_either_nut(seed, nut_id):
-    """NutAssemblySingle draws the square (id 0) or the round (id 1) nut; the state carries the drawn one."""
+@pytest.mark.parametrize("nut_id", [0, 1])
+def test_nut_assembly_panda_succeeds_with_either_nut(nut_id):
+    """NutAssemblySingle draws the square (id 0) or the round (id 1) nut; the state carries the drawn one. Which nut
+    a seed draws depends on Python's string hashing (robosuite picks from a set), so the test looks for a seed that
+    draws ``nut_id`` among seeds 0-3 (seeds the expert was measured on)."""
     expert = robosuite_expert("NutAssemblySingle", "Panda")
-    env = RobosuiteEnv("NutAssemblySingle", "Panda", init_seed=seed, init_mode="fixed", max_steps=500)
-    assert env.reset()[40] == nut_id
+    envs = [RobosuiteEnv("NutAssemblySingle", "Panda", init_seed=seed, init_mode="fixed", max_steps=500)
+            for seed in (0, 1, 2, 3)]
+    env = next((e for e in envs if e.reset()[40] == nut_id), None)
+    assert env is not None, f"no seed of 0-3 drew nut {nut_id}"
     success, steps = _episode(expert, env)
-    assert success, f"NutAssemblySingle seed {seed} (nut {nut_id}): no success in {steps} steps"
+    assert success, f"NutAssemblySingle seed {env.init_seed} (nut {nut_id}): no success in {steps} steps"
