@@ -109,7 +109,7 @@ if run robosuite; then
   [[ -f $RS/eval_maa/results.json ]] || python training/evaluate_robosuite.py --config config/robosuite_eval.yaml \
     --generator runs/robosuite_paper/generator --baselines random --skip-source --out $RS/eval_maa
   wait "$baselines"
-  python training/summarize_eval.py $RS/eval_maa $RS/eval_baselines --zoo data/robosuite_zoo --out $RS \
+  python training/summarize_eval.py $RS/eval_maa $RS/eval_baselines --zoo data/robosuite_osc_zoo --out $RS \
     --title "Robosuite: Panda zoo, evaluated on Sawyer" --command "scripts/reproduce_metaworld_paper.sh robosuite"
 fi
 

@@ -3,7 +3,7 @@
 
     python training/collect_robosuite.py --task Lift --steps 2000 --seeds 2 --ckpt-every 1000 --root /tmp/rs_zoo
 
-Uses the batched multi-seed SAC of ``maa_manip.sac`` with the 41-d / 8-d layout of ``maa_manip.robosuite_env``
+Uses the batched multi-seed SAC of ``maa_manip.sac`` with a layout of ``maa_manip.robosuite_env`` (``--control``)
 (paper hyper-parameters; ``--random-steps`` uniform warm-up). Every ``--ckpt-every`` steps each seed's actor is
 tested deterministically on Panda in its fixed configuration (success + prompt from that episode) and on Sawyer
 (``success_sawyer``). Writes one shard per (task, job seed); the last line printed is a JSON summary.
@@ -40,7 +40,9 @@ def main(argv=None) -> int:
     ap.add_argument("--ckpt-every", type=int, default=10_000)
     ap.add_argument("--random-steps", type=int, default=5000)
     ap.add_argument("--episode-steps", type=int, default=500)
-    ap.add_argument("--root", default="data/robosuite_zoo")
+    ap.add_argument("--root", default="data/robosuite_sac_zoo")
+    ap.add_argument("--control", choices=("osc", "joint"), default="osc",
+                    help="state/action layout (maa_manip.robosuite_env)")
     args = ap.parse_args(argv)
 
     import torch
@@ -48,25 +50,29 @@ def main(argv=None) -> int:
     from maa_core.prompt import success_prompt
     from maa_generator.data.zoo import ZooWriter, prompt_spec
     from maa_manip.config import SacConfig
-    from maa_manip.robosuite_env import ACT_DIM, OBS_DIM, RobosuiteEnv, robosuite_sac_layout
+    from maa_manip.robosuite_env import RobosuiteEnv, robosuite_sac_layout
     from maa_manip.sac import BatchedSAC, Replay
 
     torch.set_num_threads(1)
-    layout = robosuite_sac_layout()
+    layout = robosuite_sac_layout(args.control)
+    obs_dim, act_dim = layout.obs_dim, layout.action_dim
     seeds = [args.job_seed * args.seeds + i for i in range(args.seeds)]
     cfg = SacConfig(total_steps=args.steps, num_seeds=args.seeds, random_steps=args.random_steps)
     agent = BatchedSAC(cfg, seeds, layout)
-    buf = Replay(len(seeds), min(cfg.buffer_size, args.steps), torch.Generator().manual_seed(seeds[0]), OBS_DIM,
-                 ACT_DIM)
-    envs = [RobosuiteEnv(args.task, "Panda", s, "fixed", args.episode_steps) for s in seeds]
-    tests = [RobosuiteEnv(args.task, "Panda", s, "fixed", args.episode_steps) for s in seeds]
-    sawyer = [RobosuiteEnv(args.task, "Sawyer", s, "fixed", args.episode_steps) for s in seeds]
+    buf = Replay(len(seeds), min(cfg.buffer_size, args.steps), torch.Generator().manual_seed(seeds[0]), obs_dim,
+                 act_dim)
+    envs = [RobosuiteEnv(args.task, "Panda", s, "fixed", args.episode_steps, control=args.control)
+            for s in seeds]
+    tests = [RobosuiteEnv(args.task, "Panda", s, "fixed", args.episode_steps, control=args.control)
+            for s in seeds]
+    sawyer = [RobosuiteEnv(args.task, "Sawyer", s, "fixed", args.episode_steps, control=args.control)
+            for s in seeds]
     rng = np.random.default_rng(seeds[0])
     obs = np.stack([e.reset() for e in envs])[:, None]
     rows = {k: [] for k in ("params", "h", "v", "meta")}
     t0 = time.time()
     for step in range(1, args.steps + 1):
-        act = (rng.uniform(-1, 1, (len(seeds), 1, ACT_DIM)).astype(np.float32) if step <= args.random_steps
+        act = (rng.uniform(-1, 1, (len(seeds), 1, act_dim)).astype(np.float32) if step <= args.random_steps
                else agent.act(obs))
         out = [e.step(a[0]) for e, a in zip(envs, act)]
         nobs = np.stack([o[0] for o in out])[:, None]
@@ -89,7 +95,7 @@ def main(argv=None) -> int:
                 rows["meta"].append({"seed": s, "step": step, "collector": "sac", "success": float(s_.any()),
                                      "success_sawyer": float(ss.any()), "robot": "Panda"})
             obs = np.stack([e.reset() for e in envs])[:, None]
-    writer = ZooWriter(args.root, "robosuite", layout, prompt_spec("success", OBS_DIM, ACT_DIM, 60, 3),
+    writer = ZooWriter(args.root, "robosuite", layout, prompt_spec("success", obs_dim, act_dim, 60, 3),
                        config=vars(args))
     n = 0
     if rows["params"]:

@@ -90,12 +90,27 @@ def test_robosuite_domain_collects_a_robosuite_zoo(tmp_path):
     writer = open_writer(cfg, tmp_path)
     run_serial(cfg, writer, pending_jobs(cfg, writer))
     zoo = Zoo.open(tmp_path)
-    assert zoo.domain == "robosuite" and zoo.layout == robosuite_sac_layout() and zoo.tasks == ["Lift"]
+    assert zoo.domain == "robosuite" and zoo.layout == robosuite_sac_layout("osc") and zoo.tasks == ["Lift"]
     assert zoo.num_checkpoints == 2 and [m["iteration"] for m in zoo.metadata] == [0, 1]
     traj = zoo.trajectories()
-    assert traj["traj_obs"].shape == (2, 1, 30, 41) and traj["traj_act"].shape == (2, 1, 30, 8)
+    assert traj["traj_obs"].shape == (2, 1, 30, 25) and traj["traj_act"].shape == (2, 1, 30, 7)
     h, v = zoo.prompts()
-    assert h.shape == (2, 60 * 49) and v.shape == (2, 3 * 41)
+    assert h.shape == (2, 60 * 32) and v.shape == (2, 3 * 25)
+
+
+def test_robosuite_joint_config_collects_the_joint_layout(tmp_path):
+    pytest.importorskip("robosuite")
+    from maa_manip.robosuite_env import robosuite_sac_layout
+
+    root = Path(__file__).resolve().parents[2]
+    overrides = ["seeds=[0]", "episode_steps=10", "store_episodes=1", "tasks=[Lift]", "dagger.iterations=1",
+                 "dagger.random_inits=0", "dagger.grad_steps=2"]
+    cfg = load_collect_config(root / "config/robosuite_dagger_joint.yaml", overrides)
+    assert cfg.control == "joint"
+    writer = open_writer(cfg, tmp_path)
+    run_serial(cfg, writer, pending_jobs(cfg, writer))
+    zoo = Zoo.open(tmp_path)
+    assert zoo.layout == robosuite_sac_layout("joint") and zoo.trajectories()["traj_obs"].shape == (1, 1, 10, 41)
 
 
 def test_robosuite_domain_config_errors():
@@ -105,6 +120,8 @@ def test_robosuite_domain_config_errors():
         CollectConfig(domain="isaac")
     with pytest.raises(ConfigError, match="robot must be"):
         CollectConfig(domain="robosuite", robot="UR5e")
+    with pytest.raises(ConfigError, match="control must be 'osc' or 'joint', got 'ik'"):
+        CollectConfig(domain="robosuite", control="ik")
     from maa_manip.envs import EnvError
     from maa_manip.jobs import all_jobs
 

@@ -83,7 +83,7 @@ def test_identical_policies_see_identical_configurations(panda_zoo, monkeypatch)
     assert [e.init_seed for e in made[0].envs] == [10007, 10008] and {e.init_mode for e in made[0].envs} == {"fixed"}
     r0, r1 = made[0].resets
     np.testing.assert_array_equal(r0, r1)  # every policy starts in the same configurations ...
-    assert not np.allclose(r0[0, 30:33], r0[1, 30:33])  # ... which differ across episodes (cube position)
+    assert not np.allclose(r0[0, 14:17], r0[1, 14:17])  # ... which differ across episodes (cube position)
     assert made[0].steps == [2 * 3, 2 * 15]  # an env stops stepping once it succeeded
     with pytest.raises(ValueError, match="shape"):
         robosuite_eval.evaluate_policies_robosuite("Lift", "Panda", flat[None, :100], episodes=1, steps=1)
@@ -92,7 +92,8 @@ def test_identical_policies_see_identical_configurations(panda_zoo, monkeypatch)
 def test_config_is_validated():
     load = robosuite_eval.load_robosuite_eval_config
     cfg = load(ROOT / "config" / "robosuite_eval.yaml")
-    assert cfg.tasks == ["Lift", "Door"] and cfg.eval_robot == "Sawyer" and cfg.num_prompts == 25
+    assert cfg.tasks == ["Lift", "NutAssemblySingle", "Door"] and cfg.eval_robot == "Sawyer" and cfg.num_prompts == 25
+    assert load(ROOT / "config" / "robosuite_eval_joint.yaml").zoo == "data/robosuite_zoo"
     assert cfg.episodes == 5 and set(cfg.baselines) == {"retrieval", "retrieval_noise", "random", "bc"}
     assert load(ROOT / "config" / "robosuite_eval_tiny.yaml").tasks == ["Lift"]
     for item, match in (("tasks=[lift]", "unknown robosuite task"), ("eval_robot=UR5e", "eval_robot"),
@@ -123,7 +124,7 @@ def test_cli_evaluates_every_method_on_sawyer(panda_zoo, tmp_path, capsys):
     bank = np.asarray(zoo.params("Lift"))
     for method, (params, success) in saved.items():
         m = res["results"]["seen"][method]["Lift"]
-        assert m["num_policies"] == 2 and params.shape == (2, 23952) and success.shape == (2, 1)
+        assert m["num_policies"] == 2 and params.shape == (2, 21646) and success.shape == (2, 1)
         assert 0 <= m["qualified"] <= m["mean"] <= m["top10"] <= m["top5"] <= 1
         assert task_metrics(success) == m  # the saved per-episode success is what was scored
     np.testing.assert_array_equal(saved["source"][0], bank[rows])

@@ -1,4 +1,4 @@
-"""Scripted robosuite experts: action layout, error messages, and real task success on Panda."""
+"""Scripted robosuite experts in both layouts: action layout, error messages, and real task success."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("robosuite")
 
 from maa_manip.envs import EnvError  # noqa: E402
-from maa_manip.robosuite_env import ACT_DIM, OBS_DIM, RobosuiteEnv  # noqa: E402
+from maa_manip.robosuite_env import RobosuiteEnv, control_spec  # noqa: E402
 from maa_manip.robosuite_experts import robosuite_expert  # noqa: E402
 
 
@@ -26,14 +26,16 @@ def _episode(expert, env: RobosuiteEnv) -> tuple[bool, int]:
     return False, env.max_steps
 
 
-def test_action_shape_range_and_pure(lift_expert):
-    env = RobosuiteEnv("Lift", "Panda", init_seed=3, init_mode="fixed", max_steps=5)
+@pytest.mark.parametrize("control", ["osc", "joint"])
+def test_action_shape_range_and_pure(control):
+    expert = robosuite_expert("Lift", "Panda", control)
+    env = RobosuiteEnv("Lift", "Panda", init_seed=3, init_mode="fixed", max_steps=5, control=control)
     s = env.reset()
-    a = lift_expert.get_action(s)
-    assert a.shape == (ACT_DIM,) and a.dtype == np.float32
-    assert np.all(np.abs(a) <= 1.0) and np.abs(a[:7]).max() > 0.0
-    assert a[7] == -1.0  # far from the cube: gripper open
-    np.testing.assert_array_equal(a, lift_expert.get_action(s.copy()))  # a pure function of the state
+    a = expert.get_action(s)
+    assert a.shape == (control_spec(control).act_dim,) and a.dtype == np.float32
+    assert np.all(np.abs(a) <= 1.0) and np.abs(a[:-1]).max() > 0.0
+    assert a[-1] == -1.0  # far from the cube: gripper open
+    np.testing.assert_array_equal(a, expert.get_action(s.copy()))  # a pure function of the state
 
 
 def test_errors(lift_expert):
@@ -41,37 +43,48 @@ def test_errors(lift_expert):
         robosuite_expert("Stack", "Panda")
     with pytest.raises(EnvError, match="unknown robot 'UR5e'"):
         robosuite_expert("Lift", "UR5e")
-    with pytest.raises(EnvError, match=rf"expected a state of shape \[{OBS_DIM}\], got \[39\]"):
-        lift_expert.get_action(np.zeros(39))
-    bad = np.zeros(OBS_DIM)
+    with pytest.raises(EnvError, match="unknown robosuite control 'ik'"):
+        robosuite_expert("Lift", "Panda", "ik")
+    with pytest.raises(EnvError, match=r"\(osc layout\): expected a state of shape \[25\], got \[41\]"):
+        lift_expert.get_action(np.zeros(41))
+    bad = np.zeros(25)
     bad[5] = np.nan
     with pytest.raises(EnvError, match="non-finite"):
         lift_expert.get_action(bad)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_lift_panda_succeeds(lift_expert, seed):
-    env = RobosuiteEnv("Lift", "Panda", init_seed=seed, init_mode="fixed", max_steps=250)
-    success, steps = _episode(lift_expert, env)
-    assert success, f"Lift seed {seed}: no success in {steps} steps"
+@pytest.mark.parametrize("robot,seed", [("Panda", 0), ("Panda", 1), ("Sawyer", 0)])
+def test_lift_osc_succeeds_on_both_arms(robot, seed):
+    """One Cartesian expert, two arms: Sawyer reaches the cube only because its joint 0 is freed (see
+    maa_manip.robosuite_env.free_sawyer_joint0)."""
+    env = RobosuiteEnv("Lift", robot, init_seed=seed, init_mode="fixed", max_steps=120)
+    success, steps = _episode(robosuite_expert("Lift", robot), env)
+    assert success, f"Lift {robot} seed {seed}: no success in {steps} steps"
 
 
-def test_door_panda_succeeds():
-    expert = robosuite_expert("Door", "Panda")
-    env = RobosuiteEnv("Door", "Panda", init_seed=0, init_mode="fixed", max_steps=500)
+def test_lift_joint_panda_succeeds():
+    env = RobosuiteEnv("Lift", "Panda", init_seed=0, init_mode="fixed", max_steps=250, control="joint")
+    success, steps = _episode(robosuite_expert("Lift", "Panda", "joint"), env)
+    assert success, f"Lift (joint): no success in {steps} steps"
+
+
+@pytest.mark.parametrize("control", ["osc", "joint"])
+def test_door_panda_succeeds(control):
+    expert = robosuite_expert("Door", "Panda", control)
+    env = RobosuiteEnv("Door", "Panda", init_seed=0, init_mode="fixed", max_steps=500, control=control)
     success, steps = _episode(expert, env)
-    assert success, f"Door: no success in {steps} steps"
+    assert success, f"Door ({control}): no success in {steps} steps"
 
 
-@pytest.mark.parametrize("nut_id", [0, 1])
-def test_nut_assembly_panda_succeeds_with_either_nut(nut_id):
+@pytest.mark.parametrize("robot,nut_id", [("Panda", 0), ("Panda", 1), ("Sawyer", 0)])
+def test_nut_assembly_osc_succeeds_with_either_nut(robot, nut_id):
     """NutAssemblySingle draws the square (id 0) or the round (id 1) nut; the state carries the drawn one. Which nut
     a seed draws depends on Python's string hashing (robosuite picks from a set), so the test looks for a seed that
     draws ``nut_id`` among seeds 0-3 (seeds the expert was measured on)."""
-    expert = robosuite_expert("NutAssemblySingle", "Panda")
-    envs = [RobosuiteEnv("NutAssemblySingle", "Panda", init_seed=seed, init_mode="fixed", max_steps=500)
+    expert = robosuite_expert("NutAssemblySingle", robot)
+    envs = [RobosuiteEnv("NutAssemblySingle", robot, init_seed=seed, init_mode="fixed", max_steps=250)
             for seed in (0, 1, 2, 3)]
-    env = next((e for e in envs if e.reset()[40] == nut_id), None)
+    env = next((e for e in envs if e.reset()[-1] == nut_id), None)
     assert env is not None, f"no seed of 0-3 drew nut {nut_id}"
     success, steps = _episode(expert, env)
-    assert success, f"NutAssemblySingle seed {env.init_seed} (nut {nut_id}): no success in {steps} steps"
+    assert success, f"NutAssemblySingle {robot} seed {env.init_seed} (nut {nut_id}): no success in {steps} steps"

@@ -86,6 +86,7 @@ class CollectConfig:
     collector: str = "dagger"
     domain: str = "metaworld"  # metaworld | robosuite (DAgger only; robosuite SAC: training/collect_robosuite.py)
     robot: str = "Panda"  # robosuite: the arm the zoo is collected on
+    control: str = "osc"  # robosuite: the state/action layout (osc: end-effector, joint: joint deltas)
     root: str = "data/metaworld_zoo"
     tasks: list[str] = field(default_factory=lambda: ["reach"])
     seeds: list[int] = field(default_factory=lambda: [0])
@@ -105,6 +106,7 @@ class CollectConfig:
         require(self.domain == "metaworld" or self.collector == "dagger",
                 "domain robosuite collects with the DAgger collector only (SAC: training/collect_robosuite.py)")
         require(self.robot in ("Panda", "Sawyer"), f"robot must be 'Panda' or 'Sawyer', got {self.robot!r}")
+        require(self.control in ("osc", "joint"), f"control must be 'osc' or 'joint', got {self.control!r}")
         require(bool(self.tasks), "tasks must be a non-empty list")
         require(bool(self.seeds), "seeds must be a non-empty list")
         require(self.episode_steps >= 1, f"episode_steps must be >= 1, got {self.episode_steps}")

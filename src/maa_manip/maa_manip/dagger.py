@@ -139,7 +139,7 @@ def run_dagger(task: str, seed: int, cfg: CollectConfig, root: Path | None = Non
     """
     d = cfg.dagger
     t0 = time.time()
-    domain = collect_domain(cfg.domain, cfg.robot)
+    domain = collect_domain(cfg.domain, cfg.robot, cfg.control)
     layout = domain.layout
     torch.set_num_threads(max(1, cfg.torch_threads))
     net = new_actor(layout, seed)

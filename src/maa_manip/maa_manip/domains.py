@@ -40,7 +40,7 @@ def _metaworld() -> CollectDomain:
     return CollectDomain("metaworld", metaworld_sac_layout(), task_short, VecMetaWorld, expert_policy)
 
 
-def _robosuite(robot: str) -> CollectDomain:
+def _robosuite(robot: str, control: str) -> CollectDomain:
     from maa_manip.robosuite_env import TASKS, VecRobosuite, robosuite_sac_layout
 
     def canonical(task: str) -> str:
@@ -51,20 +51,21 @@ def _robosuite(robot: str) -> CollectDomain:
         return task
 
     def make_vec(task, seeds, mode, steps):
-        return VecRobosuite(task, robot, seeds, mode, steps)
+        return VecRobosuite(task, robot, seeds, mode, steps, control=control)
 
     def make_expert(task):
         from maa_manip.robosuite_experts import robosuite_expert
 
-        return robosuite_expert(task, robot)
+        return robosuite_expert(task, robot, control)
 
-    return CollectDomain("robosuite", robosuite_sac_layout(), canonical, make_vec, make_expert)
+    return CollectDomain("robosuite", robosuite_sac_layout(control), canonical, make_vec, make_expert)
 
 
-def collect_domain(name: str = "metaworld", robot: str = "Panda") -> CollectDomain:
-    """The hooks of suite ``name`` (``robot``: the robosuite arm the zoo is collected on)."""
+def collect_domain(name: str = "metaworld", robot: str = "Panda", control: str = "osc") -> CollectDomain:
+    """The hooks of suite ``name`` (``robot``: the robosuite arm the zoo is collected on, ``control``: its layout,
+    see :mod:`maa_manip.robosuite_env`)."""
     if name == "metaworld":
         return _metaworld()
     if name == "robosuite":
-        return _robosuite(robot)
+        return _robosuite(robot, control)
     raise ValueError(f"unknown collection domain {name!r}; expected one of {DOMAINS}")

@@ -26,14 +26,14 @@ class Job:
 def open_writer(cfg: CollectConfig, root: str | Path | None = None) -> ZooWriter:
     """The zoo writer at ``root`` (default ``cfg.root``) for the config's domain, with its SAC layout and success
     prompts."""
-    dom = collect_domain(cfg.domain, cfg.robot)
+    dom = collect_domain(cfg.domain, cfg.robot, cfg.control)
     prompt = prompt_spec("success", dom.obs_dim, dom.act_dim, cfg.prompt_n, cfg.prompt_m)
     return ZooWriter(root or cfg.root, dom.name, dom.layout, prompt, config=to_dict(cfg))
 
 
 def all_jobs(cfg: CollectConfig) -> list[Job]:
     """Every (task, seed) pair of the config, task-major."""
-    canonical = collect_domain(cfg.domain, cfg.robot).canonical_task
+    canonical = collect_domain(cfg.domain, cfg.robot, cfg.control).canonical_task
     return [Job(canonical(t), int(s)) for t in cfg.tasks for s in cfg.seeds]
 
 

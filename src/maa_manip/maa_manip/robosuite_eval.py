@@ -20,9 +20,10 @@ from maa_core.layout import PolicyLayout
 from maa_core.prompt import Trajectory, success_prompt
 from maa_manip.actor import act_batched
 from maa_manip.config import BASELINES, PromptProtocolConfig
+from maa_manip.envs import EnvError
 from maa_manip.eval_protocol import select_prompts
 from maa_manip.evaluation import noisy_trajectory
-from maa_manip.robosuite_env import ACT_DIM, OBS_DIM, ROBOTS, TASKS, VecRobosuite, robosuite_sac_layout
+from maa_manip.robosuite_env import ROBOTS, TASKS, VecRobosuite, control_of_layout, robosuite_sac_layout
 
 CONTROL_DT = 1.0 / 20  # RobosuiteEnv's control period (20 Hz)
 
@@ -73,11 +74,16 @@ def open_robosuite_zoo(path: str | Path, tasks: list[str], what: str = "zoo"):
         zoo = Zoo.open(path)
     except ZooError as exc:
         raise RobosuiteEvalError(f"{what}: {exc}") from None
-    want = robosuite_sac_layout()
-    if zoo.layout != want or zoo.domain != "robosuite":
+    try:
+        control_of_layout(zoo.layout)
+        ok = zoo.domain == "robosuite"
+    except EnvError:
+        ok = False
+    if not ok:
+        layouts = map(robosuite_sac_layout, ("osc", "joint"))
+        wanted = " or ".join(f"{lay.name} ({lay.num_params} params)" for lay in layouts)
         raise RobosuiteEvalError(f"{what}: {path} holds domain {zoo.domain!r} policies of layout {zoo.layout.name} "
-                                 f"({zoo.layout.num_params} params), expected robosuite policies of layout "
-                                 f"{want.name} ({want.num_params} params)")
+                                 f"({zoo.layout.num_params} params), expected robosuite policies of layout {wanted}")
     missing = [t for t in tasks if t not in zoo.tasks]
     if missing:
         raise RobosuiteEvalError(f"{what}: {path} has no checkpoints of task(s) {missing}; it has {zoo.tasks}")
@@ -90,8 +96,8 @@ def robosuite_task_prompts(zoo, task: str, cfg, rng: np.random.Generator, noise_
 
     Draws ``cfg.num_prompts`` rows with :func:`select_prompts` (``cfg.prompt_*`` filters) from ``rng``, takes their
     stored episode 0 with ``cfg.prompt_noise`` Gaussian action noise from ``noise_rng``, and builds success prompts
-    of ``n`` pairs / ``m`` states (the retrieval bank's sizes). Returns ``(rows [K], trajectories (T steps, 41 / 8),
-    h [K, n * 49], v [K, m * 41])``.
+    of ``n`` pairs / ``m`` states (the retrieval bank's sizes). Returns ``(rows [K], trajectories (T steps, o / a),
+    h [K, n * (o + a)], v [K, m * o])``.
     """
     rows = select_prompts(zoo, task, cfg.num_prompts, rng, cfg.prompt_min_success, cfg.prompt_max_iteration,
                           cfg.prompt_needs_success)
@@ -121,13 +127,15 @@ def evaluate_policies_robosuite(task: str, robot: str, params: np.ndarray, episo
     restores configuration ``e``) serves all policies one after another; an env stops stepping once it succeeded.
 
     Args:
-        params: ``[K, P]`` flat parameters of ``layout`` (default :func:`robosuite_sac_layout`).
+        params: ``[K, P]`` flat parameters of ``layout`` (default: the ``osc`` :func:`robosuite_sac_layout`; the
+            layout picks the env's state/action layout).
     Returns:
         ``success [K, episodes]`` bool.
     """
     layout = layout or robosuite_sac_layout()
+    control = control_of_layout(layout)
     flat = torch.from_numpy(np.ascontiguousarray(layout.check_flat(params, batched=True)))
-    vec = VecRobosuite(task, robot, [seed * 10007 + e for e in range(episodes)], "fixed", steps)
+    vec = VecRobosuite(task, robot, [seed * 10007 + e for e in range(episodes)], "fixed", steps, control=control)
     success = np.zeros((flat.shape[0], episodes), dtype=bool)
     for k in range(flat.shape[0]):
         obs = vec.reset()
@@ -136,7 +144,8 @@ def evaluate_policies_robosuite(task: str, robot: str, params: np.ndarray, episo
             active = np.flatnonzero(~succ)
             if active.size == 0:
                 break
-            act = act_batched(layout, flat[k:k + 1], obs.reshape(1, episodes, OBS_DIM)).reshape(episodes, ACT_DIM)
+            act = act_batched(layout, flat[k:k + 1], obs.reshape(1, episodes, layout.obs_dim))
+            act = act.reshape(episodes, layout.action_dim)
             for i in active:
                 obs[i], _, _, s = vec.envs[i].step(act[i])
                 succ[i] |= s

@@ -1,12 +1,16 @@
 """Scripted experts for the robosuite tasks of :mod:`maa_manip.robosuite_env` (for DAgger labelling).
 
-Each expert is a pure function of the 41-d state (no access to a live simulation), so recorded states can be
-labelled after the fact with ``expert.get_action(state[41]) -> action[8]``. Cartesian control from joint-space
-actions uses the expert's own kinematic model: a copy of the ``MjModel`` of one robosuite env of the same task
-and robot. For every query the arm joint angles are recovered from the state (``atan2(sin, cos)``), forward
-kinematics gives the grip-site pose and its 6x7 Jacobian, and a damped-least-squares step maps the desired
-end-effector displacement (m, rad) to joint deltas (rad), divided by the ``JOINT_POSITION`` controller's
-output scale (0.05 rad per unit action) and clipped to ``[-1, 1]``. Gripper: ``-1`` opens, ``+1`` closes.
+Each expert is a pure function of the state (no access to a live simulation), so recorded states can be labelled
+after the fact with ``expert.get_action(state) -> action``, in either layout of :mod:`maa_manip.robosuite_env`:
+
+* ``osc``: the grip-site pose is in the state; the desired end-effector displacement (m) and rotation (axis-angle,
+  rad) are commanded directly, scaled by the ``OSC_POSE`` controller's output range (0.05 m, 0.5 rad per unit).
+* ``joint``: the arm joint angles are recovered from the state (``atan2(sin, cos)``); the expert's own kinematic
+  model (a copy of the ``MjModel`` of one robosuite env of the same task and robot) gives the grip-site pose and its
+  6x7 Jacobian, and a damped-least-squares step maps the desired displacement to joint deltas (rad), divided by the
+  ``JOINT_POSITION`` controller's output scale (0.05 rad per unit action).
+
+Actions are clipped to ``[-1, 1]``. Gripper: ``-1`` opens, ``+1`` closes.
 
 The phases of each task are decided from the state only (positions and gripper opening), like MetaWorld's
 scripted policies:
@@ -18,9 +22,10 @@ scripted policies:
   descend -> close -> lift the nut just above the pegs -> carry it over its peg while turning it (handle towards
   the robot, square nut parallel to its square peg) -> let go within a few mm of the peg's axis -> rise.
 
-Measured (500-step episodes, ``init_mode="random"``, seeds 0-9): Lift Panda and Sawyer, Door Panda succeed;
-Door on Sawyer does not (the lever stops near 1.0 rad, short of unlatching). NutAssemblySingle on Panda
+Measured, ``joint`` layout (500-step episodes, ``init_mode="random"``, seeds 0-9): Lift Panda and Sawyer, Door Panda
+succeed; Door on Sawyer does not (the lever stops near 1.0 rad, short of unlatching). NutAssemblySingle on Panda
 (``init_mode="fixed"``, seeds 0-9): 9 of 10, in 373-490 steps (the one miss: a square nut still held at the end).
+``osc`` layout: see ``tests/maa_manip/test_robosuite_experts.py`` and the table in ``results/robosuite/README.md``.
 """
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ import copy
 import numpy as np
 
 from maa_manip.envs import EnvError
-from maa_manip.robosuite_env import ACT_DIM, OBS_DIM, ROBOTS
+from maa_manip.robosuite_env import ROBOTS, control_spec, gripper_opening_range
 
 EXPERT_TASKS = ("Lift", "Door", "NutAssemblySingle")
 # Door geometry (robosuite ``door_lock.xml``, in the door body's frame): latch axis, handle-site offset from the
@@ -55,6 +60,8 @@ _NUT_DROP_XY = (0.004, 0.012)
 _GRASP_OPENING = {"Panda": 0.05, "Sawyer": 0.012}
 # Nominal gripper-down grip-site frame for Panda and Sawyer (columns: site x = finger closing axis, y, z).
 _R_DOWN = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])
+# Commanded multiple of the per-step Cartesian error, by layout (the controllers lag behind their goals).
+_GAIN = {"joint": 3.0, "osc": 2.0}
 
 
 def _rot_z(phi: float) -> np.ndarray:
@@ -68,6 +75,14 @@ def _quat_yaw(quat: np.ndarray) -> float:
     return float(np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)))
 
 
+def _quat_mat(quat: np.ndarray) -> np.ndarray:
+    """Rotation matrix [3, 3] of a robosuite quaternion ``(x, y, z, w)``."""
+    x, y, z, w = np.asarray(quat, np.float64) / np.linalg.norm(quat)
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
 def _nearest_yaw(phi: float, current: float, period: float) -> float:
     """The angle ``phi + k * period`` closest to ``current`` (rad)."""
     return phi + period * np.round((current - phi) / period)
@@ -79,13 +94,14 @@ class _ArmModel:
     Built once from a robosuite env of the same task and robot (the robot base placement depends on the task).
     """
 
-    def __init__(self, task: str, robot: str):
+    def __init__(self, task: str, robot: str, control: str = "osc"):
         import mujoco
 
         from maa_manip.robosuite_env import RobosuiteEnv
 
-        env = RobosuiteEnv(task, robot, init_seed=0, init_mode="fixed", max_steps=2)
+        env = RobosuiteEnv(task, robot, init_seed=0, init_mode="fixed", max_steps=2, control=control)
         sim, rob = env._env.sim, env._env.robots[0]
+        self.opening_range = gripper_opening_range(robot)  # (closed, open) finger opening, m
         self.model = copy.deepcopy(sim.model._model)
         self.data = mujoco.MjData(self.model)
         jids = [mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_JOINT, n) for n in rob.robot_joints]
@@ -94,7 +110,9 @@ class _ArmModel:
         site = rob.gripper["right"].important_sites["grip_site"]
         self.site = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_SITE, site)
         ctrl = rob.part_controllers["right"]
-        self.scale = np.asarray(ctrl.output_max, np.float64) * np.ones(7)  # rad per unit action
+        # rad per unit action (joint) or (m, m, m, rad, rad, rad) per unit action (osc)
+        self.scale = np.asarray(ctrl.output_max, np.float64) * np.ones(ctrl.control_dim)
+        _, self.base_rot = rob.composite_controller.get_controller_base_pose("right")  # osc actions' frame
         self.q_nom = np.asarray(rob.init_qpos, np.float64)
         # Sawyer's first joint rests in contact with its base geom (robot0_link0_collision / robot0_base_col): the
         # contact's friction cancels the controller torque (~15 N m at action 1), so its expert does not use it.
@@ -117,24 +135,25 @@ class _ArmModel:
 
 
 class RobosuiteExpert:
-    """Scripted expert for one robosuite task and robot: ``get_action(state[41]) -> action[8]``.
+    """Scripted expert for one robosuite task and robot: ``get_action(state [o]) -> action [a]``.
 
     Args:
-        task: ``Lift`` or ``Door``; robot: ``Panda`` or ``Sawyer``.
-        gain: fraction of the Cartesian error commanded per step (before the controller's lag).
+        task: one of ``EXPERT_TASKS``; robot: ``Panda`` or ``Sawyer``; control: the layout (``osc`` / ``joint``).
+        gain: commanded multiple of the per-step Cartesian error (the controllers lag behind their goals).
     """
 
     max_step = 0.04  # m of commanded end-effector displacement per step
     max_rot = 0.3  # rad of commanded orientation correction per step
 
-    def __init__(self, task: str, robot: str, gain: float = 3.0):
-        self.task, self.robot, self.gain = task, robot, float(gain)
-        self.arm = _ArmModel(task, robot)
+    def __init__(self, task: str, robot: str, gain: float | None = None, control: str = "osc"):
+        self.spec = control_spec(control)
+        self.task, self.robot = task, robot
+        self.gain = float(gain if gain is not None else _GAIN[control])
+        self.arm = _ArmModel(task, robot, control)
 
     # ------------------------------------------------------------------ control
-    def _joint_action(self, q: np.ndarray, dpos: np.ndarray, r_des: np.ndarray) -> np.ndarray:
-        """Desired site displacement [3] (m) and rotation [3, 3] -> normalized joint action [7] in [-1, 1]."""
-        pos, rot, jac = self.arm.pose_jac(q)
+    def _limit(self, dpos: np.ndarray, rot: np.ndarray, r_des: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Desired displacement [3] (m) and rotation [3, 3] -> bounded displacement and rotation vector [3] (rad)."""
         n = np.linalg.norm(dpos)
         if n > self.max_step:
             dpos = dpos * (self.max_step / n)
@@ -142,14 +161,28 @@ class RobosuiteExpert:
         n = np.linalg.norm(drot)
         if n > self.max_rot:
             drot = drot * (self.max_rot / n)
-        err = np.concatenate([dpos, drot])
+        return dpos, drot
+
+    @staticmethod
+    def _unit(a: np.ndarray) -> np.ndarray:
+        m = np.max(np.abs(a))
+        return a / m if m > 1.0 else a
+
+    def _osc_action(self, rot: np.ndarray, dpos: np.ndarray, r_des: np.ndarray) -> np.ndarray:
+        """Desired site displacement [3] (m) and rotation [3, 3] -> normalized OSC_POSE action [6] in [-1, 1]."""
+        dpos, drot = self._limit(dpos, rot, r_des)
+        err = np.concatenate([self.arm.base_rot.T @ dpos, self.arm.base_rot.T @ drot])
+        return self._unit(self.gain * err / self.arm.scale)
+
+    def _joint_action(self, q: np.ndarray, dpos: np.ndarray, r_des: np.ndarray) -> np.ndarray:
+        """Desired site displacement [3] (m) and rotation [3, 3] -> normalized joint action [7] in [-1, 1]."""
+        pos, rot, jac = self.arm.pose_jac(q)
+        err = np.concatenate(self._limit(dpos, rot, r_des))
         jac = jac * self.arm.mobile
         pinv = jac.T @ np.linalg.inv(jac @ jac.T + 1e-3 * np.eye(6))  # damped least squares
         dq = pinv @ err
         dq += 0.1 * ((np.eye(7) - pinv @ jac) @ (self.arm.q_nom - q)) * self.arm.mobile
-        a = self.gain * dq / self.arm.scale
-        m = np.max(np.abs(a))
-        return a / m if m > 1.0 else a
+        return self._unit(self.gain * dq / self.arm.scale)
 
     @staticmethod
     def _site_yaw(rot: np.ndarray) -> float:
@@ -158,31 +191,38 @@ class RobosuiteExpert:
 
     # ------------------------------------------------------------------ API
     def get_action(self, state: np.ndarray) -> np.ndarray:
-        """41-d state (see :mod:`maa_manip.robosuite_env`) -> 8-d action (7 joint deltas, gripper) in [-1, 1]."""
+        """State of the expert's layout (see :mod:`maa_manip.robosuite_env`) -> action in [-1, 1] (arm, gripper)."""
+        spec = self.spec
         s = np.asarray(state, np.float64)
-        if s.shape != (OBS_DIM,):
-            raise EnvError(f"{self.task} expert: expected a state of shape [{OBS_DIM}], got {list(s.shape)}")
+        if s.shape != (spec.obs_dim,):
+            raise EnvError(f"{self.task} expert ({spec.name} layout): expected a state of shape [{spec.obs_dim}], "
+                           f"got {list(s.shape)}")
         if not np.all(np.isfinite(s)):
             raise EnvError(f"{self.task} expert: state has non-finite values")
-        q = np.arctan2(s[7:14], s[0:7])
-        eef, opening = s[21:24], float(s[28] - s[29])
-        _, rot, _ = self.arm.pose_jac(q)
-        if self.task == "Lift":
-            target, r_des, grip = self._lift(s, eef, opening, rot)
-        elif self.task == "Door":
-            target, r_des, grip = self._door(s, eef, opening, rot)
+        task = s[spec.task_slice]
+        if spec.name == "osc":
+            eef, rot = s[0:3], _quat_mat(s[3:7])
+            closed, opened = self.arm.opening_range
+            opening = closed + float(s[7]) * (opened - closed)
         else:
-            target, r_des, grip = self._nut(s, eef, opening, rot)
-        out = np.zeros(ACT_DIM)
-        out[:7] = self._joint_action(q, target - eef, r_des)
-        out[7] = grip
+            q = np.arctan2(s[7:14], s[0:7])
+            eef, opening = s[21:24], float(s[28] - s[29])
+            _, rot, _ = self.arm.pose_jac(q)
+        plan = {"Lift": self._lift, "Door": self._door, "NutAssemblySingle": self._nut}[self.task]
+        target, r_des, grip = plan(task, eef, opening, rot)
+        out = np.zeros(spec.act_dim)
+        if spec.name == "osc":
+            out[:6] = self._osc_action(rot, target - eef, r_des)
+        else:
+            out[:7] = self._joint_action(q, target - eef, r_des)
+        out[-1] = grip
         return np.clip(out, -1.0, 1.0).astype(np.float32)
 
     # ------------------------------------------------------------------ tasks
-    def _lift(self, s: np.ndarray, eef: np.ndarray, opening: float, rot: np.ndarray):
-        """Lift phases -> (target site position [3] (m), site rotation [3, 3], gripper command)."""
-        cube = s[30:33]
-        cube_yaw = _quat_yaw(s[33:37])
+    def _lift(self, t: np.ndarray, eef: np.ndarray, opening: float, rot: np.ndarray):
+        """Lift phases (``t``: the 11 task values) -> (target site position [3] (m), rotation [3, 3], gripper)."""
+        cube = t[0:3]
+        cube_yaw = _quat_yaw(t[3:7])
         cur_yaw = self._site_yaw(rot)
         yaw = _nearest_yaw(cube_yaw, cur_yaw, np.pi / 2)
         r_des = _rot_z(yaw - np.pi / 2) @ _R_DOWN
@@ -199,14 +239,14 @@ class RobosuiteExpert:
     def _grasp_opening(self) -> float:
         return _GRASP_OPENING[self.robot]
 
-    def _door(self, s: np.ndarray, eef: np.ndarray, opening: float, rot: np.ndarray):
-        """Door phases -> (target site position [3] (m), site rotation [3, 3], gripper command).
+    def _door(self, t: np.ndarray, eef: np.ndarray, opening: float, rot: np.ndarray):
+        """Door phases (``t``: the 11 task values) -> (target site position [3] (m), rotation [3, 3], gripper).
 
         The fingers straddle the lever (closing along the door normal, so the lever can turn in the grasp). The
         hand is wider than the 8 cm gap between lever and panel, so the grip site is offset ``_DOOR_OFFSET`` m
         away from the door and the gripper is tilted ``_DOOR_TILT`` rad with its fingers pointing towards the door.
         """
-        handle, door, hinge, hq = s[30:33], s[36:39], float(s[39]), float(s[40])
+        handle, door, hinge, hq = t[0:3], t[6:9], float(t[9]), float(t[10])
         hx = _LATCH[0] + _HANDLE_R * np.cos(hq)
         v = handle[:2] - door[:2]
         psi = np.arctan2(v[1], v[0]) - np.arctan2(_HANDLE_Y, hx)  # door body yaw, hinge included
@@ -237,14 +277,15 @@ class RobosuiteExpert:
             return grasp, r_des, -1.0
         return grasp + 0.08 * _EZ, r_des, -1.0
 
-    def _nut(self, s: np.ndarray, eef: np.ndarray, opening: float, rot: np.ndarray):
-        """NutAssemblySingle phases -> (target site position [3] (m), site rotation [3, 3], gripper command).
+    def _nut(self, t: np.ndarray, eef: np.ndarray, opening: float, rot: np.ndarray):
+        """NutAssemblySingle phases (``t``: the 11 task values) -> (target site position [3] (m), rotation [3, 3],
+        gripper).
 
         Grasp the nut's handle with the fingers closing across it, lift the nut's centre to ``_NUT_CARRY_Z`` (just
         above the peg's top), carry it over its peg and let go: it drops around the peg. Then rise (success needs the
         hand away from the nut).
         """
-        nut, nut_yaw, nut_id = s[30:33], _quat_yaw(s[33:37]), int(round(float(s[40])))
+        nut, nut_yaw, nut_id = t[0:3], _quat_yaw(t[3:7]), int(round(float(t[10])))
         handle = nut + _NUT_HANDLE[nut_id] * np.array([np.cos(nut_yaw), np.sin(nut_yaw), 0.0])
         peg = _NUT_PEG[nut_id]
         to_peg = np.linalg.norm(nut[:2] - peg)
@@ -276,10 +317,10 @@ class RobosuiteExpert:
         return handle + np.array([0.0, 0.0, 0.08 if np.linalg.norm(rel[:2]) > 0.03 else 0.04]), r_des, -1.0
 
 
-def robosuite_expert(task: str, robot: str) -> RobosuiteExpert:
-    """Scripted expert for ``task`` on ``robot`` (object with ``get_action(state[41]) -> action[8]``)."""
+def robosuite_expert(task: str, robot: str, control: str = "osc") -> RobosuiteExpert:
+    """Scripted expert for ``task`` on ``robot`` in layout ``control`` (``get_action(state [o]) -> action [a]``)."""
     if task not in EXPERT_TASKS:
         raise EnvError(f"no scripted robosuite expert for task {task!r}; expected one of {EXPERT_TASKS}")
     if robot not in ROBOTS:
         raise EnvError(f"unknown robot {robot!r}; expected one of {ROBOTS}")
-    return RobosuiteExpert(task, robot)
+    return RobosuiteExpert(task, robot, control=control)

@@ -1,4 +1,4 @@
-"""A faster ``env.step`` for robosuite 1.5 single-arm envs under the ``JOINT_POSITION`` controller, same results.
+"""A faster ``env.step`` for robosuite 1.5 single-arm envs (``JOINT_POSITION`` or ``OSC_POSE`` arm), same results.
 
 Robosuite runs its controller stack in Python at every physics substep (25 per 20 Hz control step): composite
 controller, part controllers, reference-site Jacobians, action-limit properties. That is ~70 % of a step here
@@ -6,9 +6,11 @@ controller, part controllers, reference-site Jacobians, action-limit properties.
 
 * runs robosuite's own ``_pre_action`` on the first substep of every control step (goals, the gripper's stateful
   action, the robot's history buffers: all exactly as robosuite sets them), and
-* on the other substeps computes the arm torques itself, with robosuite's formula and operation order
-  (``M(q) @ (kp * (goal - q) - kd * qd) + qfrc_bias``, clipped to the actuators' control range); the gripper's
-  command is constant between policy steps, so ``data.ctrl`` already holds it.
+* on the other substeps computes only the arm torques: ``JOINT_POSITION`` with robosuite's formula and operation
+  order (``M(q) @ (kp * (goal - q) - kd * qd) + qfrc_bias``), ``OSC_POSE`` by calling the arm controller's own
+  ``run_controller`` after robosuite's origin update (skipping the composite controller's bookkeeping), both clipped
+  to the actuators' control range; the gripper's command is constant between policy steps, so ``data.ctrl`` already
+  holds it.
 
 Everything else (``step1``/``step2``, observables every substep, reward, success, observations) is robosuite's.
 :func:`fast_step_supported` says whether an env is in the supported configuration; ``tests/maa_manip/
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import mujoco
 import numpy as np
+
+_ARM_CONTROLLERS = ("JointPositionController", "OperationalSpaceController")
 
 
 def fast_step_supported(env) -> str | None:
@@ -31,12 +35,17 @@ def fast_step_supported(env) -> str | None:
     if arms != ["right"]:
         return f"needs one arm named 'right', got {arms}"
     arm = robot.part_controllers.get("right")
-    if type(arm).__name__ != "JointPositionController":
-        return f"needs the JOINT_POSITION arm controller, got {type(arm).__name__}"
-    if arm.impedance_mode != "fixed" or arm.interpolator is not None or arm.input_type != "delta":
+    kind = type(arm).__name__
+    if kind not in _ARM_CONTROLLERS:
+        return f"needs the JOINT_POSITION or OSC_POSE arm controller, got {kind}"
+    interpolators = (arm.interpolator,) if kind == "JointPositionController" else (arm.interpolator_pos,
+                                                                                    arm.interpolator_ori)
+    if arm.impedance_mode != "fixed" or any(i is not None for i in interpolators) or arm.input_type != "delta":
         return "needs fixed impedance, no interpolator and delta input"
-    if not arm.use_torque_compensation:
+    if kind == "JointPositionController" and not arm.use_torque_compensation:
         return "needs torque compensation"
+    if kind == "OperationalSpaceController" and (not isinstance(arm.ref_name, str) or not arm.lite_physics):
+        return "needs one reference site and lite physics"
     others = [name for name in robot.part_controllers if name not in ("right", "right_gripper")]
     if others:
         return f"unsupported controlled parts {others}"
@@ -57,7 +66,6 @@ class FastStepper:
         if why is not None:
             raise ValueError(f"fast robosuite stepping: {why}")
         self.env = env
-        self.arm = None
         self._bind()
 
     def _bind(self) -> None:
@@ -65,6 +73,9 @@ class FastStepper:
         env = self.env
         robot = env.robots[0]
         self.arm = robot.part_controllers["right"]
+        self.composite = robot.composite_controller
+        self._torques = self._osc_torques if type(self.arm).__name__ == "OperationalSpaceController" \
+            else self._joint_torques
         self.actuators = np.asarray(robot._ref_actuators_indexes_dict["right"])
         model = env.sim.model
         self.ctrl_low = model.actuator_ctrlrange[self.actuators, 0]
@@ -74,8 +85,37 @@ class FastStepper:
         self._model, self._data = model._model, env.sim.data._data  # raw MjModel / MjData: no binding lookups
         self._qpos_index = np.asarray(self.arm.qpos_index)
         self._qvel_index = np.asarray(self.arm.qvel_index)
+        if type(self.arm).__name__ == "OperationalSpaceController":
+            self._ref_site = env.sim.model.site_name2id(self.arm.ref_name)
+            self._jacp, self._jacr = np.zeros((3, model.nv)), np.zeros((3, model.nv))
 
-    def _arm_torques(self) -> np.ndarray:
+    def _osc_update(self) -> None:
+        """The OSC controller's ``update()`` (reference-site pose, velocity and Jacobians, joint state, mass matrix)
+        from raw MuJoCo calls: one ``mj_jacSite`` instead of six name lookups; same values, so bit-identical."""
+        arm, data, site = self.arm, self._data, self._ref_site
+        mujoco.mj_jacSite(self._model, data, self._jacp, self._jacr, site)
+        arm.ref_pos[:] = data.site_xpos[site]
+        arm.ref_ori_mat[:, :] = data.site_xmat[site].reshape([3, 3])
+        arm.ref_pos_vel[:] = np.dot(self._jacp, data.qvel)
+        arm.ref_ori_vel[:] = np.dot(self._jacr, data.qvel)
+        arm.J_pos[:, :] = self._jacp[:, self._qvel_index]
+        arm.J_ori[:, :] = self._jacr[:, self._qvel_index]
+        arm.J_full[:, :] = np.vstack([arm.J_pos, arm.J_ori])
+        arm.joint_pos = data.qpos[self._qpos_index]
+        arm.joint_vel = data.qvel[self._qvel_index]
+        mujoco.mj_fullM(self._model, self._mass, data.qM)
+        arm.mass_matrix = self._mass[self._qvel_index, :][:, self._qvel_index]
+        arm.new_update = False
+
+    def _osc_torques(self) -> np.ndarray:
+        """The OSC controller's output for the current state: robosuite's own ``run_controller`` after robosuite's
+        origin update and a faster, equal state update, without the composite controller's per-substep bookkeeping
+        (action-limit properties, asserts, the gripper's constant command)."""
+        self.composite.update_state()  # the arm's origin, as robosuite's Robot.control sets it every substep
+        self._osc_update()
+        return np.clip(self.arm.run_controller(), self.ctrl_low, self.ctrl_high)
+
+    def _joint_torques(self) -> np.ndarray:
         """The joint-position controller's output for the current state (robosuite's formula and operation order,
         so the result is bit-identical)."""
         arm, data = self.arm, self._data
@@ -101,7 +141,7 @@ class FastStepper:
             if i == 0:
                 env._pre_action(action, True)
             else:
-                self._data.ctrl[self.actuators] = self._arm_torques()
+                self._data.ctrl[self.actuators] = self._torques()
             sim.step2()
             env._update_observables()
         env.cur_time += env.control_timestep
