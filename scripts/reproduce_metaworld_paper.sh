@@ -14,7 +14,8 @@
 #                       (config/metaworld_eval_paper_val.yaml);
 #   6. memorization:    training/memorization_metaworld.py on seed 0's policies -> $RES/memorization;
 #   7. summary:         $RES/summary.json, results.md, top5.png.
-#   8. robosuite:       Panda DAgger zoo (config/robosuite_dagger.yaml: Lift, Door x 200 checkpoints), the generator
+#   8. robosuite:       Panda DAgger zoo (config/robosuite_dagger.yaml: Lift, NutAssemblySingle, Door x 200 checkpoints,
+#                       end-effector `osc` layout), the generator
 #                       (config/robosuite_paper.yaml: own autoencoder and embedding, diffusion fine-tuned from seed 0's),
 #                       evaluation on Sawyer (config/robosuite_eval.yaml) -> results/robosuite/summary.json.
 # Usage: scripts/reproduce_metaworld_paper.sh [all|collect-seen|collect-prompts|train|evaluate|validate|memorization|

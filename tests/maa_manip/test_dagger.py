@@ -78,18 +78,22 @@ def test_config_rejects_unknown_keys(tmp_path):
         CollectConfig(collector="ppo")
 
 
+def _collect_lift(config: str, root: Path, steps: int, iterations: int):
+    """Collect a tiny Lift zoo with a robosuite config into ``root`` -> (config, zoo)."""
+    overrides = ["seeds=[0]", f"episode_steps={steps}", "store_episodes=1", "tasks=[Lift]",
+                 f"dagger.iterations={iterations}", "dagger.random_inits=0", "dagger.grad_steps=5"]
+    cfg = load_collect_config(Path(__file__).resolve().parents[2] / "config" / config, overrides)
+    writer = open_writer(cfg, root)
+    run_serial(cfg, writer, pending_jobs(cfg, writer))
+    return cfg, Zoo.open(root)
+
+
 def test_robosuite_domain_collects_a_robosuite_zoo(tmp_path):
     pytest.importorskip("robosuite")
     from maa_manip.robosuite_env import robosuite_sac_layout
 
-    root = Path(__file__).resolve().parents[2]
-    overrides = ["seeds=[0]", "episode_steps=30", "store_episodes=1", "tasks=[Lift]", "dagger.iterations=2",
-                 "dagger.random_inits=0", "dagger.grad_steps=5"]
-    cfg = load_collect_config(root / "config/robosuite_dagger.yaml", overrides)
-    assert cfg.domain == "robosuite" and cfg.robot == "Panda"
-    writer = open_writer(cfg, tmp_path)
-    run_serial(cfg, writer, pending_jobs(cfg, writer))
-    zoo = Zoo.open(tmp_path)
+    cfg, zoo = _collect_lift("robosuite_dagger.yaml", tmp_path, 30, 2)
+    assert cfg.domain == "robosuite" and cfg.robot == "Panda" and cfg.control == "osc"
     assert zoo.domain == "robosuite" and zoo.layout == robosuite_sac_layout("osc") and zoo.tasks == ["Lift"]
     assert zoo.num_checkpoints == 2 and [m["iteration"] for m in zoo.metadata] == [0, 1]
     traj = zoo.trajectories()
@@ -102,14 +106,8 @@ def test_robosuite_joint_config_collects_the_joint_layout(tmp_path):
     pytest.importorskip("robosuite")
     from maa_manip.robosuite_env import robosuite_sac_layout
 
-    root = Path(__file__).resolve().parents[2]
-    overrides = ["seeds=[0]", "episode_steps=10", "store_episodes=1", "tasks=[Lift]", "dagger.iterations=1",
-                 "dagger.random_inits=0", "dagger.grad_steps=2"]
-    cfg = load_collect_config(root / "config/robosuite_dagger_joint.yaml", overrides)
+    cfg, zoo = _collect_lift("robosuite_dagger_joint.yaml", tmp_path, 10, 1)
     assert cfg.control == "joint"
-    writer = open_writer(cfg, tmp_path)
-    run_serial(cfg, writer, pending_jobs(cfg, writer))
-    zoo = Zoo.open(tmp_path)
     assert zoo.layout == robosuite_sac_layout("joint") and zoo.trajectories()["traj_obs"].shape == (1, 1, 10, 41)
 
 
