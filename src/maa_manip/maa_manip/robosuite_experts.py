@@ -178,9 +178,10 @@ class RobosuiteExpert:
         err = np.concatenate([self.arm.base_rot.T @ dpos, self.arm.base_rot.T @ drot])
         return self._unit(self.gain * err / self.arm.scale)
 
-    def _joint_action(self, q: np.ndarray, dpos: np.ndarray, r_des: np.ndarray) -> np.ndarray:
-        """Desired site displacement [3] (m) and rotation [3, 3] -> normalized joint action [7] in [-1, 1]."""
-        pos, rot, jac = self.arm.pose_jac(q)
+    def _joint_action(self, q: np.ndarray, rot: np.ndarray, jac: np.ndarray, dpos: np.ndarray,
+                      r_des: np.ndarray) -> np.ndarray:
+        """Joint angles [7] with their grip-site rotation [3, 3] and Jacobian [6, 7], desired site displacement [3] (m)
+        and rotation [3, 3] -> normalized joint action [7] in [-1, 1]."""
         err = np.concatenate(self._limit(dpos, rot, r_des))
         jac = jac * self.arm.mobile
         pinv = jac.T @ np.linalg.inv(jac @ jac.T + 1e-3 * np.eye(6))  # damped least squares
@@ -211,14 +212,14 @@ class RobosuiteExpert:
         else:
             q = np.arctan2(s[7:14], s[0:7])
             eef, opening = s[21:24], float(s[28] - s[29])
-            _, rot, _ = self.arm.pose_jac(q)
+            _, rot, jac = self.arm.pose_jac(q)
         plan = {"Lift": self._lift, "Door": self._door, "NutAssemblySingle": self._nut}[self.task]
         target, r_des, grip = plan(task, eef, opening, rot)
         out = np.zeros(spec.act_dim)
         if spec.name == "osc":
             out[:6] = self._osc_action(rot, target - eef, r_des)
         else:
-            out[:7] = self._joint_action(q, target - eef, r_des)
+            out[:7] = self._joint_action(q, rot, jac, target - eef, r_des)
         out[-1] = grip
         return np.clip(out, -1.0, 1.0).astype(np.float32)
 
