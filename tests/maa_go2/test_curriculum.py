@@ -148,3 +148,31 @@ def test_gait_curriculum_state_survives_a_checkpoint_and_old_checkpoints_load():
         CurriculumConfig(gait_contact_match=1.5)
     # gaits_initial 0 or >= the number of gaits: all gaits from the start, as before
     assert CommandSampler(RANGES, CurriculumConfig(enabled=True), np.random.default_rng(0), 4).gaits is None
+
+
+def test_step_frequency_stage_widens_after_its_env_steps_and_survives_a_checkpoint():
+    ranges = CommandRanges(gait_frequency=[2.0, 4.0])
+    cfg = CurriculumConfig(initial_gait_frequency=[2.5, 3.5], full_gait_frequency_after_env_steps=100)
+    sampler = CommandSampler(ranges, cfg, np.random.default_rng(0), num_envs=10)
+    staged = sampler.sample(4000)[:, 4]
+    assert sampler.frequency_staged() and 2.5 <= staged.min() and staged.max() <= 3.5
+    zeros = np.zeros((10, 3))
+    for _ in range(10):  # 10 steps of 10 envs
+        sampler.track(np.zeros((10, 15)), zeros, zeros)
+    assert not sampler.frequency_staged()
+    full = sampler.sample(4000)[:, 4]
+    assert full.min() < 2.1 and full.max() > 3.9
+    resumed = CommandSampler(ranges, cfg, np.random.default_rng(1), num_envs=10)
+    assert resumed.frequency_staged()
+    resumed.load_state_dict(sampler.state_dict())
+    assert not resumed.frequency_staged() and resumed.env_steps == 100
+    plain = CommandSampler(ranges, CurriculumConfig(), np.random.default_rng(0), num_envs=10)
+    assert not plain.frequency_staged() and "env_steps" not in plain.state_dict()
+
+
+@pytest.mark.parametrize("kw, match", [({"initial_gait_frequency": [3.5, 2.5]}, "initial_gait_frequency"),
+                                       ({"initial_gait_frequency": [3.0]}, "initial_gait_frequency"),
+                                       ({"full_gait_frequency_after_env_steps": -1}, "full_gait_frequency")])
+def test_step_frequency_stage_config_errors(kw, match):
+    with pytest.raises(ValueError, match=match):
+        CurriculumConfig(**kw)

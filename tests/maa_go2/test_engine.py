@@ -74,3 +74,31 @@ def test_calf_contacts_count_as_leg_collisions_like_the_isaac_task():
     env.sensordata[0, 35] = 7.0  # RL calf
     kin = env._kinematics()
     assert kin["collision_force"][0].tolist() == [3.0, 0.0, 7.0, 0.0] and kin["base_force"][0] == 0.0
+
+
+def test_randomized_torque_limits_and_actuation_delay_reach_the_physics():
+    """``domain_rand.torque_limit_scale`` clamps each env's motor torques to its own factor of the limits, and
+    ``actuation_delay_ms`` holds the previous target: with a 20 ms delay the new actions do not act at all."""
+    from maa_go2.control import TORQUE_LIMITS
+    from maa_go2.randomization import RandomizationConfig
+
+    def env_with(**dr):
+        cfg = EnvConfig(num_envs=6, history_len=3, obs_noise=False,
+                        domain_rand=RandomizationConfig(latency_prob=0.0, push_interval_s=100.0, **dr))
+        return MujocoGo2Env(cfg, seed=3)
+
+    env = env_with(torque_limit_scale=[0.2, 0.6])
+    scale = env.params["torque_limit_scale"]
+    assert 0.2 <= scale.min() and scale.max() <= 0.6 and scale.std() > 0.05
+    env.step(np.full((6, 12), env.cfg.clip_actions))  # far targets: the motors saturate
+    limit = scale[:, None] * np.asarray(TORQUE_LIMITS)[None]
+    assert np.all(np.abs(env.torques) <= limit * (1 + 1e-9))
+    assert np.isclose(np.abs(env.torques), limit).sum(axis=1).min() >= 6  # each env at its own limits
+
+    held, prompt = env_with(actuation_delay_ms=[20.0, 20.0]), env_with()
+    for e in (held, prompt):
+        e.step(np.full((6, 12), 2.0))
+    still = env_with()
+    still.step(np.zeros((6, 12)))
+    np.testing.assert_allclose(held.qpos, still.qpos, atol=1e-9)  # the first step acted on the previous (zero) target
+    assert np.abs(prompt.qpos - still.qpos).max() > 1e-3

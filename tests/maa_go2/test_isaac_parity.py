@@ -37,7 +37,9 @@ def env_config(**overrides) -> EnvConfig:
                                       stance_width=[0.25, 0.35]),
                curriculum=CurriculumConfig(enabled=True),
                domain_rand=RandomizationConfig(push_interval_s=0.06, push_max_vel=0.5, num_model_variants=4,
-                                               joint_damping=[0.0, 1.0], joint_friction=[0.0, 0.2]))
+                                               joint_damping=[0.0, 1.0], joint_friction=[0.0, 0.2],
+                                               # limits low enough that the clamp acts on these small actions
+                                               torque_limit_scale=[0.1, 0.3], actuation_delay_ms=[0.0, 20.0]))
     cfg.update(overrides)
     return EnvConfig(**cfg)
 
@@ -158,7 +160,9 @@ def _disturb(mj):
 
 @pytest.mark.parametrize("curriculum", [CurriculumConfig(enabled=True),
                                         CurriculumConfig(enabled=True, gaits_initial=1, gait_contact_match=0.3,
-                                                         gait_ema=1.0)], ids=["velocity", "velocity+gaits"])
+                                                         gait_ema=1.0, initial_gait_frequency=[2.5, 3.5],
+                                                         full_gait_frequency_after_env_steps=5 * N)],
+                         ids=["velocity", "velocity+gaits+frequency stage"])
 def test_steps_give_the_same_torques_rewards_terminations_observations(pair, curriculum):
     mj, task, recorder, torques = pair(env_config(curriculum=curriculum))
     _disturb(mj)

@@ -5,8 +5,9 @@ import torch
 
 from maa_go2 import commands as cmds
 from maa_go2 import control
+from maa_go2.control import DECIMATION
 from maa_go2.observation import COMMAND_SCALES, OBS_DIM, OBS_SLICES, ObservationHistory, build_observation
-from maa_go2.randomization import RandomizationConfig, privileged_obs, sample_params
+from maa_go2.randomization import NOMINAL, RandomizationConfig, delay_substeps, privileged_obs, sample_params
 from maa_go2.rewards import (
     RewardConfig,
     RewardState,
@@ -68,6 +69,31 @@ def test_passive_randomization_is_drawn_after_the_other_parameters():
     assert lossy["joint_damping"].std() > 0.2 and 0.05 <= lossy["joint_friction"].min()
     with pytest.raises(ValueError, match="joint_damping"):
         RandomizationConfig(joint_damping=[-0.1, 0.5])
+
+
+def test_actuation_randomization_is_drawn_last_and_validated():
+    """Torque-limit factor and actuation delay: drawn after every other parameter (older configs keep their
+    streams), rounded to physics steps and capped at one policy step; out-of-range configs say what is expected."""
+    lossy_cfg = RandomizationConfig(joint_damping=[0.0, 1.0], joint_friction=[0.05, 0.2])
+    full_cfg = RandomizationConfig(joint_damping=[0.0, 1.0], joint_friction=[0.05, 0.2],
+                                   torque_limit_scale=[0.7, 1.0], actuation_delay_ms=[0.0, 20.0])
+    lossy = sample_params(np.random.default_rng(5), 256, lossy_cfg)
+    full = sample_params(np.random.default_rng(5), 256, full_cfg)
+    for key, val in lossy.items():
+        if key in ("torque_limit_scale", "actuation_delay_ms"):
+            assert np.all(val == NOMINAL[key]), key
+        else:
+            np.testing.assert_array_equal(val, full[key], err_msg=key)
+    assert 0.7 <= full["torque_limit_scale"].min() and full["torque_limit_scale"].max() <= 1.0
+    steps = delay_substeps(full["actuation_delay_ms"])
+    assert set(np.unique(steps)) == set(range(DECIMATION + 1))  # 0, 5, ..., 20 ms
+    # the evaluation's extra delay adds on, capped at one policy step
+    extra = np.array([0, 0, 3, 4])
+    np.testing.assert_array_equal(delay_substeps(np.array([0.0, 2.4, 2.6, 12.0]), extra), [0, 0, 4, 4])
+    with pytest.raises(ValueError, match="torque_limit_scale"):
+        RandomizationConfig(torque_limit_scale=[0.05, 1.0])
+    with pytest.raises(ValueError, match=r"actuation_delay_ms.*\[0, 20\] ms"):
+        RandomizationConfig(actuation_delay_ms=[0.0, 25.0])
 
 
 def test_observation_layout_and_scales():

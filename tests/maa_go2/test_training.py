@@ -185,3 +185,40 @@ def test_training_flushes_denormals_so_late_updates_do_not_slow_down(run):
         assert torch.tensor([1e-39], dtype=torch.float32).item() == 0.0
     finally:
         torch.set_flush_denormal(True)
+
+
+@pytest.mark.parametrize("adaptation_epochs, expected_steps", [(None, 6), (1, 2)])
+def test_adaptation_module_steps_only_in_its_epochs(adaptation_epochs, expected_steps):
+    """``ppo.adaptation_epochs``: the adaptation module takes one step per minibatch of its first epochs only; the
+    actor-critic still steps in every epoch."""
+    import torch
+
+    from maa_go2.actor_critic import ActorCritic
+    from maa_go2.observation import OBS_DIM
+    from maa_go2.ppo import PPO, RolloutStorage
+    from maa_go2.randomization import PRIV_DIM
+    from maa_go2.train_config import PPOConfig
+
+    torch.manual_seed(0)
+    steps, n, hist_len = 4, 8, 3
+    ac = ActorCritic(hist_len)
+    ppo = PPO(ac, PPOConfig(steps_per_env=steps, epochs=3, minibatches=2, adaptation_epochs=adaptation_epochs))
+    st = RolloutStorage(steps, n, ac.layout.obs_dim, OBS_DIM, PRIV_DIM, hist_len * OBS_DIM)
+    for _ in range(steps):
+        obs, hist, priv = torch.randn(n, OBS_DIM), torch.randn(n, hist_len * OBS_DIM), torch.randn(n, PRIV_DIM)
+        with torch.no_grad():
+            a_in = ac.actor_input(obs, hist)
+            dist = ac.distribution(a_in)
+            act = dist.sample()
+            st.add(actor_in=a_in, obs=obs, priv=priv, hist=hist, actions=act, logp=dist.log_prob(act).sum(-1),
+                   values=ac.value(obs, priv), rewards=torch.rand(n), dones=torch.zeros(n))
+    st.compute_returns(torch.zeros(n), 0.99, 0.95)
+    counts = {"adapt": 0, "ac": 0}
+    for name, opt in (("adapt", ppo.adapt_opt), ("ac", ppo.opt)):
+        opt.register_step_post_hook(lambda *_, name=name: counts.__setitem__(name, counts[name] + 1))
+    before = [p.detach().clone() for p in ac.adaptation.parameters()]
+    ppo.update(st)
+    assert counts == {"adapt": expected_steps, "ac": 6}
+    assert any(not torch.equal(a, b) for a, b in zip(before, ac.adaptation.parameters()))
+    with pytest.raises(ValueError, match="adaptation_epochs"):
+        PPOConfig(epochs=3, adaptation_epochs=4)

@@ -36,6 +36,10 @@ class CurriculumConfig:
     gaits_initial: int = 0  #: gaits (of ``commands.gaits``, in order) open at the start; 0 = all (no gait curriculum)
     gait_contact_match: float = 0.75  #: open the next gait when every open gait's smoothed contact match reaches this
     gait_ema: float = 0.02  #: weight of each batch of finished segments in a gait's moving average
+    #: step-frequency stage: commands draw ``gait_frequency`` from this narrower range [Hz] until the task has taken
+    #: ``full_gait_frequency_after_env_steps`` env steps, then from ``commands.gait_frequency``; [] = no stage
+    initial_gait_frequency: list[float] = field(default_factory=list)
+    full_gait_frequency_after_env_steps: int = 0
 
     def __post_init__(self) -> None:
         if self.cells_vx < 1 or self.cells_yaw < 1:
@@ -50,6 +54,13 @@ class CurriculumConfig:
             lo, hi = getattr(self, name)
             if lo > hi:
                 raise ValueError(f"curriculum.{name}: expected [lo, hi] with lo <= hi, got {[lo, hi]}")
+        f = self.initial_gait_frequency
+        if f and (len(f) != 2 or not 0 < f[0] <= f[1]):
+            raise ValueError(f"curriculum.initial_gait_frequency: expected [] or [lo, hi] with 0 < lo <= hi [Hz], "
+                             f"got {f}")
+        if self.full_gait_frequency_after_env_steps < 0:
+            raise ValueError("curriculum.full_gait_frequency_after_env_steps must be >= 0, "
+                             f"got {self.full_gait_frequency_after_env_steps}")
 
 
 class CommandCurriculum:
@@ -173,6 +184,7 @@ class CommandSampler:
         self.gaits = GaitCurriculum(cfg, ranges.gaits) if 0 < cfg.gaits_initial < len(ranges.gaits) else None
         self.err_sum = np.zeros((num_envs, 3))  #: per env: summed |v_xy error| [m/s], |yaw error| [rad/s], match
         self.steps = np.zeros(num_envs)
+        self.env_steps = 0  #: env steps tracked so far (all envs; the step-frequency stage's clock, checkpointed)
 
     def sample(self, n: int) -> np.ndarray:
         """``[n, 15]`` commands (float64)."""
@@ -184,7 +196,13 @@ class CommandSampler:
             out[small, 2] = 0.0
         if self.gaits is not None:
             out[:, 5:8] = self.gaits.sample(self.rng, n)
+        if self.frequency_staged():
+            out[:, 4] = self.rng.uniform(*self.cfg.initial_gait_frequency, size=n)
         return out
+
+    def frequency_staged(self) -> bool:
+        """True while commands use ``curriculum.initial_gait_frequency`` instead of the full range."""
+        return bool(self.cfg.initial_gait_frequency) and self.env_steps < self.cfg.full_gait_frequency_after_env_steps
 
     def gaits_open(self) -> int:
         """How many of ``commands.gaits`` are trained now."""
@@ -194,6 +212,7 @@ class CommandSampler:
         """Accumulate this step's tracking errors and contact match; inputs ``[N,15]``, ``[N,3]``, ``[N,3]``,
         ``[N]`` (numpy or torch). Without a curriculum nothing reads them, so nothing is computed (no per-step host
         copy on the Isaac Gym path)."""
+        self.env_steps += len(commands)
         if self.curriculum is None and self.gaits is None:
             return
         lin = ((commands[:, :2] - base_lin_vel[:, :2]) ** 2).sum(-1) ** 0.5
@@ -228,9 +247,12 @@ class CommandSampler:
 
     def state_dict(self) -> dict:
         out = self.curriculum.state_dict() if self.curriculum is not None else {}
-        return {**out, **(self.gaits.state_dict() if self.gaits is not None else {})}
+        out = {**out, **(self.gaits.state_dict() if self.gaits is not None else {})}
+        return {**out, "env_steps": np.array(self.env_steps)} if self.cfg.initial_gait_frequency else out
 
     def load_state_dict(self, state: dict) -> None:
+        if "env_steps" in state:
+            self.env_steps = int(state["env_steps"])
         if self.curriculum is not None and state:
             self.curriculum.load_state_dict(state)
         if self.gaits is not None and state:

@@ -9,8 +9,11 @@ the robot) differ from the training model, outside or at the edge of the trainin
 * ``joint_friction``: 0.2 N.m of joint friction loss in the MuJoCo model (training: ``domain_rand.joint_friction``,
   0 by default, 0-0.2 in the agility run, which this adds to; Menagerie: 0.2).
 * ``link_mass_inertia``: every link's mass and inertia scaled by a fixed factor drawn in [0.85, 1.15].
-* ``torque_limits``: motor torque limits at 80 % (a warm motor, a sagging battery).
-* ``latency_0_20ms``: extra actuation delay of 0, 5, 10, 15 or 20 ms per env, on top of the trained 0/20 ms.
+* ``torque_limits``: motor torque limits at 80 % (a warm motor, a sagging battery), times the training draw of
+  ``domain_rand.torque_limit_scale`` (1 by default, 0.75-1 in the third agility run).
+* ``latency_0_20ms``: extra actuation delay of 0, 5, 10, 15 or 20 ms per env, on top of the trained 0/20 ms and of
+  ``domain_rand.actuation_delay_ms`` (none by default, 0-10 ms in the third agility run); a delay inside the policy
+  step is capped at one step.
 * ``foot_friction``: foot-ground friction 0.3 (a smooth floor; training draws 0.2-1.5).
 * ``payload``: 5 kg on the base (training adds -1..3 kg; the Go2's documented payload is about 7-8 kg).
 * ``all``: every case at once.

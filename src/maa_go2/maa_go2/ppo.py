@@ -58,7 +58,8 @@ class PPO:
         mb = total // cfg.minibatches
         stats = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "kl": 0.0, "adaptation_loss": 0.0}
         count = 0
-        for _ in range(cfg.epochs):
+        adapt_epochs = cfg.epochs if cfg.adaptation_epochs is None else cfg.adaptation_epochs
+        for epoch in range(cfg.epochs):
             perm = torch.randperm(total, device=st.rewards.device)
             for i in range(cfg.minibatches):
                 idx = perm[i * mb:(i + 1) * mb]
@@ -86,7 +87,7 @@ class PPO:
                 loss.backward()
                 nn.utils.clip_grad_norm_([p for g in self.opt.param_groups for p in g["params"]], cfg.max_grad_norm)
                 self.opt.step()
-                if self.train_adaptation:
+                if self.train_adaptation and epoch < adapt_epochs:
                     a_loss = ((ac.adaptation(b["hist"]) - b["priv"]) ** 2).mean()
                     self.adapt_opt.zero_grad()
                     a_loss.backward()

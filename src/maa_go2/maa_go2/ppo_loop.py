@@ -227,6 +227,7 @@ def ppo_iteration(env, ac: ActorCritic, ppo: PPO, cfg: Go2TrainConfig, device, o
     stats = ppo.update(st)
     metrics = {**tally.metrics(t_steps, n), "curriculum_coverage": _coverage(env.sampler),
                "gaits_open": float(env.sampler.gaits_open()), **_gait_matches(env.sampler),
+               "gait_frequency_staged": float(env.sampler.frequency_staged()),
                "env_steps_per_s_collect": n * t_steps / collect_s, "update_s": time.time() - tu, **stats}
     return (obs, priv, hist), metrics, tally.episodes
 

@@ -9,11 +9,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from maa_go2.control import DECIMATION, SIM_DT
+
 PRIV_NAMES = ("friction", "restitution", "added_mass", "motor_strength", "base_lin_vel_x", "base_lin_vel_y",
               "base_lin_vel_z")
 PRIV_DIM = len(PRIV_NAMES)
 PASSIVE_PARAMS = ("joint_damping", "joint_friction")  #: per-env passive joint losses (see maa_go2.control)
+#: per-env actuation limits: a factor on the motor torque limits, and a delay [ms] inside a policy step (rounded to
+#: physics steps by the engines, :func:`delay_substeps`)
+ACTUATION_PARAMS = ("torque_limit_scale", "actuation_delay_ms")
+#: drawn after the others and only where a range is non-empty, so configs without them keep their random streams
+OPTIONAL_PARAMS = PASSIVE_PARAMS + ACTUATION_PARAMS
 LIN_VEL_SCALE = 2.0
+MAX_DELAY_MS = 1000.0 * SIM_DT * DECIMATION  #: one policy step
 
 
 @dataclass
@@ -31,6 +39,11 @@ class RandomizationConfig:
     #: PD law does not model); [0, 0] = none. Drawn only when hi > lo, so configs without them keep their streams.
     joint_damping: list[float] = field(default_factory=lambda: [0.0, 0.0])
     joint_friction: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    #: factor on the motor torque limits (a warm motor, a sagging battery); [1, 1] = the datasheet limits
+    torque_limit_scale: list[float] = field(default_factory=lambda: [1.0, 1.0])
+    #: actuation delay [ms] inside a policy step (the previous target is held that long), on top of ``latency_prob``'s
+    #: whole-step latency; [0, 0] = none, at most one policy step (20 ms)
+    actuation_delay_ms: list[float] = field(default_factory=lambda: [0.0, 0.0])
     latency_prob: float = 0.5  #: probability that an episode runs with 1 policy step of action latency
     push_interval_s: float = 15.0
     push_max_vel: float = 0.5  #: [m/s] added to the base xy velocity at each push
@@ -38,13 +51,20 @@ class RandomizationConfig:
 
     def __post_init__(self) -> None:
         for name in ("friction", "restitution", "added_mass", "motor_strength", "kp_factor", "kd_factor",
-                     *PASSIVE_PARAMS):
+                     *OPTIONAL_PARAMS):
             lo, hi = getattr(self, name)
             if lo > hi:
                 raise ValueError(f"domain_rand.{name}: expected [lo, hi] with lo <= hi, got {[lo, hi]}")
         for name in PASSIVE_PARAMS:
             if getattr(self, name)[0] < 0:
                 raise ValueError(f"domain_rand.{name}: expected a range of values >= 0, got {getattr(self, name)}")
+        lo, hi = self.torque_limit_scale
+        if not (0.1 <= lo and hi <= 1.5):
+            raise ValueError(f"domain_rand.torque_limit_scale: expected a range inside [0.1, 1.5], got {[lo, hi]}")
+        lo, hi = self.actuation_delay_ms
+        if not (0.0 <= lo and hi <= MAX_DELAY_MS):
+            raise ValueError(f"domain_rand.actuation_delay_ms: expected a range inside [0, {MAX_DELAY_MS:g}] ms (one "
+                             f"policy step), got {[lo, hi]}")
         if self.num_model_variants < 1:
             raise ValueError(f"domain_rand.num_model_variants must be >= 1, got {self.num_model_variants}")
         if not 0.0 <= self.latency_prob <= 1.0:
@@ -52,17 +72,19 @@ class RandomizationConfig:
 
 
 NOMINAL = {"friction": 1.0, "restitution": 0.0, "added_mass": 0.0, "motor_strength": 1.0, "kp_factor": 1.0,
-           "kd_factor": 1.0, "latency": 0.0, "joint_damping": 0.0, "joint_friction": 0.0}
+           "kd_factor": 1.0, "latency": 0.0, "joint_damping": 0.0, "joint_friction": 0.0, "torque_limit_scale": 1.0,
+           "actuation_delay_ms": 0.0}
 
 
 def sample_params(rng: np.random.Generator, n: int, cfg: RandomizationConfig) -> dict[str, np.ndarray]:
     """Per-env physical parameters, each ``[n]``: friction, restitution, added_mass, motor_strength, kp_factor,
-    kd_factor, latency (0 or 1 policy steps), joint_damping [N.m.s/rad], joint_friction [N.m]."""
+    kd_factor, latency (0 or 1 policy steps), joint_damping [N.m.s/rad], joint_friction [N.m], torque_limit_scale,
+    actuation_delay_ms [ms]."""
     if not cfg.enabled:
         return {k: np.full(n, v) for k, v in NOMINAL.items()}
-    out = {k: rng.uniform(*getattr(cfg, k), size=n) for k in NOMINAL if k != "latency" and k not in PASSIVE_PARAMS}
+    out = {k: rng.uniform(*getattr(cfg, k), size=n) for k in NOMINAL if k != "latency" and k not in OPTIONAL_PARAMS}
     out["latency"] = (rng.random(n) < cfg.latency_prob).astype(np.float64)
-    for k in PASSIVE_PARAMS:  # after the others: a config without them draws exactly what it drew before
+    for k in OPTIONAL_PARAMS:  # after the others: a config without them draws exactly what it drew before
         lo, hi = getattr(cfg, k)
         out[k] = rng.uniform(lo, hi, size=n) if hi > lo else np.full(n, float(lo))
     return out
@@ -77,3 +99,10 @@ def privileged_obs(params: dict[str, np.ndarray], base_lin_vel: np.ndarray) -> n
 def restitution_to_dampratio(restitution: np.ndarray) -> np.ndarray:
     """MuJoCo has no restitution coefficient: map it to the contact damping ratio (1 = no bounce)."""
     return 1.0 - 0.8 * np.asarray(restitution)
+
+
+def delay_substeps(delay_ms, extra_substeps=0):
+    """Physics steps ``[N]`` (int, 0..DECIMATION) for which the previous target is held: ``delay_ms [N]`` rounded
+    to physics steps of SIM_DT, plus ``extra_substeps`` (the model-error evaluation's), at most one policy step."""
+    steps = np.rint(np.asarray(delay_ms, dtype=np.float64) / (1000.0 * SIM_DT)).astype(np.int64) + extra_substeps
+    return np.minimum(steps, DECIMATION)

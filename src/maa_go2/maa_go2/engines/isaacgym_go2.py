@@ -40,7 +40,7 @@ from maa_go2.engines.legged_gym_config import (
 )
 from maa_go2.joint_order import LEGS_POLICY
 from maa_go2.observation import NOISE_VECTOR, OBS_DIM, build_observation
-from maa_go2.randomization import LIN_VEL_SCALE, PRIV_NAMES, sample_params
+from maa_go2.randomization import LIN_VEL_SCALE, PRIV_NAMES, delay_substeps, sample_params
 from maa_go2.rewards import REWARD_FUNCTIONS, RewardState, compute_rewards
 
 try:  # pragma: no cover - requires a GPU machine with Isaac Gym Preview 4 and legged_gym (tests use a stand-in)
@@ -60,7 +60,8 @@ MISSING_MSG = ("the Isaac Gym backend needs the 'isaacgym' (Isaac Gym Preview 4,
                "packages, which are not importable here ({err}); use maa_go2.engines.mujoco_engine.MujocoGo2Env "
                "on CPU instead")
 #: parameters whose per-env values live on the device (the PD law and the latency use them every physics step)
-DEVICE_PARAMS = ("motor_strength", "kp_factor", "kd_factor", "latency", "joint_damping", "joint_friction")
+DEVICE_PARAMS = ("motor_strength", "kp_factor", "kd_factor", "latency", "joint_damping", "joint_friction",
+                 "torque_limit_scale", "actuation_delay_ms")
 #: parameters applied through the simulator's shape / body properties at every reset
 PHYSICAL_PARAMS = ("friction", "restitution", "added_mass")
 
@@ -139,8 +140,11 @@ class Go2WTW(LeggedRobot):  # type: ignore[misc,valid-type]
         self.rigid_body_states = gymtorch.wrap_tensor(bodies).view(n, -1, 13)
         self.gait_index = torch.zeros(n, device=dev)
         self.last_last_actions = torch.zeros_like(self.actions)
+        self.last_applied = torch.zeros_like(self.actions)  #: the previous policy step's applied actions
         self.device_params = {k: torch.as_tensor(self.params[k], dtype=torch.float, device=dev).clone()
                               for k in DEVICE_PARAMS + PHYSICAL_PARAMS}
+        #: physics steps per policy step that still apply the previous target (``actuation_delay_ms``), ``[N]``
+        self.delay_substeps = torch.as_tensor(delay_substeps(self.params["actuation_delay_ms"]), device=dev)
         self._init_body_groups()
         self.foot_force = torch.zeros(n, 4, device=dev)  #: max over the physics steps of a policy step
         self.leg_collision = torch.zeros(n, 4, device=dev)
@@ -213,12 +217,15 @@ class Go2WTW(LeggedRobot):  # type: ignore[misc,valid-type]
         clip = self.cfg.normalization.clip_actions
         actions = torch.clip(actions, -clip, clip)
         applied = torch.where(self.device_params["latency"][:, None] > 0, self.actions, actions)
+        previous = self.last_applied.clone()
+        self.last_applied[:] = applied
         self.last_last_actions[:] = self.last_actions
         self.last_actions[:] = self.actions
         self.actions[:] = actions
         self.render()
         for sub in range(self.cfg.control.decimation):
-            self.torques = self._compute_torques(applied).view(self.torques.shape)
+            held = (sub < self.delay_substeps)[:, None]  # actuation delay: the previous step's target still acts
+            self.torques = self._compute_torques(torch.where(held, previous, applied)).view(self.torques.shape)
             self.gym.set_dof_actuation_force_tensor(self.sim, gymtorch.unwrap_tensor(self.torques))
             self.gym.simulate(self.sim)
             if self.device == "cpu":
@@ -246,7 +253,8 @@ class Go2WTW(LeggedRobot):  # type: ignore[misc,valid-type]
         p = self.device_params
         return pd_torque(action_to_target(actions), self.dof_pos, self.dof_vel, self.p_gains * p["kp_factor"][:, None],
                          self.d_gains * p["kd_factor"][:, None], p["motor_strength"][:, None],
-                         damping=p["joint_damping"][:, None], friction=p["joint_friction"][:, None])
+                         p["torque_limit_scale"][:, None], damping=p["joint_damping"][:, None],
+                         friction=p["joint_friction"][:, None])
 
     def post_physics_step(self):
         """The MuJoCo engine's order: gait clock, push, rewards, termination, curriculum, resample, reset, obs."""
@@ -326,7 +334,7 @@ class Go2WTW(LeggedRobot):  # type: ignore[misc,valid-type]
         self._randomize(ids)
         self._reset_dofs(env_ids)
         self._reset_root_states(env_ids)
-        for buf in (self.actions, self.last_actions, self.last_last_actions, self.torques):
+        for buf in (self.actions, self.last_actions, self.last_last_actions, self.torques, self.last_applied):
             buf[env_ids] = 0.0
         self.episode_length_buf[env_ids] = 0
         self.gait_index[env_ids] = 0.0
@@ -345,6 +353,8 @@ class Go2WTW(LeggedRobot):  # type: ignore[misc,valid-type]
             self.params[key][ids] = self.variant_params[key][var]
         for key, t in self.device_params.items():
             t[ids] = torch.as_tensor(self.params[key][ids], dtype=torch.float, device=self.device)
+        self.delay_substeps[ids] = torch.as_tensor(delay_substeps(self.params["actuation_delay_ms"][ids]),
+                                                   device=self.device)
         if self.dr_cfg.enabled:
             self._apply_physical_params(ids)
 

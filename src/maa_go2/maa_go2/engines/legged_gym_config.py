@@ -171,6 +171,8 @@ class Go2WTWCfg(LeggedRobotCfg):
             gaits_initial = _CUR.gaits_initial  #: gait curriculum over ``gaits`` (0 = all gaits from the start)
             gait_contact_match = _CUR.gait_contact_match
             gait_ema = _CUR.gait_ema
+            initial_gait_frequency = list(_CUR.initial_gait_frequency)  #: step-frequency stage ([] = none)
+            full_gait_frequency_after_env_steps = _CUR.full_gait_frequency_after_env_steps
 
     class init_state(LeggedRobotCfg.init_state):
         pos = [0.0, 0.0, INIT_HEIGHT]  #: reset pose: base at init_height above the env origin, upright, at rest
@@ -213,6 +215,10 @@ class Go2WTWCfg(LeggedRobotCfg):
         joint_damping_range = list(_DR.joint_damping)
         randomize_joint_friction = True
         joint_friction_range = list(_DR.joint_friction)
+        randomize_torque_limit_scale = True
+        torque_limit_scale_range = list(_DR.torque_limit_scale)
+        randomize_actuation_delay = True
+        actuation_delay_ms_range = list(_DR.actuation_delay_ms)
         latency_prob = _DR.latency_prob
         num_model_variants = _DR.num_model_variants  #: friction/restitution/mass sets drawn at reset (as MuJoCo)
         push_robots = True
@@ -352,7 +358,8 @@ def _apply_domain_rand(out, dr: RandomizationConfig) -> None:
 _DR_FLAGS = {"friction": "randomize_friction", "restitution": "randomize_restitution",
              "added_mass": "randomize_base_mass", "motor_strength": "randomize_motor_strength",
              "kp_factor": "randomize_kp_factor", "kd_factor": "randomize_kd_factor",
-             "joint_damping": "randomize_joint_damping", "joint_friction": "randomize_joint_friction"}
+             "joint_damping": "randomize_joint_damping", "joint_friction": "randomize_joint_friction",
+             "torque_limit_scale": "randomize_torque_limit_scale", "actuation_delay_ms": "randomize_actuation_delay"}
 
 
 def cfg_members(obj) -> dict:

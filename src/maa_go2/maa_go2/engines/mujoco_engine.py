@@ -21,7 +21,7 @@ from maa_go2.curriculum import CommandSampler
 from maa_go2.env_config import EnvConfig
 from maa_go2.joint_order import JOINT_NAMES
 from maa_go2.observation import NOISE_VECTOR, OBS_DIM, ObservationHistory, build_observation
-from maa_go2.randomization import PRIV_DIM, privileged_obs, restitution_to_dampratio, sample_params
+from maa_go2.randomization import PRIV_DIM, delay_substeps, privileged_obs, restitution_to_dampratio, sample_params
 from maa_go2.rewards import RewardState, compute_rewards
 
 STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS
@@ -58,7 +58,8 @@ class MujocoGo2Env:
         self.base_model = check_joint_order(base_model) if base_model is not None else load_model(xml_path)
         n = self.num_envs
         #: model-error knobs (evaluation only, :mod:`maa_go2.mismatch`): actuation delay inside a policy step in
-        #: physics substeps of SIM_DT (0..DECIMATION), and a factor on the motor torque limits, both ``[N]``
+        #: physics substeps of SIM_DT (0..DECIMATION), and a factor on the motor torque limits, both ``[N]``, on top
+        #: of the domain randomization's ``actuation_delay_ms`` and ``torque_limit_scale``
         self.extra_delay_substeps = np.zeros(n, dtype=np.int64)
         self.torque_limit_scale = np.ones(n)
         self.models = [self.base_model] * n
@@ -211,11 +212,12 @@ class MujocoGo2Env:
         strength = p["motor_strength"][:, None]
         damping, friction = p["joint_damping"][:, None], p["joint_friction"][:, None]
         force_max = np.zeros((self.num_envs, 13))
-        delayed = self.extra_delay_substeps > 0
+        delay = delay_substeps(p["actuation_delay_ms"], self.extra_delay_substeps)
+        delayed = delay > 0
         previous = action_to_target(self.last_applied) if delayed.any() else target
-        limit = self.torque_limit_scale[:, None]
+        limit = (p["torque_limit_scale"] * self.torque_limit_scale)[:, None]
         for i in range(DECIMATION):
-            tgt = np.where((i < self.extra_delay_substeps)[:, None], previous, target) if delayed.any() else target
+            tgt = np.where((i < delay)[:, None], previous, target) if delayed.any() else target
             tau = pd_torque(tgt, self.state[:, 8:20], self.state[:, 26:38], kp, kd, strength, limit, damping, friction)
             rollout.rollout(self.models, self.datas, self.state, tau[:, None, :], nstep=1, state=self._st,
                             sensordata=self._sd, skip_checks=True)
