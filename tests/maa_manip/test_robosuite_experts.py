@@ -70,7 +70,8 @@ def test_lift_joint_panda_succeeds():
 
 @pytest.mark.parametrize("robot,control", [("Panda", "osc"), ("Panda", "joint"), ("Sawyer", "osc")])
 def test_door_succeeds(robot, control):
-    """Sawyer needs its own gripper tilt (its wrist hits the lever's base at Panda's) and its joint 0 freed."""
+    """One osc grasp for both arms (Sawyer's wrist hits the lever's base at the joint layout's tilt); Sawyer also needs
+    its joint 0 freed."""
     expert = robosuite_expert("Door", robot, control)
     env = RobosuiteEnv("Door", robot, init_seed=0, init_mode="fixed", max_steps=500, control=control)
     success, steps = _episode(expert, env)

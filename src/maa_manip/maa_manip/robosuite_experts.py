@@ -26,7 +26,7 @@ Measured, ``joint`` layout (500-step episodes, ``init_mode="random"``, seeds 0-9
 succeed; Door on Sawyer does not (the lever stops near 1.0 rad, short of unlatching). NutAssemblySingle on Panda
 (``init_mode="fixed"``, seeds 0-9): 9 of 10, in 373-490 steps (the one miss: a square nut still held at the end).
 ``osc`` layout, 250 steps, random configurations 0-9 (``bench/robosuite_experts.py``): Lift 10/10 on Panda and Sawyer,
-NutAssemblySingle 9/10 on both, Door 10/10 on Panda and 8/10 on Sawyer (with Sawyer's own gripper tilt).
+NutAssemblySingle 9/10 on both, Door 10/10 on both (one gripper tilt for both arms, 0.5 rad).
 """
 from __future__ import annotations
 
@@ -45,9 +45,11 @@ _HANDLE_R, _HANDLE_Y = 0.125, -0.10
 _HINGE_X = 0.255
 _UNLATCH = 1.1  # rad of handle rotation after which the latch tip (nearly) clears the frame
 _DOOR_OFFSET = 0.01  # m
-# rad: gripper tilt towards the door while holding the lever. Sawyer's wrist (link 6) hits the lever's base at 0.3 rad
-# and the lever stalls short of unlatching (~1.08 rad); at 0.6 rad it clears (bench/robosuite_experts.py).
-_DOOR_TILT = {"Panda": 0.3, "Sawyer": 0.6}
+# rad: gripper tilt towards the door while holding the lever, per control layout. Sawyer's wrist (link 6) hits the
+# lever's base at 0.3 rad and the lever stalls short of unlatching (~1.08 rad). At 0.5 rad both arms open the door
+# (osc, 10 random configurations: Panda 10/10, Sawyer 10/10; Sawyer 8/10 at 0.6), so the Panda zoo's demonstrations
+# carry a grasp that also works on Sawyer. The joint layout keeps the first zoo's 0.3.
+_DOOR_TILT = {"osc": 0.5, "joint": 0.3}
 _EZ = np.array([0.0, 0.0, 1.0])
 # NutAssembly geometry (robosuite ``nut_assembly``): handle-site offset along the nut's x axis (m) by ``nut_id``
 # (0 square, 1 round), each nut's peg (x, y) (peg1 square, peg2 round; the pegs' tops are at z 0.95 m), the height
@@ -151,7 +153,7 @@ class RobosuiteExpert:
 
     def __init__(self, task: str, robot: str, gain: float | None = None, control: str = "osc"):
         self.spec = control_spec(control)
-        self.task, self.robot = task, robot
+        self.task, self.robot, self.control = task, robot, control
         self.gain = float(gain if gain is not None else _GAIN[control])
         self.arm = _ArmModel(task, robot, control)
 
@@ -249,7 +251,7 @@ class RobosuiteExpert:
 
         The fingers straddle the lever (closing along the door normal, so the lever can turn in the grasp). The
         hand is wider than the 8 cm gap between lever and panel, so the grip site is offset ``_DOOR_OFFSET`` m
-        away from the door and the gripper is tilted ``_DOOR_TILT[robot]`` rad with its fingers pointing towards the
+        away from the door and the gripper is tilted ``_DOOR_TILT[control]`` rad with its fingers pointing towards the
         door.
         """
         handle, door, hinge, hq = t[0:3], t[6:9], float(t[9]), float(t[10])
@@ -258,7 +260,7 @@ class RobosuiteExpert:
         psi = np.arctan2(v[1], v[0]) - np.arctan2(_HANDLE_Y, hx)  # door body yaw, hinge included
         rz = _rot_z(psi)
         normal = rz[:, 1]  # horizontal, from the lever towards the door panel
-        tilt = _DOOR_TILT[self.robot]
+        tilt = _DOOR_TILT[self.control]
         approach = -np.cos(tilt) * _EZ + np.sin(tilt) * normal
         close_ax = np.cos(tilt) * normal + np.sin(tilt) * _EZ
         if close_ax @ rot[:, 0] < 0:
