@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Issue 12 end to end on the CPU (resumable: every step resumes or skips work already on disk):
-#   1. train: the agility actor (config/go2_agility_v2.yaml; 3 h wall-clock budget over any number of sittings);
+#   1. train: the agility actor (config/go2_agility_${AGILITY}.yaml; 3 h wall-clock budget over any number of
+#      sittings);
 #   2. evaluate: results/go2/agility.{json,png} + agility_curve.png from the run's newest actor;
-#   3. collect: the zoo of the run's actors (config/go2_collect_agility_v2.yaml) with the run's final adaptation
+#   3. collect: the zoo of the run's actors (config/go2_collect_agility_${AGILITY}.yaml) with the run's final adaptation
 #      module;
 #   4. generator: config/go2_small.yaml on that zoo (runs/go2_small_agility);
 #   5. bundle: models/go2/{generator,adaptation.safetensors} and prompts/go2_walk.npz from the newest actor.
-# Usage: scripts/reproduce_go2_agility.sh [all|train|evaluate|collect|generator|bundle]   (default: all)
+# Usage: [AGILITY=v2|v3] scripts/reproduce_go2_agility.sh [all|train|evaluate|collect|generator|bundle]
+#   (default: all, AGILITY=v2, the run behind the bundled models; v3 is the third run, docs/go2_agility.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck disable=SC1091
@@ -14,16 +16,18 @@ cd "$(dirname "$0")/.."
 STEP="${1:-all}"
 # The first run (config/go2_agility.yaml, runs/go2_agility, zoo config/go2_collect_agility.yaml) is superseded by
 # the second (WTW's reward combination, docs/go2_agility.md).
-RUN=runs/go2_agility_v2
+AGILITY="${AGILITY:-v2}"
+case "$AGILITY" in v2|v3) ;; *) echo "AGILITY must be v2 or v3, got '$AGILITY'" >&2; exit 2 ;; esac
+RUN=runs/go2_agility_$AGILITY
 ADAPT=results/go2/agility_adaptation.safetensors
 ACTOR=results/go2/agility_actor.safetensors
-ZOO=runs/go2_zoo_agility_v2
-GEN_RUN=runs/go2_small_agility_v2
+ZOO=runs/go2_zoo_agility_$AGILITY
+GEN_RUN=runs/go2_small_agility_$AGILITY
 run() { [ "$STEP" = all ] || [ "$STEP" = "$1" ]; }
 newest() { find "$1" -name "$2" | sort | tail -n 1; }
 
 if run train; then
-  python training/train_go2.py --config config/go2_agility_v2.yaml
+  python training/train_go2.py --config "config/go2_agility_$AGILITY.yaml"
 fi
 if run evaluate; then
   python training/evaluate_go2_agility.py --run "$RUN" --out results/go2/agility
@@ -31,7 +35,7 @@ fi
 if run collect; then
   cp "$(newest "$RUN/adaptation" 'adaptation_*.safetensors')" "$ADAPT"
   cp "$(newest "$RUN/actors" 'actor_*.safetensors')" "$ACTOR"
-  python training/collect_go2.py --config config/go2_collect_agility_v2.yaml   # skips shards already written
+  python training/collect_go2.py --config "config/go2_collect_agility_$AGILITY.yaml"  # skips shards already written
 fi
 if run generator; then
   RESUME=""; [ -d "$GEN_RUN/stages" ] && RESUME="--resume"

@@ -96,7 +96,7 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     assert checkpoint_files(run / "checkpoints"), "no checkpoint written on SIGTERM"
 
 
-@pytest.mark.parametrize("name", ["go2_agility.yaml", "go2_agility_v2.yaml"])
+@pytest.mark.parametrize("name", ["go2_agility.yaml", "go2_agility_v2.yaml", "go2_agility_v3.yaml"])
 def test_agility_config_covers_the_command_space_for_both_engines(name):
     from maa_go2.engines.isaacgym_go2 import cfg_members
     from maa_go2.engines.legged_gym_config import Go2WTWCfg, apply_env_config
@@ -122,3 +122,19 @@ def test_agility_config_covers_the_command_space_for_both_engines(name):
     assert cfg.env.domain_rand.joint_damping[1] > 0 and cfg.env.domain_rand.joint_friction[1] > 0
     with pytest.raises(Exception, match="lin_vel_x"):
         load_train_config(ROOT / "config" / name, ["train.env.commands.lin_vel_x=[2.0,1.0]"])
+
+
+def test_third_agility_run_trains_on_the_model_error_and_stages_the_step_frequency():
+    from maa_go2.engines.legged_gym_config import Go2WTWCfg, apply_env_config, randomization_config
+    from maa_go2.collect import load_collect_config
+
+    cfg = load_train_config(ROOT / "config" / "go2_agility_v3.yaml")
+    dr, cur = cfg.env.domain_rand, cfg.env.curriculum
+    assert dr.torque_limit_scale == [0.75, 1.0] and dr.actuation_delay_ms == [0.0, 10.0]
+    assert cur.initial_gait_frequency == [2.5, 3.5] and cur.full_gait_frequency_after_env_steps > 0
+    assert cfg.ppo.adaptation_epochs == 2 and cfg.run_dir == "runs/go2_agility_v3"
+    isaac = apply_env_config(Go2WTWCfg(), cfg.env)
+    assert isaac.domain_rand.randomize_torque_limit_scale and isaac.domain_rand.randomize_actuation_delay
+    assert randomization_config(isaac) == dr
+    zoo = load_collect_config(ROOT / "config" / "go2_collect_agility_v3.yaml")
+    assert [str(r) for r in zoo.runs] == ["runs/go2_agility_v3"] and str(zoo.out) == "runs/go2_zoo_agility_v3"
