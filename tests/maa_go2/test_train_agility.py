@@ -125,8 +125,8 @@ def test_agility_config_covers_the_command_space_for_both_engines(name):
 
 
 def test_third_agility_run_trains_on_the_model_error_and_stages_the_step_frequency():
-    from maa_go2.engines.legged_gym_config import Go2WTWCfg, apply_env_config, randomization_config
     from maa_go2.collect import load_collect_config
+    from maa_go2.engines.legged_gym_config import Go2WTWCfg, apply_env_config, randomization_config
 
     cfg = load_train_config(ROOT / "config" / "go2_agility_v3.yaml")
     dr, cur = cfg.env.domain_rand, cfg.env.curriculum
