@@ -27,6 +27,7 @@ import numpy as np
 
 from maa_go2.control import DECIMATION, SIM_DT
 from maa_go2.engines.mujoco_engine import MujocoGo2Env
+from maa_go2.randomization import MAX_DELAY_MS, TORQUE_LIMIT_SCALE_BOUNDS
 
 MISMATCH_CASES: dict[str, dict[str, float]] = {
     "joint_damping": {"joint_damping": 1.0},
@@ -64,11 +65,12 @@ def apply_mismatch(env: MujocoGo2Env, knobs: dict[str, float], seed: int = 0) ->
             model.geom_friction[env.foot_geoms, 0] = knobs["foot_friction"]
         model.body_mass[env.base_body] += knobs.get("payload_kg", 0.0)
     scale = knobs.get("torque_limit_scale", 1.0)
-    if not 0.1 <= scale <= 1.5:
-        raise ValueError(f"torque_limit_scale must be in [0.1, 1.5], got {scale}")
+    lo, hi = TORQUE_LIMIT_SCALE_BOUNDS
+    if not lo <= scale <= hi:
+        raise ValueError(f"torque_limit_scale must be in [{lo}, {hi}], got {scale}")
     env.torque_limit_scale[:] = scale
     latency_ms = knobs.get("extra_latency_ms", 0.0)
     max_substeps = int(round(latency_ms / 1000.0 / SIM_DT))
     if not 0 <= max_substeps <= DECIMATION:
-        raise ValueError(f"extra_latency_ms must be in [0, {DECIMATION * SIM_DT * 1000:.0f}], got {latency_ms}")
+        raise ValueError(f"extra_latency_ms must be in [0, {MAX_DELAY_MS:.0f}], got {latency_ms}")
     env.extra_delay_substeps[:] = rng.integers(0, max_substeps + 1, env.num_envs)

@@ -22,6 +22,7 @@ ACTUATION_PARAMS = ("torque_limit_scale", "actuation_delay_ms")
 OPTIONAL_PARAMS = PASSIVE_PARAMS + ACTUATION_PARAMS
 LIN_VEL_SCALE = 2.0
 MAX_DELAY_MS = 1000.0 * SIM_DT * DECIMATION  #: one policy step
+TORQUE_LIMIT_SCALE_BOUNDS = (0.1, 1.5)  #: sane factors on the motor torque limits (training and model error)
 
 
 @dataclass
@@ -59,8 +60,9 @@ class RandomizationConfig:
             if getattr(self, name)[0] < 0:
                 raise ValueError(f"domain_rand.{name}: expected a range of values >= 0, got {getattr(self, name)}")
         lo, hi = self.torque_limit_scale
-        if not (0.1 <= lo and hi <= 1.5):
-            raise ValueError(f"domain_rand.torque_limit_scale: expected a range inside [0.1, 1.5], got {[lo, hi]}")
+        if not (TORQUE_LIMIT_SCALE_BOUNDS[0] <= lo and hi <= TORQUE_LIMIT_SCALE_BOUNDS[1]):
+            raise ValueError(f"domain_rand.torque_limit_scale: expected a range inside "
+                             f"{list(TORQUE_LIMIT_SCALE_BOUNDS)}, got {[lo, hi]}")
         lo, hi = self.actuation_delay_ms
         if not (0.0 <= lo and hi <= MAX_DELAY_MS):
             raise ValueError(f"domain_rand.actuation_delay_ms: expected a range inside [0, {MAX_DELAY_MS:g}] ms (one "

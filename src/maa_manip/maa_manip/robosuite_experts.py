@@ -153,7 +153,7 @@ class RobosuiteExpert:
 
     def __init__(self, task: str, robot: str, gain: float | None = None, control: str = "osc"):
         self.spec = control_spec(control)
-        self.task, self.robot, self.control = task, robot, control
+        self.task, self.robot = task, robot
         self.gain = float(gain if gain is not None else _GAIN[control])
         self.arm = _ArmModel(task, robot, control)
 
@@ -260,7 +260,7 @@ class RobosuiteExpert:
         psi = np.arctan2(v[1], v[0]) - np.arctan2(_HANDLE_Y, hx)  # door body yaw, hinge included
         rz = _rot_z(psi)
         normal = rz[:, 1]  # horizontal, from the lever towards the door panel
-        tilt = _DOOR_TILT[self.control]
+        tilt = _DOOR_TILT[self.spec.name]
         approach = -np.cos(tilt) * _EZ + np.sin(tilt) * normal
         close_ax = np.cos(tilt) * normal + np.sin(tilt) * _EZ
         if close_ax @ rot[:, 0] < 0:
