@@ -65,6 +65,17 @@ def _report(proc) -> dict:
     return json.loads(proc.stdout.readline())
 
 
+def _report_when_quiet(proc, timeout_s: float = 3.0) -> dict:
+    """The robot's report once it has stopped receiving (its reader queue drained), or after ``timeout_s``."""
+    report, end = _report(proc), time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        time.sleep(0.1)
+        previous, report = report, _report(proc)
+        if report["received"] == previous["received"]:
+            break
+    return report
+
+
 def _drive(backend, q_des, seconds: float) -> None:
     """A controller writing PD targets for ``seconds``. Every 10 ms, not the deploy loop's 20 ms: this plain Python
     thread has no real-time priority, and on a loaded 2-core machine one late wake-up of a 20 ms loop (53 ms seen)
@@ -107,8 +118,7 @@ def run(domain: int) -> None:
         out["after_clear"] = _report(sim)
         out["counters"] = backend.counters
         backend.close()
-        time.sleep(0.1)
-        out["after_close"] = _report(sim)
+        out["after_close"] = _report_when_quiet(sim)
     finally:
         sim.stdin.write("quit\n")
         sim.stdin.flush()

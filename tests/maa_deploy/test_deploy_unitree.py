@@ -83,6 +83,17 @@ def _domain() -> int:  # avoid colliding with other DDS users on this host
     return int(np.random.default_rng().integers(100, 200))
 
 
+def test_unitree_config_rejects_bad_values():
+    from maa_core.config import ConfigError
+    from maa_deploy.backends.unitree import UnitreeConfig
+
+    assert UnitreeConfig().close_damping_s > 0
+    with pytest.raises(ConfigError, match=r"publish_hz=0.0 \(expected > 0\).*close_damping_s=-1.0 \(expected >= 0\)"):
+        UnitreeConfig(publish_hz=0.0, close_damping_s=-1.0)
+    with pytest.raises(ConfigError, match="state_timeout_s=nan"):
+        UnitreeConfig(state_timeout_s=float("nan"))
+
+
 @needs_sdk
 def test_backend_refuses_when_lowcmd_already_published():
     out = _scenario("refuse", _domain())
@@ -110,7 +121,9 @@ def test_backend_against_simulated_robot_over_dds():
     # the damping frame is constant: q = 0, kp = 0, kd > 0 whatever the measured pose
     assert resumed["last"]["q"][:12] == [0.0] * 12 and min(resumed["last"]["kd"][:12]) > 0
     assert "command stale" in out["cleared"] and out["after_clear"]["last"]["kp"][:12] == [20.0] * 12
+    # close streams damping (~50 frames in 0.1 s; 15-24 arrived under full CPU load): lost frames cannot leave PD
     assert out["after_close"]["last"]["kp"][:12] == [0.0] * 12
+    assert out["after_close"]["damping_frames"] - out["after_clear"]["damping_frames"] >= 5
 
 
 @needs_sdk

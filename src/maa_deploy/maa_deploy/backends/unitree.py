@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from maa_core.config import ConfigError
 from maa_deploy import sdk_compat, unitree_wire
 from maa_deploy.backends.base import DEFAULT_DAMPING_KD, Backend, RobotState, ThreadHealth
 from maa_deploy.lowstate_check import LowStateCheckConfig, LowStateValidator, sample_from_lowstate
@@ -58,7 +59,18 @@ class UnitreeConfig:
     command_timeout_s: float = 0.05  # no write_command for this long (2.5 ticks at 50 Hz) -> latched damping, s
     damping_kd: float = DEFAULT_DAMPING_KD
     wait_first_state_s: float = 2.0  # startup fails if no lowstate arrives within this, s
+    # close() keeps streaming damping this long before closing the writer, s. One frame is not enough: UDP may
+    # drop it, and a receiver whose queue is full of earlier PD frames drops the newest (the SDK's reader does)
+    close_damping_s: float = 0.1
     lowstate: LowStateCheckConfig = field(default_factory=LowStateCheckConfig)
+
+    def __post_init__(self):
+        positive = ("publish_hz", "state_timeout_s", "command_timeout_s", "wait_first_state_s")
+        bad = [f"{k}={getattr(self, k)!r} (expected > 0)" for k in positive if not getattr(self, k) > 0]
+        non_negative = ("check_writers_s", "writer_check_period_s", "close_damping_s", "damping_kd")
+        bad += [f"{k}={getattr(self, k)!r} (expected >= 0)" for k in non_negative if not getattr(self, k) >= 0]
+        if bad:
+            raise ConfigError("UnitreeConfig: " + "; ".join(bad))
 
 
 def _writer_reader(participant):
@@ -319,6 +331,16 @@ class UnitreeBackend(Backend):
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
         return not self._running.is_set()
 
+    def _stream_damping(self, seconds: float) -> None:
+        """Send damping at ``publish_hz`` for ``seconds`` (at least one frame), from the calling thread."""
+        period = 1.0 / self.config.publish_hz
+        end = time.monotonic() + seconds
+        while True:
+            self._send_damping()
+            if time.monotonic() + period > end:
+                return
+            time.sleep(period)
+
     def close(self) -> None:
         """Send damping, stop the threads and close the DDS endpoints (last command: damping)."""
         if getattr(self, "_running", None) is None:
@@ -327,7 +349,7 @@ class UnitreeBackend(Backend):
         self._running.clear()
         for thread in self._threads:
             thread.join(timeout=1.0)
-        self._send_damping()
+        self._stream_damping(self.config.close_damping_s)
         self._pub.Close()
         self._sub.Close()
 
