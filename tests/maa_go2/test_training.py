@@ -216,9 +216,17 @@ def test_adaptation_module_steps_only_in_its_epochs(adaptation_epochs, expected_
     counts = {"adapt": 0, "ac": 0}
     for name, opt in (("adapt", ppo.adapt_opt), ("ac", ppo.opt)):
         opt.register_step_post_hook(lambda *_, name=name: counts.__setitem__(name, counts[name] + 1))
+    forwards = []
+    ac.adaptation.register_forward_hook(lambda *_: forwards.append(1))
     before = [p.detach().clone() for p in ac.adaptation.parameters()]
-    ppo.update(st)
+    stats = ppo.update(st)
     assert counts == {"adapt": expected_steps, "ac": 6}
+    assert len(forwards) == expected_steps  # not evaluated at all after its epochs
     assert any(not torch.equal(a, b) for a, b in zip(before, ac.adaptation.parameters()))
+    assert np.isfinite(stats["adaptation_loss"]) and stats["adaptation_loss"] > 0
+    ppo.train_adaptation = False  # a frozen (pretrained) module: its loss is reported, it never steps
+    frozen = [p.detach().clone() for p in ac.adaptation.parameters()]
+    assert ppo.update(st)["adaptation_loss"] > 0 and counts["adapt"] == expected_steps
+    assert all(torch.equal(a, b) for a, b in zip(frozen, ac.adaptation.parameters()))
     with pytest.raises(ValueError, match="adaptation_epochs"):
         PPOConfig(epochs=3, adaptation_epochs=4)
