@@ -14,7 +14,7 @@
 #                       (config/metaworld_eval_paper_val.yaml);
 #   6. memorization:    training/memorization_metaworld.py on seed 0's policies -> $RES/memorization;
 #   7. summary:         $RES/summary.json, results.md, top5.png.
-#   8. robosuite:       Panda DAgger zoo (config/robosuite_dagger.yaml: Lift, NutAssemblySingle, Door x 200 checkpoints,
+#   8. robosuite:       Panda DAgger zoo (config/robosuite_dagger{,_nut}.yaml: Lift, Door, NutAssemblySingle x 200 ckpts,
 #                       end-effector `osc` layout), the generator
 #                       (config/robosuite_paper.yaml: own autoencoder and embedding, diffusion fine-tuned from seed 0's),
 #                       evaluation on Sawyer (config/robosuite_eval.yaml) -> results/robosuite/summary.json.
@@ -102,6 +102,7 @@ if run robosuite; then
   # noisy retrieval, BC) start at once; the generator trains meanwhile, then it is evaluated with prompt-blind random.
   RS=results/robosuite
   python training/collect_metaworld.py --config config/robosuite_dagger.yaml --workers "$WORKERS"
+  python training/collect_metaworld.py --config config/robosuite_dagger_nut.yaml --workers "$WORKERS"
   [[ -f $RS/eval_baselines/results.json ]] || python training/evaluate_robosuite.py --config config/robosuite_eval.yaml \
     --baselines retrieval,retrieval_noise,bc --out $RS/eval_baselines &
   baselines=$!
