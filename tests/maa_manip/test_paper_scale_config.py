@@ -62,3 +62,19 @@ def test_eval_configs_share_the_prompt_protocol_checks():
                 load(ROOT / path, [item])
     with pytest.raises(ConfigError, match="splits must be"):
         load_eval_config(ROOT / "config/metaworld_eval_paper.yaml", ["splits=[train]"])
+
+
+def test_robosuite_zoo_is_collected_by_two_configs_into_one_zoo():
+    """Lift and Door at 60 gradient steps per DAgger iteration, NutAssemblySingle at 500, into the zoo the robosuite
+    generator trains on; together they cover its tasks, and the reproduce script runs both."""
+    from maa_core.config import load_yaml
+
+    main = load_collect_config(ROOT / "config/robosuite_dagger.yaml")
+    nut = load_collect_config(ROOT / "config/robosuite_dagger_nut.yaml")
+    assert (main.tasks, main.dagger.grad_steps) == (["Lift", "Door"], 60)
+    assert (nut.tasks, nut.dagger.grad_steps) == (["NutAssemblySingle"], 500)
+    assert main.root == nut.root and main.seeds == nut.seeds and main.dagger.iterations == nut.dagger.iterations
+    generator = load_yaml(ROOT / "config/robosuite_paper.yaml")["data"]
+    assert generator["zoo"] == main.root and set(generator["tasks"]) == set(main.tasks) | set(nut.tasks)
+    script = (ROOT / "scripts/reproduce_metaworld_paper.sh").read_text()
+    assert "config/robosuite_dagger.yaml" in script and "config/robosuite_dagger_nut.yaml" in script
