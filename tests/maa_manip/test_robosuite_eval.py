@@ -92,7 +92,7 @@ def test_identical_policies_see_identical_configurations(panda_zoo, monkeypatch)
 def test_config_is_validated():
     load = robosuite_eval.load_robosuite_eval_config
     cfg = load(ROOT / "config" / "robosuite_eval.yaml")
-    assert cfg.tasks == ["Lift", "Door"] and cfg.eval_robot == "Sawyer" and cfg.num_prompts == 25
+    assert cfg.tasks == ["Lift", "NutAssemblySingle", "Door"] and cfg.eval_robot == "Sawyer" and cfg.num_prompts == 25
     assert load(ROOT / "config" / "robosuite_eval_joint.yaml").zoo == "data/robosuite_zoo"
     assert cfg.episodes == 5 and set(cfg.baselines) == {"retrieval", "retrieval_noise", "random", "bc"}
     assert load(ROOT / "config" / "robosuite_eval_tiny.yaml").tasks == ["Lift"]
