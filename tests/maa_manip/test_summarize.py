@@ -22,12 +22,12 @@ def _metrics(top5: float, mean: float) -> dict:
     return {"top5": top5, "top10": top5, "qualified": mean / 2, "mean": mean, "num_policies": 10}
 
 
-def _write_run(path: Path, methods: dict[str, tuple[float, float]]) -> Path:
+def _write_run(path: Path, methods: dict[str, tuple[float, float]], seen=SEEN, unseen=UNSEEN) -> Path:
     """One training/evaluate.py output: every method gets the same (top5, mean) on every task, offset per task."""
     res = {split: {m: {t: _metrics(max(0.0, v[0] - 0.1 * i), v[1]) for i, t in enumerate(tasks)}
                    for m, v in methods.items()}
-           for split, tasks in (("seen", SEEN), ("unseen", UNSEEN))}
-    cfg = {"seen_tasks": SEEN, "unseen_tasks": UNSEEN, "num_prompts": 10, "episodes": 2, "prompt_noise": 0.1}
+           for split, tasks in (("seen", seen), ("unseen", unseen))}
+    cfg = {"seen_tasks": seen, "unseen_tasks": unseen, "num_prompts": 10, "episodes": 2, "prompt_noise": 0.1}
     path.mkdir(parents=True)
     (path / "results.json").write_text(json.dumps({"results": res, "config": cfg, "seconds": 1.5}))
     return path
@@ -58,6 +58,25 @@ def test_generator_seeds_are_averaged_and_listed(tmp_path):
     single = summarize(runs[:2], tmp_path / "one", "cmd", zoo)
     assert single["generator_runs"] == 1 and "maa_run0" not in single["means"]["unseen"]
     assert single["unseen_top5_mean"] == pytest.approx(0.95)
+
+
+def test_runs_split_by_task_are_one_generator_run(tmp_path):
+    """An evaluation run per task group (e.g. robosuite's Lift + Door, then NutAssemblySingle): the maa runs join
+    into one generator run, the baselines merge by task, and the task lists are the union."""
+    zoo = make_synthetic_zoo(tmp_path / "zoo", PolicyLayout(obs_dim=4, action_dim=2, hidden=(8,)), n=5, m=2,
+                             num_tasks=4, per_task=3)
+    runs = [_write_run(tmp_path / "maa_ab", {"maa": (1.0, 0.5), "random": (0.4, 0.1)}, ["task0", "task1"], []),
+            _write_run(tmp_path / "maa_c", {"maa": (0.2, 0.1), "random": (0.3, 0.1)}, ["task2"], [])]
+    summary = summarize(runs, tmp_path / "out", "cmd", zoo)
+    assert summary["seen_tasks"] == ["task0", "task1", "task2"] and summary["generator_runs"] == 1
+    per_task = summary["per_task"]["seen"]
+    assert set(per_task) == {"maa", "random"}  # no maa_run<i>: not seeds
+    assert {t: per_task["maa"][t]["top5"] for t in per_task["maa"]} == pytest.approx(
+        {"task0": 1.0, "task1": 0.9, "task2": 0.2})
+    assert summary["seen_top5_mean"] == pytest.approx(0.7) and set(per_task["random"]) == {"task0", "task1", "task2"}
+    # a second seed of the first group stays a separate run
+    runs.append(_write_run(tmp_path / "maa_ab_s1", {"maa": (0.0, 0.0)}, ["task0", "task1"], []))
+    assert summarize(runs, tmp_path / "out2", "cmd", zoo)["generator_runs"] == 2
 
 
 def test_script_records_command_and_runs(tmp_path):

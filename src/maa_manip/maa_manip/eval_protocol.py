@@ -240,9 +240,11 @@ def summarize(run_dirs: list[Path], out: Path, command: str, zoo_path: Path, roo
     """Merge the ``results.json`` of several evaluation runs (same prompts, different methods) into
     ``out/summary.json``, ``out/results.md`` and ``out/top5.png``; returns the summary dict.
 
-    Several runs with a ``maa`` method are generators trained with different seeds: ``maa`` becomes their per-task
-    mean (the headline figures), and each run is also listed as ``maa_run<i>``. ``summary["runs"]`` lists the run
-    directories relative to ``root`` (the repository root, for the scripts) when they lie under it.
+    Several runs with a ``maa`` method on the same tasks are generators trained with different seeds: ``maa`` becomes
+    their per-task mean (the headline figures), and each run is also listed as ``maa_run<i>``. Runs on disjoint
+    tasks (one evaluation split by task) are joined into one generator run first; the task lists are the union of
+    the runs' own. ``summary["runs"]`` lists the run directories relative to ``root`` (the repository root, for the
+    scripts) when they lie under it.
     """
     from maa_generator.data.zoo import Zoo
     from maa_manip.evaluation import SUMMARY_METRICS, average_over_tasks, markdown_tables
@@ -260,10 +262,13 @@ def summarize(run_dirs: list[Path], out: Path, command: str, zoo_path: Path, roo
                     generator_runs[split].append(by_task)
                 else:
                     results[split].setdefault(method, {}).update(by_task)
+    for split in generator_runs:
+        generator_runs[split] = _join_disjoint(generator_runs[split])
     for split, runs in generator_runs.items():
         if runs:
-            results[split]["maa"] = {t: {k: float(np.mean([run[t][k] for run in runs])) for k in runs[0][t]}
-                                     for t in runs[0]}
+            tasks = list(dict.fromkeys(t for run in runs for t in run))  # a seed may cover fewer tasks
+            results[split]["maa"] = {t: {k: float(np.mean([run[t][k] for run in runs if t in run]))
+                                         for k in next(run[t] for run in runs if t in run)} for t in tasks}
         if len(runs) > 1:
             for i, run in enumerate(runs):
                 results[split][f"maa_run{i}"] = run
@@ -273,8 +278,9 @@ def summarize(run_dirs: list[Path], out: Path, command: str, zoo_path: Path, roo
         return round(average_over_tasks(by_task)[key], 4) if by_task else None
 
     zoo = Zoo.open(zoo_path)
-    seen = configs[0]["seen_tasks"]
-    counts = {t: int(zoo.filter(tasks=[t]).num_checkpoints) for t in seen + configs[0]["unseen_tasks"]}
+    seen = list(dict.fromkeys(t for c in configs for t in c["seen_tasks"]))
+    unseen = list(dict.fromkeys(t for c in configs for t in c["unseen_tasks"]))
+    counts = {t: int(zoo.filter(tasks=[t]).num_checkpoints) for t in seen + unseen}
     summary = {
         "seen_top5_mean": mean("seen", "maa"),
         "unseen_top5_mean": mean("unseen", "maa"),
@@ -290,9 +296,9 @@ def summarize(run_dirs: list[Path], out: Path, command: str, zoo_path: Path, roo
         "seen_top5_per_generator_run": [round(average_over_tasks(r)["top5"], 4) for r in generator_runs["seen"]],
         "unseen_top5_per_generator_run": [round(average_over_tasks(r)["top5"], 4) for r in generator_runs["unseen"]],
         "seen_tasks": list(seen),
-        "unseen_tasks": list(configs[0]["unseen_tasks"]),
+        "unseen_tasks": unseen,
         "num_seen_tasks": len(seen),
-        "num_unseen_tasks": len(configs[0]["unseen_tasks"]),
+        "num_unseen_tasks": len(unseen),
         "min_checkpoints_per_seen_task": min(counts[t] for t in seen),
         "checkpoints_per_task": counts,
         "num_prompts_per_task": configs[0]["num_prompts"],
@@ -311,6 +317,19 @@ def summarize(run_dirs: list[Path], out: Path, command: str, zoo_path: Path, roo
     (out / "results.md").write_text(f"# {title}\n\n" + markdown_tables(results) + "\n")
     plot_top5(results, out / "top5.png")
     return summary
+
+
+def _join_disjoint(runs: list[dict]) -> list[dict]:
+    """Generator runs ``[{task: metrics}]`` -> the same, with each run merged into the first earlier one that shares no
+    task with it (an evaluation split by task is one generator run; runs on the same tasks stay separate seeds)."""
+    joined: list[dict] = []
+    for run in filter(None, runs):  # a run without tasks in this split adds nothing
+        slot = next((j for j in joined if not set(j) & set(run)), None)
+        if slot is None:
+            joined.append(dict(run))
+        else:
+            slot.update(run)
+    return joined
 
 
 def plot_top5(results: dict, path: Path) -> None:
