@@ -126,6 +126,23 @@ def test_crash_between_rename_and_index_is_recovered(tmp_path):
     assert Zoo.open(tmp_path / "zoo").num_checkpoints == 8
 
 
+def test_a_shard_listed_twice_is_refused_and_repaired(tmp_path):
+    """A shard collected again after its directory was moved aside is listed once; an index that lists one twice
+    fails validation (it would load the checkpoints twice) until a writer repairs it."""
+    root = tmp_path / "zoo"
+    _, a, _ = _make(root)
+    (root / "shards" / "door-open__seed0").rename(tmp_path / "moved")
+    w = ZooWriter(root, "metaworld", LAYOUT, SPEC)
+    w.add_shard("door-open", "seed0", *a)
+    assert [s["name"] for s in json.loads((root / "zoo.json").read_text())["shards"]].count("door-open__seed0") == 1
+    assert Zoo.open(root).num_checkpoints == 8
+    _edit_index(root, lambda d: d["shards"].append(dict(d["shards"][0])))
+    with pytest.raises(ZooError, match="listed more than once"):
+        Zoo.open(root)
+    ZooWriter(root, "metaworld", LAYOUT, SPEC)
+    assert Zoo.open(root).num_checkpoints == 8
+
+
 def _edit_index(root, fn):
     p = root / "zoo.json"
     d = json.loads(p.read_text())

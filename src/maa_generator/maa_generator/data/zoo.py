@@ -163,6 +163,9 @@ class ZooWriter:
             self.index.setdefault("other_configs", []).append(config)
 
     def _recover(self) -> None:
+        # one entry per shard name (the last): an index that lists a shard twice (a shard re-collected after its
+        # directory was moved away, before this was checked) would load its checkpoints twice
+        self.index["shards"] = list({s["name"]: s for s in self.index["shards"]}.values())
         listed = {s["name"] for s in self.index["shards"]}
         for d in sorted((self.root / "shards").iterdir()):
             if d.name.startswith(".tmp-"):
@@ -212,7 +215,8 @@ class ZooWriter:
             np.save(tmp / f"{key}.npy", arr)
         (tmp / "shard.json").write_text(json.dumps({"entry": entry, "meta": cols}))
         durable_rename_dir(tmp, self.root / "shards" / name)  # fsyncs every file before the shard becomes visible
-        self.index["shards"].append(entry)
+        # a listed shard whose directory is gone (moved aside) is collected again: its entry is replaced, not added
+        self.index["shards"] = [s for s in self.index["shards"] if s["name"] != name] + [entry]
         _atomic_write_json(self.root / "zoo.json", self.index)
         return entry
 
@@ -462,6 +466,11 @@ def validate(root: str | Path) -> list[str]:
     if not isinstance(prompt, dict) or any(k not in prompt for k in need):
         return [f"{index_path}: prompt must be a dict with keys {list(need)}, got {prompt!r}"]
     problems: list[str] = []
+    names = [entry.get("name") for entry in index["shards"]]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        problems.append(f"{index_path}: shards listed more than once: {twice} (their checkpoints would be loaded once "
+                        f"per listing); opening the zoo with ZooWriter (any collection on it) repairs the index")
     for entry in index["shards"]:
         _validate_shard(root, entry, layout, prompt, problems)
     return problems
