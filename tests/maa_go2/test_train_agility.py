@@ -96,7 +96,8 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     assert checkpoint_files(run / "checkpoints"), "no checkpoint written on SIGTERM"
 
 
-@pytest.mark.parametrize("name", ["go2_agility.yaml", "go2_agility_v2.yaml", "go2_agility_v3.yaml"])
+@pytest.mark.parametrize("name", ["go2_agility.yaml", "go2_agility_v2.yaml", "go2_agility_v3.yaml",
+                                  "go2_agility_v4.yaml"])
 def test_agility_config_covers_the_command_space_for_both_engines(name):
     from maa_go2.engines.isaacgym_go2 import cfg_members
     from maa_go2.engines.legged_gym_config import Go2WTWCfg, apply_env_config
@@ -138,3 +139,15 @@ def test_third_agility_run_trains_on_the_model_error_and_stages_the_step_frequen
     assert randomization_config(isaac) == dr
     zoo = load_collect_config(ROOT / "config" / "go2_collect_agility_v3.yaml")
     assert [str(r) for r in zoo.runs] == ["runs/go2_agility_v3"] and str(zoo.out) == "runs/go2_zoo_agility_v3"
+
+
+def test_fourth_agility_run_is_the_third_with_a_cheaper_update():
+    from maa_go2.collect import load_collect_config
+
+    v3 = load_train_config(ROOT / "config" / "go2_agility_v3.yaml")
+    v4 = load_train_config(ROOT / "config" / "go2_agility_v4.yaml")
+    assert v4.env == v3.env and v4.max_wall_clock_s == v3.max_wall_clock_s == 10800
+    assert (v4.ppo.epochs, v4.ppo.adaptation_epochs, v4.ppo.minibatches) == (3, 1, v3.ppo.minibatches)
+    assert v4.run_dir == "runs/go2_agility_v4"
+    zoo = load_collect_config(ROOT / "config" / "go2_collect_agility_v4.yaml")
+    assert [str(r) for r in zoo.runs] == ["runs/go2_agility_v4"] and str(zoo.out) == "runs/go2_zoo_agility_v4"

@@ -22,6 +22,7 @@ import json
 import os
 import re
 import shutil
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -466,8 +467,8 @@ def validate(root: str | Path) -> list[str]:
     if not isinstance(prompt, dict) or any(k not in prompt for k in need):
         return [f"{index_path}: prompt must be a dict with keys {list(need)}, got {prompt!r}"]
     problems: list[str] = []
-    names = [entry.get("name") for entry in index["shards"]]
-    twice = sorted({n for n in names if names.count(n) > 1})
+    counts = Counter(entry.get("name") for entry in index["shards"])
+    twice = sorted(n for n, c in counts.items() if c > 1)
     if twice:
         problems.append(f"{index_path}: shards listed more than once: {twice} (their checkpoints would be loaded once "
                         f"per listing); opening the zoo with ZooWriter (any collection on it) repairs the index")
