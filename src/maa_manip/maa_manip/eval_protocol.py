@@ -263,8 +263,7 @@ def summarize(run_dirs: list[Path], out: Path, command: str, zoo_path: Path, roo
                 else:
                     results[split].setdefault(method, {}).update(by_task)
     for split in generator_runs:
-        generator_runs[split] = _join_disjoint(generator_runs[split])
-    for split, runs in generator_runs.items():
+        runs = generator_runs[split] = _join_disjoint(generator_runs[split])
         if runs:
             tasks = list(dict.fromkeys(t for run in runs for t in run))  # a seed may cover fewer tasks
             results[split]["maa"] = {t: {k: float(np.mean([run[t][k] for run in runs if t in run]))
