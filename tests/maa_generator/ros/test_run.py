@@ -84,3 +84,33 @@ def test_teardown_leaves_entities_alone_when_the_loop_is_stuck(monkeypatch, caps
         executor.release.set()
         thread.join(2.0)
     assert not thread.is_alive()  # the loop honours the stop request once its wait returns
+
+
+_STALLED_SHUTDOWN = """
+import sys, threading, time
+from maa_generator.ros.run import _exit_after_deadline
+done = threading.Event()
+_exit_after_deadline("stalled", 0.3, done)
+if sys.argv[1] == "finish":
+    done.set()
+    time.sleep(0.6)
+    sys.exit(0)
+def stuck_in_teardown():
+    time.sleep(30)
+stuck_in_teardown()
+"""
+
+
+@pytest.mark.parametrize("how", ["finish", "stall"])
+def test_a_stalled_shutdown_is_cut_short_with_every_stack(how):
+    import subprocess
+    import sys
+
+    t0 = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", _STALLED_SHUTDOWN, how], capture_output=True, text=True, timeout=20)
+    if how == "finish":
+        assert out.returncode == 0 and "shutdown did not finish" not in out.stderr
+        return
+    assert out.returncode == 1 and time.monotonic() - t0 < 10
+    assert "stalled: shutdown did not finish within 0.3 s" in out.stderr
+    assert "stuck_in_teardown" in out.stderr  # the stall's stack says where

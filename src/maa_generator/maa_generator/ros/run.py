@@ -1,6 +1,7 @@
 """Run one maa node: init, construct (a bad parameter exits 2 with the reason), spin, and always shut down."""
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import sys
@@ -19,6 +20,9 @@ STOP_POLL_S = 0.05
 EXECUTOR_SHUTDOWN_S = 3.0
 #: the spin loop's wait per ``spin_once`` (s): the bound on how long a stop request waits for the loop to leave
 SPIN_ONCE_TIMEOUT_S = 0.1
+#: the whole shutdown (node.shutdown(), then the ROS teardown) must finish within this (s); past it the process
+#: prints every thread's stack and exits 1, so that a stalled teardown is both bounded and diagnosable
+SHUTDOWN_DEADLINE_S = 8.0
 
 
 def _init_without_rclpy_signal_handlers(args) -> None:
@@ -55,6 +59,23 @@ def _spin_in_thread(executor, stop_spinning: threading.Event) -> tuple[threading
     thread = threading.Thread(target=target, name="ros-executor", daemon=True)
     thread.start()
     return thread, errors
+
+
+def _exit_after_deadline(name: str, seconds: float, done: threading.Event) -> threading.Thread:
+    """A daemon thread that, unless ``done`` is set within ``seconds``, dumps all stacks and exits with 1."""
+
+    def target() -> None:
+        if done.wait(seconds):
+            return
+        print(f"{name}: shutdown did not finish within {seconds:g} s; exiting with status 1 (the stack of every "
+              "thread follows)", file=sys.stderr)
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        sys.stderr.flush()
+        os._exit(1)
+
+    thread = threading.Thread(target=target, name="shutdown-deadline", daemon=True)
+    thread.start()
+    return thread
 
 
 def _teardown(node, executor, spin_thread: threading.Thread, stop_spinning: threading.Event, name: str) -> None:
@@ -116,11 +137,14 @@ def run_node(factory: Callable[[], object], name: str, num_threads: int = 2, arg
             traceback.print_exception(exc)
             code = 1
     finally:
+        finished = threading.Event()
+        _exit_after_deadline(name, SHUTDOWN_DEADLINE_S, finished)
         if hasattr(node, "shutdown"):
             node.shutdown()  # first: the robot is made safe before any ROS teardown that could stall
         _teardown(node, executor, spin_thread, stop_spinning, name)
         # Everything owned by the node is released above; interpreter finalization with torch, MuJoCo and rclpy
         # extension modules loaded is skipped (it is not needed and has crashed in CI).
+        finished.set()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
