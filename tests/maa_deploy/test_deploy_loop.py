@@ -156,10 +156,11 @@ def test_deploy_config_and_build_stack(tmp_path):
     (tmp_path / "deploy.yaml").write_text(
         f"deploy:\n  backend: sim\n  sim_realtime: false\n  adaptation_path: {tmp_path / 'adapt.npz'}\n"
         f"  reference_actor_path: {tmp_path / 'ref.npz'}\n  initial_policy_path: {tmp_path / 'ref.npz'}\n"
-        f"  safety:\n    max_roll: 0.6\n  unitree:\n    interface: lo\n")
+        f"  sim_command_timeout_s: 0.1\n  safety:\n    max_roll: 0.6\n  unitree:\n    interface: lo\n")
     cfg = DeployConfig.from_yaml(tmp_path / "deploy.yaml")
     assert cfg.safety.max_roll == 0.6 and cfg.unitree.interface == "lo"
     controller, loop = build_stack(cfg)
+    assert controller.backend.command_timeout_s == 0.1
     assert controller.runner.active is not None and loop.period == pytest.approx(0.02)
     controller.request_mode("STAND")
     loop.run(max_ticks=3)
@@ -168,3 +169,6 @@ def test_deploy_config_and_build_stack(tmp_path):
         DeployConfig.from_mapping({"safety": {"max_rol": 1.0}})
     with pytest.raises(ConfigError, match="backend"):
         DeployConfig.from_mapping({"backend": "gazebo"})
+    with pytest.raises(ConfigError, match="sim_command_timeout_s must be > 0"):
+        DeployConfig.from_mapping({"sim_command_timeout_s": 0.0})
+    assert DeployConfig().sim_command_timeout_s == 0.05  # the real path's 50 ms unless a config says otherwise

@@ -317,6 +317,10 @@ class DeployConfig:
     ``rt_priority``: ``SCHED_FIFO`` priority of the control thread and of the simulated robot's physics thread
     (0 = normal scheduling, the default for library use; the node configs ``config/go2_*.yaml`` set 80; refused
     requests fall back and are reported, see :mod:`maa_deploy.realtime`).
+    ``sim_command_timeout_s``: the simulated robot's command watchdog (s): with no new joint target for this long it
+    latches damping, as the real Go2 path does after 50 ms (the default). ``config/go2_sim.yaml`` allows 0.1 s: the
+    simulated robot's physics thread runs in the deploy process on the same (possibly shared, virtual) CPUs as the
+    controller, and host stalls of 40-70 ms were measured there with nothing else running.
     ``sim_viewer``: with the ``sim`` backend, open MuJoCo's interactive viewer on the simulated robot (a desktop is
     needed; configure fails with the reason otherwise); refreshed at 30 Hz from its own thread, never in the loop.
     """
@@ -330,6 +334,7 @@ class DeployConfig:
     max_screen_action: float = 10.0
     reset_max_joint_speed: float = 0.5
     sim_realtime: bool = True
+    sim_command_timeout_s: float = 0.05
     sim_viewer: bool = False
     rt_priority: int = 0
     safety: SafetyConfig = field(default_factory=SafetyConfig)
@@ -343,6 +348,8 @@ class DeployConfig:
             raise ConfigError(f"deploy.rate_hz must be > 0, got {self.rate_hz}")
         if not self.reset_max_joint_speed > 0:
             raise ConfigError(f"deploy.reset_max_joint_speed must be > 0 rad/s, got {self.reset_max_joint_speed}")
+        if not self.sim_command_timeout_s > 0:
+            raise ConfigError(f"deploy.sim_command_timeout_s must be > 0 s, got {self.sim_command_timeout_s}")
         if self.sim_viewer and self.backend != "sim":
             raise ConfigError("deploy.sim_viewer shows the simulated robot: it needs deploy.backend 'sim', got "
                               f"{self.backend!r}")
@@ -389,7 +396,8 @@ def build_stack(cfg: DeployConfig, backend: Backend | None = None) -> tuple[Depl
         runner.load(cfg.initial_policy_path)
     if backend is None:
         backend = (make_backend("sim", realtime=cfg.sim_realtime, damping_kd=cfg.state_machine.damping_kd,
-                                rt_priority=cfg.rt_priority, viewer=cfg.sim_viewer)
+                                command_timeout_s=cfg.sim_command_timeout_s, rt_priority=cfg.rt_priority,
+                                viewer=cfg.sim_viewer)
                    if cfg.backend == "sim" else make_backend("unitree", config=cfg.unitree))
     clock = getattr(backend, "clock", time.monotonic)
     controller = DeployController(backend, StateMachine(cfg.state_machine), SafetyLayer(cfg.safety), runner,
