@@ -281,3 +281,23 @@ def test_a_style_specialist_observes_the_same_constants_in_both_engines(pair):
         np.testing.assert_allclose(clock, cmds.clock_inputs(cmds.foot_indices(mj.gait_index, trot)), atol=1e-5)
         true_clock = cmds.clock_inputs(cmds.foot_indices(mj.gait_index, mj.commands))
         assert np.abs(clock - true_clock).max() > 0.5  # the sampled gaits' clocks differ from the observed trot's
+
+
+def test_staggered_episode_clocks_time_out_and_resample_alike(pair):
+    """``stagger_episodes`` (called by the training loop on every start and resume) gives both engines the same
+    spread-out episode clocks, so time-outs and command resamples then happen in different steps for different envs."""
+    mj, task, _, _ = pair(env_config(domain_rand=RandomizationConfig(enabled=False)))
+    mj.stagger_episodes(11)
+    task.stagger_episodes(11)
+    np.testing.assert_array_equal(task.episode_length_buf.numpy(), mj.episode_step)
+    rng = np.random.default_rng(1)
+    timeout_steps = set()
+    for step in range(12):
+        actions = rng.normal(0.0, 0.2, (N, 12))
+        _, _, _, done, info = mj.step(actions)
+        _, _, _, done_i, extras = task.step(torch.as_tensor(actions, dtype=torch.float))
+        np.testing.assert_array_equal(extras["time_outs"].numpy(), info["time_outs"], err_msg=f"time-outs {step}")
+        np.testing.assert_array_equal(done_i.numpy(), done, err_msg=f"done, step {step}")
+        close(task.commands, mj.commands, atol=1e-6, what=f"commands, step {step}")
+        timeout_steps.update([step] if info["time_outs"].any() else [])
+    assert len(timeout_steps) >= 3, f"time-outs were not spread over the episode: steps {sorted(timeout_steps)}"

@@ -230,3 +230,40 @@ def test_adaptation_module_steps_only_in_its_epochs(adaptation_epochs, expected_
     assert all(torch.equal(a, b) for a, b in zip(frozen, ac.adaptation.parameters()))
     with pytest.raises(ValueError, match="adaptation_epochs"):
         PPOConfig(epochs=3, adaptation_epochs=4)
+
+
+@pytest.mark.parametrize("stagger", [True, False])
+def test_episode_clocks_are_staggered_on_every_start_and_resume(tmp_path, monkeypatch, stagger):
+    from maa_go2.engines.mujoco_engine import MujocoGo2Env
+    from maa_go2.env_config import staggered_episode_steps
+
+    seeds, clocks = [], []
+    real = MujocoGo2Env.stagger_episodes
+
+    def spy(self, seed):
+        real(self, seed)
+        seeds.append(seed)
+        clocks.append(self.episode_step.copy())
+
+    monkeypatch.setattr(MujocoGo2Env, "stagger_episodes", spy)
+    cfg = from_dict(Go2TrainConfig, {**TINY, "run_dir": str(tmp_path), "seed": 4, "stagger_episodes": stagger})
+    train(cfg, progress=False)
+    cfg.iterations = 3
+    train(cfg, progress=False)  # resumes at iteration 2
+    if not stagger:
+        assert seeds == []
+        return
+    assert seeds == [4, 6]  # seed + the iteration training starts from
+    max_steps = int(round(cfg.env.episode_length_s / 0.02))
+    np.testing.assert_array_equal(clocks[1], staggered_episode_steps(6, max_steps, 6))
+    assert len(set(clocks[0])) > 1 and clocks[0].max() < max_steps
+
+
+def test_staggered_episode_steps_are_uniform_and_checked():
+    from maa_go2.env_config import staggered_episode_steps
+
+    steps = staggered_episode_steps(4096, 1000, 0)
+    assert steps.dtype == np.int64 and steps.min() >= 0 and steps.max() < 1000
+    assert abs(steps.mean() - 499.5) < 15 and np.array_equal(steps, staggered_episode_steps(4096, 1000, 0))
+    with pytest.raises(ValueError, match="max_steps"):
+        staggered_episode_steps(4, 0, 0)

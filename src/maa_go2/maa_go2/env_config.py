@@ -4,6 +4,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from maa_go2.commands import CommandRanges, resolve_observed_commands
 from maa_go2.control import KD, KP
 from maa_go2.curriculum import CurriculumConfig
@@ -55,3 +57,17 @@ def evaluation_env_config(num_envs: int, seconds: float, history_len: int, push_
                                push_max_vel=push_max_vel)
     return EnvConfig(num_envs=num_envs, episode_length_s=seconds + 1.0, history_len=history_len,
                      resampling_time_s=NO_PUSH_S, domain_rand=rand)
+
+
+def staggered_episode_steps(num_envs: int, max_steps: int, seed: int) -> np.ndarray:
+    """``[num_envs]`` int64 episode-step counters drawn uniformly from ``[0, max_steps)`` with ``seed``.
+
+    Both engines set their envs' episode clocks to these when training starts or resumes (rsl_rl's
+    ``init_at_random_ep_len``): otherwise every env starts its episode in the same step, so time-outs, command
+    resamples and pushes stay in lockstep across the batch for millions of steps once falls are rare, and each
+    rollout sees one phase of the episode only. Seen after a resume: the training errors oscillated with the
+    episode's period for ~5M env steps (``results/go2/agility_v4_4051_curve.png``, at 34M).
+    """
+    if num_envs < 1 or max_steps < 1:
+        raise ValueError(f"num_envs and max_steps must be >= 1, got {num_envs}, {max_steps}")
+    return np.random.default_rng(seed).integers(0, max_steps, num_envs, dtype=np.int64)

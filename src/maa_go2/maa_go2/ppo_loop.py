@@ -5,7 +5,8 @@ MuJoCo the adapter :class:`maa_go2.train.MujocoTask`): ``num_envs``, ``obs_buf``
 ``privileged_obs_buf`` ``[N, 7]`` (of the envs' current episodes, i.e. after resets), ``get_obs_history()``
 ``[N, H*70]``, ``sampler`` (:class:`~maa_go2.curriculum.CommandSampler`) and ``step(actions) -> (obs, priv, reward,
 done, extras)`` with tensors on the training device and ``extras`` holding ``time_outs``, ``fell``,
-``base_lin_vel``, ``base_ang_vel``, ``commands``, ``contact_match`` and, when episodes ended, ``episode`` (floats).
+``base_lin_vel``, ``base_ang_vel``, ``commands``, ``contact_match`` and, when episodes ended, ``episode`` (floats);
+and ``stagger_episodes(seed)``, called when training starts or resumes (``train.stagger_episodes``).
 
 Every iteration: a rollout of ``ppo.steps_per_env`` steps (time-outs bootstrapped with the critic's value), the
 project's PPO update (actor, critic with the privileged input, adaptation-module regression unless
@@ -259,6 +260,8 @@ def run_ppo(env, cfg: Go2TrainConfig, device="cpu", resume: bool = True, progres
     run = prepare_run(cfg)
     ac, ppo = build_learner(cfg, device)
     start_it, wall0 = restore(run, ac, ppo, env.sampler, resume, cfg.init_from)
+    if cfg.stagger_episodes:  # a fresh start and every resume: no batch-wide lockstep of episode events
+        env.stagger_episodes(cfg.seed + start_it)
     n, t_steps = env.num_envs, cfg.ppo.steps_per_env
     obs, priv, hist = env.obs_buf, env.privileged_obs_buf, env.get_obs_history()
     stop_requested = threading.Event()

@@ -35,6 +35,10 @@ class MujocoTask:
         """``[N, history_len*70]`` observation history after the last step."""
         return self._history
 
+    def stagger_episodes(self, seed: int) -> None:
+        """See :meth:`MujocoGo2Env.stagger_episodes`."""
+        self.env.stagger_episodes(seed)
+
     def step(self, actions: torch.Tensor):
         """One policy step of every env; finished envs are reset (their obs / privileged are the new episode's)."""
         obs, priv, rew, done, info = self.env.step(actions.cpu().numpy())

@@ -65,6 +65,10 @@ class Go2TrainConfig:
     #: keep only the newest this many full checkpoints (5 MB each); actors and adaptation modules are all kept.
     #: 0 = keep every checkpoint
     keep_checkpoints: int = 0
+    #: when training starts or resumes, spread the envs' episode clocks over the episode (rsl_rl's
+    #: init_at_random_ep_len; :func:`maa_go2.env_config.staggered_episode_steps`). The runs up to the fourth agility
+    #: run trained without it.
+    stagger_episodes: bool = True
     env: EnvConfig = field(default_factory=EnvConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
 

@@ -38,6 +38,7 @@ from maa_go2.engines.legged_gym_config import (
     randomization_config,
     reward_config,
 )
+from maa_go2.env_config import staggered_episode_steps
 from maa_go2.joint_order import LEGS_POLICY
 from maa_go2.observation import NOISE_VECTOR, OBS_DIM, build_observation
 from maa_go2.randomization import LIN_VEL_SCALE, PRIV_NAMES, delay_substeps, sample_params
@@ -323,6 +324,12 @@ class Go2WTW(LeggedRobot):  # type: ignore[misc,valid-type]
         self._update_base_state()
         self.compute_observations()
         return self.obs_buf, self.privileged_obs_buf
+
+    def stagger_episodes(self, seed: int) -> None:
+        """Spread the envs' episode clocks over the episode (:func:`maa_go2.env_config.staggered_episode_steps`, the
+        same draw as the MuJoCo engine's)."""
+        steps = staggered_episode_steps(self.num_envs, self.max_steps, seed)
+        self.episode_length_buf[:] = torch.as_tensor(steps, device=self.device).to(self.episode_length_buf.dtype)
 
     def reset_idx(self, env_ids):
         """New randomized parameters, pose and commands for ``env_ids`` (the MuJoCo engine's ``reset``)."""

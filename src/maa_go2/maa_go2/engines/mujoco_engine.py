@@ -18,7 +18,7 @@ from maa_core.rotations import quat_to_rot
 from maa_go2 import commands as cmds
 from maa_go2.control import DECIMATION, DEFAULT_JOINT_POS, POLICY_DT, SIM_DT, action_to_target, pd_torque
 from maa_go2.curriculum import CommandSampler
-from maa_go2.env_config import EnvConfig
+from maa_go2.env_config import EnvConfig, staggered_episode_steps
 from maa_go2.joint_order import JOINT_NAMES
 from maa_go2.observation import NOISE_VECTOR, OBS_DIM, ObservationHistory, build_observation
 from maa_go2.randomization import PRIV_DIM, delay_substeps, privileged_obs, restitution_to_dampratio, sample_params
@@ -153,6 +153,10 @@ class MujocoGo2Env:
         for v in self.episode_sums.values():
             v[ids] = 0.0
         return self.obs
+
+    def stagger_episodes(self, seed: int) -> None:
+        """Spread the envs' episode clocks over the episode (:func:`maa_go2.env_config.staggered_episode_steps`)."""
+        self.episode_step[:] = staggered_episode_steps(self.num_envs, self.max_steps, seed)
 
     def _resample(self, ids: np.ndarray, completed: bool = True) -> None:
         self.sampler.finish(ids, self.commands[ids], completed)
