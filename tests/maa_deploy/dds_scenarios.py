@@ -43,9 +43,11 @@ def _spawn(role: str, domain: int) -> subprocess.Popen:
 
 def refuse(domain: int) -> None:
     from maa_deploy.backends.unitree import BackendStartError, UnitreeBackend
+    from maa_deploy.wire_robot import spawn_competitor
 
-    other = subprocess.Popen([sys.executable, "-m", "maa_deploy.wire_robot", "competitor", str(domain), "lo"],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    other = spawn_competitor(domain)
+    other.stdin.write("go\n")
+    other.stdin.flush()
     assert other.stdout.readline().startswith("creating") and other.stdout.readline().startswith("writing")
     try:
         _init(domain)

@@ -44,6 +44,8 @@ FAULTS = {
     "pause": "no lowstate at all",
     "second_writer": "another process starts publishing rt/lowcmd",
 }
+#: how long the second writer's participant is given to be discovered before it creates its writer (s)
+COMPETITOR_DISCOVERY_S = 0.3
 STAND_Q = DEFAULT_JOINT_POS + 0.001 * np.arange(NUM_JOINTS)
 
 
@@ -144,16 +146,17 @@ class WireRobot:
         """Start fault ``kind`` (one of :data:`FAULTS`); returns ``{"fault", "onset"}``."""
         if kind not in FAULTS:
             raise ValueError(f"unknown fault {kind!r}; expected one of {sorted(FAULTS)}")
+        competitor = spawn_competitor(self.domain, self.interface) if kind == "second_writer" else None
         with self.lock:
             self.stats = self._fresh_stats()
             self._jumped = False
             self.onset = time.monotonic()
             self.fault = kind
-        if kind == "second_writer":  # its own process: creating a writer here can deadlock with the SDK's listener
-            self._competitor = subprocess.Popen([sys.executable, "-m", "maa_deploy.wire_robot", "competitor",
-                                                 str(self.domain), self.interface], stdin=subprocess.PIPE,
-                                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-            self._competitor.stdout.readline()  # it says so just before creating its writer: the fault's onset
+        if competitor is not None:
+            self._competitor = competitor
+            competitor.stdin.write("go\n")  # it answers just before creating its writer: the fault's onset
+            competitor.stdin.flush()
+            competitor.stdout.readline()
             with self.lock:
                 self.stats = self._fresh_stats()
                 self.onset = time.monotonic()
@@ -217,13 +220,35 @@ class WireRobot:
         return server
 
 
+def spawn_competitor(domain: int, interface: str = "lo") -> subprocess.Popen:
+    """Start a second controller (:func:`competitor`) up to the point of creating its ``rt/lowcmd`` writer.
+
+    Its own process: creating a writer in the robot's process can deadlock with the SDK's listener. It has joined the
+    DDS domain (and been given :data:`COMPETITOR_DISCOVERY_S` to be discovered) when this returns; write ``go`` to its
+    stdin and it prints ``creating the writer`` then ``writing``. (At nice 19 it was starved for over 10 s on a loaded
+    2-vCPU host, so it runs at normal priority.)
+    """
+    cmd = [sys.executable, "-m", "maa_deploy.wire_robot", "competitor", str(domain), interface]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    if proc.stdout.readline().strip() != "ready":
+        proc.kill()
+        proc.wait()
+        raise RuntimeError("the second-writer process exited before joining the DDS domain")
+    time.sleep(COMPETITOR_DISCOVERY_S)
+    return proc
+
+
 def competitor(domain: int, interface: str) -> None:
-    """Another controller: publishes blank ``rt/lowcmd`` frames at 100 Hz until killed or stdin closes."""
+    """Another controller: joins the domain, says ``ready``, and on ``go`` (stdin) publishes blank ``rt/lowcmd``
+    frames at 50 Hz (a policy's rate) until killed."""
     from unitree_sdk2py.core.channel import ChannelFactoryInitialize, ChannelPublisher
     from unitree_sdk2py.idl.default import unitree_go_msg_dds__LowCmd_
     from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowCmd_
 
     ChannelFactoryInitialize(domain, interface)
+    print("ready", flush=True)
+    if sys.stdin.readline().strip() != "go":
+        return
     print("creating the writer", flush=True)
     pub = ChannelPublisher("rt/lowcmd", LowCmd_)
     pub.Init()
@@ -232,7 +257,7 @@ def competitor(domain: int, interface: str) -> None:
     print("writing", flush=True)
     while True:
         pub.Write(msg)
-        time.sleep(0.01)
+        time.sleep(0.02)
 
 
 def main(argv: list[str]) -> int:
@@ -266,7 +291,7 @@ def main(argv: list[str]) -> int:
                 break
             else:
                 reply = {"error": f"unknown command {cmd!r}; expected fault KIND, mark, restore, report or quit"}
-        except (ValueError, IndexError) as exc:
+        except (ValueError, IndexError, RuntimeError) as exc:
             reply = {"error": str(exc)}
         print(json.dumps(reply), flush=True)
     robot.close()
