@@ -7,8 +7,8 @@
 #      module;
 #   4. generator: config/go2_small.yaml on that zoo (runs/go2_small_agility);
 #   5. bundle: models/go2/{generator,adaptation.safetensors} and prompts/go2_walk.npz from the newest actor.
-# Usage: [AGILITY=v2|v3|v4] scripts/reproduce_go2_agility.sh [all|train|evaluate|collect|generator|bundle]
-#   (default: all, AGILITY=v2, the run behind the bundled models; v3 and v4 are the third and fourth runs,
+# Usage: [AGILITY=v2|v3|v4|v5] scripts/reproduce_go2_agility.sh [all|train|evaluate|collect|generator|bundle]
+#   (default: all, AGILITY=v2, the run behind the bundled models; v3, v4 and v5 are the third, fourth and fifth runs,
 #   docs/go2_agility.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -82,6 +82,28 @@ def test_disabled_curriculum_is_uniform_over_the_ranges():
     assert sampler.state_dict() == {}
 
 
+@pytest.mark.parametrize("enabled", [True, False], ids=["curriculum", "uniform"])
+def test_single_axis_fraction_keeps_one_velocity_axis_in_that_share_of_commands(enabled):
+    ranges = CommandRanges(lin_vel_x=[-1.0, 1.5], ang_vel_yaw=[-1.5, 1.5], zero_below=0.0, single_axis_fraction=0.3)
+    cfg = CurriculumConfig(enabled=enabled, initial_vx=[-1.0, 1.5], initial_yaw=[-1.5, 1.5])
+    s = CommandSampler(ranges, cfg, np.random.default_rng(0), 2).sample(30000)
+    zeros = (s[:, :3] == 0.0).sum(1)
+    assert set(np.unique(zeros)) <= {0, 2}  # never one zero: a whole command or exactly one axis kept
+    single = zeros == 2
+    assert abs(single.mean() - 0.3) < 0.015
+    kept = np.flatnonzero(s[single, :3])  # flat indices: row * 3 + axis
+    assert np.all(np.bincount(kept % 3, minlength=3) > 0.3 * single.sum() - 300)  # vx, vy and yaw about equally
+    assert np.abs(s[single, 0]).max() > 1.4 and np.abs(s[single, 2]).max() > 1.4  # the kept axis keeps its range
+    plain = CommandSampler(CommandRanges(zero_below=0.0), cfg, np.random.default_rng(0), 2).sample(5000)
+    assert not (plain[:, :3] == 0.0).any()
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5])
+def test_single_axis_fraction_must_be_a_fraction(bad):
+    with pytest.raises(ValueError, match=r"single_axis_fraction: expected a fraction in \[0, 1\]"):
+        CommandRanges(single_axis_fraction=bad)
+
+
 def test_mujoco_engine_feeds_the_curriculum():
     from maa_go2.engines.mujoco_engine import MujocoGo2Env
     from maa_go2.env_config import EnvConfig

@@ -8,6 +8,8 @@ seed in the same order (observation noise off), so randomization, reset and comm
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -163,11 +165,14 @@ def _disturb(mj):
                                                          gait_ema=1.0, initial_gait_frequency=[2.5, 3.5],
                                                          full_gait_frequency_after_env_steps=5 * N)],
                          ids=["velocity", "velocity+gaits+frequency stage"])
-def test_steps_give_the_same_torques_rewards_terminations_observations(pair, curriculum):
-    mj, task, recorder, torques = pair(env_config(curriculum=curriculum))
+@pytest.mark.parametrize("single_axis_fraction", [0.0, 0.5], ids=["all axes", "single-axis commands"])
+def test_steps_give_the_same_torques_rewards_terminations_observations(pair, curriculum, single_axis_fraction):
+    commands = dataclasses.replace(env_config().commands, single_axis_fraction=single_axis_fraction)
+    mj, task, recorder, torques = pair(env_config(curriculum=curriculum, commands=commands))
+    assert task.sampler.ranges == mj.sampler.ranges  # every command setting reaches the Isaac task
     _disturb(mj)
     rng = np.random.default_rng(0)
-    seen = {"fell": 0, "time_out": 0}
+    seen = {"fell": 0, "time_out": 0, "single_axis": 0}
     for step in range(13):
         actions = rng.normal(0.0, 0.5, (N, 12))
         obs, priv, rew, done, info = mj.step(actions)
@@ -187,7 +192,9 @@ def test_steps_give_the_same_torques_rewards_terminations_observations(pair, cur
             np.testing.assert_array_equal(task.params[key], mj.params[key], err_msg=f"{key}, step {step}")
         seen["fell"] += int(info["fell"].sum())
         seen["time_out"] += int(info["time_outs"].sum())
+        seen["single_axis"] += int(((mj.commands[:, :3] == 0.0).sum(1) == 2).sum())
     assert seen["fell"] >= 2 and seen["time_out"] >= 1, seen
+    assert seen["single_axis"] > 0 or not single_axis_fraction, seen
     if mj.sampler.curriculum is not None:
         np.testing.assert_array_equal(task.sampler.curriculum.weights, mj.sampler.curriculum.weights)
         close(task.sampler.err_sum, mj.sampler.err_sum, atol=1e-4)  # tracking errors and contact match

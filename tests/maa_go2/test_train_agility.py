@@ -1,5 +1,6 @@
 """Go2 training for the agility issue: the learning curve, the wall-clock budget, SIGTERM, the curriculum in the
 checkpoint, and the agility config for both engines."""
+import dataclasses
 import json
 import os
 import signal
@@ -97,7 +98,7 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["go2_agility.yaml", "go2_agility_v2.yaml", "go2_agility_v3.yaml",
-                                  "go2_agility_v4.yaml"])
+                                  "go2_agility_v4.yaml", "go2_agility_v5.yaml"])
 def test_agility_config_covers_the_command_space_for_both_engines(name):
     from maa_go2.engines.isaacgym_go2 import cfg_members
     from maa_go2.engines.legged_gym_config import Go2WTWCfg, apply_env_config
@@ -151,3 +152,18 @@ def test_fourth_agility_run_is_the_third_with_a_cheaper_update():
     assert v4.run_dir == "runs/go2_agility_v4"
     zoo = load_collect_config(ROOT / "config" / "go2_collect_agility_v4.yaml")
     assert [str(r) for r in zoo.runs] == ["runs/go2_agility_v4"] and str(zoo.out) == "runs/go2_zoo_agility_v4"
+
+
+def test_fifth_agility_run_is_the_third_with_single_axis_commands_in_both_engines():
+    from maa_go2.collect import load_collect_config
+    from maa_go2.engines.legged_gym_config import Go2WTWCfg, apply_env_config, command_ranges
+
+    v3 = load_train_config(ROOT / "config" / "go2_agility_v3.yaml")
+    v5 = load_train_config(ROOT / "config" / "go2_agility_v5.yaml")
+    assert v5.env.commands.single_axis_fraction == 0.2 and v3.env.commands.single_axis_fraction == 0.0
+    assert dataclasses.replace(v5.env.commands, single_axis_fraction=0.0) == v3.env.commands
+    assert v5.env.domain_rand == v3.env.domain_rand and v5.env.curriculum == v3.env.curriculum
+    assert v5.ppo == v3.ppo and v5.stagger_episodes and v5.run_dir == "runs/go2_agility_v5"
+    assert command_ranges(apply_env_config(Go2WTWCfg(), v5.env)) == v5.env.commands
+    zoo = load_collect_config(ROOT / "config" / "go2_collect_agility_v5.yaml")
+    assert [str(r) for r in zoo.runs] == ["runs/go2_agility_v5"] and str(zoo.out) == "runs/go2_zoo_agility_v5"

@@ -44,8 +44,14 @@ class CommandRanges:
     aux_reward_coef: list[float] = field(default_factory=lambda: [0.0, 0.0])
     gaits: list[str] = field(default_factory=lambda: ["trot"])
     zero_below: float = 0.1  #: |v_xy| (and |yaw|) below this are set to 0 (standing commands)
+    #: fraction of sampled commands that keep one velocity axis (vx, vy or yaw, equally likely) and zero the other two:
+    #: the pure motions an operator asks for (turn in place, walk straight back), which uniform sampling never draws
+    single_axis_fraction: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.single_axis_fraction <= 1.0:
+            raise ValueError(f"commands.single_axis_fraction: expected a fraction in [0, 1], got "
+                             f"{self.single_axis_fraction!r}")
         for name in COMMAND_NAMES:
             if name in ("gait_phase", "gait_offset", "gait_bound"):
                 continue
@@ -112,6 +118,20 @@ def sample_commands(rng: np.random.Generator, n: int, ranges: CommandRanges) -> 
     out[small, :2] = 0.0
     out[np.abs(out[:, 2]) < ranges.zero_below, 2] = 0.0
     return out
+
+
+def keep_single_axis(rng: np.random.Generator, commands: np.ndarray, fraction: float) -> np.ndarray:
+    """In place: for a ``fraction`` of the rows of ``commands`` ``[n, 15]``, keep one of vx, vy, yaw (equally
+    likely) and set the other two to 0. Returns ``commands``."""
+    if fraction <= 0.0:
+        return commands
+    n = len(commands)
+    chosen = rng.random(n) < fraction
+    axis = rng.integers(0, 3, size=n)
+    for keep in range(3):
+        rows = chosen & (axis == keep)
+        commands[np.ix_(rows, [a for a in range(3) if a != keep])] = 0.0
+    return commands
 
 
 def advance_gait(gait_index, commands, dt: float):

@@ -176,9 +176,9 @@ class CommandSampler:
     """
 
     def __init__(self, ranges, cfg: CurriculumConfig, rng: np.random.Generator, num_envs: int):
-        from maa_go2.commands import sample_commands  # local: commands imports nothing from here
+        from maa_go2.commands import keep_single_axis, sample_commands  # local: commands imports nothing from here
 
-        self._sample_uniform = sample_commands
+        self._sample_uniform, self._keep_single_axis = sample_commands, keep_single_axis
         self.ranges, self.cfg, self.rng = ranges, cfg, rng
         self.curriculum = CommandCurriculum(cfg, ranges.lin_vel_x, ranges.ang_vel_yaw) if cfg.enabled else None
         self.gaits = GaitCurriculum(cfg, ranges.gaits) if 0 < cfg.gaits_initial < len(ranges.gaits) else None
@@ -198,7 +198,7 @@ class CommandSampler:
             out[:, 5:8] = self.gaits.sample(self.rng, n)
         if self.frequency_staged():
             out[:, 4] = self.rng.uniform(*self.cfg.initial_gait_frequency, size=n)
-        return out
+        return self._keep_single_axis(self.rng, out, self.ranges.single_axis_fraction)
 
     def frequency_staged(self) -> bool:
         """True while commands use ``curriculum.initial_gait_frequency`` instead of the full range."""

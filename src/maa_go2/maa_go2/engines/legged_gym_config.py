@@ -103,6 +103,8 @@ except ImportError:
             pass
 
 _CMD = CommandRanges()
+#: CommandRanges fields that are settings, not [lo, hi] ranges: they live on ``cfg.commands`` itself
+_COMMAND_SCALARS = ("zero_below", "single_axis_fraction")
 _CUR = CurriculumConfig()
 _DR = RandomizationConfig()
 INIT_HEIGHT = 0.33  #: = EnvConfig.init_height
@@ -142,6 +144,7 @@ class Go2WTWCfg(LeggedRobotCfg):
         resampling_time = 10.0
         heading_command = False
         zero_below = _CMD.zero_below  #: CommandRanges.zero_below
+        single_axis_fraction = _CMD.single_axis_fraction  #: CommandRanges.single_axis_fraction
         fixed_observed = {}  #: EnvConfig.fixed_observed_commands (style specialists observe these constants)
 
         class ranges:  #: exactly maa_go2.commands.CommandRanges (no legged_gym ``heading``)
@@ -322,9 +325,10 @@ def apply_env_config(cfg: Go2WTWCfg, env) -> Go2WTWCfg:
     cfg.env.fall_height = env.fall_height
     cfg.commands.resampling_time = env.resampling_time_s
     cfg.commands.zero_below = env.commands.zero_below
+    cfg.commands.single_axis_fraction = env.commands.single_axis_fraction
     cfg.commands.fixed_observed = dict(env.fixed_observed_commands)
     for key, value in vars(env.commands).items():
-        if key != "zero_below":
+        if key not in _COMMAND_SCALARS:
             setattr(cfg.commands.ranges, key, list(value))
     for key, value in vars(env.curriculum).items():
         setattr(cfg.commands.wtw_curriculum, key, list(value) if isinstance(value, list) else value)
@@ -368,9 +372,10 @@ def cfg_members(obj) -> dict:
 
 
 def command_ranges(cfg) -> CommandRanges:
-    """The shared :class:`CommandRanges` of ``cfg.commands`` (ranges + ``zero_below``)."""
+    """The shared :class:`CommandRanges` of ``cfg.commands`` (ranges + the scalars of :data:`_COMMAND_SCALARS`)."""
     ranges = {k: list(v) for k, v in cfg_members(cfg.commands.ranges).items()}
-    return CommandRanges(**ranges, zero_below=float(getattr(cfg.commands, "zero_below", _CMD.zero_below)))
+    scalars = {k: float(getattr(cfg.commands, k, getattr(_CMD, k))) for k in _COMMAND_SCALARS}
+    return CommandRanges(**ranges, **scalars)
 
 
 def curriculum_config(cfg) -> CurriculumConfig:
