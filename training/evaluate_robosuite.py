@@ -34,6 +34,44 @@ SHORTHANDS = ("generator", "zoo", "prompt_zoo", "out", "eval_robot", "num_prompt
               "prompt_noise", "guidance_scale")
 
 
+def _task_cache(cfg, tasks: list[str], out: Path, skip_source: bool):
+    """With ``prompt_seed_per_task``: the finished tasks of this exact run (config, generator weights), kept in
+    ``out/tasks/`` so that a rerun of the same command resumes after the last finished task; else None."""
+    if not cfg.prompt_seed_per_task:
+        return None
+    from maa_generator.data.checkpoint import read_metadata
+    from maa_manip.config import to_dict
+    from maa_manip.eval_protocol import TaskCache
+
+    gen_id = TaskCache.generator_identity(read_metadata(resolve_path(cfg.generator, ROOT)) if cfg.generator else None)
+    resolved = {**to_dict(cfg), "seen_tasks": tasks, "unseen_tasks": []}
+    return TaskCache(out / "tasks", TaskCache.fingerprint_of(resolved, gen_id, skip_source))
+
+
+def _num_methods(cfg, gen, skip_source: bool, bc_init) -> int:
+    """Methods evaluated per task (for the progress bar)."""
+    baselines = [b for b in cfg.baselines if b != "bc" or bc_init is not None]
+    return int(not skip_source) + int(gen is not None) + len(baselines)
+
+
+def _baseline_policies(cfg, task: str, rows, trajs, h, v, retr, bank_params, bc_init, layout) -> dict:
+    """``{baseline: [K, P] parameters}`` answering the task's ``K`` prompts (``cfg.baselines``)."""
+    from maa_manip.baselines import finetune_bc
+
+    methods = {}
+    if "retrieval" in cfg.baselines:
+        methods["retrieval"] = retr.retrieve(h, v)
+    if "retrieval_noise" in cfg.baselines:
+        methods["retrieval_noise"] = retr.retrieve(h, v, cfg.retrieval_noise_std, cfg.seed)
+    if "random" in cfg.baselines:  # prompt-blind: what diversity alone scores under top-k
+        pick = np.random.default_rng([cfg.seed, len(rows), sum(map(ord, task))]).choice(
+            len(bank_params), size=len(rows), replace=len(bank_params) < len(rows))
+        methods["random"] = np.stack([np.asarray(bank_params[int(i)], np.float32) for i in pick])
+    if bc_init is not None:
+        methods["bc"] = finetune_bc(bc_init, np.stack([t.obs for t in trajs]), np.stack([t.act for t in trajs]),
+                                    steps=cfg.bc_steps, layout=layout)
+    return methods
+
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -56,11 +94,12 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     import torch
+    from tqdm import tqdm
 
     from maa_generator.models.retrieval import generator_embed_fn
-    from maa_manip.baselines import RetrievalBaseline, finetune_bc, pretrain_bc
+    from maa_manip.baselines import RetrievalBaseline, pretrain_bc
     from maa_manip.config import ConfigError, to_dict
-    from maa_manip.eval_protocol import prompt_candidates, save_task_policies
+    from maa_manip.eval_protocol import prompt_candidates, save_task_policies, task_rngs
     from maa_manip.evaluation import markdown_tables, task_metrics
     from maa_manip.robosuite_eval import (
         RobosuiteEvalError,
@@ -113,39 +152,45 @@ def main(argv=None) -> int:
         bc_info = {"pretrain_checkpoints": len(rows_bc), "pretrain_min_success": min_succ}
     rng = np.random.default_rng(cfg.seed)  # prompt selection
     noise_rng = np.random.default_rng(cfg.seed + 1)  # prompt noise: same prompts with and without noise
+    cache = _task_cache(cfg, tasks, out, args.skip_source)
     results: dict = {"seen": {}, "unseen": {}}
     prompt_stats: dict = {}
     t0 = time.time()
+    bar = tqdm(total=len(tasks) * cfg.num_prompts * _num_methods(cfg, gen, args.skip_source, bc_init),
+               desc="policies", unit="policy", mininterval=10.0)
     for task in tasks:
+        done = cache.load(task) if cache is not None else None
+        if done is not None:
+            log.info("%s: reusing the finished task from %s", task, cache.dir)
+            for name, metrics in done["results"].items():
+                results["seen"].setdefault(name, {})[task] = metrics
+            prompt_stats[task] = done["prompts"]
+            bar.update(cfg.num_prompts * len(done["results"]))
+            continue
+        if cache is not None:
+            rng, noise_rng = task_rngs(cfg.seed, task)
         rows, trajs, h, v = robosuite_task_prompts(pzoo, task, cfg, rng, noise_rng, zoo.prompt["n"], zoo.prompt["m"])
         prompt_stats[task] = {"distinct_checkpoints": len(set(rows)), "candidates": len(prompt_candidates(
             pzoo, task, cfg.prompt_min_success, cfg.prompt_max_iteration, cfg.prompt_needs_success))}
         methods = {} if args.skip_source else {"source": np.asarray(pzoo.params(task)[rows], np.float32)}
         if gen is not None:
             methods["maa"] = np.stack([p.flat for p in gen.generate(trajs, 1, cfg.seed, cfg.guidance_scale)])
-        if "retrieval" in cfg.baselines:
-            methods["retrieval"] = retr.retrieve(h, v)
-        if "retrieval_noise" in cfg.baselines:
-            methods["retrieval_noise"] = retr.retrieve(h, v, cfg.retrieval_noise_std, cfg.seed)
-        if "random" in cfg.baselines:  # prompt-blind: what diversity alone scores under top-k
-            pick = np.random.default_rng([cfg.seed, len(rows), sum(map(ord, task))]).choice(
-                len(bank_params), size=len(rows), replace=len(bank_params) < len(rows))
-            methods["random"] = np.stack([np.asarray(bank_params[int(i)], np.float32) for i in pick])
-        if bc_init is not None:
-            methods["bc"] = finetune_bc(bc_init, np.stack([t.obs for t in trajs]), np.stack([t.act for t in trajs]),
-                                        steps=cfg.bc_steps, layout=layout)
+        methods.update(_baseline_policies(cfg, task, rows, trajs, h, v, retr, bank_params, bc_init, layout))
         if not methods:
             ap.error("nothing to evaluate: no generator, no baselines and --skip-source")
         # every method in one call: the eval robot's envs are built once per task
         names = list(methods)
         flags = evaluate_policies_robosuite(task, cfg.eval_robot, np.concatenate([methods[n] for n in names]),
-                                            cfg.episodes, cfg.seed, cfg.episode_steps, layout)
+                                            cfg.episodes, cfg.seed, cfg.episode_steps, layout, progress=bar)
         successes = dict(zip(names, np.split(flags, np.cumsum([len(methods[n]) for n in names])[:-1])))
         for name in names:
             results["seen"].setdefault(name, {})[task] = task_metrics(successes[name])
             log.info("%s on %s, %s: %s", task, cfg.eval_robot, name, results["seen"][name][task])
         if cfg.save_policies:
             save_task_policies(out / "policies" / f"{task}.npz", rows, methods, successes)
+        if cache is not None:
+            cache.save(task, {"results": {m: results["seen"][m][task] for m in names}, "prompts": prompt_stats[task]})
+    bar.close()
     md = markdown_tables(results)
     (out / "results.md").write_text(f"# Robosuite evaluation (on {cfg.eval_robot})\n\n"
                                     f"config: `{json.dumps(to_dict(cfg))}`\n\n{md}\n")

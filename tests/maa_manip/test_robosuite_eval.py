@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +139,26 @@ def test_cli_evaluates_every_method_on_sawyer(panda_zoo, tmp_path, capsys):
     summary = summarize([out], tmp_path / "merged", "test", panda_zoo)
     assert summary["seen_top5_mean"] == round(res["results"]["seen"]["maa"]["Lift"]["top5"], 4)
     assert summary["checkpoints_per_task"] == {"Lift": 3}
+
+
+def test_cli_resumes_task_by_task_with_per_task_prompt_seeds(panda_zoo, tmp_path, capsys, caplog):
+    out = tmp_path / "eval"
+    argv = ["--config", str(ROOT / "config" / "robosuite_eval_tiny.yaml"), "--zoo", str(panda_zoo), "--out", str(out),
+            "--num-prompts", "2", "--episodes", "1", "--episode-steps", "5", "--baselines", "retrieval",
+            "--set", "prompt_seed_per_task=true"]
+    caplog.set_level(logging.INFO, logger="evaluate_robosuite")
+    assert _cli().main(argv) == 0
+    first = json.loads((out / "results.json").read_text())
+    record = json.loads((out / "tasks" / "Lift.json").read_text())
+    assert record["results"] == {m: first["results"]["seen"][m]["Lift"] for m in ("source", "retrieval")}
+    caplog.clear()
+    assert _cli().main(argv) == 0  # the same command again: the finished task is reused, not evaluated
+    assert "reusing the finished task" in caplog.text and "Lift on Sawyer" not in caplog.text
+    second = json.loads((out / "results.json").read_text())
+    assert second["results"] == first["results"] and second["prompts"] == first["prompts"]
+    caplog.clear()
+    assert _cli().main([*argv, "--episode-steps", "6"]) == 0  # another protocol: the record is not reused
+    assert "reusing" not in caplog.text and "Lift on Sawyer" in caplog.text
 
 
 def _metaworld_zoo(root: Path) -> Path:

@@ -139,6 +139,7 @@ class PromptProtocolConfig:
     retrieval_noise_std: float = 0.01
     bc_steps: int = 500
     guidance_scale: float | None = None
+    prompt_seed_per_task: bool = False  # prompts of a task independent of the others: partial runs, resume
 
     def __post_init__(self) -> None:
         require(bool(self.zoo), "zoo must name the training zoo directory (e.g. data/metaworld_zoo)")
@@ -169,7 +170,6 @@ class EvalConfig(PromptProtocolConfig):
     out: str = "results/metaworld/eval"
     seen_tasks: list[str] = field(default_factory=list)
     unseen_tasks: list[str] = field(default_factory=list)
-    prompt_seed_per_task: bool = False  # prompts of a task independent of the others: partial runs, resume
     plots: int = 3
     splits: list[str] = field(default_factory=lambda: ["seen", "unseen"])
 

@@ -120,7 +120,7 @@ def bc_pretrain_rows(metadata: list[dict], tasks: list[str], total: int = 400) -
 
 
 def evaluate_policies_robosuite(task: str, robot: str, params: np.ndarray, episodes: int = 5, seed: int = 0,
-                                steps: int = 500, layout: PolicyLayout | None = None) -> np.ndarray:
+                                steps: int = 500, layout: PolicyLayout | None = None, progress=None) -> np.ndarray:
     """Evaluate ``K`` policies on ``robot`` in the same ``episodes`` fixed configurations.
 
     One :class:`VecRobosuite` of ``episodes`` envs (init_mode ``fixed``, init seeds ``seed * 10007 + e``: every reset
@@ -129,6 +129,7 @@ def evaluate_policies_robosuite(task: str, robot: str, params: np.ndarray, episo
     Args:
         params: ``[K, P]`` flat parameters of ``layout`` (default: the ``osc`` :func:`robosuite_sac_layout`; the
             layout picks the env's state/action layout).
+        progress: optional tqdm bar, advanced once per policy.
     Returns:
         ``success [K, episodes]`` bool.
     """
@@ -149,4 +150,6 @@ def evaluate_policies_robosuite(task: str, robot: str, params: np.ndarray, episo
             for i in active:
                 obs[i], _, _, s = vec.envs[i].step(act[i])
                 succ[i] |= s
+        if progress is not None:
+            progress.update(1)
     return success
