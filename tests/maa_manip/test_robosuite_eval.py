@@ -103,7 +103,7 @@ def test_config_is_validated():
             load(ROOT / "config" / "robosuite_eval.yaml", [item])
 
 
-@pytest.mark.filterwarnings("ignore:No artists with labels")  # summarize's plot: no unseen tasks here
+@pytest.mark.filterwarnings("error:No artists with labels")  # summarize's plot: the legend is not left empty
 def test_cli_evaluates_every_method_on_sawyer(panda_zoo, tmp_path, capsys):
     gen = _generator(tmp_path / "generator", robosuite_sac_layout())
     out = tmp_path / "eval"

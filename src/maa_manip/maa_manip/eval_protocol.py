@@ -332,14 +332,17 @@ def _join_disjoint(runs: list[dict]) -> list[dict]:
 
 
 def plot_top5(results: dict, path: Path) -> None:
-    """Grouped bar chart: top-5 success per task and method (seen | unseen)."""
+    """Grouped bar chart: top-5 success per task and method, one panel per split that has results (seen | unseen);
+    the legend goes in the last panel."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(13, 3.8), sharey=True)
-    for ax, split in zip(axes, ("seen", "unseen")):
+    splits = [s for s in ("seen", "unseen") if results.get(s)] or ["seen"]
+    fig, axes = plt.subplots(1, len(splits), figsize=(6.5 * len(splits), 3.8), sharey=True, squeeze=False)
+    axes = axes[0]
+    for ax, split in zip(axes, splits):
         methods = list(results[split])
         tasks = list(next(iter(results[split].values()), {}))
         w = 0.8 / max(1, len(methods))
@@ -349,7 +352,7 @@ def plot_top5(results: dict, path: Path) -> None:
         ax.set_xticks(np.arange(len(tasks)) + 0.4 - w / 2, tasks, rotation=20)
         ax.set_title(f"{split} tasks: top-5 success")
     axes[0].set_ylabel("success rate")
-    axes[1].legend(fontsize=8)
+    axes[-1].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
