@@ -75,12 +75,13 @@ def main(argv=None) -> int:
 
     from maa_generator.data.zoo import Zoo
     from maa_generator.models.retrieval import generator_embed_fn
-    from maa_manip.baselines import RetrievalBaseline, finetune_bc, pretrain_bc
+    from maa_manip.baselines import RetrievalBaseline, pretrain_bc
     from maa_manip.config import ConfigError, load_eval_config, to_dict
     from maa_manip.envs import SEEN_TASKS, UNSEEN_TASKS
     from maa_manip.eval_protocol import (
         TaskCache,
         balanced_rows,
+        baseline_policies,
         method_videos,
         prompt_candidates,
         save_task_policies,
@@ -166,17 +167,7 @@ def main(argv=None) -> int:
                 methods["maa"] = np.stack([p.flat for p in policies])
                 if gen.novelty is not None:
                     novelty = float(np.mean([p.prompt_novelty for p in policies]))
-            if "retrieval" in cfg.baselines:
-                methods["retrieval"] = retr.retrieve(h, v)
-            if "retrieval_noise" in cfg.baselines:
-                methods["retrieval_noise"] = retr.retrieve(h, v, cfg.retrieval_noise_std, cfg.seed)
-            if "random" in cfg.baselines:  # prompt-blind: what diversity alone scores under top-k
-                pick = np.random.default_rng([cfg.seed, len(rows), sum(map(ord, task))]).choice(
-                    len(bank_params), size=len(rows), replace=len(bank_params) < len(rows))
-                methods["random"] = np.stack([np.asarray(bank_params[int(i)], np.float32) for i in pick])
-            if bc_init is not None:
-                methods["bc"] = finetune_bc(bc_init, np.stack([t.obs for t in trajs]),
-                                            np.stack([t.act for t in trajs]), steps=cfg.bc_steps)
+            methods.update(baseline_policies(cfg, task, rows, trajs, h, v, retr, bank_params, bc_init))
             successes = {}
             for name, params in methods.items():
                 successes[name] = evaluate_policies(task, params, cfg.episodes, cfg.seed, cfg.episode_steps)

@@ -54,25 +54,6 @@ def _num_methods(cfg, gen, skip_source: bool, bc_init) -> int:
     return int(not skip_source) + int(gen is not None) + len(baselines)
 
 
-def _baseline_policies(cfg, task: str, rows, trajs, h, v, retr, bank_params, bc_init, layout) -> dict:
-    """``{baseline: [K, P] parameters}`` answering the task's ``K`` prompts (``cfg.baselines``)."""
-    from maa_manip.baselines import finetune_bc
-
-    methods = {}
-    if "retrieval" in cfg.baselines:
-        methods["retrieval"] = retr.retrieve(h, v)
-    if "retrieval_noise" in cfg.baselines:
-        methods["retrieval_noise"] = retr.retrieve(h, v, cfg.retrieval_noise_std, cfg.seed)
-    if "random" in cfg.baselines:  # prompt-blind: what diversity alone scores under top-k
-        pick = np.random.default_rng([cfg.seed, len(rows), sum(map(ord, task))]).choice(
-            len(bank_params), size=len(rows), replace=len(bank_params) < len(rows))
-        methods["random"] = np.stack([np.asarray(bank_params[int(i)], np.float32) for i in pick])
-    if bc_init is not None:
-        methods["bc"] = finetune_bc(bc_init, np.stack([t.obs for t in trajs]), np.stack([t.act for t in trajs]),
-                                    steps=cfg.bc_steps, layout=layout)
-    return methods
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(ap, ROOT / "config" / "robosuite_eval.yaml", help="evaluation protocol YAML")
@@ -99,7 +80,7 @@ def main(argv=None) -> int:
     from maa_generator.models.retrieval import generator_embed_fn
     from maa_manip.baselines import RetrievalBaseline, pretrain_bc
     from maa_manip.config import ConfigError, to_dict
-    from maa_manip.eval_protocol import prompt_candidates, save_task_policies, task_rngs
+    from maa_manip.eval_protocol import baseline_policies, prompt_candidates, save_task_policies, task_rngs
     from maa_manip.evaluation import markdown_tables, task_metrics
     from maa_manip.robosuite_eval import (
         RobosuiteEvalError,
@@ -175,7 +156,7 @@ def main(argv=None) -> int:
         methods = {} if args.skip_source else {"source": np.asarray(pzoo.params(task)[rows], np.float32)}
         if gen is not None:
             methods["maa"] = np.stack([p.flat for p in gen.generate(trajs, 1, cfg.seed, cfg.guidance_scale)])
-        methods.update(_baseline_policies(cfg, task, rows, trajs, h, v, retr, bank_params, bc_init, layout))
+        methods.update(baseline_policies(cfg, task, rows, trajs, h, v, retr, bank_params, bc_init, layout))
         if not methods:
             ap.error("nothing to evaluate: no generator, no baselines and --skip-source")
         # every method in one call: the eval robot's envs are built once per task

@@ -115,6 +115,33 @@ def load_task_policies(path: Path) -> tuple[np.ndarray, dict[str, tuple[np.ndarr
         return z["rows"], {n: (z[f"{n}__params"], z[f"{n}__success"]) for n in names}
 
 
+def baseline_policies(cfg, task: str, rows, trajs, h, v, retr, bank_params, bc_init, layout=None) -> dict:
+    """``{baseline: [K, P] parameters}`` answering one task's ``K`` prompts, for the baselines in ``cfg.baselines``.
+
+    Args:
+        cfg: a :class:`maa_manip.config.PromptProtocolConfig`. rows: ``[K]`` the prompts' zoo rows. trajs: the ``K``
+            prompt trajectories. h, v: ``[K, .]`` their success prompts. retr: the
+            :class:`maa_manip.baselines.RetrievalBaseline` over the training bank. bank_params: ``[N, P]`` that bank.
+        bc_init: ``[P]`` the multi-task BC policy to fine-tune per prompt, or None (no ``bc``).
+        layout: the policy layout (None: MetaWorld's).
+    """
+    from maa_manip.baselines import finetune_bc
+
+    methods = {}
+    if "retrieval" in cfg.baselines:
+        methods["retrieval"] = retr.retrieve(h, v)
+    if "retrieval_noise" in cfg.baselines:
+        methods["retrieval_noise"] = retr.retrieve(h, v, cfg.retrieval_noise_std, cfg.seed)
+    if "random" in cfg.baselines:  # prompt-blind: what diversity alone scores under top-k
+        pick = np.random.default_rng([cfg.seed, len(rows), sum(map(ord, task))]).choice(
+            len(bank_params), size=len(rows), replace=len(bank_params) < len(rows))
+        methods["random"] = np.stack([np.asarray(bank_params[int(i)], np.float32) for i in pick])
+    if bc_init is not None:
+        methods["bc"] = finetune_bc(bc_init, np.stack([t.obs for t in trajs]), np.stack([t.act for t in trajs]),
+                                    steps=cfg.bc_steps, layout=layout)
+    return methods
+
+
 def task_rngs(seed: int, task: str) -> tuple[np.random.Generator, np.random.Generator]:
     """``(selection, noise)`` generators of one task's prompts, independent of the other tasks evaluated (config
     ``prompt_seed_per_task``): a run over some tasks draws the same prompts as a run over all, and can resume."""
