@@ -61,18 +61,19 @@ def refuse(domain: int) -> None:
     print(json.dumps(out), flush=True)
 
 
-def _report(proc) -> dict:
+def robot_report(proc) -> dict:
+    """The stand-in robot's counters and last received ``rt/lowcmd`` (``maa_deploy.wire_robot`` ``report``)."""
     proc.stdin.write("report\n")
     proc.stdin.flush()
     return json.loads(proc.stdout.readline())
 
 
-def _report_when_quiet(proc, timeout_s: float = 3.0) -> dict:
+def robot_report_when_quiet(proc, timeout_s: float = 3.0) -> dict:
     """The robot's report once it has stopped receiving (its reader queue drained), or after ``timeout_s``."""
-    report, end = _report(proc), time.monotonic() + timeout_s
+    report, end = robot_report(proc), time.monotonic() + timeout_s
     while time.monotonic() < end:
         time.sleep(0.1)
-        previous, report = report, _report(proc)
+        previous, report = report, robot_report(proc)
         if report["received"] == previous["received"]:
             break
     return report
@@ -103,24 +104,24 @@ def run(domain: int) -> None:
         # the wire-fault matrix and the unit tests)
         backend = UnitreeBackend(interface="lo", domain_id=domain, release_sport_mode=True, check_writers_s=0.3,
                                  command_timeout_s=0.15, state_timeout_s=0.15)
-        out["after_start"] = _report(sim)
+        out["after_start"] = robot_report(sim)
         out["state_q"] = backend.read_state().q.tolist()
         out["expected_q"] = STAND_Q.tolist()
         q_des = STAND_Q + 0.01 * np.arange(12)
         out["q_des"] = q_des.tolist()
         _drive(backend, q_des, 0.3)
-        out["while_driving"] = _report(sim)
+        out["while_driving"] = robot_report(sim)
         time.sleep(0.5)  # no write_command: the command watchdog must damp and latch
-        out["after_command_timeout"] = _report(sim)
+        out["after_command_timeout"] = robot_report(sim)
         out["latched"] = backend.fault.reason
         _drive(backend, q_des, 0.2)  # the controller resumes: still damping while latched
-        out["resumed_while_latched"] = _report(sim)
+        out["resumed_while_latched"] = robot_report(sim)
         out["cleared"] = backend.clear_fault()
         _drive(backend, q_des, 0.2)
-        out["after_clear"] = _report(sim)
+        out["after_clear"] = robot_report(sim)
         out["counters"] = backend.counters
         backend.close()
-        out["after_close"] = _report_when_quiet(sim)
+        out["after_close"] = robot_report_when_quiet(sim)
     finally:
         sim.stdin.write("quit\n")
         sim.stdin.flush()

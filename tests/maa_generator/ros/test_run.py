@@ -39,6 +39,47 @@ def test_teardown_stops_the_loop_then_destroys_a_busy_node():
         rclpy.try_shutdown()
 
 
+@pytest.mark.ros
+def test_spin_loop_survives_entities_destroyed_by_a_callback():
+    """A callback that destroys publishers while the spin thread builds its wait set (what a lifecycle cleanup does):
+    rclpy raises InvalidHandle from the publisher's QoS event handler. Before the loop retried, it died within ~1 s
+    here and the deploy node exited 1 ("the ROS executor stopped unexpectedly")."""
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor
+    from std_msgs.msg import String
+
+    from maa_generator.ros.run import _spin_in_thread
+
+    rclpy.init()
+    try:
+        node = rclpy.create_node("maa_test_run_churn")
+        publishers, churns = [], []
+
+        def churn():
+            for pub in publishers:
+                node.destroy_publisher(pub)
+            publishers[:] = [node.create_publisher(String, f"/maa_test_churn{i}", 10) for i in range(40)]
+            churns.append(1)
+
+        node.create_timer(0.001, churn)
+        executor = MultiThreadedExecutor(num_threads=2)
+        executor.add_node(node)
+        stop = threading.Event()
+        thread, errors = _spin_in_thread(executor, stop)
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and thread.is_alive():
+            time.sleep(0.05)
+        alive = thread.is_alive()
+        stop.set()
+        thread.join(5.0)
+        assert alive and errors == [], errors
+        assert len(churns) > 20, "the timer barely ran: the test did not exercise the race"
+        executor.shutdown(timeout_sec=3.0)
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown()
+
+
 class _StuckExecutor:
     """An executor whose one ``spin_once`` never returns in time (a callback stuck in native code)."""
 
