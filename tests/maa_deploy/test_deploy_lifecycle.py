@@ -98,3 +98,38 @@ def test_viewer_without_a_desktop_fails_configure_with_the_reason(go2_adaptation
         assert not any("Traceback" in line for line in proc.output_lines)
     finally:
         stop_node(proc)
+
+
+def test_callbacks_racing_a_cleanup_are_refused_not_fatal(go2_adaptation_file):
+    """A service or timer callback that runs while (or after) cleanup destroys the node's entities is answered
+    "shutting down" instead of raising into the executor (which ended the process with status 1)."""
+    import rclpy
+    from std_msgs.msg import String
+    from std_srvs.srv import Trigger
+
+    rclpy.init(args=["--ros-args", "-p", "autostart:=true", "-p", f"deploy.adaptation_path:={go2_adaptation_file}"])
+    from maa_deploy.node import DeployNode
+
+    node = DeployNode()
+    try:
+        failing = node._guarded("probe", lambda *_: 1 / 0)
+        answered = failing(Trigger.Request(), Trigger.Response())
+        assert not answered.success and "DAMPING latched" in answered.message  # while running: an e-stop
+        assert node.controller.sm.mode.value == "DAMPING"
+
+        def cleanup_then_publish(*_):  # the race: cleanup destroys the publisher under a running callback
+            node._closing = True
+            node.destroy_publisher(node.events_pub)
+            node.events_pub.publish(String(data="x"))
+
+        racing = node._guarded("racing", cleanup_then_publish)
+        answered = racing(Trigger.Request(), Trigger.Response())
+        assert not answered.success and "shutting down" in answered.message
+        assert racing() is None  # a timer callback: no exception either
+        assert "racing" not in node.callback_errors
+    finally:
+        node.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    after = node._guarded("stand", lambda *_: pytest.fail("a callback ran after cleanup"))
+    assert "shutting down" in after(Trigger.Request(), Trigger.Response()).message

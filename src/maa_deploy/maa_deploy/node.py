@@ -105,6 +105,15 @@ def step_message(sequence: int, obs: np.ndarray, action: np.ndarray) -> PolicySt
                       action=np.asarray(action, np.float32).ravel())
 
 
+def _refuse_service(args: tuple, message: str):
+    """A guarded callback's return: a service's (request, response) is answered ``success=False`` with
+    ``message``; a subscription or timer callback returns None."""
+    if len(args) == 2:
+        args[1].success, args[1].message = False, message
+        return args[1]
+    return None
+
+
 class DeployNode(LifecycleNode):
     def __init__(self) -> None:
         super().__init__("maa_deploy")
@@ -114,6 +123,7 @@ class DeployNode(LifecycleNode):
         self.active = False
         self.controller = self.loop = self.supervisor = None
         self._entities: list = []
+        self._closing = False  # True from the start of a cleanup until the next configure
         self.callback_errors: dict[str, int] = {}
         self._configure_error = ""
         if self.cfg.autostart:
@@ -171,6 +181,7 @@ class DeployNode(LifecycleNode):
 
     def _build(self) -> None:
         """The stack and the ROS interfaces (configure)."""
+        self._closing = False
         self.gate = WeightsGate(self.cfg.trust)
         self.controller, self.loop = build_stack(self.cfg.deploy)
         self.runner = self.controller.runner
@@ -225,6 +236,7 @@ class DeployNode(LifecycleNode):
 
     def _teardown(self) -> None:
         """Undo :meth:`_build` (cleanup): damping, close the backend, destroy the ROS interfaces."""
+        self._closing = True
         self._stop_loop()
         if self.controller is not None:
             self.controller.backend.close()
@@ -256,16 +268,17 @@ class DeployNode(LifecycleNode):
         instead of killing the executor thread that serves the operator's services."""
 
         def run(*args):
+            if self._closing:  # cleanup is destroying what the callback would use; the robot is already damped
+                return _refuse_service(args, "the deploy node is shutting down (lifecycle cleanup)")
             try:
                 return callback(*args)
             except Exception as exc:  # noqa: BLE001 - counted, damped, reported
+                if self._closing:  # raced with cleanup (e.g. publishing on a just-destroyed publisher)
+                    return _refuse_service(args, "the deploy node is shutting down (lifecycle cleanup)")
                 self.callback_errors[name] = self.callback_errors.get(name, 0) + 1
                 self.controller.estop(f"callback {name} failed: {exc!r}")
                 self._event(f"callback {name} failed ({exc!r}): DAMPING latched", error=True)
-                if len(args) == 2:  # a service: still answer
-                    args[1].success, args[1].message = False, f"internal error: {exc!r}; DAMPING latched"
-                    return args[1]
-                return None
+                return _refuse_service(args, f"internal error: {exc!r}; DAMPING latched")
 
         return run
 
