@@ -128,12 +128,8 @@ def main(argv=None) -> int:
     noise_rng = np.random.default_rng(cfg.seed + 1)  # prompt noise: same prompts with and without noise
     cache = None  # per-task seeding: finished tasks are kept in out/tasks/ and reused by a rerun (resume)
     if cfg.prompt_seed_per_task:
-        from maa_generator.data.checkpoint import read_metadata
-
-        gen_sha = TaskCache.generator_identity(read_metadata(resolve_path(cfg.generator, ROOT)) if cfg.generator
-                                               else None)
-        resolved_cfg = {**to_dict(cfg), "seen_tasks": seen, "unseen_tasks": unseen}
-        cache = TaskCache(out / "tasks", TaskCache.fingerprint_of(resolved_cfg, gen_sha, args.skip_source))
+        cache = TaskCache.for_run(out / "tasks", {**to_dict(cfg), "seen_tasks": seen, "unseen_tasks": unseen},
+                                  resolve_path(cfg.generator, ROOT) if cfg.generator else None, args.skip_source)
     results: dict = {"seen": {}, "unseen": {}}
     extra: dict = {}
     prompt_stats: dict = {}  # per task: distinct prompt checkpoints drawn, and how many were eligible

@@ -39,13 +39,11 @@ def _task_cache(cfg, tasks: list[str], out: Path, skip_source: bool):
     ``out/tasks/`` so that a rerun of the same command resumes after the last finished task; else None."""
     if not cfg.prompt_seed_per_task:
         return None
-    from maa_generator.data.checkpoint import read_metadata
     from maa_manip.config import to_dict
     from maa_manip.eval_protocol import TaskCache
 
-    gen_id = TaskCache.generator_identity(read_metadata(resolve_path(cfg.generator, ROOT)) if cfg.generator else None)
-    resolved = {**to_dict(cfg), "seen_tasks": tasks, "unseen_tasks": []}
-    return TaskCache(out / "tasks", TaskCache.fingerprint_of(resolved, gen_id, skip_source))
+    return TaskCache.for_run(out / "tasks", {**to_dict(cfg), "seen_tasks": tasks, "unseen_tasks": []},
+                             resolve_path(cfg.generator, ROOT) if cfg.generator else None, skip_source)
 
 
 def _num_methods(cfg, gen, skip_source: bool, bc_init) -> int:

@@ -173,6 +173,16 @@ class TaskCache:
         blob = json.dumps({"config": keep, "generator": generator_sha, "skip_source": skip_source}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
+    @classmethod
+    def for_run(cls, directory: Path, resolved_config: dict, generator_dir: Path | None,
+                skip_source: bool) -> TaskCache:
+        """The cache of one evaluation run: ``resolved_config`` (the config as a dict, with the resolved task
+        lists) and the generator saved in ``generator_dir`` (None: baselines only) make its fingerprint."""
+        from maa_generator.data.checkpoint import read_metadata
+
+        gen_id = cls.generator_identity(read_metadata(generator_dir) if generator_dir is not None else None)
+        return cls(directory, cls.fingerprint_of(resolved_config, gen_id, skip_source))
+
     def load(self, task: str) -> dict | None:
         """The task's saved record, or None (missing, unreadable, or made by another run configuration)."""
         path = self.dir / f"{task}.json"

@@ -324,8 +324,8 @@ def apply_env_config(cfg: Go2WTWCfg, env) -> Go2WTWCfg:
     cfg.env.fall_gravity_z = env.fall_gravity_z
     cfg.env.fall_height = env.fall_height
     cfg.commands.resampling_time = env.resampling_time_s
-    cfg.commands.zero_below = env.commands.zero_below
-    cfg.commands.single_axis_fraction = env.commands.single_axis_fraction
+    for key in _COMMAND_SCALARS:
+        setattr(cfg.commands, key, getattr(env.commands, key))
     cfg.commands.fixed_observed = dict(env.fixed_observed_commands)
     for key, value in vars(env.commands).items():
         if key not in _COMMAND_SCALARS:
