@@ -105,6 +105,10 @@ def step_message(sequence: int, obs: np.ndarray, action: np.ndarray) -> PolicySt
                       action=np.asarray(action, np.float32).ravel())
 
 
+#: a guarded callback's answer once a lifecycle cleanup has begun (the entities it would use are being destroyed)
+SHUTTING_DOWN = "the deploy node is shutting down (lifecycle cleanup)"
+
+
 def _refuse_service(args: tuple, message: str):
     """A guarded callback's return: a service's (request, response) is answered ``success=False`` with
     ``message``; a subscription or timer callback returns None."""
@@ -269,12 +273,12 @@ class DeployNode(LifecycleNode):
 
         def run(*args):
             if self._closing:  # cleanup is destroying what the callback would use; the robot is already damped
-                return _refuse_service(args, "the deploy node is shutting down (lifecycle cleanup)")
+                return _refuse_service(args, SHUTTING_DOWN)
             try:
                 return callback(*args)
             except Exception as exc:  # noqa: BLE001 - counted, damped, reported
                 if self._closing:  # raced with cleanup (e.g. publishing on a just-destroyed publisher)
-                    return _refuse_service(args, "the deploy node is shutting down (lifecycle cleanup)")
+                    return _refuse_service(args, SHUTTING_DOWN)
                 self.callback_errors[name] = self.callback_errors.get(name, 0) + 1
                 self.controller.estop(f"callback {name} failed: {exc!r}")
                 self._event(f"callback {name} failed ({exc!r}): DAMPING latched", error=True)
