@@ -7,8 +7,8 @@
 #      module;
 #   4. generator: config/go2_small.yaml on that zoo (runs/go2_small_agility);
 #   5. bundle: models/go2/{generator,adaptation.safetensors} and prompts/go2_walk.npz from the newest actor.
-# Usage: [AGILITY=v2|v3|v4|v5] scripts/reproduce_go2_agility.sh [all|train|evaluate|collect|generator|bundle]
-#   (default: all, AGILITY=v2, the run behind the bundled models; v3, v4 and v5 are the third, fourth and fifth runs,
+# Usage: [AGILITY=v2|v3|v4|v5|v6] scripts/reproduce_go2_agility.sh [all|train|evaluate|collect|generator|bundle]
+#   (default: all, AGILITY=v2, the run behind the bundled models; v3 to v6 are the third to sixth runs,
 #   docs/go2_agility.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +18,7 @@ STEP="${1:-all}"
 # The first run (config/go2_agility.yaml, runs/go2_agility, zoo config/go2_collect_agility.yaml) is superseded by
 # the second (WTW's reward combination, docs/go2_agility.md).
 AGILITY="${AGILITY:-v2}"
-case "$AGILITY" in v2|v3|v4) ;; *) echo "AGILITY must be v2, v3 or v4, got '$AGILITY'" >&2; exit 2 ;; esac
+case "$AGILITY" in v2|v3|v4|v5|v6) ;; *) echo "AGILITY must be one of v2 v3 v4 v5 v6, got '$AGILITY'" >&2; exit 2 ;; esac
 RUN=runs/go2_agility_$AGILITY
 ADAPT=results/go2/agility_adaptation.safetensors
 ACTOR=results/go2/agility_actor.safetensors

@@ -3,6 +3,7 @@ checkpoint, and the agility config for both engines."""
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -98,7 +99,7 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["go2_agility.yaml", "go2_agility_v2.yaml", "go2_agility_v3.yaml",
-                                  "go2_agility_v4.yaml", "go2_agility_v5.yaml"])
+                                  "go2_agility_v4.yaml", "go2_agility_v5.yaml", "go2_agility_v6.yaml"])
 def test_agility_config_covers_the_command_space_for_both_engines(name):
     from maa_go2.engines.isaacgym_go2 import cfg_members
     from maa_go2.engines.legged_gym_config import Go2WTWCfg, apply_env_config
@@ -167,3 +168,24 @@ def test_fifth_agility_run_is_the_third_with_single_axis_commands_in_both_engine
     assert command_ranges(apply_env_config(Go2WTWCfg(), v5.env)) == v5.env.commands
     zoo = load_collect_config(ROOT / "config" / "go2_collect_agility_v5.yaml")
     assert [str(r) for r in zoo.runs] == ["runs/go2_agility_v5"] and str(zoo.out) == "runs/go2_zoo_agility_v5"
+
+
+def test_sixth_agility_run_is_the_fifth_recipe_in_its_own_run_dir():
+    from maa_go2.collect import load_collect_config
+
+    v5 = load_train_config(ROOT / "config" / "go2_agility_v5.yaml")
+    v6 = load_train_config(ROOT / "config" / "go2_agility_v6.yaml")
+    assert dataclasses.replace(v6, run_dir=v5.run_dir) == v5 and v6.run_dir == "runs/go2_agility_v6"
+    zoo = load_collect_config(ROOT / "config" / "go2_collect_agility_v6.yaml")
+    assert [str(r) for r in zoo.runs] == ["runs/go2_agility_v6"] and str(zoo.out) == "runs/go2_zoo_agility_v6"
+
+
+def test_reproduce_script_accepts_every_agility_run_with_its_configs():
+    script = (ROOT / "scripts" / "reproduce_go2_agility.sh").read_text()
+    case = re.search(r'case "\$AGILITY" in ([\w|]+)\)', script)
+    assert case, "the AGILITY case statement moved"
+    runs = case.group(1).split("|")
+    assert runs == ["v2", "v3", "v4", "v5", "v6"]
+    for run in runs:
+        assert (ROOT / "config" / f"go2_agility_{run}.yaml").is_file()
+        assert (ROOT / "config" / f"go2_collect_agility_{run}.yaml").is_file()
