@@ -67,6 +67,25 @@ def test_shipped_style_grid_holds_out_one_style_per_gait():
     assert c.footswing_height == [t.footswing_height] * 2 and c.gait_frequency == [t.gait_frequency] * 2
 
 
+
+def test_sixth_run_styles_start_from_its_final_checkpoint_with_the_same_grid():
+    import dataclasses
+
+    from maa_core.config import load_config
+    from maa_go2.collect import load_collect_config
+    from maa_go2.train_config import load_train_config
+
+    v2 = load_config(StyleSetConfig, ROOT / "config/go2_styles.yaml", section="styles")
+    v6 = load_config(StyleSetConfig, ROOT / "config/go2_styles_v6.yaml", section="styles")
+    assert dataclasses.replace(v6, base_config=v2.base_config, init_from=v2.init_from, out=v2.out) == v2
+    run = load_train_config(ROOT / v6.base_config)
+    assert v6.init_from == f"{run.run_dir}/checkpoints/ckpt_{run.iterations:05d}.pt"  # the run's final checkpoint
+    c2 = load_collect_config(ROOT / "config/go2_collect_styles.yaml")
+    c6 = load_collect_config(ROOT / "config/go2_collect_styles_v6.yaml")
+    assert [str(r) for r in c6.runs] == [run.run_dir] and c6.styles_index == f"{v6.out}/styles.json"
+    assert dataclasses.replace(c6, runs=c2.runs, styles_index=c2.styles_index, out=c2.out) == c2
+    assert str(c6.out) != str(c2.out)
+
 def _run(args, cwd):
     return subprocess.run([sys.executable, str(ROOT / "training/finetune_go2_styles.py"), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=600)
