@@ -92,6 +92,16 @@ def check_targets(report: dict) -> dict:
     return out
 
 
+def training_cost_text(report: dict) -> str:
+    """The actor's training cost as one phrase; unknown when the actor was given without its run (``--actor``)."""
+    steps, wall = report.get("train_env_steps"), report.get("train_wall_clock_s")
+    if steps is None or wall is None:
+        return "training cost not known: the actor was given without its run (--run gives it)"
+    rate = report.get("train_env_steps_per_s")
+    return (f"{steps / 1e6:.1f}M env steps, {wall:.0f} s of training wall clock"
+            + (f", {rate:.0f} env-steps/s" if rate is not None else ""))
+
+
 def markdown(report: dict, command: str) -> str:
     """The report's targets, scenarios and model-error table as markdown (``<out>.md``)."""
     rows = ["| figure | measured | target | met |", "|---|---|---|---|"]
@@ -118,8 +128,7 @@ def markdown(report: dict, command: str) -> str:
     for name, r in report["mismatch"].items():
         mis.append(f"| {name} | {r['survival_rate']:.3f} | {r['vx_error']:.3f} | {r['vy_error']:.3f} | "
                    f"{r['yaw_error']:.3f} |")
-    cost = (f"{report.get('train_env_steps', 0) / 1e6:.1f}M env steps, {report.get('train_wall_clock_s', 0):.0f} s "
-            f"of training wall clock, {report.get('train_env_steps_per_s', float('nan')):.0f} env-steps/s")
+    cost = training_cost_text(report)
     rand = report.get("randomization", {})
     robots = (f"Robots: randomization from {rand.get('source', 'library defaults')} (passive joint damping "
               f"{rand.get('joint_damping')} N.m.s/rad, friction {rand.get('joint_friction')} N.m).")

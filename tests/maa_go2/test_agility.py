@@ -138,6 +138,7 @@ def test_agility_command_writes_the_report(tmp_path):
     md = out.with_suffix(".md").read_text()
     assert "| `yaw_error` |" in md and "**no**" in md and "| all |" in md and "| bound | [0.0, 0.5, 0.5] |" in md
     assert "| gait | 2 Hz: match, steps/s | 3 Hz: match, steps/s | 4 Hz: match, steps/s |" in md
+    assert "training cost not known" in md and "nan env-steps" not in md  # --actor: no run, no cost
 
 
 def test_evaluation_robots_draw_the_given_training_randomization():
