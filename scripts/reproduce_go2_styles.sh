@@ -10,7 +10,7 @@
 # Usage: [AGILITY=v2|v6] scripts/reproduce_go2_styles.sh [all|styles|collect|generator|evaluate|bundle]
 #   (default: all, AGILITY=v2: the specialists start from the second agility run, config/go2_styles.yaml and
 #   config/go2_collect_styles.yaml; AGILITY=v6 from the sixth, config/go2_{styles,collect_styles}_v6.yaml, with run
-#   folders and the evaluation under their own _v6 names; needs AGILITY=v6 scripts/reproduce_go2_agility.sh collect)
+#   folders and the evaluation under their own _v6 names and the sixth run's own adaptation module)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck disable=SC1091
@@ -27,7 +27,8 @@ done
 STYLES_DIR="runs/go2_styles$SUFFIX"
 ZOO="runs/go2_zoo_styles$SUFFIX"
 GEN_RUN="runs/go2_small_styles$SUFFIX"
-ADAPT=results/go2/agility_adaptation.safetensors
+# the adaptation module the zoo is collected with (and the bundle ships): the collect config's
+ADAPT=$(python -c "from maa_go2.collect import load_collect_config as c; print(c('$COLLECT_CFG').adaptation)")
 run() { [ "$STEP" = all ] || [ "$STEP" = "$1" ]; }
 newest() { find "$1" -name 'actor_*.safetensors' | sort | tail -n 1; }
 

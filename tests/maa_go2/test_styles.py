@@ -83,7 +83,9 @@ def test_sixth_run_styles_start_from_its_final_checkpoint_with_the_same_grid():
     c2 = load_collect_config(ROOT / "config/go2_collect_styles.yaml")
     c6 = load_collect_config(ROOT / "config/go2_collect_styles_v6.yaml")
     assert [str(r) for r in c6.runs] == [run.run_dir] and c6.styles_index == f"{v6.out}/styles.json"
-    assert dataclasses.replace(c6, runs=c2.runs, styles_index=c2.styles_index, out=c2.out) == c2
+    assert dataclasses.replace(c6, runs=c2.runs, styles_index=c2.styles_index, out=c2.out,
+                               adaptation=c2.adaptation) == c2
+    assert c6.adaptation == f"{run.run_dir}/adaptation/adaptation_{run.iterations:05d}.safetensors"
     assert str(c6.out) != str(c2.out)
 
 def _run(args, cwd):
