@@ -27,8 +27,6 @@ done
 STYLES_DIR="runs/go2_styles$SUFFIX"
 ZOO="runs/go2_zoo_styles$SUFFIX"
 GEN_RUN="runs/go2_small_styles$SUFFIX"
-# the adaptation module the zoo is collected with (and the bundle ships): the collect config's
-ADAPT=$(python -c "from maa_go2.collect import load_collect_config as c; print(c('$COLLECT_CFG').adaptation)")
 run() { [ "$STEP" = all ] || [ "$STEP" = "$1" ]; }
 newest() { find "$1" -name 'actor_*.safetensors' | sort | tail -n 1; }
 
@@ -53,6 +51,8 @@ if run evaluate; then
     --command "AGILITY=$AGILITY scripts/reproduce_go2_styles.sh evaluate"
 fi
 if run bundle; then
+  # the adaptation module the zoo was collected with (the collect config's) is the one the bundle ships
+  ADAPT=$(python -c "from maa_go2.collect import load_collect_config as c; print(c('$COLLECT_CFG').adaptation)")
   rm -rf models/go2/generator && cp -r "$GEN_RUN/generator" models/go2/generator
   # float16 autoencoder matrices, without what generating never uses (encoders, diffusion training copy)
   python -m maa_generator.data.half_cli --generator models/go2/generator --generation-only

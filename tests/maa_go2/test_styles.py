@@ -67,7 +67,6 @@ def test_shipped_style_grid_holds_out_one_style_per_gait():
     assert c.footswing_height == [t.footswing_height] * 2 and c.gait_frequency == [t.gait_frequency] * 2
 
 
-
 def test_sixth_run_styles_start_from_its_final_checkpoint_with_the_same_grid():
     import dataclasses
 
@@ -87,6 +86,7 @@ def test_sixth_run_styles_start_from_its_final_checkpoint_with_the_same_grid():
                                adaptation=c2.adaptation) == c2
     assert c6.adaptation == f"{run.run_dir}/adaptation/adaptation_{run.iterations:05d}.safetensors"
     assert str(c6.out) != str(c2.out)
+
 
 def _run(args, cwd):
     return subprocess.run([sys.executable, str(ROOT / "training/finetune_go2_styles.py"), *args], cwd=cwd,
