@@ -16,8 +16,9 @@
 #   7. summary:         $RES/summary.json, results.md, top5.png.
 #   8. robosuite:       Panda DAgger zoo (config/robosuite_dagger{,_nut}.yaml: Lift, Door, NutAssemblySingle x 200 ckpts,
 #                       end-effector `osc` layout), the generator
-#                       (config/robosuite_paper.yaml: own autoencoder and embedding, diffusion fine-tuned from seed 0's),
-#                       evaluation on Sawyer (config/robosuite_eval.yaml) -> results/robosuite/summary.json.
+#                       (config/robosuite_paper.yaml: own autoencoder and embedding, diffusion fine-tuned from the bundled
+#                       MetaWorld generator; seeds $SEEDS -> runs/robosuite_paper_s<seed>), evaluation on Sawyer
+#                       (config/robosuite_eval.yaml, 50 prompts per task) -> results/robosuite/summary.json.
 # Usage: scripts/reproduce_metaworld_paper.sh [all|collect-seen|collect-prompts|train|evaluate|validate|memorization|
 #                                              summary|robosuite]
 set -euo pipefail
@@ -98,20 +99,27 @@ if run summary; then
     --command "scripts/reproduce_metaworld_paper.sh (SEEDS=\"$SEEDS\")"
 fi
 if run robosuite; then
-  # Two processes, one per core: the prompts' own checkpoints and the baselines that need no generator (retrieval,
-  # noisy retrieval, BC) start at once; the generator trains meanwhile, then it is evaluated with prompt-blind random.
+  # Two processes, one per core: the baselines, which need no generator (the prompts' own checkpoints, retrieval,
+  # noisy retrieval, BC, prompt-blind random), and the generator seeds $SEEDS, each trained then evaluated. Every
+  # evaluation resumes task by task (config/robosuite_eval.yaml: prompt_seed_per_task), so a rerun is cheap.
   RS=results/robosuite
+  RS_EVAL=config/robosuite_eval.yaml
   python training/collect_metaworld.py --config config/robosuite_dagger.yaml --workers "$WORKERS"
   python training/collect_metaworld.py --config config/robosuite_dagger_nut.yaml --workers "$WORKERS"
-  [[ -f $RS/eval_baselines/results.json ]] || python training/evaluate_robosuite.py --config config/robosuite_eval.yaml \
-    --baselines retrieval,retrieval_noise,bc --out $RS/eval_baselines &
+  python training/evaluate_robosuite.py --config $RS_EVAL --baselines retrieval,retrieval_noise,bc,random \
+    --out $RS/eval_baselines &
   baselines=$!
-  [[ -f runs/robosuite_paper/generator/model.safetensors ]] || \
-    python training/train.py --config config/robosuite_paper.yaml --out runs/robosuite_paper --threads 1 --resume
-  [[ -f $RS/eval_maa/results.json ]] || python training/evaluate_robosuite.py --config config/robosuite_eval.yaml \
-    --generator runs/robosuite_paper/generator --baselines random --skip-source --out $RS/eval_maa
+  dirs=($RS/eval_baselines)
+  for seed in $SEEDS; do
+    gen=runs/robosuite_paper_s$seed
+    [[ -f $gen/generator/model.safetensors ]] || python training/train.py --config config/robosuite_paper.yaml \
+      --out "$gen" --threads 1 --resume --set train.seed="$seed"
+    python training/evaluate_robosuite.py --config $RS_EVAL --generator "$gen/generator" --baselines none \
+      --skip-source --out "$RS/eval_maa_s$seed"
+    dirs+=("$RS/eval_maa_s$seed")
+  done
   wait "$baselines"
-  python training/summarize_eval.py $RS/eval_maa $RS/eval_baselines --zoo data/robosuite_osc_zoo --out $RS \
-    --title "Robosuite: Panda zoo, evaluated on Sawyer" --command "scripts/reproduce_metaworld_paper.sh robosuite"
+  python training/summarize_eval.py "${dirs[@]}" --zoo data/robosuite_osc_zoo --out $RS \
+    --title "Robosuite: Panda zoo, evaluated on Sawyer" --command "scripts/reproduce_metaworld_paper.sh robosuite (SEEDS=\"$SEEDS\")"
 fi
 

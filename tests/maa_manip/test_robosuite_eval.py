@@ -75,7 +75,9 @@ def test_identical_policies_see_identical_configurations(panda_zoo, monkeypatch)
 
     monkeypatch.setattr(robosuite_eval, "VecRobosuite", Recording)
     flat = np.asarray(Zoo.open(panda_zoo).params("Lift")[2], np.float32)
-    success = robosuite_eval.evaluate_policies_robosuite("Lift", "Panda", np.stack([flat, flat]), episodes=2,
+    other = flat.copy()
+    other[-1] += 1e-6  # another policy (identical rows are rolled out once), with the same outcome here
+    success = robosuite_eval.evaluate_policies_robosuite("Lift", "Panda", np.stack([flat, other]), episodes=2,
                                                          seed=1, steps=15)
     assert success.shape == (2, 2) and success.dtype == bool
     np.testing.assert_array_equal(success[0], success[1])
@@ -90,10 +92,36 @@ def test_identical_policies_see_identical_configurations(panda_zoo, monkeypatch)
         robosuite_eval.evaluate_policies_robosuite("Lift", "Panda", flat[None, :100], episodes=1, steps=1)
 
 
+def test_identical_policies_are_rolled_out_once(panda_zoo, monkeypatch):
+    rows = np.asarray(Zoo.open(panda_zoo).params("Lift")[:2], np.float32)
+    first, copies = robosuite_eval.distinct_rows(rows[[1, 0, 1, 1, 0]])
+    assert first.tolist() == [0, 1] and copies.tolist() == [0, 1, 0, 0, 1]
+    resets = []
+
+    class Counting(VecRobosuite):
+        def reset(self):
+            resets.append(1)
+            return super().reset()
+
+    class Bar:
+        n = 0
+
+        def update(self, k):
+            self.n += k
+
+    monkeypatch.setattr(robosuite_eval, "VecRobosuite", Counting)
+    bar = Bar()
+    success = robosuite_eval.evaluate_policies_robosuite("Lift", "Panda", rows[[1, 0, 1]], episodes=2, steps=20,
+                                                         progress=bar)
+    assert len(resets) == 2 and bar.n == 3 and success.shape == (3, 2)
+    alone = robosuite_eval.evaluate_policies_robosuite("Lift", "Panda", rows[[0, 1]], episodes=2, steps=20)
+    np.testing.assert_array_equal(success, alone[[1, 0, 1]])
+
+
 def test_config_is_validated():
     load = robosuite_eval.load_robosuite_eval_config
     cfg = load(ROOT / "config" / "robosuite_eval.yaml")
-    assert cfg.tasks == ["Lift", "NutAssemblySingle", "Door"] and cfg.eval_robot == "Sawyer" and cfg.num_prompts == 25
+    assert cfg.tasks == ["Lift", "NutAssemblySingle", "Door"] and cfg.eval_robot == "Sawyer" and cfg.num_prompts == 50
     assert load(ROOT / "config" / "robosuite_eval_joint.yaml").zoo == "data/robosuite_zoo"
     assert cfg.episodes == 5 and set(cfg.baselines) == {"retrieval", "retrieval_noise", "random", "bc"}
     assert load(ROOT / "config" / "robosuite_eval_tiny.yaml").tasks == ["Lift"]

@@ -125,6 +125,8 @@ def evaluate_policies_robosuite(task: str, robot: str, params: np.ndarray, episo
 
     One :class:`VecRobosuite` of ``episodes`` envs (init_mode ``fixed``, init seeds ``seed * 10007 + e``: every reset
     restores configuration ``e``) serves all policies one after another; an env stops stepping once it succeeded.
+    The rollouts are deterministic, so identical rows (retrieval returning the prompt's own checkpoint, a checkpoint
+    drawn twice) are rolled out once and share their result.
 
     Args:
         params: ``[K, P]`` flat parameters of ``layout`` (default: the ``osc`` :func:`robosuite_sac_layout`; the
@@ -137,10 +139,11 @@ def evaluate_policies_robosuite(task: str, robot: str, params: np.ndarray, episo
     control = control_of_layout(layout)
     flat = torch.from_numpy(np.ascontiguousarray(layout.check_flat(params, batched=True)))
     vec = VecRobosuite(task, robot, [seed * 10007 + e for e in range(episodes)], "fixed", steps, control=control)
-    success = np.zeros((flat.shape[0], episodes), dtype=bool)
-    for k in range(flat.shape[0]):
+    distinct, copies = distinct_rows(flat.numpy())
+    success = np.zeros((len(distinct), episodes), dtype=bool)
+    for j, k in enumerate(distinct):
         obs = vec.reset()
-        succ = success[k]
+        succ = success[j]
         for _ in range(steps):
             active = np.flatnonzero(~succ)
             if active.size == 0:
@@ -151,5 +154,18 @@ def evaluate_policies_robosuite(task: str, robot: str, params: np.ndarray, episo
                 obs[i], _, _, s = vec.envs[i].step(act[i])
                 succ[i] |= s
         if progress is not None:
-            progress.update(1)
-    return success
+            progress.update(int(np.count_nonzero(copies == j)))
+    return success[copies]
+
+
+def distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of ``rows [K, P]``, in order of first appearance.
+
+    Returns ``(first [D], copies [K])``: ``first[j]`` is the index of distinct row ``j``'s first appearance and
+    ``rows[i]`` equals ``rows[first[copies[i]]]``.
+    """
+    _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return first[order], rank[np.asarray(inverse).reshape(-1)]
