@@ -8,6 +8,8 @@ Example (the committed report)::
 curve (``curve.jsonl`` -> ``<out>_curve.png``); or give ``--actor`` and ``--adaptation`` files directly.
 Keys and definitions: :mod:`maa_go2.agility`. ``--tiny`` runs a seconds-long smoke version (CI). The robots draw
 their physics from the run's own training randomization (``--randomization`` to choose another, or ``default``).
+``--mismatch-ablation`` runs only the model-error evaluation, with every change at once and with each change left
+out in turn (:func:`maa_go2.mismatch.ablation_cases`), into ``<out>.json`` / ``<out>.md``.
 """
 from __future__ import annotations
 
@@ -20,10 +22,11 @@ from pathlib import Path
 from maa_core.atomic_io import atomic_write_text
 from maa_core.config import ConfigError
 from maa_core.weights_io import load_weights_file
-from maa_go2.agility import agility_report
+from maa_go2.agility import agility_report, mismatch
 from maa_go2.agility_plots import plot_agility, plot_curve
 from maa_go2.checkpoints import load_adaptation
 from maa_go2.evaluation import ActorRunner
+from maa_go2.mismatch import ablation_cases
 from maa_go2.randomization import RandomizationConfig
 from maa_go2.run_dir import lineage_curve
 from maa_go2.train_config import load_train_config
@@ -102,6 +105,21 @@ def training_cost_text(report: dict) -> str:
             + (f", {rate:.0f} env-steps/s" if rate is not None else ""))
 
 
+def mismatch_table(cases: dict) -> list[str]:
+    """Markdown rows: survival and tracking errors per model-error case."""
+    rows = ["| case | survival | vx error | vy error | yaw error |", "|---|---|---|---|---|"]
+    for name, r in cases.items():
+        rows.append(f"| {name} | {r['survival_rate']:.3f} | {r['vx_error']:.3f} | {r['vy_error']:.3f} | "
+                    f"{r['yaw_error']:.3f} |")
+    return rows
+
+
+def robots_text(report: dict) -> str:
+    rand = report.get("randomization", {})
+    return (f"Robots: randomization from {rand.get('source', 'library defaults')} (passive joint damping "
+            f"{rand.get('joint_damping')} N.m.s/rad, friction {rand.get('joint_friction')} N.m).")
+
+
 def markdown(report: dict, command: str) -> str:
     """The report's targets, scenarios and model-error table as markdown (``<out>.md``)."""
     rows = ["| figure | measured | target | met |", "|---|---|---|---|"]
@@ -124,20 +142,30 @@ def markdown(report: dict, command: str) -> str:
         rates = report["gait_touch_rate_by_freq"][g]
         per_freq.append(f"| {g} | " + " | ".join(f"{fmt(row[f], '.2f')}, {fmt(rates[f], '.2f')}" for f in freqs)
                         + " |")
-    mis = ["| case | survival | vx error | vy error | yaw error |", "|---|---|---|---|---|"]
-    for name, r in report["mismatch"].items():
-        mis.append(f"| {name} | {r['survival_rate']:.3f} | {r['vx_error']:.3f} | {r['vy_error']:.3f} | "
-                   f"{r['yaw_error']:.3f} |")
+    mis = mismatch_table(report["mismatch"])
     cost = training_cost_text(report)
-    rand = report.get("randomization", {})
-    robots = (f"Robots: randomization from {rand.get('source', 'library defaults')} (passive joint damping "
-              f"{rand.get('joint_damping')} N.m.s/rad, friction {rand.get('joint_friction')} N.m).")
-    return "\n".join([f"Command: `{command}`", "", f"Actor: `{report['actor']}` ({cost}).", "", robots, "",
+    return "\n".join([f"Command: `{command}`", "", f"Actor: `{report['actor']}` ({cost}).", "", robots_text(report), "",
                       *rows, *extra, "", f"Gait contact match: {gaits}.", "",
                       "By commanded step frequency (contact match; measured touchdowns per foot per second):", "",
                       *per_freq, "",
                       "Gaits walked at 3 Hz and 0.5 m/s (touchdown lags behind FL, from the contacts; "
                       "maa_go2.behavior):", "", *lags, "", "Model error:", "", *mis, ""])
+
+
+def write_ablation(runner: ActorRunner, args, sizes: dict, domain_rand, randomization: dict, actor: Path,
+                   t0: float) -> None:
+    """``--mismatch-ablation``: :func:`maa_go2.agility.mismatch` over :func:`ablation_cases` -> <out>.json / .md."""
+    report = mismatch(runner, sizes["num_envs"], sizes["seconds"], args.seed, ablation_cases(), domain_rand)
+    report.update({"randomization": randomization, "actor": str(actor), "num_envs": sizes["num_envs"],
+                   "seconds": sizes["seconds"], "seed": args.seed, "eval_wall_clock_s": round(time.time() - t0, 1)})
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out.with_suffix(".json"), json.dumps(report, indent=2))
+    lines = [f"Command: `python {' '.join(sys.argv)}`", "", f"Actor: `{actor}`.", "", robots_text(report), "",
+             "Every model-error change at once (`all`) and with one change left out (`all_but_<case>`):", "",
+             *mismatch_table(report["mismatch"]), ""]
+    atomic_write_text(out.with_suffix(".md"), "\n".join(lines))
+    print(json.dumps({k: v["survival_rate"] for k, v in report["mismatch"].items()}))
 
 
 def main() -> None:
@@ -151,6 +179,8 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=20, help="randomized episodes per scenario (>= 20 for reports)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tiny", action="store_true", help="6 envs, 3 s, 2 episodes, two model-error cases (CI)")
+    ap.add_argument("--mismatch-ablation", action="store_true",
+                    help="only the model-error evaluation: every change at once and each change left out in turn")
     ap.add_argument("--randomization", default=None, metavar="CONFIG",
                     help="train config (YAML) whose env.domain_rand the evaluated robots draw from; default: the "
                          "run's own config.yaml with --run, else the library defaults; 'default' forces those")
@@ -166,10 +196,14 @@ def main() -> None:
         dict(num_envs=args.num_envs, seconds=args.seconds, episodes=args.episodes)
     domain_rand, rand_source = evaluation_randomization(args.randomization, run)
     t0 = time.time()
-    report = agility_report(runner, seed=args.seed, domain_rand=domain_rand, **sizes)
     drawn = domain_rand or RandomizationConfig()
-    report["randomization"] = {"source": rand_source, "joint_damping": list(drawn.joint_damping),
-                               "joint_friction": list(drawn.joint_friction)}
+    randomization = {"source": rand_source, "joint_damping": list(drawn.joint_damping),
+                     "joint_friction": list(drawn.joint_friction)}
+    if args.mismatch_ablation:
+        write_ablation(runner, args, sizes, domain_rand, randomization, actor, t0)
+        return
+    report = agility_report(runner, seed=args.seed, domain_rand=domain_rand, **sizes)
+    report["randomization"] = randomization
     report.update({"eval_wall_clock_s": round(time.time() - t0, 1), "actor": str(actor),
                    "adaptation": str(adaptation), "actor_meta": weights.extra})
     curve = lineage_curve(run) if run is not None else []

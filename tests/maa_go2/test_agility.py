@@ -13,7 +13,7 @@ from maa_go2.checkpoints import load_adaptation
 from maa_go2.engines.mujoco_engine import MujocoGo2Env
 from maa_go2.env_config import EnvConfig
 from maa_go2.evaluation import ActorRunner
-from maa_go2.mismatch import MISMATCH_CASES, apply_mismatch
+from maa_go2.mismatch import MISMATCH_CASES, ablation_cases, apply_mismatch
 from maa_go2.terrain import MatCourse, course_model, footprint_hits
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,6 +85,31 @@ def test_each_mismatch_knob_changes_the_model(runner):
         apply_mismatch(env, {"gravity": 2.0})
     with pytest.raises(ValueError, match="extra_latency_ms"):
         apply_mismatch(env, {"extra_latency_ms": 50.0})
+
+
+def test_ablation_leaves_out_one_change_at_a_time():
+    cases = ablation_cases()
+    singles = [k for k in MISMATCH_CASES if k != "all"]
+    assert list(cases) == ["all"] + [f"all_but_{k}" for k in singles] and cases["all"] == MISMATCH_CASES["all"]
+    for name in singles:
+        left = cases[f"all_but_{name}"]
+        assert set(left) == set(MISMATCH_CASES["all"]) - set(MISMATCH_CASES[name])
+        assert all(left[k] == MISMATCH_CASES["all"][k] for k in left)
+
+
+def test_mismatch_ablation_command(tmp_path):
+    out = tmp_path / "ablation"
+    proc = subprocess.run([sys.executable, str(ROOT / "training" / "evaluate_go2_agility.py"), "--actor", str(ACTOR),
+                           "--adaptation", str(ADAPTATION), "--out", str(out), "--tiny", "--mismatch-ablation"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert set(report["mismatch"]) == set(ablation_cases()) and "vx_error" not in report
+    assert all(0.0 <= r["survival_rate"] <= 1.0 for r in report["mismatch"].values())
+    assert report["mismatch_survival_rate"] == min(r["survival_rate"] for r in report["mismatch"].values())
+    md = out.with_suffix(".md").read_text()
+    assert "| all_but_payload |" in md and "library defaults" in md
+    assert json.loads(proc.stdout.strip().splitlines()[-1]).keys() == report["mismatch"].keys()
 
 
 def test_torque_limit_and_delay_act_on_the_physics():

@@ -127,10 +127,12 @@ def gait_styles(runner: ActorRunner, envs_per_gait: int, seconds: float, seed: i
 
 def mismatch(runner: ActorRunner, num_envs: int, seconds: float, seed: int, cases=None, domain_rand=None) -> dict:
     """Survival and tracking under each model-error case (on top of the ``domain_rand`` draws); the lowest survival
-    is ``mismatch_survival_rate``."""
+    is ``mismatch_survival_rate``. ``cases``: names of :data:`MISMATCH_CASES` (default: all of them), or a
+    ``{name: knobs}`` dict such as :func:`maa_go2.mismatch.ablation_cases`."""
+    table = cases if isinstance(cases, dict) else {n: MISMATCH_CASES[n] for n in (cases or MISMATCH_CASES)}
     out = {}
-    for name in cases or MISMATCH_CASES:
-        res = tracking(runner, num_envs, seconds, seed + 3, knobs=MISMATCH_CASES[name], domain_rand=domain_rand)
+    for name, knobs in table.items():
+        res = tracking(runner, num_envs, seconds, seed + 3, knobs=knobs, domain_rand=domain_rand)
         out[name] = {k: res[k] for k in ("survival_rate", "vx_error", "vy_error", "yaw_error")}
     return {"mismatch": out, "mismatch_survival_rate": min(v["survival_rate"] for v in out.values())}
 

@@ -39,6 +39,18 @@ MISMATCH_CASES: dict[str, dict[str, float]] = {
     "payload": {"payload_kg": 5.0},
 }
 MISMATCH_CASES["all"] = {k: v for case in list(MISMATCH_CASES.values()) for k, v in case.items()}
+
+
+def ablation_cases() -> dict[str, dict[str, float]]:
+    """``all`` and, for each single case, ``all_but_<case>``: every change at once except that case's. A survival that
+    jumps when one case is left out names the change that fells the robots under the combination."""
+    singles = {k: v for k, v in MISMATCH_CASES.items() if k != "all"}
+    out = {"all": dict(MISMATCH_CASES["all"])}
+    for name, knobs in singles.items():
+        out[f"all_but_{name}"] = {k: v for k, v in MISMATCH_CASES["all"].items() if k not in knobs}
+    return out
+
+
 KNOBS = ("joint_damping", "joint_frictionloss", "link_scale", "torque_limit_scale", "extra_latency_ms",
          "foot_friction", "payload_kg")
 
