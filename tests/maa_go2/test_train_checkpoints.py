@@ -2,6 +2,7 @@
 import os
 import shutil
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -135,6 +136,47 @@ def test_fine_tuning_starts_from_another_runs_weights_and_prunes_checkpoints(bas
     # once the run has checkpoints of its own it resumes from them, not from init_from
     cfg.iterations = 4
     assert train(cfg, progress=False)["iterations"] == 4
+
+
+def test_fine_tuning_can_continue_the_source_curriculum(tmp_path):
+    """init_curriculum: the fine-tuning run starts with the source's opened gaits, their contact-match averages and
+    its env-step count (the gait-frequency stage); without it the curricula start from the config."""
+    from maa_go2.engines.mujoco_engine import MujocoGo2Env
+    from maa_go2.ppo_loop import build_learner, restore
+
+    cur = {"gaits_initial": 1, "initial_gait_frequency": [2.5, 3.5], "full_gait_frequency_after_env_steps": 10 ** 6}
+    env_cfg = {**TINY["env"], "curriculum": cur, "commands": {"gaits": ["trot", "pronk", "pace", "bound"]}}
+    src_cfg = from_dict(Go2TrainConfig, {**TINY, "env": env_cfg, "run_dir": str(tmp_path / "src")})
+    train(src_cfg, progress=False)
+    source = tmp_path / "src" / "checkpoints" / "ckpt_00002.pt"
+    saved = torch.load(source, weights_only=True)["curriculum"]
+    saved["gaits_open"] = torch.tensor(3)  # as if the source had opened three gaits
+    saved["gait_match"] = torch.tensor([0.81, 0.77, 0.4, 0.0], dtype=torch.float64)
+    state = torch.load(source, weights_only=True)
+    torch.save({**state, "curriculum": saved}, source)
+
+    def fresh(init_curriculum):
+        cfg = from_dict(Go2TrainConfig, {**TINY, "env": env_cfg, "run_dir": str(tmp_path / f"ft{init_curriculum}"),
+                                         "init_from": str(source), "init_curriculum": init_curriculum})
+        env = MujocoGo2Env(cfg.env, seed=0)
+        ac, ppo = build_learner(cfg, "cpu")
+        assert restore(Path(cfg.run_dir), ac, ppo, env.sampler, True, cfg.init_from, cfg.init_curriculum) == (0, 0.0)
+        return env.sampler
+
+    cont = fresh(True)
+    assert cont.gaits_open() == 3 and cont.gaits.match.tolist() == [0.81, 0.77, 0.4, 0.0]
+    assert cont.env_steps == int(saved["env_steps"]) > 0
+    start = fresh(False)
+    assert start.gaits_open() == 1 and start.env_steps == 0
+    # a source trained without any curriculum has nothing to continue: said, not silently ignored
+    plain = from_dict(Go2TrainConfig, {**TINY, "run_dir": str(tmp_path / "plain")})
+    train(plain, progress=False)
+    cfg = from_dict(Go2TrainConfig, {**TINY, "run_dir": str(tmp_path / "ft_plain"), "init_curriculum": True,
+                                     "init_from": str(tmp_path / "plain" / "checkpoints" / "ckpt_00002.pt")})
+    env = MujocoGo2Env(cfg.env, seed=0)
+    ac, ppo = build_learner(cfg, "cpu")
+    with pytest.raises(ValueError, match="holds no curriculum state"):
+        restore(Path(cfg.run_dir), ac, ppo, env.sampler, True, cfg.init_from, cfg.init_curriculum)
 
 
 def test_fine_tuning_source_errors_are_clear(tmp_path, base_run):

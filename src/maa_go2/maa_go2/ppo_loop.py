@@ -178,16 +178,24 @@ def build_learner(cfg: Go2TrainConfig, device) -> tuple[ActorCritic, PPO]:
     return ac, ppo
 
 
-def restore(run: Path, ac: ActorCritic, ppo: PPO, sampler, resume: bool, init_from: str = "") -> tuple[int, float]:
+def restore(run: Path, ac: ActorCritic, ppo: PPO, sampler, resume: bool, init_from: str = "",
+            init_curriculum: bool = False) -> tuple[int, float]:
     """Resume the newest usable checkpoint of ``run`` (model, optimizers, curriculum) and drop the curve rows after
     it; returns ``(iteration, wall clock s)`` to continue from (``(0, 0.0)`` for a fresh run, which starts from the
-    actor-critic and optimizer state of checkpoint ``init_from`` when given)."""
+    actor-critic and optimizer state of checkpoint ``init_from`` when given, and from its curriculum state too with
+    ``init_curriculum``)."""
     state = resume_checkpoint(run / "checkpoints", ac, ppo) if resume else None
+    curriculum = state.get("curriculum") if state is not None else None
     if state is None and init_from:
-        load_initial_weights(init_from, ac, ppo)
+        initial = load_initial_weights(init_from, ac, ppo)
+        if init_curriculum:
+            curriculum = initial.get("curriculum")
+            if not curriculum:
+                raise ValueError(f"train.init_curriculum: {init_from} holds no curriculum state (its run trained "
+                                 "without a command or gait curriculum); set train.init_curriculum=false")
     start_it, wall0 = (state["iteration"], float(state["wall_clock_s"])) if state is not None else (0, 0.0)
-    if state is not None and state.get("curriculum"):
-        sampler.load_state_dict({k: v.numpy() for k, v in state["curriculum"].items()})
+    if curriculum:
+        sampler.load_state_dict({k: v.numpy() for k, v in curriculum.items()})
     truncate_curve(run, start_it)
     return start_it, wall0
 
@@ -259,7 +267,7 @@ def run_ppo(env, cfg: Go2TrainConfig, device="cpu", resume: bool = True, progres
     flush_denormals()
     run = prepare_run(cfg)
     ac, ppo = build_learner(cfg, device)
-    start_it, wall0 = restore(run, ac, ppo, env.sampler, resume, cfg.init_from)
+    start_it, wall0 = restore(run, ac, ppo, env.sampler, resume, cfg.init_from, cfg.init_curriculum)
     if cfg.stagger_episodes:  # a fresh start and every resume: no batch-wide lockstep of episode events
         env.stagger_episodes(cfg.seed + start_it)
     n, t_steps = env.num_envs, cfg.ppo.steps_per_env

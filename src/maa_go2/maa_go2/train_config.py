@@ -59,9 +59,13 @@ class Go2TrainConfig:
     max_wall_clock_s: float = 0.0
     #: path of a pretrained adaptation module (safetensors): loaded and kept frozen; "" trains one concurrently
     adaptation_init: str = ""
-    #: a Go2 PPO checkpoint (``ckpt_*.pt``, either engine) whose actor-critic starts a *fresh* run: fine-tuning (the
-    #: optimizer, curriculum and iteration count start over; ignored once the run has checkpoints of its own)
+    #: a Go2 PPO checkpoint (``ckpt_*.pt``, either engine) whose actor-critic and optimizer state start a *fresh*
+    #: run: fine-tuning (the iteration count starts over; ignored once the run has checkpoints of its own)
     init_from: str = ""
+    #: with ``init_from``: also start from its command / gait curriculum state (the opened command box and gaits, the
+    #: env-step count of the gait-frequency stage), so the fine-tuning continues that run's training under changed
+    #: settings instead of reopening its curricula from the start
+    init_curriculum: bool = False
     #: keep only the newest this many full checkpoints (5 MB each); actors and adaptation modules are all kept.
     #: 0 = keep every checkpoint
     keep_checkpoints: int = 0
