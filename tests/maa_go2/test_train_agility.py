@@ -185,7 +185,28 @@ def test_reproduce_script_accepts_every_agility_run_with_its_configs():
     case = re.search(r'case "\$AGILITY" in ([\w|]+)\)', script)
     assert case, "the AGILITY case statement moved"
     runs = case.group(1).split("|")
-    assert runs == ["v2", "v3", "v4", "v5", "v6"]
+    assert runs == ["v2", "v3", "v4", "v5", "v6", "v7"]
     for run in runs:
         assert (ROOT / "config" / f"go2_agility_{run}.yaml").is_file()
+    for run in runs[:-1]:  # the seventh run's actors were not made into a zoo: its collect step says so
         assert (ROOT / "config" / f"go2_collect_agility_{run}.yaml").is_file()
+    assert "no config/go2_collect_agility_$AGILITY.yaml" in script
+
+
+def test_seventh_run_continues_the_sixth_over_the_evaluated_model_error():
+    """v7 = v6's final checkpoint (weights, optimizer, curricula) trained on with the changes its config names."""
+    v6 = load_train_config(ROOT / "config" / "go2_agility_v6.yaml")
+    v7 = load_train_config(ROOT / "config" / "go2_agility_v7.yaml")
+    assert v7.init_from == f"{v6.run_dir}/checkpoints/ckpt_{v6.iterations:05d}.pt" and v7.init_curriculum
+    assert v7.run_dir == "runs/go2_agility_v7" and 0 < v7.max_wall_clock_s < v6.max_wall_clock_s
+    dr6, dr7 = v6.env.domain_rand, v7.env.domain_rand
+    # the evaluation's model error on the sixth run's robots: +1.0 N.m.s/rad damping, 80 % of the torque draw
+    assert dr7.joint_damping[1] >= dr6.joint_damping[1] + 1.0
+    assert dr7.torque_limit_scale[0] <= 0.8 * dr6.torque_limit_scale[0] + 1e-9
+    assert v7.env.commands.single_axis_fraction > v6.env.commands.single_axis_fraction
+    dr = dataclasses.replace(dr7, joint_damping=dr6.joint_damping, torque_limit_scale=dr6.torque_limit_scale,
+                             added_mass=dr6.added_mass)
+    env = dataclasses.replace(v7.env, commands=v6.env.commands, domain_rand=dr)
+    same = dataclasses.replace(v7, run_dir=v6.run_dir, init_from="", init_curriculum=False, iterations=v6.iterations,
+                               max_wall_clock_s=v6.max_wall_clock_s, env=env)
+    assert same == v6  # nothing else changed
