@@ -193,6 +193,8 @@ def test_fine_tuning_source_errors_are_clear(tmp_path, base_run):
         load_initial_weights(base_run / "checkpoints" / "ckpt_00002.pt", ac5)
     with pytest.raises(ValueError, match="keep_checkpoints"):
         from_dict(Go2TrainConfig, {"keep_checkpoints": -1})
+    with pytest.raises(ValueError, match="init_curriculum: true needs train.init_from"):
+        from_dict(Go2TrainConfig, {"init_curriculum": True})
 
 
 def _fake_run(path, rows, init_from=""):

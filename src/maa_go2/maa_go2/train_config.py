@@ -85,6 +85,9 @@ class Go2TrainConfig:
                 or self.keep_checkpoints < 0:
             raise ValueError(f"train.keep_checkpoints must be an integer >= 0 (0 = keep all), "
                              f"got {self.keep_checkpoints!r}")
+        if self.init_curriculum and not self.init_from:
+            raise ValueError("train.init_curriculum: true needs train.init_from (the checkpoint whose curriculum "
+                             "state the run continues); set init_from or drop init_curriculum")
 
 
 def load_train_config(path: str | Path, overrides=()) -> Go2TrainConfig:
