@@ -127,8 +127,14 @@ def markdown(report: dict, command: str) -> str:
         value = v["value"]
         shown = f"{value:.3f}" if isinstance(value, float) else str(value)
         rows.append(f"| `{key}` | {shown} | {v['target']} | {'yes' if v['met'] else '**no**'} |")
-    extra = [f"| `{k}` | {report[k]:.3f} | | |" for k in ("yaw_error_worst", "gait_freq_error_hz_max")
+    extra = [f"| `{k}` | {report[k]:.3f} | | |"
+             for k in ("yaw_error_worst", "gait_freq_error_hz_max", "fast_backward_heading_hold_success")
              if isinstance(report.get(k), float)]
+    back = [f"Fast backward, {name}: {b['distance_m_mean']:.2f} of {b['target_m']:.0f} m on average, mean heading "
+            f"drift {b['heading_drift_rad_mean']:.2f} rad." for name, b in
+            (("constant command", report["scenarios"].get("fast_backward", {})),
+             ("heading held by the operator", report["scenarios"].get("fast_backward_heading_hold", {})))
+            if "heading_drift_rad_mean" in b]
     gaits = ", ".join(f"{g} {m:.2f}" for g, m in report["gait_contact_match"].items())
     lags = ["| gait | commanded lags FR, RL, RR | walked lags | mean lag error (cycles) |", "|---|---|---|---|"]
     for g, walked in report.get("gait_lags_measured", {}).items():
@@ -145,7 +151,7 @@ def markdown(report: dict, command: str) -> str:
     mis = mismatch_table(report["mismatch"])
     cost = training_cost_text(report)
     return "\n".join([f"Command: `{command}`", "", f"Actor: `{report['actor']}` ({cost}).", "", robots_text(report), "",
-                      *rows, *extra, "", f"Gait contact match: {gaits}.", "",
+                      *rows, *extra, "", *back, *([""] if back else []), f"Gait contact match: {gaits}.", "",
                       "By commanded step frequency (contact match; measured touchdowns per foot per second):", "",
                       *per_freq, "",
                       "Gaits walked at 3 Hz and 0.5 m/s (touchdown lags behind FL, from the contacts; "
