@@ -128,12 +128,12 @@ def markdown(report: dict, command: str) -> str:
         shown = f"{value:.3f}" if isinstance(value, float) else str(value)
         rows.append(f"| `{key}` | {shown} | {v['target']} | {'yes' if v['met'] else '**no**'} |")
     extra = [f"| `{k}` | {report[k]:.3f} | | |"
-             for k in ("yaw_error_worst", "gait_freq_error_hz_max", "fast_backward_heading_hold_success")
+             for k in ("yaw_error_worst", "gait_freq_error_hz_max", "fast_backward_no_heading_hold_success")
              if isinstance(report.get(k), float)]
     back = [f"Fast backward, {name}: {b['distance_m_mean']:.2f} of {b['target_m']:.0f} m on average, mean heading "
             f"drift {b['heading_drift_rad_mean']:.2f} rad." for name, b in
-            (("constant command", report["scenarios"].get("fast_backward", {})),
-             ("heading held by the operator", report["scenarios"].get("fast_backward_heading_hold", {})))
+            (("deploy path (heading hold on)", report["scenarios"].get("fast_backward", {})),
+             ("heading hold off", report["scenarios"].get("fast_backward_no_heading_hold", {})))
             if "heading_drift_rad_mean" in b]
     gaits = ", ".join(f"{g} {m:.2f}" for g, m in report["gait_contact_match"].items())
     lags = ["| gait | commanded lags FR, RL, RR | walked lags | mean lag error (cycles) |", "|---|---|---|---|"]

@@ -11,7 +11,7 @@ import pytest
 from maa_core.weights_io import WeightsError, WeightsPayload, checksum
 from maa_deploy.backends.base import FaultLatch, ThreadHealth
 from maa_deploy.backends.sim import SimBackend
-from maa_deploy.loop import DeadlineLoop, DeployController
+from maa_deploy.loop import DeadlineLoop, DeployController, heading_of
 from maa_deploy.policy_runner import Go2ObservationBuilder, PolicyRunner
 from maa_deploy.safety import SafetyConfig, SafetyLayer
 from maa_deploy.state_machine import Mode, StateMachine, StateMachineConfig, TransitionError
@@ -113,6 +113,23 @@ def test_cmd_vel_timeout_is_enforced_by_the_control_thread(backend, clock):
     ctl.tick()
     np.testing.assert_allclose(ctl.obs_builder.commands[:3], 0.0)
     assert velocity.timeouts == 1
+
+
+def test_control_tick_feeds_the_measured_heading_to_the_heading_hold(backend, clock):
+    """Walking straight back, the tick passes the IMU heading: a drift of 0.1 rad is steered back; a bad
+    orientation reading releases the hold instead of steering on it."""
+    velocity = VelocityCommand(TeleopConfig(heading_hold_gain=2.0))
+    ctl = _walking_controller(backend, clock, command_source=velocity.commands)
+    velocity.set(-0.8, 0.0, 0.0, time.monotonic())
+    ctl.tick()  # latches heading 0
+    backend.state.quat = np.array([np.cos(0.05), 0.0, 0.0, np.sin(0.05)])  # yawed +0.1 rad
+    ctl.tick()
+    np.testing.assert_allclose(ctl.obs_builder.commands[[0, 2]], [-0.8, -0.2])
+    assert heading_of(backend.state) == pytest.approx(0.1)
+    backend.state.quat = np.array([np.nan, 0.0, 0.0, 0.0])
+    assert heading_of(backend.state) is None
+    ctl.tick()
+    assert ctl.obs_builder.commands[2] == 0.0
 
 
 def test_supervisor_dead_control_loop_latches_damping_then_requests_exit(backend, clock):

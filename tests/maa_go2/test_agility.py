@@ -14,6 +14,7 @@ from maa_go2.engines.mujoco_engine import MujocoGo2Env
 from maa_go2.env_config import EnvConfig
 from maa_go2.evaluation import ActorRunner
 from maa_go2.mismatch import MISMATCH_CASES, ablation_cases, apply_mismatch
+from maa_go2.teleop import TeleopConfig
 from maa_go2.terrain import MatCourse, course_model, footprint_hits
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,17 +66,10 @@ def test_scenarios_tell_a_straight_walker_from_a_turner(runner):
     assert back["success"] >= 2 / 3 and back["distance_m_mean"] == pytest.approx(5.0, rel=0.15)
 
 
-def test_heading_hold_steers_back_toward_the_starting_heading():
-    hold = scenarios.HeadingHold(gain=2.0, max_yaw=1.5)
-    assert hold.yaw_rate(np.array([0.2, -0.1, 3.0])) == pytest.approx([-0.4, 0.2, -1.5])
-    with pytest.raises(ValueError, match="gain and max_yaw"):
-        scenarios.HeadingHold(gain=0.0)
-
-
-def test_fast_backward_with_heading_hold_keeps_the_heading(runner):
-    free = scenarios.fast_backward(runner, episodes=3, seed=0)
-    held = scenarios.fast_backward(runner, episodes=3, seed=0, hold=scenarios.HeadingHold(gain=4.0))
-    assert held["heading_hold"] is True and free["heading_hold"] is False and held["survival"] == 1.0
+def test_fast_backward_through_the_heading_hold_keeps_the_heading(runner):
+    free = scenarios.fast_backward(runner, episodes=3, seed=0, teleop=TeleopConfig(heading_hold_gain=0.0))
+    held = scenarios.fast_backward(runner, episodes=3, seed=0, teleop=TeleopConfig(heading_hold_gain=4.0))
+    assert held["heading_hold_gain"] == 4.0 and free["heading_hold_gain"] == 0.0 and held["survival"] == 1.0
     assert held["heading_drift_rad_mean"] < 0.4 * free["heading_drift_rad_mean"]  # the corrections reach the robot
     assert held["distance_m_mean"] == pytest.approx(5.0, rel=0.15)
 
@@ -159,10 +153,11 @@ def test_agility_command_writes_the_report(tmp_path):
     report = json.loads(out.with_suffix(".json").read_text())
     for key in ("vx_error", "vy_error", "yaw_error", "yaw_error_worst", "survival_rate", "push_recovery_rate",
                 "gait_contact_match", "gait_contact_match_min", "gait_freq_error_hz_max", "turn_in_place_success",
-                "fast_backward_success", "fast_backward_heading_hold_success", "slalom_mat_success",
+                "fast_backward_success", "fast_backward_no_heading_hold_success", "slalom_mat_success",
                 "mismatch_survival_rate"):
         assert key in report, key
-    assert report["scenarios"]["fast_backward_heading_hold"]["heading_hold"] is True
+    assert report["scenarios"]["fast_backward_no_heading_hold"]["heading_hold_gain"] == 0.0
+    assert report["scenarios"]["fast_backward"]["heading_hold_gain"] == TeleopConfig().heading_hold_gain > 0
     assert set(report["gait_contact_match"]) == {"trot", "pronk", "pace", "bound"}
     assert report["randomization"]["joint_damping"] == [0.0, 1.0]  # the agility config's passive joint losses
     assert report["randomization"]["source"].endswith("go2_agility_v2.yaml")
@@ -180,7 +175,7 @@ def test_agility_command_writes_the_report(tmp_path):
     md = out.with_suffix(".md").read_text()
     assert "| `yaw_error` |" in md and "**no**" in md and "| all |" in md and "| bound | [0.0, 0.5, 0.5] |" in md
     assert "| gait | 2 Hz: match, steps/s | 3 Hz: match, steps/s | 4 Hz: match, steps/s |" in md
-    assert "| `fast_backward_heading_hold_success` |" in md and "Fast backward, heading held by the operator" in md
+    assert "| `fast_backward_no_heading_hold_success` |" in md and "Fast backward, heading hold off" in md
     assert "training cost not known" in md and "nan env-steps" not in md  # --actor: no run, no cost
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from maa_core.config import ConfigError, dataclass_from_mapping, load_yaml_mapping
 from maa_core.layout import PolicyLayout
+from maa_core.rotations import yaw_of
 from maa_core.weights_io import load_weights_file
 from maa_deploy.backends import make_backend
 from maa_deploy.backends.base import Backend
@@ -161,6 +162,18 @@ class DeadlineLoop:
             self._thread.join(timeout)
 
 
+def heading_of(state) -> float | None:
+    """The base's heading [rad] (yaw about world z) from ``state.quat`` (w, x, y, z); None when it is missing or
+    not finite, so the heading hold lets go instead of steering on a bad reading."""
+    quat = getattr(state, "quat", None)
+    if quat is None:
+        return None
+    quat = np.asarray(quat, dtype=np.float64)
+    if quat.shape != (4,) or not np.all(np.isfinite(quat)) or not np.linalg.norm(quat) > 0.5:
+        return None
+    return float(yaw_of(quat))
+
+
 class DeployController:
     """One control tick of the deploy stack.
 
@@ -171,9 +184,10 @@ class DeployController:
         runner: policy runner (needed for POLICY).
         obs_builder: observation builder (needed for POLICY).
         clock: must be the clock of ``RobotState.stamp`` (monotonic seconds).
-        command_source: ``now -> [15]`` walk-these-ways command vector, read *by the control thread* every tick
-            (e.g. ``VelocityCommand.commands``, which zeroes velocities after its timeout): a stalled ROS executor
-            cannot leave a stale velocity command in force.
+        command_source: ``(now, heading) -> [15]`` walk-these-ways command vector, read *by the control thread*
+            every tick (e.g. ``VelocityCommand.commands``, which zeroes velocities after its timeout): a stalled ROS
+            executor cannot leave a stale velocity command in force. ``heading`` [rad] is the base's measured yaw
+            (None when the state has none), for the heading hold.
         reset_max_joint_speed: ``reset`` is refused unless every |dq| is below this (rad/s): the robot has come to
             rest in damping.
     """
@@ -256,12 +270,12 @@ class DeployController:
     def tick(self) -> None:
         """Read state, compute the mode's command, filter it, send it (damping on any fault)."""
         now = self.clock()
-        if self.command_source is not None and self.obs_builder is not None:
-            self.obs_builder.set_commands(self.command_source(time.monotonic()))
         backend_fault = self.backend.fault.reason
         if backend_fault is not None:
             self.sm.fault(f"backend: {backend_fault}")
         state = self.backend.read_state()
+        if self.command_source is not None and self.obs_builder is not None:
+            self.obs_builder.set_commands(self.command_source(time.monotonic(), heading_of(state)))
         mode = self.sm.mode
         if mode != self._prev_mode:
             self._on_mode_change(mode)

@@ -12,8 +12,9 @@
   ``gait_contact_match_min`` over trot and pronk; ``gait_freq_error_hz``: per gait, mean |touchdown rate - command|,
   ``gait_freq_error_hz_max`` over gaits; ``gait_contact_match_by_freq`` and ``gait_touch_rate_by_freq`` [Hz] break
   both down by commanded frequency (``{gait: {"2": .., "3": .., "4": ..}}``, None where no env survived warm-up).
-* ``turn_in_place_success``, ``fast_backward_success``, ``slalom_mat_success`` (:mod:`maa_go2.scenarios`);
-  ``fast_backward_heading_hold_success``: fast backward with the operator holding the heading.
+* ``turn_in_place_success``, ``fast_backward_success``, ``slalom_mat_success`` (:mod:`maa_go2.scenarios`, through
+  the deploy path with its default settings); ``fast_backward_no_heading_hold_success``: fast backward with the
+  deploy path's heading hold off (:mod:`maa_go2.teleop`).
 * ``mismatch``: per case of :mod:`maa_go2.mismatch`, survival and tracking errors; ``mismatch_survival_rate`` is
   the lowest survival over the cases (``all`` included).
 """
@@ -30,6 +31,7 @@ from maa_go2.engines.mujoco_engine import MujocoGo2Env
 from maa_go2.env_config import evaluation_env_config
 from maa_go2.evaluation import ActorRunner, rollout_stats, sweep_commands
 from maa_go2.mismatch import MISMATCH_CASES, apply_mismatch
+from maa_go2.teleop import TeleopConfig
 
 AGILITY_SWEEP = ((-1.0, 1.5), (-0.6, 0.6), (-1.5, 1.5))
 GAIT_FREQS = (2.0, 3.0, 4.0)
@@ -154,11 +156,11 @@ def agility_report(runner: ActorRunner, num_envs: int = 48, seconds: float = 20.
     report.update(gait_styles(runner, max(3, num_envs // 8), 4.0, seed, domain_rand=dr))
     turn = scenarios.turn_in_place(runner, episodes, seed, domain_rand=dr)
     back = scenarios.fast_backward(runner, episodes, seed, domain_rand=dr)
-    held = scenarios.fast_backward(runner, episodes, seed, domain_rand=dr, hold=scenarios.HeadingHold())
+    free = scenarios.fast_backward(runner, episodes, seed, domain_rand=dr, teleop=TeleopConfig(heading_hold_gain=0.0))
     slalom = scenarios.slalom_mat(runner, episodes, seed, domain_rand=dr)
     report.update({"turn_in_place_success": turn["success"], "fast_backward_success": back["success"],
-                   "fast_backward_heading_hold_success": held["success"], "slalom_mat_success": slalom["success"],
-                   "scenarios": {"turn_in_place": turn, "fast_backward": back, "fast_backward_heading_hold": held,
+                   "fast_backward_no_heading_hold_success": free["success"], "slalom_mat_success": slalom["success"],
+                   "scenarios": {"turn_in_place": turn, "fast_backward": back, "fast_backward_no_heading_hold": free,
                                  "slalom_mat": slalom}})
     report.update(mismatch(runner, num_envs, seconds, seed, mismatch_cases, domain_rand=dr))
     report.update({"num_envs": num_envs, "seconds": seconds, "episodes": episodes, "seed": seed})

@@ -6,10 +6,10 @@ noise on, no pushes). Every policy step a small controller emits a velocity comm
 into the 15 walk-these-ways commands. After a 1 s stand (zero command), the task starts:
 
 * ``turn_in_place``: yaw rate 1.5 rad/s for 4 s; success = heading change within 15 % of 6 rad, no fall.
-* ``fast_backward``: vx -1.0 m/s for 5 s; success = distance within 15 % of 5 m, no fall. Reported twice: with a
-  constant command (the headline, ``fast_backward_success``), and with an operator who holds the starting heading
-  (:class:`HeadingHold`: the same vx, a yaw-rate correction), which separates drifting off course from walking
-  too slowly.
+* ``fast_backward``: vx -1.0 m/s for 5 s; success = distance within 15 % of 5 m, no fall. The agility report runs
+  it twice: through the deploy path as configured (its heading hold on: ``fast_backward_success``) and with the
+  heading hold off (``fast_backward_no_heading_hold_success``, the definition before 2026-12-02 night), which
+  separates drifting off course from walking too slowly.
 * ``slalom_mat``: pure-pursuit waypoints around obstacles on the mat (:mod:`maa_go2.terrain`); success = every
   waypoint reached in order within the time limit, no fall and no footprint-obstacle overlap.
 """
@@ -61,22 +61,6 @@ class PursuitController:
         return np.stack([vx, np.zeros_like(vx), yaw_rate], axis=1)
 
 
-@dataclass
-class HeadingHold:
-    """An operator's heading hold: yaw rate = -gain * (heading change so far), clipped to ``max_yaw``."""
-
-    gain: float = 2.0  #: [rad/s per rad]
-    max_yaw: float = 1.5  #: [rad/s]
-
-    def __post_init__(self) -> None:
-        if not (self.gain > 0 and self.max_yaw > 0):
-            raise ValueError(f"HeadingHold: gain and max_yaw must be > 0, got {self.gain}, {self.max_yaw}")
-
-    def yaw_rate(self, heading_change: np.ndarray) -> np.ndarray:
-        """``[N]`` yaw-rate command [rad/s] from the unwrapped heading change ``[N]`` [rad] since the start."""
-        return np.clip(-self.gain * heading_change, -self.max_yaw, self.max_yaw)
-
-
 class ScenarioRunner:
     """Parallel randomized envs, an actor, and one :class:`VelocityCommand` per env (the deploy node's path)."""
 
@@ -95,10 +79,12 @@ class ScenarioRunner:
         self.t = 0.0
 
     def step(self, vel_cmd: np.ndarray) -> None:
-        """Send ``vel_cmd [N, 3]`` through each env's VelocityCommand, then one policy step."""
+        """Send ``vel_cmd [N, 3]`` through each env's VelocityCommand (with the env's measured heading, as the
+        deploy node passes the IMU's), then one policy step."""
         for v, c in zip(self.velocity, vel_cmd):
             v.set(*c, now=self.t)
-        self.env.set_commands(np.stack([v.commands(self.t) for v in self.velocity]))
+        _, heading = base_pose(self.env)
+        self.env.set_commands(np.stack([v.commands(self.t, h) for v, h in zip(self.velocity, heading)]))
         self.obs, _, _, _, info = self.env.step(self.runner.act(self.obs, self.hist))
         self.hist = info["obs_history"]
         self.alive &= ~info["fell"]
@@ -110,16 +96,13 @@ class ScenarioRunner:
 
 
 def _constant(runner: ActorRunner, cmd: tuple[float, float, float], seconds: float, episodes: int, seed: int,
-              domain_rand=None, hold: HeadingHold | None = None):
-    sr = ScenarioRunner(runner, episodes, seconds, seed, domain_rand=domain_rand)
+              domain_rand=None, teleop: TeleopConfig | None = None):
+    sr = ScenarioRunner(runner, episodes, seconds, seed, domain_rand=domain_rand, teleop=teleop)
     sr.settle()
     xy0, yaw0 = base_pose(sr.env)
     heading, last_yaw = np.zeros(episodes), yaw0
     for _ in range(int(round(seconds / POLICY_DT))):
-        vel = np.tile(np.asarray(cmd, dtype=np.float64), (episodes, 1))
-        if hold is not None:
-            vel[:, 2] = hold.yaw_rate(heading)
-        sr.step(vel)
+        sr.step(np.tile(cmd, (episodes, 1)))
         _, yaw = base_pose(sr.env)
         heading += wrap(yaw - last_yaw)  # unwrapped heading change
         last_yaw = yaw
@@ -140,18 +123,19 @@ def turn_in_place(runner: ActorRunner, episodes: int = 20, seed: int = 0, rate: 
 
 
 def fast_backward(runner: ActorRunner, episodes: int = 20, seed: int = 0, speed: float = 1.0,
-                  seconds: float = 5.0, domain_rand=None, hold: HeadingHold | None = None) -> dict:
-    """Walk backward at ``speed`` [m/s] for ``seconds``; distance measured along the starting heading. With
-    ``hold`` the yaw-rate command holds the starting heading instead of staying 0. Returns the success rate and
-    the mean distance [m] and mean |heading change| [rad] of the robots that did not fall."""
-    alive, dxy, yaw0, heading = _constant(runner, (-speed, 0.0, 0.0), seconds, episodes, seed, domain_rand, hold)
+                  seconds: float = 5.0, domain_rand=None, teleop: TeleopConfig | None = None) -> dict:
+    """Walk backward at ``speed`` [m/s] for ``seconds``; distance measured along the starting heading. ``teleop``:
+    the deploy path's settings (default :class:`TeleopConfig`, heading hold on). Returns the success rate and the
+    mean distance [m] and mean |heading change| [rad] of the robots that did not fall."""
+    teleop = teleop or TeleopConfig()
+    alive, dxy, yaw0, heading = _constant(runner, (-speed, 0.0, 0.0), seconds, episodes, seed, domain_rand, teleop)
     back = -(dxy[:, 0] * np.cos(yaw0) + dxy[:, 1] * np.sin(yaw0))
     target = speed * seconds
     ok = alive & (np.abs(back - target) <= TOLERANCE * target)
     return {"success": float(ok.mean()), "survival": float(alive.mean()), "target_m": target,
             "distance_m_mean": float(back[alive].mean()) if alive.any() else 0.0,
             "heading_drift_rad_mean": float(np.abs(heading[alive]).mean()) if alive.any() else 0.0,
-            "heading_hold": hold is not None, "episodes": episodes}
+            "heading_hold_gain": teleop.heading_hold_gain, "episodes": episodes}
 
 
 def slalom_mat(runner: ActorRunner, episodes: int = 20, seed: int = 0, course: MatCourse | None = None,

@@ -1,5 +1,14 @@
-"""Velocity commands (``cmd_vel``) -> the 15-d walk-these-ways command vector, with limits, a timeout and a gait
-that can be changed at run time. The deploy node and the simulated scenarios both go through this class."""
+"""Velocity commands (``cmd_vel``) -> the 15-d walk-these-ways command vector, with limits, a timeout, a gait
+that can be changed at run time and a heading hold. The deploy node and the simulated scenarios both go through
+this class.
+
+Heading hold: while a fresh command asks for translation (vx or vy not 0) and no turning (|yaw rate| <=
+``heading_hold_deadband``), the heading measured when that started is latched, and the yaw-rate command becomes
+``clip(heading_hold_gain * (latched - measured heading), +-heading_hold_max_yaw)``. An actor whose yaw tracking
+drifts at zero yaw command (on some randomized robots the agility actors turn up to 0.3 rad/s while walking back
+fast) then still walks straight. Any yaw request, a stop or the timeout releases it; ``heading_hold_gain: 0`` turns
+it off.
+"""
 from __future__ import annotations
 
 import threading
@@ -30,13 +39,19 @@ class TeleopConfig:
     body_height: float = 0.0        # m, offset from nominal
     stance_width: float = 0.30      # m
     stance_length: float = 0.45     # m
+    heading_hold_gain: float = 2.0      # [rad/s per rad]; 0 = off (the yaw-rate command passes through unchanged)
+    heading_hold_max_yaw: float = 0.5   # [rad/s] the most yaw rate the hold may command
+    heading_hold_deadband: float = 0.01  # [rad/s] yaw-rate commands up to this count as "no turning"
 
     def __post_init__(self) -> None:
         if self.gait not in GAITS:
             raise ValueError(f"teleop.gait must be one of {sorted(GAITS)}, got {self.gait!r}")
-        for name in ("max_vy", "max_yaw", "timeout_s", "gait_frequency"):
+        for name in ("max_vy", "max_yaw", "timeout_s", "gait_frequency", "heading_hold_max_yaw"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"teleop.{name} must be > 0, got {getattr(self, name)}")
+        for name in ("heading_hold_gain", "heading_hold_deadband"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"teleop.{name} must be >= 0 (heading_hold_gain 0 = off), got {getattr(self, name)}")
         if len(self.vx_range) != 2 or not self.vx_range[0] <= 0.0 < self.vx_range[1]:
             raise ValueError(f"teleop.vx_range must be [backward <= 0, forward > 0] m/s, got {self.vx_range}")
         _check_style({k: getattr(self, k) for k in STYLE_LIMITS})
@@ -68,6 +83,7 @@ class VelocityCommand:
         self._lock = threading.Lock()
         self._vel = np.zeros(3)
         self._stamp = -np.inf
+        self._held_heading: float | None = None
         self.timeouts = 0
         self.gait = ""
         self.set_gait(cfg.gait)
@@ -97,8 +113,11 @@ class VelocityCommand:
                 self._base[COMMAND_NAMES.index(key)] = float(value)
             self.gait = gait
 
-    def commands(self, now: float) -> np.ndarray:
-        """``[15]`` command vector; velocities are zero when the last command is older than ``timeout_s``."""
+    def commands(self, now: float, heading: float | None = None) -> np.ndarray:
+        """``[15]`` command vector; velocities are zero when the last command is older than ``timeout_s``.
+
+        ``heading``: the robot's measured heading [rad] (yaw about world z, e.g. from the IMU); with it the yaw-rate
+        command may come from the heading hold (module docstring). A non-finite heading releases the hold."""
         with self._lock:
             out = self._base.copy()
             if now - self._stamp <= self.cfg.timeout_s:
@@ -106,8 +125,22 @@ class VelocityCommand:
             elif np.isfinite(self._stamp):
                 self.timeouts += 1
                 self._stamp = -np.inf
+            out[2] = self._hold(out[:3], heading)
         assert out.shape == (NUM_COMMANDS,)
         return out
+
+    def _hold(self, vel: np.ndarray, heading: float | None) -> float:
+        """The yaw-rate command after the heading hold (caller holds the lock)."""
+        holding = (self.cfg.heading_hold_gain > 0 and heading is not None and bool(np.isfinite(heading))
+                   and abs(vel[2]) <= self.cfg.heading_hold_deadband and bool(np.any(vel[:2] != 0.0)))
+        if not holding:
+            self._held_heading = None
+            return float(vel[2])
+        if self._held_heading is None:
+            self._held_heading = float(heading)
+        error = (self._held_heading - heading + np.pi) % (2.0 * np.pi) - np.pi
+        limit = min(self.cfg.heading_hold_max_yaw, self.cfg.max_yaw)
+        return float(np.clip(self.cfg.heading_hold_gain * error, -limit, limit))
 
 
 def parse_gait_request(text: str) -> tuple[str, dict[str, float]]:
