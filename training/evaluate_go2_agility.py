@@ -120,6 +120,20 @@ def robots_text(report: dict) -> str:
             f"{rand.get('joint_damping')} N.m.s/rad, friction {rand.get('joint_friction')} N.m).")
 
 
+def scenario_lines(scenarios: dict) -> list[str]:
+    """One line per turn / backward run: through the deploy path's heading control, and open loop."""
+    lines = []
+    for suffix, how in (("", "deploy path (heading control on)"), ("_open_loop", "open loop (heading control off)")):
+        turn, back = scenarios.get(f"turn_in_place{suffix}", {}), scenarios.get(f"fast_backward{suffix}", {})
+        if "heading_gain" in turn:
+            lines.append(f"* Turn in place, {how}: {turn['heading_change_rad_mean']:.2f} of {turn['target_rad']:.0f} "
+                         f"rad on average.")
+        if "heading_gain" in back:
+            lines.append(f"* Fast backward, {how}: {back['distance_m_mean']:.2f} of {back['target_m']:.0f} m on "
+                         f"average, mean heading drift {back['heading_drift_rad_mean']:.2f} rad.")
+    return lines
+
+
 def markdown(report: dict, command: str) -> str:
     """The report's targets, scenarios and model-error table as markdown (``<out>.md``)."""
     rows = ["| figure | measured | target | met |", "|---|---|---|---|"]
@@ -128,13 +142,10 @@ def markdown(report: dict, command: str) -> str:
         shown = f"{value:.3f}" if isinstance(value, float) else str(value)
         rows.append(f"| `{key}` | {shown} | {v['target']} | {'yes' if v['met'] else '**no**'} |")
     extra = [f"| `{k}` | {report[k]:.3f} | | |"
-             for k in ("yaw_error_worst", "gait_freq_error_hz_max", "fast_backward_no_heading_hold_success")
+             for k in ("yaw_error_worst", "gait_freq_error_hz_max", "turn_in_place_open_loop_success",
+                       "fast_backward_open_loop_success")
              if isinstance(report.get(k), float)]
-    back = [f"Fast backward, {name}: {b['distance_m_mean']:.2f} of {b['target_m']:.0f} m on average, mean heading "
-            f"drift {b['heading_drift_rad_mean']:.2f} rad." for name, b in
-            (("deploy path (heading hold on)", report["scenarios"].get("fast_backward", {})),
-             ("heading hold off", report["scenarios"].get("fast_backward_no_heading_hold", {})))
-            if "heading_drift_rad_mean" in b]
+    back = scenario_lines(report["scenarios"])
     gaits = ", ".join(f"{g} {m:.2f}" for g, m in report["gait_contact_match"].items())
     lags = ["| gait | commanded lags FR, RL, RR | walked lags | mean lag error (cycles) |", "|---|---|---|---|"]
     for g, walked in report.get("gait_lags_measured", {}).items():

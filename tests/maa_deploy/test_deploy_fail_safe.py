@@ -115,10 +115,10 @@ def test_cmd_vel_timeout_is_enforced_by_the_control_thread(backend, clock):
     assert velocity.timeouts == 1
 
 
-def test_control_tick_feeds_the_measured_heading_to_the_heading_hold(backend, clock):
+def test_control_tick_feeds_the_measured_heading_to_heading_control(backend, clock):
     """Walking straight back, the tick passes the IMU heading: a drift of 0.1 rad is steered back; a bad
-    orientation reading releases the hold instead of steering on it."""
-    velocity = VelocityCommand(TeleopConfig(heading_hold_gain=2.0))
+    orientation reading releases heading control instead of steering on it."""
+    velocity = VelocityCommand(TeleopConfig(heading_gain=2.0))
     ctl = _walking_controller(backend, clock, command_source=velocity.commands)
     velocity.set(-0.8, 0.0, 0.0, time.monotonic())
     ctl.tick()  # latches heading 0

@@ -57,37 +57,50 @@ def test_bad_gait_changes_nothing():
     assert cmd.gait == "pace"
 
 
-def test_heading_hold_latches_the_heading_while_walking_straight():
-    cmd = VelocityCommand(TeleopConfig(heading_hold_gain=2.0, heading_hold_max_yaw=0.5))
+def test_heading_control_holds_the_heading_while_walking_straight():
+    cmd = VelocityCommand(TeleopConfig(heading_gain=2.0, heading_max_correction=0.5))
     cmd.set(-1.0, 0.0, 0.0, now=0.0)
-    assert cmd.commands(0.0, heading=1.0)[2] == 0.0  # latched at 1.0 rad
+    assert cmd.commands(0.0, heading=1.0)[2] == 0.0  # target: 1.0 rad
     assert cmd.commands(0.02, heading=1.1)[2] == pytest.approx(-0.2)  # drifted left: turn back right
-    assert cmd.commands(0.04, heading=0.0)[2] == pytest.approx(0.5)  # clipped to heading_hold_max_yaw
+    assert cmd.commands(0.04, heading=0.7)[2] == pytest.approx(0.5)  # clipped to heading_max_correction
     assert cmd.commands(0.06)[2] == 0.0  # no heading measured: the command passes through
 
 
-def test_heading_hold_wraps_and_is_released_by_turning_stopping_or_timeout():
+def test_heading_control_tracks_the_commanded_turn():
+    cmd = VelocityCommand(TeleopConfig(heading_gain=2.0, heading_max_correction=0.5, heading_max_error=0.5,
+                                       timeout_s=10.0))
+    cmd.set(0.0, 0.0, 1.0, now=0.0)
+    assert cmd.commands(0.0, heading=0.0)[2] == pytest.approx(1.0)
+    # 0.1 s later the target is 0.1 rad: a robot that turned 0.2 rad is slowed, one that turned 0.0 is sped up
+    assert cmd.commands(0.1, heading=0.2)[2] == pytest.approx(1.0 - 0.2)
+    assert cmd.commands(0.2, heading=0.2)[2] == pytest.approx(1.0 + 0.0)  # target 0.2: on track
+    assert cmd.commands(0.3, heading=0.2)[2] == pytest.approx(1.0 + 0.2)
+    # a robot that cannot keep up: the target stays within heading_max_error, so no windup
+    for k in range(4, 40):
+        cmd.commands(k * 0.1, heading=0.2)
+    assert cmd.commands(4.0, heading=0.2)[2] == pytest.approx(1.5)  # 1.0 + 0.5, within max_yaw 1.5
+    assert cmd.commands(4.1, heading=0.75)[2] == pytest.approx(1.0 + 2.0 * (0.2 + 0.5 + 0.1 - 0.75))
+
+
+def test_heading_control_wraps_and_is_released_by_stopping_or_timeout():
     cmd = VelocityCommand(TeleopConfig(timeout_s=0.5))
     cmd.set(1.0, 0.0, 0.0, now=0.0)
     cmd.commands(0.0, heading=np.pi - 0.05)
     assert cmd.commands(0.02, heading=-np.pi + 0.05)[2] == pytest.approx(-0.2)  # across +-pi: 0.1 rad, not 6.2
-    cmd.set(1.0, 0.0, 0.8, now=0.1)  # the operator turns: passed through, hold released
-    assert cmd.commands(0.1, heading=2.0)[2] == pytest.approx(0.8)
-    cmd.set(1.0, 0.0, 0.0, now=0.2)  # straight again: the new heading is latched
-    assert cmd.commands(0.2, heading=2.0)[2] == 0.0 and cmd.commands(0.22, heading=2.1)[2] == pytest.approx(-0.2)
-    cmd.set(0.0, 0.0, 0.0, now=0.3)  # stop: standing still never turns
-    assert cmd.commands(0.3, heading=3.0)[2] == 0.0
-    cmd.set(0.0, 0.5, 0.0, now=0.4)
-    assert cmd.commands(0.4, heading=1.0)[2] == 0.0
+    cmd.set(0.0, 0.0, 0.0, now=0.1)  # stop: standing still never turns
+    assert cmd.commands(0.1, heading=3.0)[2] == 0.0
+    cmd.set(0.0, 0.5, 0.0, now=0.2)  # moving again: the heading now is the new target
+    assert cmd.commands(0.2, heading=1.0)[2] == 0.0 and cmd.commands(0.22, heading=0.9)[2] == pytest.approx(0.2)
     assert np.all(cmd.commands(1.0, heading=2.0)[:3] == 0.0)  # stale: every velocity zero, no correction
 
 
-def test_heading_hold_off_and_bad_settings():
-    cmd = VelocityCommand(TeleopConfig(heading_hold_gain=0.0))
-    cmd.set(1.0, 0.0, 0.0, now=0.0)
+def test_heading_control_off_and_bad_settings():
+    cmd = VelocityCommand(TeleopConfig(heading_gain=0.0))
+    cmd.set(1.0, 0.0, 0.3, now=0.0)
     cmd.commands(0.0, heading=0.0)
-    assert cmd.commands(0.02, heading=0.3)[2] == 0.0
-    with pytest.raises(ValueError, match="heading_hold_gain"):
-        TeleopConfig(heading_hold_gain=-1.0)
-    with pytest.raises(ValueError, match="heading_hold_max_yaw"):
-        TeleopConfig(heading_hold_max_yaw=0.0)
+    assert cmd.commands(0.02, heading=0.9)[2] == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="heading_gain"):
+        TeleopConfig(heading_gain=-1.0)
+    for name in ("heading_max_correction", "heading_max_error"):
+        with pytest.raises(ValueError, match=name):
+            TeleopConfig(**{name: 0.0})

@@ -14,7 +14,7 @@ Interfaces (names relative to the node, ``~`` = ``/maa_deploy``):
   ``~/activate_staged`` when ``trust.require_activation``; a rejected message keeps the running policy and is
   reported on ``~/events`` and diagnostics;
 * subscribes ``cmd_vel`` (geometry_msgs/Twist): velocity command, zeroed after ``teleop.timeout_s`` by the control
-  thread itself; walking with no yaw command holds the IMU heading (``teleop.heading_hold_gain``, 0 = off);
+  thread itself; heading control on the IMU yaw (``teleop.heading_gain``, 0 = off; :mod:`maa_go2.teleop`);
 * services (std_srvs/Trigger): ``~/stand``, ``~/start`` (policy), ``~/stop`` (back to stand), ``~/estop``
   (damping, latched), ``~/reset`` (clear the latch -> passive; only in DAMPING with the robot at rest; logged),
   ``~/activate_staged``;

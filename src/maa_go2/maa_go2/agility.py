@@ -13,8 +13,8 @@
   ``gait_freq_error_hz_max`` over gaits; ``gait_contact_match_by_freq`` and ``gait_touch_rate_by_freq`` [Hz] break
   both down by commanded frequency (``{gait: {"2": .., "3": .., "4": ..}}``, None where no env survived warm-up).
 * ``turn_in_place_success``, ``fast_backward_success``, ``slalom_mat_success`` (:mod:`maa_go2.scenarios`, through
-  the deploy path with its default settings); ``fast_backward_no_heading_hold_success``: fast backward with the
-  deploy path's heading hold off (:mod:`maa_go2.teleop`).
+  the deploy path with its default settings); ``turn_in_place_open_loop_success``,
+  ``fast_backward_open_loop_success``: the same with the deploy path's heading control off (:mod:`maa_go2.teleop`).
 * ``mismatch``: per case of :mod:`maa_go2.mismatch`, survival and tracking errors; ``mismatch_survival_rate`` is
   the lowest survival over the cases (``all`` included).
 """
@@ -154,14 +154,17 @@ def agility_report(runner: ActorRunner, num_envs: int = 48, seconds: float = 20.
     report["push_recovery_rate"] = push_recovery(runner, num_envs, min(seconds, 6.0), seed, domain_rand=dr)
     report.update(gaits(runner, max(3, num_envs // 8), min(seconds, 10.0), seed, domain_rand=dr))
     report.update(gait_styles(runner, max(3, num_envs // 8), 4.0, seed, domain_rand=dr))
+    open_loop = TeleopConfig(heading_gain=0.0)
     turn = scenarios.turn_in_place(runner, episodes, seed, domain_rand=dr)
+    turn_open = scenarios.turn_in_place(runner, episodes, seed, domain_rand=dr, teleop=open_loop)
     back = scenarios.fast_backward(runner, episodes, seed, domain_rand=dr)
-    free = scenarios.fast_backward(runner, episodes, seed, domain_rand=dr, teleop=TeleopConfig(heading_hold_gain=0.0))
+    back_open = scenarios.fast_backward(runner, episodes, seed, domain_rand=dr, teleop=open_loop)
     slalom = scenarios.slalom_mat(runner, episodes, seed, domain_rand=dr)
     report.update({"turn_in_place_success": turn["success"], "fast_backward_success": back["success"],
-                   "fast_backward_no_heading_hold_success": free["success"], "slalom_mat_success": slalom["success"],
-                   "scenarios": {"turn_in_place": turn, "fast_backward": back, "fast_backward_no_heading_hold": free,
-                                 "slalom_mat": slalom}})
+                   "slalom_mat_success": slalom["success"], "turn_in_place_open_loop_success": turn_open["success"],
+                   "fast_backward_open_loop_success": back_open["success"],
+                   "scenarios": {"turn_in_place": turn, "turn_in_place_open_loop": turn_open, "fast_backward": back,
+                                 "fast_backward_open_loop": back_open, "slalom_mat": slalom}})
     report.update(mismatch(runner, num_envs, seconds, seed, mismatch_cases, domain_rand=dr))
     report.update({"num_envs": num_envs, "seconds": seconds, "episodes": episodes, "seed": seed})
     return report

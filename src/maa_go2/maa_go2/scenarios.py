@@ -6,12 +6,14 @@ noise on, no pushes). Every policy step a small controller emits a velocity comm
 into the 15 walk-these-ways commands. After a 1 s stand (zero command), the task starts:
 
 * ``turn_in_place``: yaw rate 1.5 rad/s for 4 s; success = heading change within 15 % of 6 rad, no fall.
-* ``fast_backward``: vx -1.0 m/s for 5 s; success = distance within 15 % of 5 m, no fall. The agility report runs
-  it twice: through the deploy path as configured (its heading hold on: ``fast_backward_success``) and with the
-  heading hold off (``fast_backward_no_heading_hold_success``, the definition before 2026-12-02 night), which
-  separates drifting off course from walking too slowly.
+* ``fast_backward``: vx -1.0 m/s for 5 s; success = distance within 15 % of 5 m, no fall.
 * ``slalom_mat``: pure-pursuit waypoints around obstacles on the mat (:mod:`maa_go2.terrain`); success = every
   waypoint reached in order within the time limit, no fall and no footprint-obstacle overlap.
+
+The agility report runs turn in place and fast backward twice: through the deploy path as configured (heading
+control on: ``turn_in_place_success``, ``fast_backward_success``) and open loop, heading control off
+(``*_open_loop_success``, the scenarios' definition before 2026-12-02, night), which tells the actor's own yaw
+tracking apart from what the deploy path makes of it.
 """
 from __future__ import annotations
 
@@ -111,21 +113,23 @@ def _constant(runner: ActorRunner, cmd: tuple[float, float, float], seconds: flo
 
 
 def turn_in_place(runner: ActorRunner, episodes: int = 20, seed: int = 0, rate: float = 1.5,
-                  seconds: float = 4.0, domain_rand=None) -> dict:
+                  seconds: float = 4.0, domain_rand=None, teleop: TeleopConfig | None = None) -> dict:
     """Turn at ``rate`` [rad/s] for ``seconds``; see the module docstring. Returns success rate and figures.
     ``domain_rand``: the robots' randomization (:func:`maa_go2.env_config.evaluation_env_config`), as in every
-    scenario."""
-    alive, _, _, heading = _constant(runner, (0.0, 0.0, rate), seconds, episodes, seed, domain_rand)
+    scenario; ``teleop``: the deploy path's settings (default :class:`TeleopConfig`, heading control on)."""
+    teleop = teleop or TeleopConfig()
+    alive, _, _, heading = _constant(runner, (0.0, 0.0, rate), seconds, episodes, seed, domain_rand, teleop)
     target = rate * seconds
     ok = alive & (np.abs(heading - target) <= TOLERANCE * abs(target))
     return {"success": float(ok.mean()), "survival": float(alive.mean()), "target_rad": target,
-            "heading_change_rad_mean": float(heading[alive].mean()) if alive.any() else 0.0, "episodes": episodes}
+            "heading_change_rad_mean": float(heading[alive].mean()) if alive.any() else 0.0,
+            "heading_gain": teleop.heading_gain, "episodes": episodes}
 
 
 def fast_backward(runner: ActorRunner, episodes: int = 20, seed: int = 0, speed: float = 1.0,
                   seconds: float = 5.0, domain_rand=None, teleop: TeleopConfig | None = None) -> dict:
     """Walk backward at ``speed`` [m/s] for ``seconds``; distance measured along the starting heading. ``teleop``:
-    the deploy path's settings (default :class:`TeleopConfig`, heading hold on). Returns the success rate and the
+    the deploy path's settings (default :class:`TeleopConfig`, heading control on). Returns the success rate and the
     mean distance [m] and mean |heading change| [rad] of the robots that did not fall."""
     teleop = teleop or TeleopConfig()
     alive, dxy, yaw0, heading = _constant(runner, (-speed, 0.0, 0.0), seconds, episodes, seed, domain_rand, teleop)
@@ -135,7 +139,7 @@ def fast_backward(runner: ActorRunner, episodes: int = 20, seed: int = 0, speed:
     return {"success": float(ok.mean()), "survival": float(alive.mean()), "target_m": target,
             "distance_m_mean": float(back[alive].mean()) if alive.any() else 0.0,
             "heading_drift_rad_mean": float(np.abs(heading[alive]).mean()) if alive.any() else 0.0,
-            "heading_hold_gain": teleop.heading_hold_gain, "episodes": episodes}
+            "heading_gain": teleop.heading_gain, "episodes": episodes}
 
 
 def slalom_mat(runner: ActorRunner, episodes: int = 20, seed: int = 0, course: MatCourse | None = None,
