@@ -104,3 +104,15 @@ def test_heading_control_off_and_bad_settings():
     for name in ("heading_max_correction", "heading_max_error"):
         with pytest.raises(ValueError, match=name):
             TeleopConfig(**{name: 0.0})
+
+
+def test_a_changing_yaw_rate_passes_through_and_restarts_the_target():
+    """A waypoint follower steers continuously: its yaw rate goes through unchanged (it closes the heading loop)."""
+    cmd = VelocityCommand(TeleopConfig(heading_gain=2.0))
+    for k, rate in enumerate((0.3, 0.5, 0.2, -0.4)):
+        cmd.set(0.8, 0.0, rate, now=k * 0.02)
+        assert cmd.commands(k * 0.02, heading=0.3 * k)[2] == pytest.approx(rate)
+    cmd.set(0.8, 0.0, -0.4, now=0.08)  # steady from here: the target restarted at 0.9 rad and integrates -0.4 rad/s
+    assert cmd.commands(0.08, heading=0.9)[2] == pytest.approx(-0.4 + 2.0 * (-0.4 * 0.02))
+    with pytest.raises(ValueError, match="heading_steady_tolerance"):
+        TeleopConfig(heading_steady_tolerance=-1.0)

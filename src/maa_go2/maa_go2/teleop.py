@@ -3,10 +3,14 @@ that can be changed at run time and heading control. The deploy node and the sim
 this class.
 
 Heading control closes the loop on the measured heading (the IMU's yaw). While a fresh command asks for motion
-(any of vx, vy, yaw rate not 0), a target heading starts at the measured one and integrates the commanded yaw
-rate; the yaw-rate command sent to the actor is ``cmd + clip(heading_gain * (target - measured),
-+-heading_max_correction)``, within the yaw limit. Walking with no yaw command therefore holds the heading, and a
-turn ends where the commanded rate says. Why: the agility actors drift off course at zero yaw command on some
+(any of vx, vy, yaw rate not 0) with a steady yaw rate, a target heading starts at the measured one and integrates
+the commanded yaw rate; the yaw-rate command sent to the actor is ``cmd + clip(heading_gain * (target -
+measured), +-heading_max_correction)``, within the yaw limit. Walking with no yaw command therefore holds the
+heading, and a turn ends where the commanded rate says. A yaw rate that changes by more than
+``heading_steady_tolerance`` from one call to the next restarts the target at the measured heading, so a
+higher-level controller that steers continuously (a waypoint follower, a navigation stack) closes the heading loop
+itself and gets its yaw rate through unchanged: two heading loops in series cut corners (the slalom course hit
+more obstacles). Why: the agility actors drift off course at zero yaw command on some
 randomized robots (up to 1.4 rad over 5 s of fast backward walking) and over-turn on others (7.0-7.5 rad for a
 commanded 6 in 4 s). The target never runs more than ``heading_max_error`` ahead of the robot, so a robot that
 cannot keep up does not overshoot afterwards. A stop (all zero), the timeout or a missing heading releases it;
@@ -45,6 +49,7 @@ class TeleopConfig:
     heading_gain: float = 2.0            # [rad/s per rad] heading control; 0 = off (yaw rate passes through)
     heading_max_correction: float = 0.5  # [rad/s] the most yaw rate heading control adds or removes
     heading_max_error: float = 0.5       # [rad] how far the target heading may run ahead of the robot
+    heading_steady_tolerance: float = 1e-3  # [rad/s] a yaw-rate change above this restarts the target heading
 
     def __post_init__(self) -> None:
         if self.gait not in GAITS:
@@ -55,6 +60,8 @@ class TeleopConfig:
                 raise ValueError(f"teleop.{name} must be > 0, got {getattr(self, name)}")
         if not self.heading_gain >= 0:
             raise ValueError(f"teleop.heading_gain must be >= 0 (0 = heading control off), got {self.heading_gain}")
+        if not self.heading_steady_tolerance >= 0:
+            raise ValueError(f"teleop.heading_steady_tolerance must be >= 0, got {self.heading_steady_tolerance}")
         if len(self.vx_range) != 2 or not self.vx_range[0] <= 0.0 < self.vx_range[1]:
             raise ValueError(f"teleop.vx_range must be [backward <= 0, forward > 0] m/s, got {self.vx_range}")
         _check_style({k: getattr(self, k) for k in STYLE_LIMITS})
@@ -88,6 +95,7 @@ class VelocityCommand:
         self._stamp = -np.inf
         self._target_heading: float | None = None
         self._target_stamp = 0.0
+        self._target_rate = 0.0
         self.timeouts = 0
         self.gait = ""
         self.set_gait(cfg.gait)
@@ -141,11 +149,12 @@ class VelocityCommand:
         if not active:
             self._target_heading = None
             return float(vel[2])
-        if self._target_heading is None:
+        steady = abs(float(vel[2]) - self._target_rate) <= cfg.heading_steady_tolerance
+        if self._target_heading is None or not steady:
             self._target_heading = float(heading)
         else:
             self._target_heading += float(vel[2]) * float(np.clip(now - self._target_stamp, 0.0, 0.1))
-        self._target_stamp = now
+        self._target_stamp, self._target_rate = now, float(vel[2])
         error = (self._target_heading - heading + np.pi) % (2.0 * np.pi) - np.pi
         error = float(np.clip(error, -cfg.heading_max_error, cfg.heading_max_error))
         self._target_heading = float(heading) + error  # anti-windup: never further ahead than max_error
