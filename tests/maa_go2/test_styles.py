@@ -88,6 +88,30 @@ def test_sixth_run_styles_start_from_its_final_checkpoint_with_the_same_grid():
     assert str(c6.out) != str(c2.out)
 
 
+def test_seventh_run_styles_start_from_its_last_checkpoint_without_its_curriculum():
+    """The seventh run fine-tunes with init_curriculum; its specialists must not inherit that (their gaits are one)."""
+    import dataclasses
+
+    from maa_core.config import load_config
+    from maa_go2.collect import load_collect_config
+    from maa_go2.train_config import load_train_config
+
+    v2 = load_config(StyleSetConfig, ROOT / "config/go2_styles.yaml", section="styles")
+    v7 = load_config(StyleSetConfig, ROOT / "config/go2_styles_v7.yaml", section="styles")
+    assert dataclasses.replace(v7, base_config=v2.base_config, init_from=v2.init_from, out=v2.out) == v2
+    run = load_train_config(ROOT / v7.base_config)
+    assert run.init_curriculum and v7.init_from.startswith(f"{run.run_dir}/checkpoints/ckpt_")
+    spec = dataclasses.replace(v7, base_config=str(ROOT / v7.base_config))
+    style = spec.zoo_styles()[0]
+    train = spec.train_config(style, 0)
+    assert train.init_from == v7.init_from and train.init_curriculum is False
+    assert train.env.commands.gaits == [style.gait] and train.env.domain_rand == run.env.domain_rand
+    c7 = load_collect_config(ROOT / "config/go2_collect_styles_v7.yaml")
+    assert [str(r) for r in c7.runs] == [run.run_dir] and c7.styles_index == f"{v7.out}/styles.json"
+    assert c7.adaptation == v7.init_from.replace("checkpoints/ckpt_", "adaptation/adaptation_").replace(
+        ".pt", ".safetensors")
+
+
 def _run(args, cwd):
     return subprocess.run([sys.executable, str(ROOT / "training/finetune_go2_styles.py"), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=600)

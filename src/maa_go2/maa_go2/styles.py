@@ -124,6 +124,6 @@ class StyleSetConfig:
         env = dataclasses.replace(env, num_envs=self.num_envs, commands=commands, fixed_observed_commands=self.observed,
                                   curriculum=dataclasses.replace(env.curriculum, enabled=False))
         return dataclasses.replace(base, env=env, run_dir=str(self.run_dir(style)), init_from=self.init_from,
-                                   iterations=self.iterations, save_interval=self.save_interval,
+                                   init_curriculum=False, iterations=self.iterations, save_interval=self.save_interval,
                                    keep_checkpoints=self.keep_checkpoints, max_wall_clock_s=0.0,
                                    seed=self.seed + index)
