@@ -56,3 +56,7 @@ def yaw_of(quat, scalar_first: bool = True):
 
     return torch.atan2(num, den)
 
+
+def wrap_angle(a):
+    """Angles [rad] (scalar or array) wrapped to [-pi, pi)."""
+    return (a + np.pi) % (2.0 * np.pi) - np.pi

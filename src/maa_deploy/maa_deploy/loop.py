@@ -164,7 +164,7 @@ class DeadlineLoop:
 
 def heading_of(state) -> float | None:
     """The base's heading [rad] (yaw about world z) from ``state.quat`` (w, x, y, z); None when it is missing or
-    not finite, so the heading hold lets go instead of steering on a bad reading."""
+    not finite, so heading control lets go instead of steering on a bad reading."""
     quat = getattr(state, "quat", None)
     if quat is None:
         return None
@@ -187,7 +187,7 @@ class DeployController:
         command_source: ``(now, heading) -> [15]`` walk-these-ways command vector, read *by the control thread*
             every tick (e.g. ``VelocityCommand.commands``, which zeroes velocities after its timeout): a stalled ROS
             executor cannot leave a stale velocity command in force. ``heading`` [rad] is the base's measured yaw
-            (None when the state has none), for the heading hold.
+            (None when the state has none), for heading control.
         reset_max_joint_speed: ``reset`` is refused unless every |dq| is below this (rad/s): the robot has come to
             rest in damping.
     """

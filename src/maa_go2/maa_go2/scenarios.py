@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from maa_core.rotations import yaw_of
+from maa_core.rotations import wrap_angle, yaw_of
 from maa_go2.control import POLICY_DT
 from maa_go2.engines.mujoco_engine import MujocoGo2Env
 from maa_go2.env_config import evaluation_env_config
@@ -39,11 +39,6 @@ def base_pose(env: MujocoGo2Env) -> tuple[np.ndarray, np.ndarray]:
     return q[:, 0:2].copy(), yaw_of(q[:, 3:7])
 
 
-def wrap(a: np.ndarray) -> np.ndarray:
-    """Angles wrapped to (-pi, pi]."""
-    return (a + np.pi) % (2 * np.pi) - np.pi
-
-
 @dataclass
 class PursuitController:
     """Waypoint follower: turn toward the next waypoint, walk faster the better it is aligned."""
@@ -56,7 +51,7 @@ class PursuitController:
     def command(self, xy: np.ndarray, yaw: np.ndarray, target: np.ndarray) -> np.ndarray:
         """``[N, 3]`` (vx, vy, yaw rate) toward ``target [N, 2]``."""
         d = target - xy
-        err = wrap(np.arctan2(d[:, 1], d[:, 0]) - yaw)
+        err = wrap_angle(np.arctan2(d[:, 1], d[:, 0]) - yaw)
         yaw_rate = np.clip(self.yaw_gain * err, -self.max_yaw, self.max_yaw)
         vx = np.maximum(self.max_speed * np.cos(err), 0.0)
         vx = np.where(np.abs(err) > 0.8, self.min_speed, np.maximum(vx, self.min_speed))
@@ -106,7 +101,7 @@ def _constant(runner: ActorRunner, cmd: tuple[float, float, float], seconds: flo
     for _ in range(int(round(seconds / POLICY_DT))):
         sr.step(np.tile(cmd, (episodes, 1)))
         _, yaw = base_pose(sr.env)
-        heading += wrap(yaw - last_yaw)  # unwrapped heading change
+        heading += wrap_angle(yaw - last_yaw)  # unwrapped heading change
         last_yaw = yaw
     xy, _ = base_pose(sr.env)
     return sr.alive, xy - xy0, yaw0, heading

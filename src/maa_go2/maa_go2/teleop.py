@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from maa_core.rotations import wrap_angle
 from maa_go2.commands import COMMAND_NAMES, GAITS, NUM_COMMANDS
 
 #: gait style fields a caller may change at run time (besides the gait name), with their allowed ranges
@@ -155,7 +156,7 @@ class VelocityCommand:
         else:
             self._target_heading += float(vel[2]) * float(np.clip(now - self._target_stamp, 0.0, 0.1))
         self._target_stamp, self._target_rate = now, float(vel[2])
-        error = (self._target_heading - heading + np.pi) % (2.0 * np.pi) - np.pi
+        error = wrap_angle(self._target_heading - heading)
         error = float(np.clip(error, -cfg.heading_max_error, cfg.heading_max_error))
         self._target_heading = float(heading) + error  # anti-windup: never further ahead than max_error
         correction = np.clip(cfg.heading_gain * error, -cfg.heading_max_correction, cfg.heading_max_correction)
