@@ -7,9 +7,9 @@
 #      module;
 #   4. generator: config/go2_small.yaml on that zoo (runs/go2_small_agility);
 #   5. bundle: models/go2/{generator,adaptation.safetensors} and prompts/go2_walk.npz from the newest actor.
-# Usage: [AGILITY=v2|v3|v4|v5|v6|v7] scripts/reproduce_go2_agility.sh [all|train|evaluate|collect|generator|bundle]
-#   (default: all, AGILITY=v2, the run behind the bundled models; v3 to v7 are the third to seventh runs,
-#   docs/go2_agility.md; v7 continues v6's final checkpoint, so its train step trains v6 first)
+# Usage: [AGILITY=v2|v3|v4|v5|v6|v7|v8|v9] scripts/reproduce_go2_agility.sh [all|train|evaluate|collect|generator|bundle]
+#   (default: all, AGILITY=v2, the run behind the bundled models; v3 to v9 are the third to ninth runs,
+#   docs/go2_agility.md; v7 continues v6's final checkpoint and v9 v8's, so their train step trains v6 / v8 first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck disable=SC1091
@@ -18,7 +18,7 @@ STEP="${1:-all}"
 # The first run (config/go2_agility.yaml, runs/go2_agility, zoo config/go2_collect_agility.yaml) is superseded by
 # the second (WTW's reward combination, docs/go2_agility.md).
 AGILITY="${AGILITY:-v2}"
-case "$AGILITY" in v2|v3|v4|v5|v6|v7) ;; *) echo "AGILITY must be one of v2 v3 v4 v5 v6 v7, got '$AGILITY'" >&2; exit 2 ;; esac
+case "$AGILITY" in v2|v3|v4|v5|v6|v7|v8|v9) ;; *) echo "AGILITY must be one of v2 v3 v4 v5 v6 v7 v8 v9, got '$AGILITY'" >&2; exit 2 ;; esac
 RUN=runs/go2_agility_$AGILITY
 ADAPT=results/go2/agility_adaptation.safetensors
 ACTOR=results/go2/agility_actor.safetensors
@@ -28,8 +28,10 @@ run() { [ "$STEP" = all ] || [ "$STEP" = "$1" ]; }
 newest() { find "$1" -name "$2" | sort | tail -n 1; }
 
 if run train; then
-  # the seventh run starts from the sixth's final checkpoint (train.init_from); a finished run returns at once
+  # the seventh (ninth) run starts from the sixth's (eighth's) final checkpoint (train.init_from); a finished run
+  # returns at once
   [[ $AGILITY == v7 ]] && python training/train_go2.py --config config/go2_agility_v6.yaml
+  [[ $AGILITY == v9 ]] && python training/train_go2.py --config config/go2_agility_v8.yaml
   python training/train_go2.py --config "config/go2_agility_$AGILITY.yaml"
 fi
 if run evaluate; then

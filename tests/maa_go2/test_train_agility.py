@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
@@ -185,10 +186,10 @@ def test_reproduce_script_accepts_every_agility_run_with_its_configs():
     case = re.search(r'case "\$AGILITY" in ([\w|]+)\)', script)
     assert case, "the AGILITY case statement moved"
     runs = case.group(1).split("|")
-    assert runs == ["v2", "v3", "v4", "v5", "v6", "v7"]
+    assert runs == ["v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9"]
     for run in runs:
         assert (ROOT / "config" / f"go2_agility_{run}.yaml").is_file()
-    for run in runs[:-1]:  # the seventh run's actors were not made into a zoo: its collect step says so
+    for run in runs[:-3]:  # the seventh to ninth runs' actors were not made into a zoo: their collect step says so
         assert (ROOT / "config" / f"go2_collect_agility_{run}.yaml").is_file()
     assert "no config/go2_collect_agility_$AGILITY.yaml" in script
 
@@ -210,3 +211,34 @@ def test_seventh_run_continues_the_sixth_over_the_evaluated_model_error():
     same = dataclasses.replace(v7, run_dir=v6.run_dir, init_from="", init_curriculum=False, iterations=v6.iterations,
                                max_wall_clock_s=v6.max_wall_clock_s, env=env)
     assert same == v6  # nothing else changed
+
+
+def test_eighth_run_is_the_sixth_recipe_with_trot_and_pace_trained_together_in_both_engines():
+    """v8 changes only the gait curriculum's order (trot and pace open from the start), its run dir and its budget."""
+    from maa_go2.curriculum import GaitCurriculum
+    from maa_go2.engines.legged_gym_config import Go2WTWCfg, apply_env_config, command_ranges, curriculum_config
+
+    v6 = load_train_config(ROOT / "config" / "go2_agility_v6.yaml")
+    v8 = load_train_config(ROOT / "config" / "go2_agility_v8.yaml")
+    assert v8.env.commands.gaits == ["trot", "pace", "pronk", "bound"] and v8.env.curriculum.gaits_initial == 2
+    gaits = GaitCurriculum(v8.env.curriculum, v8.env.commands.gaits)
+    assert gaits.open == 2 and {tuple(row) for row in gaits.sample(np.random.default_rng(0), 64)} == {
+        (0.5, 0.0, 0.0), (0.0, 0.0, 0.5)}  # trot and pace rows only, both drawn
+    env = dataclasses.replace(v8.env, commands=dataclasses.replace(v8.env.commands, gaits=v6.env.commands.gaits),
+                              curriculum=dataclasses.replace(v8.env.curriculum, gaits_initial=1))
+    assert env == v6.env and v8.ppo == v6.ppo and v8.init_from == "" and not v8.init_curriculum
+    assert v8.run_dir == "runs/go2_agility_v8" and v8.max_wall_clock_s <= 6401
+    isaac = apply_env_config(Go2WTWCfg(), v8.env)
+    assert command_ranges(isaac) == v8.env.commands and curriculum_config(isaac) == v8.env.curriculum
+
+
+def test_ninth_run_continues_the_eighth_with_the_seventh_runs_changes_within_the_budget():
+    v7 = load_train_config(ROOT / "config" / "go2_agility_v7.yaml")
+    v8 = load_train_config(ROOT / "config" / "go2_agility_v8.yaml")
+    v9 = load_train_config(ROOT / "config" / "go2_agility_v9.yaml")
+    assert v9.init_from.startswith(f"{v8.run_dir}/checkpoints/ckpt_") and v9.init_curriculum
+    assert v8.max_wall_clock_s + v9.max_wall_clock_s <= 10800 and v9.run_dir == "runs/go2_agility_v9"
+    assert v9.env.domain_rand == v7.env.domain_rand
+    assert v9.env.commands == dataclasses.replace(v8.env.commands,
+                                                  single_axis_fraction=v7.env.commands.single_axis_fraction)
+    assert v9.env.curriculum == v8.env.curriculum and v9.ppo == v8.ppo
