@@ -55,8 +55,9 @@ def main() -> None:
     table = {name: {str(m): round(s[min(s, key=lambda k: abs(k - m))], 3) for m in MARKS} for name, s in series.items()}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "gait_pilots.json").write_text(json.dumps({"ema": EMA, "iterations": MARKS, "match": table}, indent=1))
-    lines = ["# Gait pilots (eighth agility run)", "", "`python scripts/gait_pilot_report.py`; smoothed training contact "
-             f"match (gait curriculum EMA {EMA}; pace alone: 10-iteration mean) at iterations {', '.join(map(str, MARKS))}.", "",
+    how = (f"`python scripts/gait_pilot_report.py`; smoothed training contact match (gait curriculum EMA {EMA}; "
+           f"pace alone: 10-iteration mean) at iterations {', '.join(map(str, MARKS))}.")
+    lines = ["# Gait pilots (eighth agility run)", "", how, "",
              "| run: gait | " + " | ".join(map(str, MARKS)) + " |", "|---|" + "---|" * len(MARKS)]
     lines += [f"| {name} | " + " | ".join(f"{v:.3f}" for v in row.values()) + " |" for name, row in table.items()]
     (OUT / "gait_pilots.md").write_text("\n".join(lines) + "\n")
