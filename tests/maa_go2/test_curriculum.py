@@ -198,3 +198,32 @@ def test_step_frequency_stage_widens_after_its_env_steps_and_survives_a_checkpoi
 def test_step_frequency_stage_config_errors(kw, match):
     with pytest.raises(ValueError, match=match):
         CurriculumConfig(**kw)
+
+
+def test_a_gait_stuck_below_the_threshold_opens_the_next_after_the_configured_wait():
+    from maa_go2.commands import GAITS
+
+    s = _gait_sampler(gait_open_after_env_steps=8 * 30 * 3)  # three 30-step segments of the 8 envs
+    c = s.sample(8)
+    for _ in range(2):
+        _walk_segment(s, c, match=0.6)  # trot stays below 0.75
+    assert s.gaits_open() == 1 and s.env_steps == 8 * 30 * 2
+    _walk_segment(s, c, match=0.6)
+    assert s.gaits_open() == 2 and s.gaits.opened_at == 8 * 30 * 3  # waited long enough: pronk opens anyway
+    assert {tuple(r) for r in s.sample(400)[:, 5:8]} == {tuple(GAITS["trot"]), tuple(GAITS["pronk"])}
+    _walk_segment(s, c, match=0.6)
+    assert s.gaits_open() == 2  # the wait starts again at each opening
+    state = s.state_dict()
+    assert int(state["gait_opened_at"]) == 8 * 30 * 3 and int(state["env_steps"]) == 8 * 30 * 4
+    resumed = _gait_sampler(gait_open_after_env_steps=8 * 30 * 3)
+    resumed.load_state_dict(state)
+    assert (resumed.gaits.opened_at, resumed.env_steps, resumed.gaits_open()) == (8 * 30 * 3, 8 * 30 * 4, 2)
+    old = {k: v for k, v in state.items() if k != "gait_opened_at"}  # a checkpoint from before the record
+    resumed.load_state_dict(old)
+    assert resumed.gaits.opened_at == 8 * 30 * 4  # the wait starts at the resume, not at env step 0
+    off = _gait_sampler()  # 0 (the default): only the contact match opens gaits
+    for _ in range(10):
+        _walk_segment(off, c, match=0.6)
+    assert off.gaits_open() == 1
+    with pytest.raises(ValueError, match="gait_open_after_env_steps"):
+        CurriculumConfig(gait_open_after_env_steps=-1)

@@ -10,7 +10,9 @@ resamples commands and :meth:`update` with the segment's mean tracking errors.
 The gait curriculum (``gaits_initial > 0``) opens ``commands.gaits`` in their listed order: training starts with
 the first ``gaits_initial`` of them, and the next one joins once every open gait's contact match (the fraction of
 foot-steps whose contact agrees with the commanded schedule, averaged over finished command segments, smoothed by
-an exponential moving average) reaches ``gait_contact_match``. A single gait is learned in a few hundred
+an exponential moving average) reaches ``gait_contact_match``, or, with ``gait_open_after_env_steps``, once the open
+set has trained that many env steps unchanged (so one gait stuck below the threshold does not keep the rest out
+forever). A single gait is learned in a few hundred
 iterations on this machine (a trot-only actor walked its schedule with 0.90 contact match at 5.8M env steps),
 where four gaits sampled from the start were not (0.52-0.64 after 36M).
 """
@@ -36,6 +38,8 @@ class CurriculumConfig:
     gaits_initial: int = 0  #: gaits (of ``commands.gaits``, in order) open at the start; 0 = all (no gait curriculum)
     gait_contact_match: float = 0.75  #: open the next gait when every open gait's smoothed contact match reaches this
     gait_ema: float = 0.02  #: weight of each batch of finished segments in a gait's moving average
+    #: also open the next gait once the open set has trained this many env steps unchanged (0: by contact match only)
+    gait_open_after_env_steps: int = 0
     #: step-frequency stage: commands draw ``gait_frequency`` from this narrower range [Hz] until the task has taken
     #: ``full_gait_frequency_after_env_steps`` env steps, then from ``commands.gait_frequency``; [] = no stage
     initial_gait_frequency: list[float] = field(default_factory=list)
@@ -50,6 +54,9 @@ class CurriculumConfig:
         if self.gaits_initial < 0 or not (0 < self.gait_contact_match <= 1) or not (0 < self.gait_ema <= 1):
             raise ValueError(f"curriculum: need gaits_initial >= 0, 0 < gait_contact_match <= 1 and 0 < gait_ema <= 1, "
                              f"got {self.gaits_initial}, {self.gait_contact_match}, {self.gait_ema}")
+        if self.gait_open_after_env_steps < 0:
+            raise ValueError(f"curriculum.gait_open_after_env_steps: expected >= 0 env steps (0 = off), "
+                             f"got {self.gait_open_after_env_steps}")
         for name in ("initial_vx", "initial_yaw"):
             lo, hi = getattr(self, name)
             if lo > hi:
@@ -135,6 +142,7 @@ class GaitCurriculum:
         self.table = np.array([GAITS[g] for g in gaits], dtype=np.float64)  #: [G, 3] phase, offset, bound
         self.open = min(cfg.gaits_initial, len(gaits))
         self.match = np.zeros(len(gaits))  #: [G] moving average of the segments' contact match
+        self.opened_at = 0  #: env steps (the sampler's clock) when the open set last changed
 
     def gait_of(self, commands: np.ndarray) -> np.ndarray:
         """``[M]`` index into ``gaits`` of each command row's (phase, offset, bound); -1 for none of them."""
@@ -145,18 +153,25 @@ class GaitCurriculum:
         """``[n, 3]`` (phase, offset, bound), uniform over the open gaits."""
         return self.table[rng.integers(0, self.open, size=n)]
 
-    def update(self, commands: np.ndarray, contact_match: np.ndarray) -> None:
+    def update(self, commands: np.ndarray, contact_match: np.ndarray, env_steps: int = 0) -> None:
         """Fold finished segments (``commands [M, 15]``, mean ``contact_match [M]``) into the averages; open the next
-        gait when every open one has reached ``gait_contact_match``."""
+        gait when every open one has reached ``gait_contact_match``, or when ``env_steps`` (the sampler's clock) is
+        ``gait_open_after_env_steps`` past the last opening."""
         gait = self.gait_of(np.asarray(commands))
         a = self.cfg.gait_ema
         for g in np.unique(gait[gait >= 0]):
             self.match[g] += a * (float(np.mean(contact_match[gait == g])) - self.match[g])
-        if self.open < len(self.match) and np.all(self.match[:self.open] >= self.cfg.gait_contact_match):
+        if self.open >= len(self.match):
+            return
+        matched = np.all(self.match[:self.open] >= self.cfg.gait_contact_match)
+        wait = self.cfg.gait_open_after_env_steps
+        if matched or (wait > 0 and env_steps - self.opened_at >= wait):
             self.open += 1
+            self.opened_at = env_steps
 
     def state_dict(self) -> dict:
-        return {"gaits_open": np.array(self.open), "gait_match": self.match.copy()}
+        return {"gaits_open": np.array(self.open), "gait_match": self.match.copy(),
+                "gait_opened_at": np.array(self.opened_at)}
 
     def load_state_dict(self, state: dict) -> None:
         if "gaits_open" not in state:  # a checkpoint from before the gait curriculum: keep the configured start
@@ -165,6 +180,8 @@ class GaitCurriculum:
         if match.shape != self.match.shape:
             raise ValueError(f"curriculum state has {match.size} gaits, this config has {self.match.size}")
         self.open, self.match = int(state["gaits_open"]), match.copy()
+        if "gait_opened_at" in state:
+            self.opened_at = int(state["gait_opened_at"])
 
 
 class CommandSampler:
@@ -241,14 +258,15 @@ class CommandSampler:
                 if self.curriculum is not None:
                     self.curriculum.update(c[:, 0], c[:, 2], mean[:, 0], mean[:, 1])
                 if self.gaits is not None:
-                    self.gaits.update(c, mean[:, 2])
+                    self.gaits.update(c, mean[:, 2], self.env_steps)
         self.err_sum[ids] = 0.0
         self.steps[ids] = 0.0
 
     def state_dict(self) -> dict:
         out = self.curriculum.state_dict() if self.curriculum is not None else {}
         out = {**out, **(self.gaits.state_dict() if self.gaits is not None else {})}
-        return {**out, "env_steps": np.array(self.env_steps)} if self.cfg.initial_gait_frequency else out
+        clocked = self.cfg.initial_gait_frequency or self.cfg.gait_open_after_env_steps
+        return {**out, "env_steps": np.array(self.env_steps)} if clocked else out
 
     def load_state_dict(self, state: dict) -> None:
         if "env_steps" in state:
@@ -257,3 +275,5 @@ class CommandSampler:
             self.curriculum.load_state_dict(state)
         if self.gaits is not None and state:
             self.gaits.load_state_dict(state)
+            if "gait_opened_at" not in state:  # written before the record existed: the wait starts now
+                self.gaits.opened_at = self.env_steps

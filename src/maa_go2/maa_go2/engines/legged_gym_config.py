@@ -174,6 +174,7 @@ class Go2WTWCfg(LeggedRobotCfg):
             gaits_initial = _CUR.gaits_initial  #: gait curriculum over ``gaits`` (0 = all gaits from the start)
             gait_contact_match = _CUR.gait_contact_match
             gait_ema = _CUR.gait_ema
+            gait_open_after_env_steps = _CUR.gait_open_after_env_steps  #: 0: the next gait opens by contact match only
             initial_gait_frequency = list(_CUR.initial_gait_frequency)  #: step-frequency stage ([] = none)
             full_gait_frequency_after_env_steps = _CUR.full_gait_frequency_after_env_steps
 
