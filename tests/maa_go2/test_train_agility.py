@@ -241,4 +241,6 @@ def test_ninth_run_continues_the_eighth_with_the_seventh_runs_changes_within_the
     assert v9.env.domain_rand == v7.env.domain_rand
     assert v9.env.commands == dataclasses.replace(v8.env.commands,
                                                   single_axis_fraction=v7.env.commands.single_axis_fraction)
-    assert v9.env.curriculum == v8.env.curriculum and v9.ppo == v8.ppo
+    assert v9.env.curriculum.gait_open_after_env_steps > 0 == v8.env.curriculum.gait_open_after_env_steps
+    assert dataclasses.replace(v9.env.curriculum, gait_open_after_env_steps=0) == v8.env.curriculum
+    assert v9.ppo == v8.ppo

@@ -152,6 +152,7 @@ def test_fine_tuning_can_continue_the_source_curriculum(tmp_path):
     saved = torch.load(source, weights_only=True)["curriculum"]
     saved["gaits_open"] = torch.tensor(3)  # as if the source had opened three gaits
     saved["gait_match"] = torch.tensor([0.81, 0.77, 0.4, 0.0], dtype=torch.float64)
+    saved["gait_opened_at"] = torch.tensor(7)  # when the source opened its last gait
     state = torch.load(source, weights_only=True)
     torch.save({**state, "curriculum": saved}, source)
 
@@ -166,6 +167,7 @@ def test_fine_tuning_can_continue_the_source_curriculum(tmp_path):
     cont = fresh(True)
     assert cont.gaits_open() == 3 and cont.gaits.match.tolist() == [0.81, 0.77, 0.4, 0.0]
     assert cont.env_steps == int(saved["env_steps"]) > 0
+    assert cont.gaits.opened_at == cont.env_steps  # gait_open_after_env_steps counts from this run's start
     start = fresh(False)
     assert start.gaits_open() == 1 and start.env_steps == 0
     # a source trained without any curriculum has nothing to continue: said, not silently ignored

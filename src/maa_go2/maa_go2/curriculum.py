@@ -262,6 +262,11 @@ class CommandSampler:
         self.err_sum[ids] = 0.0
         self.steps[ids] = 0.0
 
+    def restart_gait_wait(self) -> None:
+        """Count ``gait_open_after_env_steps`` from now (a run that starts from another run's curriculum)."""
+        if self.gaits is not None:
+            self.gaits.opened_at = self.env_steps
+
     def state_dict(self) -> dict:
         out = self.curriculum.state_dict() if self.curriculum is not None else {}
         out = {**out, **(self.gaits.state_dict() if self.gaits is not None else {})}

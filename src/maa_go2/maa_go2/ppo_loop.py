@@ -196,6 +196,8 @@ def restore(run: Path, ac: ActorCritic, ppo: PPO, sampler, resume: bool, init_fr
     start_it, wall0 = (state["iteration"], float(state["wall_clock_s"])) if state is not None else (0, 0.0)
     if curriculum:
         sampler.load_state_dict({k: v.numpy() for k, v in curriculum.items()})
+        if state is None:  # another run's curriculum: this run's wait for the next gait starts now
+            sampler.restart_gait_wait()
     truncate_curve(run, start_it)
     return start_it, wall0
 
