@@ -22,7 +22,7 @@ from pathlib import Path
 from maa_core.atomic_io import atomic_write_text
 from maa_core.config import ConfigError
 from maa_core.weights_io import load_weights_file
-from maa_go2.agility import agility_report, mismatch
+from maa_go2.agility import agility_report, mismatch, rate_intervals
 from maa_go2.agility_plots import plot_agility, plot_curve
 from maa_go2.checkpoints import load_adaptation
 from maa_go2.evaluation import ActorRunner
@@ -85,13 +85,14 @@ def evaluation_randomization(choice: str | None, run: Path | None) -> tuple[Rand
 
 
 def check_targets(report: dict) -> dict:
-    """``{key: {"value", "target", "met"}}`` for every target of the issue present in ``report``."""
-    out = {}
+    """``{key: {"value", "target", "met"}}`` for every target of the issue present in ``report``; rates also carry
+    ``n`` and ``interval_95`` (:func:`maa_go2.agility.rate_intervals`). ``met`` judges the measured value."""
+    out, intervals = {}, rate_intervals(report)
     for key, (op, target) in TARGETS.items():
         if key in report:
             value = report[key]
             out[key] = {"value": value, "target": f"{op} {target}",
-                        "met": bool(value <= target if op == "<=" else value >= target)}
+                        "met": bool(value <= target if op == "<=" else value >= target), **intervals.get(key, {})}
     return out
 
 
@@ -134,14 +135,23 @@ def scenario_lines(scenarios: dict) -> list[str]:
     return lines
 
 
+def interval_text(entry: dict) -> str:
+    """``"0.64-0.95 (20)"`` from a rate's ``interval_95`` and ``n``; empty for figures that are not rates."""
+    if "interval_95" not in entry:
+        return ""
+    lo, hi = entry["interval_95"]
+    return f"{lo:.2f}-{hi:.2f} ({entry['n']})"
+
+
 def markdown(report: dict, command: str) -> str:
     """The report's targets, scenarios and model-error table as markdown (``<out>.md``)."""
-    rows = ["| figure | measured | target | met |", "|---|---|---|---|"]
+    rows = ["| figure | measured | 95 % interval (n) | target | met |", "|---|---|---|---|---|"]
+    intervals = rate_intervals(report)
     for key, v in report["targets"].items():
         value = v["value"]
         shown = f"{value:.3f}" if isinstance(value, float) else str(value)
-        rows.append(f"| `{key}` | {shown} | {v['target']} | {'yes' if v['met'] else '**no**'} |")
-    extra = [f"| `{k}` | {report[k]:.3f} | | |"
+        rows.append(f"| `{key}` | {shown} | {interval_text(v)} | {v['target']} | {'yes' if v['met'] else '**no**'} |")
+    extra = [f"| `{k}` | {report[k]:.3f} | {interval_text(intervals.get(k, {}))} | | |"
              for k in ("yaw_error_worst", "gait_freq_error_hz_max", "turn_in_place_open_loop_success",
                        "fast_backward_open_loop_success")
              if isinstance(report.get(k), float)]

@@ -9,6 +9,7 @@ import pytest
 
 from maa_core.weights_io import load_weights_file
 from maa_go2 import scenarios
+from maa_go2.agility import rate_intervals
 from maa_go2.checkpoints import load_adaptation
 from maa_go2.engines.mujoco_engine import MujocoGo2Env
 from maa_go2.env_config import EnvConfig
@@ -183,8 +184,13 @@ def test_agility_command_writes_the_report(tmp_path):
     assert all(len(v) == 3 for v in report["gait_lags_measured"].values())
     assert all(0.0 <= e <= 0.5 for e in report["gait_lag_error"].values() if e == e)
     assert report["targets"]["yaw_error"]["met"] is False  # this actor cannot turn at 1.5 rad/s
+    for key, count in (("survival_rate", "num_envs"), ("slalom_mat_success", "episodes")):
+        lo, hi = report["targets"][key]["interval_95"]
+        assert report["targets"][key]["n"] == report[count] and lo <= report[key] <= hi
+    assert "n" not in report["targets"]["vx_error"]
     assert out.with_suffix(".png").stat().st_size > 10000
     md = out.with_suffix(".md").read_text()
+    assert "| figure | measured | 95 % interval (n) | target | met |" in md
     assert "| `yaw_error` |" in md and "**no**" in md and "| all |" in md and "| bound | [0.0, 0.5, 0.5] |" in md
     assert "| gait | 2 Hz: match, steps/s | 3 Hz: match, steps/s | 4 Hz: match, steps/s |" in md
     assert "| `fast_backward_open_loop_success` |" in md and "* Fast backward, open loop (heading control off)" in md
@@ -244,3 +250,16 @@ def test_square_route_is_followed_with_turns():
     assert follower.done and turned == pytest.approx(1.5 * np.pi, abs=0.6)  # three left turns to close the square
     with pytest.raises(ValueError, match="waypoints"):
         RouteFollower(np.zeros((0, 2)))
+
+
+def test_rate_intervals_count_robots_or_episodes_per_rate():
+    report = {"survival_rate": 1.0, "turn_in_place_success": 0.85, "fast_backward_open_loop_success": 0.25,
+              "mismatch_survival_rate": 0.5, "vx_error": 0.07, "num_envs": 48, "episodes": 20}
+    got = rate_intervals(report)
+    assert set(got) == {"survival_rate", "turn_in_place_success", "fast_backward_open_loop_success",
+                        "mismatch_survival_rate"}
+    assert got["survival_rate"]["n"] == 48 and got["turn_in_place_success"]["n"] == 20
+    assert got["survival_rate"]["interval_95"][1] == 1.0 and 0.9 < got["survival_rate"]["interval_95"][0] < 1.0
+    lo, hi = got["turn_in_place_success"]["interval_95"]
+    assert 0.6 < lo < 0.7 and 0.94 < hi < 0.97  # 17 of 20: the 0.9 target is inside
+    assert rate_intervals({"survival_rate": 1.0}) == {}  # no count, no interval

@@ -17,11 +17,14 @@
   ``fast_backward_open_loop_success``: the same with the deploy path's heading control off (:mod:`maa_go2.teleop`).
 * ``mismatch``: per case of :mod:`maa_go2.mismatch`, survival and tracking errors; ``mismatch_survival_rate`` is
   the lowest survival over the cases (``all`` included).
+
+:func:`rate_intervals` gives each rate's 95 % interval over the robots or episodes it counts.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from maa_core.stats import rate_interval
 from maa_go2 import scenarios
 from maa_go2.behavior import descriptor_distance
 from maa_go2.behavior_rollout import rollout_descriptors
@@ -36,6 +39,10 @@ from maa_go2.teleop import TeleopConfig
 AGILITY_SWEEP = ((-1.0, 1.5), (-0.6, 0.6), (-1.5, 1.5))
 GAIT_FREQS = (2.0, 3.0, 4.0)
 WARMUP_S = 1.0
+#: the report key holding how many robots (``num_envs``) or episodes each rate of the report counts
+RATE_SAMPLES = {"survival_rate": "num_envs", "push_recovery_rate": "num_envs", "mismatch_survival_rate": "num_envs",
+                **{f"{task}{how}_success": "episodes" for task in ("turn_in_place", "fast_backward")
+                   for how in ("", "_open_loop")}, "slalom_mat_success": "episodes"}
 
 
 def _env(runner: ActorRunner, num_envs: int, seconds: float, seed: int, push_interval_s: float = 1e6,
@@ -168,3 +175,15 @@ def agility_report(runner: ActorRunner, num_envs: int = 48, seconds: float = 20.
     report.update(mismatch(runner, num_envs, seconds, seed, mismatch_cases, domain_rand=dr))
     report.update({"num_envs": num_envs, "seconds": seconds, "episodes": episodes, "seed": seed})
     return report
+
+
+def rate_intervals(report: dict) -> dict:
+    """``{key: {"n": count, "interval_95": [lo, hi]}}`` for each rate of :data:`RATE_SAMPLES` in ``report``: the
+    Wilson interval over the ``n`` robots or episodes it was measured on (20 episodes at 0.85 spans ~0.64-0.95, so
+    two actors 0.1 apart on one seed are not told apart)."""
+    out = {}
+    for key, count_key in RATE_SAMPLES.items():
+        if isinstance(report.get(key), float) and isinstance(report.get(count_key), int):
+            n = report[count_key]
+            out[key] = {"n": n, "interval_95": [round(v, 3) for v in rate_interval(report[key], n)]}
+    return out
