@@ -1,0 +1,90 @@
+#!/usr/bin/env python
+"""One markdown table comparing agility reports (``training/evaluate_go2_agility.py`` JSON files), with the 95 %
+interval of every rate, so docs quote the reports instead of copying figures by hand.
+
+    python scripts/agility_table.py "eighth run=results/go2/agility_v8_6000.json" \\
+        "sixth run=results/go2/agility_v6_6000.json" [--out table.md]
+
+Each argument is ``label=path``. Rates show ``value (lo-hi)``: the Wilson interval over the robots or episodes the
+report counted (:func:`maa_go2.agility.rate_intervals`; reports before 2026-12-03 carry the counts too).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from maa_core.atomic_io import atomic_write_text
+from maa_go2.agility import rate_intervals
+
+HEADER = ("| actor | robots | vx / vy / yaw error (worst yaw) | survival | push recovery | contact match trot / pace / "
+          "pronk / bound | turn in place | fast backward | open loop: turn / backward | slalom | model error, all at "
+          "once | episodes / robots |")
+
+
+def load_report(spec: str) -> tuple[str, dict]:
+    """``label=path`` -> ``(label, report)``; says what is wrong with a malformed spec or file."""
+    label, sep, path = spec.partition("=")
+    if not sep or not label or not path:
+        raise SystemExit(f"agility_table: expected label=path/to/report.json, got {spec!r}")
+    try:
+        report = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise SystemExit(f"agility_table: cannot read the report {path}: {e}") from None
+    missing = [k for k in ("vx_error", "survival_rate", "num_envs", "episodes", "mismatch") if k not in report]
+    if missing:
+        raise SystemExit(f"agility_table: {path} is not an agility report (no {', '.join(missing)})")
+    return label, report
+
+
+def rate(report: dict, key: str, intervals: dict) -> str:
+    """``"0.85 (0.64-0.95)"``; ``-`` when the report has no such rate."""
+    value = report.get(key)
+    if not isinstance(value, float) or math.isnan(value):
+        return "-"
+    if key not in intervals:
+        return f"{value:.2f}"
+    lo, hi = intervals[key]["interval_95"]
+    return f"{value:.2f} ({lo:.2f}-{hi:.2f})"
+
+
+def row(label: str, report: dict) -> str:
+    """One table row for ``report``."""
+    iv = rate_intervals(report)
+    match = report.get("gait_contact_match", {})
+    gaits = " / ".join(f"{match[g]:.2f}" if g in match else "-" for g in ("trot", "pace", "pronk", "bound"))
+    robots = str(report.get("randomization", {}).get("source", "?"))
+    every = {"mismatch_survival_rate": report["mismatch"].get("all", {}).get("survival_rate"),
+             "num_envs": report["num_envs"]}  # the all-at-once case alone, not the minimum over cases
+    return " | ".join([
+        f"| {label}", robots,
+        f"{report['vx_error']:.3f} / {report['vy_error']:.3f} / {report['yaw_error']:.3f} "
+        f"({report.get('yaw_error_worst', math.nan):.2f})",
+        rate(report, "survival_rate", iv), rate(report, "push_recovery_rate", iv), gaits,
+        rate(report, "turn_in_place_success", iv), rate(report, "fast_backward_success", iv),
+        " / ".join(rate(report, f"{task}_open_loop_success", iv) for task in ("turn_in_place", "fast_backward")),
+        rate(report, "slalom_mat_success", iv),
+        rate(every, "mismatch_survival_rate", rate_intervals(every)),
+        f"{report['episodes']} / {report['num_envs']} |"])
+
+
+def table(specs: list[str]) -> str:
+    """The markdown table for ``label=path`` specs, in the given order."""
+    rows = [row(*load_report(spec)) for spec in specs]
+    return "\n".join([HEADER, "|" + "---|" * HEADER.count(" | ") + "---|", *rows]) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("reports", nargs="+", metavar="LABEL=PATH", help="agility report JSON files with a label each")
+    ap.add_argument("--out", help="also write the table to this markdown file")
+    args = ap.parse_args()
+    text = table(args.reports)
+    if args.out:
+        atomic_write_text(Path(args.out), text)
+    print(text, end="")
+
+
+if __name__ == "__main__":
+    main()
