@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
+import sys
 from pathlib import Path
 
 from maa_core.atomic_io import atomic_write_text
@@ -78,11 +80,12 @@ def table(specs: list[str]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("reports", nargs="+", metavar="LABEL=PATH", help="agility report JSON files with a label each")
-    ap.add_argument("--out", help="also write the table to this markdown file")
+    ap.add_argument("--out", help="also write the table, after the command that made it, to this markdown file")
     args = ap.parse_args()
     text = table(args.reports)
-    if args.out:
-        atomic_write_text(Path(args.out), text)
+    if args.out:  # the file says how it was made
+        command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
+        atomic_write_text(Path(args.out), f"Command: `{command}`\n\n{text}")
     print(text, end="")
 
 

@@ -48,3 +48,13 @@ def test_bad_arguments_say_what_was_expected(tmp_path, spec, message):
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "agility_table.py"), spec.format(bad=bad)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and message in proc.stderr
+
+
+def test_out_file_starts_with_the_command(tmp_path):
+    out = tmp_path / "table.md"
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "agility_table.py"), f"eighth run={REPORT}",
+                           "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    first, blank, header = out.read_text().splitlines()[:3]
+    assert first.startswith("Command: `python ") and "'eighth run=" in first and blank == ""
+    assert header.startswith("| actor | robots |") and header in proc.stdout
