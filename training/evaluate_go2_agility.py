@@ -150,7 +150,8 @@ def markdown(report: dict, command: str) -> str:
     for key, v in report["targets"].items():
         value = v["value"]
         shown = f"{value:.3f}" if isinstance(value, float) else str(value)
-        rows.append(f"| `{key}` | {shown} | {interval_text(v)} | {v['target']} | {'yes' if v['met'] else '**no**'} |")
+        rows.append(f"| `{key}` | {shown} | {interval_text(intervals.get(key, {}))} | {v['target']} | "
+                    f"{'yes' if v['met'] else '**no**'} |")
     extra = [f"| `{k}` | {report[k]:.3f} | {interval_text(intervals.get(k, {}))} | | |"
              for k in ("yaw_error_worst", "gait_freq_error_hz_max", "turn_in_place_open_loop_success",
                        "fast_backward_open_loop_success")
