@@ -6,7 +6,7 @@ interval of every rate, so docs quote the reports instead of copying figures by 
         "sixth run=results/go2/agility_v6_6000.json" [--out table.md]
 
 Each argument is ``label=path``. Rates show ``value (lo-hi)``: the Wilson interval over the robots or episodes the
-report counted (:func:`maa_go2.agility.rate_intervals`; reports before 2026-12-03 carry the counts too).
+report counted (:data:`maa_go2.agility.RATE_SAMPLES`; reports before 2026-12-03 carry the counts too).
 """
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 from maa_core.atomic_io import atomic_write_text
-from maa_go2.agility import rate_intervals
+from maa_core.stats import rate_interval
+from maa_go2.agility import RATE_SAMPLES
 
 HEADER = ("| actor | robots | vx / vy / yaw error (worst yaw) | survival | push recovery | contact match trot / pace / "
           "pronk / bound | turn in place | fast backward | open loop: turn / backward | slalom | model error, all at "
@@ -40,34 +41,30 @@ def load_report(spec: str) -> tuple[str, dict]:
     return label, report
 
 
-def rate(report: dict, key: str, intervals: dict) -> str:
-    """``"0.85 (0.64-0.95)"``; ``-`` when the report has no such rate."""
-    value = report.get(key)
+def rate(value, n: int) -> str:
+    """``"0.85 (0.64-0.95)"``: a rate over ``n`` robots or episodes with its 95 % interval; ``-`` when missing."""
     if not isinstance(value, float) or math.isnan(value):
         return "-"
-    if key not in intervals:
-        return f"{value:.2f}"
-    lo, hi = intervals[key]["interval_95"]
+    lo, hi = rate_interval(value, n)
     return f"{value:.2f} ({lo:.2f}-{hi:.2f})"
 
 
 def row(label: str, report: dict) -> str:
     """One table row for ``report``."""
-    iv = rate_intervals(report)
+    def of(key: str) -> str:  # a rate of the report, over the count RATE_SAMPLES names for it
+        return rate(report.get(key), report[RATE_SAMPLES[key]])
+
     match = report.get("gait_contact_match", {})
     gaits = " / ".join(f"{match[g]:.2f}" if g in match else "-" for g in ("trot", "pace", "pronk", "bound"))
     robots = str(report.get("randomization", {}).get("source", "?"))
-    every = {"mismatch_survival_rate": report["mismatch"].get("all", {}).get("survival_rate"),
-             "num_envs": report["num_envs"]}  # the all-at-once case alone, not the minimum over cases
+    every = report["mismatch"].get("all", {}).get("survival_rate")  # the all-at-once case, not the lowest case
     return " | ".join([
         f"| {label}", robots,
         f"{report['vx_error']:.3f} / {report['vy_error']:.3f} / {report['yaw_error']:.3f} "
         f"({report.get('yaw_error_worst', math.nan):.2f})",
-        rate(report, "survival_rate", iv), rate(report, "push_recovery_rate", iv), gaits,
-        rate(report, "turn_in_place_success", iv), rate(report, "fast_backward_success", iv),
-        " / ".join(rate(report, f"{task}_open_loop_success", iv) for task in ("turn_in_place", "fast_backward")),
-        rate(report, "slalom_mat_success", iv),
-        rate(every, "mismatch_survival_rate", rate_intervals(every)),
+        of("survival_rate"), of("push_recovery_rate"), gaits, of("turn_in_place_success"), of("fast_backward_success"),
+        " / ".join(of(f"{task}_open_loop_success") for task in ("turn_in_place", "fast_backward")),
+        of("slalom_mat_success"), rate(every, report[RATE_SAMPLES["mismatch_survival_rate"]]),
         f"{report['episodes']} / {report['num_envs']} |"])
 
 
