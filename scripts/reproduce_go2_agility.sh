@@ -7,9 +7,10 @@
 #      module;
 #   4. generator: config/go2_small.yaml on that zoo (runs/go2_small_agility);
 #   5. bundle: models/go2/{generator,adaptation.safetensors} and prompts/go2_walk.npz from the newest actor.
-# Usage: [AGILITY=v2|v3|v4|v5|v6|v7|v8|v9] scripts/reproduce_go2_agility.sh [all|train|evaluate|collect|generator|bundle]
-#   (default: all, AGILITY=v2, the run behind the bundled models; v3 to v9 are the third to ninth runs,
-#   docs/go2_agility.md; v7 continues v6's final checkpoint and v9 v8's, so their train step trains v6 / v8 first)
+# Usage: [AGILITY=v2|v3|v4|v5|v6|v7|v8|v9|v10] scripts/reproduce_go2_agility.sh [all|train|evaluate|collect|generator|bundle]
+#   (default: all, AGILITY=v2, the run behind the bundled models; v3 to v10 are the third to tenth runs,
+#   docs/go2_agility.md; v7 continues v6's final checkpoint, v9 v8's and v10 v8's iteration 600, so their train
+#   step trains v6 / v8 first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck disable=SC1091
@@ -18,7 +19,7 @@ STEP="${1:-all}"
 # The first run (config/go2_agility.yaml, runs/go2_agility, zoo config/go2_collect_agility.yaml) is superseded by
 # the second (WTW's reward combination, docs/go2_agility.md).
 AGILITY="${AGILITY:-v2}"
-case "$AGILITY" in v2|v3|v4|v5|v6|v7|v8|v9) ;; *) echo "AGILITY must be one of v2 v3 v4 v5 v6 v7 v8 v9, got '$AGILITY'" >&2; exit 2 ;; esac
+case "$AGILITY" in v2|v3|v4|v5|v6|v7|v8|v9|v10) ;; *) echo "AGILITY must be one of v2 v3 v4 v5 v6 v7 v8 v9 v10, got '$AGILITY'" >&2; exit 2 ;; esac
 RUN=runs/go2_agility_$AGILITY
 ADAPT=results/go2/agility_adaptation.safetensors
 ACTOR=results/go2/agility_actor.safetensors
@@ -32,6 +33,9 @@ if run train; then
   # returns at once
   [[ $AGILITY == v7 ]] && python training/train_go2.py --config config/go2_agility_v6.yaml
   [[ $AGILITY == v9 ]] && python training/train_go2.py --config config/go2_agility_v8.yaml
+  if [[ $AGILITY == v10 && ! -f runs/go2_agility_v8/checkpoints/ckpt_00600.pt ]]; then
+    python training/train_go2.py --config config/go2_agility_v8.yaml --iterations 600
+  fi
   python training/train_go2.py --config "config/go2_agility_$AGILITY.yaml"
 fi
 if run evaluate; then

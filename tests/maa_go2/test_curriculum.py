@@ -227,3 +227,80 @@ def test_a_gait_stuck_below_the_threshold_opens_the_next_after_the_configured_wa
     assert off.gaits_open() == 1
     with pytest.raises(ValueError, match="gait_open_after_env_steps"):
         CurriculumConfig(gait_open_after_env_steps=-1)
+
+
+def test_min_contact_match_keeps_a_cell_closed_until_the_gait_is_walked():
+    cur = _cur(initial_vx=[-0.5, 0.75], initial_yaw=[-0.5, 0.5], step=1.0, min_contact_match=0.7)
+    before = cur.weights.copy()
+    args = (np.array([0.6]), np.array([0.4]), np.array([0.05]), np.array([0.1]))
+    cur.update(*args, contact_match=np.array([0.55]))  # tracked well, but off the contact schedule
+    np.testing.assert_array_equal(cur.weights, before)
+    cur.update(*args, contact_match=np.array([0.75]))
+    assert (cur.weights > before).any()
+    ungated = _cur(initial_vx=[-0.5, 0.75], initial_yaw=[-0.5, 0.5], step=1.0)  # 0 (default): tracking only
+    ungated.update(*args, contact_match=np.array([0.1]))
+    assert (ungated.weights > before).any()
+
+
+def _track_segment(sampler, commands, match, steps=30):
+    """A segment in which every env tracks its command exactly, with contact match ``match`` (scalar or [N])."""
+    vel = np.asarray(commands)[:, :3]
+    for _ in range(steps):
+        sampler.track(commands, vel, vel, np.broadcast_to(match, len(commands)))
+    sampler.finish(np.arange(len(commands)), commands, completed=True)
+
+
+def _per_gait_sampler(**kw):
+    cfg = CurriculumConfig(enabled=True, per_gait=True, step=1.0, **kw)
+    return CommandSampler(RANGES, cfg, np.random.default_rng(0), num_envs=64)
+
+
+def test_per_gait_grids_widen_only_with_their_own_gaits_segments():
+    from maa_go2.commands import GAITS
+    from maa_go2.curriculum import gait_index
+
+    s = _per_gait_sampler(min_contact_match=0.7)
+    trot = list(RANGES.gaits).index("trot")
+    for _ in range(40):  # trot walks its schedule at every command it gets; the other gaits do not
+        c = s.sample(64)
+        _track_segment(s, c, match=np.where(gait_index(c, s.gait_table) == trot, 0.9, 0.5))
+    cov = [grid.coverage() for grid in s.curriculum.grids]
+    assert cov[trot] == 1.0 and max(c for k, c in enumerate(cov) if k != trot) < 0.2
+    c = s.sample(4000)
+    wide = np.abs(c[:, 0]) > 0.8
+    assert np.all(np.abs(c[wide, 5:8] - GAITS["trot"]) < 1e-9)  # only trot is commanded beyond the start box
+    assert s.curriculum.coverage() == pytest.approx(np.mean(cov))
+    free = _per_gait_sampler(min_contact_match=0.7, ungated_gaits=["pace"])  # pace widens on tracking alone
+    for _ in range(40):
+        _track_segment(free, free.sample(64), match=0.5)
+    cov = {g: grid.coverage() for g, grid in zip(RANGES.gaits, free.curriculum.grids)}
+    assert cov["pace"] == 1.0 and max(cov["trot"], cov["pronk"], cov["bound"]) < 0.2
+
+
+def test_per_gait_state_round_trip_and_loading_a_shared_grid():
+    s = _per_gait_sampler()
+    for _ in range(5):
+        _track_segment(s, s.sample(64), match=0.9)
+    state = s.state_dict()
+    assert state["weights"].shape == (4, 10, 12)
+    again = _per_gait_sampler()
+    again.load_state_dict(state)
+    for a, b in zip(again.curriculum.grids, s.curriculum.grids):
+        np.testing.assert_array_equal(a.weights, b.weights)
+    shared = _cur(step=1.0)  # a run without per_gait: its one grid, wide open
+    shared.weights[:] = 1.0
+    inherit = _per_gait_sampler(per_gait_restart=["pace", "bound"])
+    inherit.load_state_dict(shared.state_dict())
+    cov = {g: grid.coverage() for g, grid in zip(RANGES.gaits, inherit.curriculum.grids)}
+    assert cov["trot"] == cov["pronk"] == 1.0 and cov["pace"] < 0.2 and cov["bound"] < 0.2
+    with pytest.raises(ValueError, match="4 gaits"):
+        CommandSampler(CommandRanges(gaits=["trot", "pace"]), CurriculumConfig(enabled=True, per_gait=True),
+                       np.random.default_rng(0), 4).load_state_dict(state)
+
+
+@pytest.mark.parametrize("kw, match", [({"min_contact_match": 1.5}, "min_contact_match"),
+                                       ({"per_gait_restart": ["gallop"]}, "per_gait_restart"),
+                                       ({"ungated_gaits": ["walk"]}, "ungated_gaits")])
+def test_contact_gate_config_errors(kw, match):
+    with pytest.raises(ValueError, match=match):
+        CurriculumConfig(**kw)

@@ -98,19 +98,27 @@ def _layout(run):
     return layout, state["engine"]
 
 
-def test_both_engines_write_one_layout_and_resume_each_other(tmp_path, isaac_env):
+@pytest.mark.parametrize("per_gait", [False, True], ids=["shared_grid", "per_gait_gated_grids"])
+def test_both_engines_write_one_layout_and_resume_each_other(tmp_path, isaac_env, per_gait):
     from maa_go2.train import train
 
     make, runner = isaac_env
     cfg_m, cfg_i = tiny_config(tmp_path / "mujoco", num_envs=4), tiny_config(tmp_path / "isaac", num_envs=4)
     for cfg in (cfg_m, cfg_i):
         cfg.env.curriculum.enabled = True
+        if per_gait:  # the tenth agility run's curriculum: a grid per gait, gated on contact match except trot's
+            cfg.env.commands.gaits = ["trot", "pace"]
+            cfg.env.curriculum.per_gait, cfg.env.curriculum.min_contact_match = True, 0.7
+            cfg.env.curriculum.ungated_gaits = ["trot"]
     assert train(cfg_m, progress=False)["engine"] == "mujoco"
     assert runner.train_isaac(make(cfg_i), cfg_i, device="cpu", log=lambda *_: None)["engine"] == "isaacgym"
     (mujoco, engine_m), (isaac, engine_i) = _layout(tmp_path / "mujoco"), _layout(tmp_path / "isaac")
     assert (engine_m, engine_i) == ("mujoco", "isaacgym")
     assert mujoco == isaac
     assert mujoco["curriculum"] and mujoco["actor"][0] == go2_actor_layout()
+    grids = mujoco["curriculum"]["weights"]
+    assert grids == ((2, 10, 12) if per_gait else (10, 12))
+    assert ({"coverage_trot", "coverage_pace"} <= set(mujoco["metrics"])) == per_gait
 
     cfg_m.run_dir, cfg_i.run_dir = cfg_i.run_dir, cfg_m.run_dir  # swap: each engine continues the other's run
     cfg_m.iterations = cfg_i.iterations = 3

@@ -186,10 +186,10 @@ def test_reproduce_script_accepts_every_agility_run_with_its_configs():
     case = re.search(r'case "\$AGILITY" in ([\w|]+)\)', script)
     assert case, "the AGILITY case statement moved"
     runs = case.group(1).split("|")
-    assert runs == ["v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9"]
+    assert runs == ["v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10"]
     for run in runs:
         assert (ROOT / "config" / f"go2_agility_{run}.yaml").is_file()
-    for run in runs[:-3]:  # the seventh to ninth runs' actors were not made into a zoo: their collect step says so
+    for run in runs[:-4]:  # the seventh to tenth runs' actors were not made into a zoo: their collect step says so
         assert (ROOT / "config" / f"go2_collect_agility_{run}.yaml").is_file()
     assert "no config/go2_collect_agility_$AGILITY.yaml" in script
 
@@ -245,3 +245,26 @@ def test_ninth_run_continues_the_eighth_with_the_seventh_runs_changes_within_the
     assert v9.env.curriculum.gait_open_after_env_steps > 0 == v8.env.curriculum.gait_open_after_env_steps
     assert dataclasses.replace(v9.env.curriculum, gait_open_after_env_steps=0) == v8.env.curriculum
     assert v9.ppo == v8.ppo
+
+
+def test_tenth_run_continues_the_eighths_iteration_600_with_per_gait_gated_grids_in_both_engines():
+    """v10 = v8's iteration 600 trained on with v9's randomization and commands, one (vx, yaw) grid per gait, the
+    non-trot grids gated on contact match; the Isaac Gym config carries the same curriculum."""
+    from maa_go2.curriculum import CommandSampler, GaitwiseCurriculum
+    from maa_go2.engines.legged_gym_config import Go2WTWCfg, apply_env_config, curriculum_config
+
+    v8 = load_train_config(ROOT / "config" / "go2_agility_v8.yaml")
+    v9 = load_train_config(ROOT / "config" / "go2_agility_v9.yaml")
+    v10 = load_train_config(ROOT / "config" / "go2_agility_v10.yaml")
+    assert v10.init_from == f"{v8.run_dir}/checkpoints/ckpt_00600.pt" and v10.init_curriculum
+    # the eighth run's first 600 iterations took 662 s (runs/go2_agility_v8/curve.jsonl, measured)
+    assert 662 + v10.max_wall_clock_s <= 10800 and v10.run_dir == "runs/go2_agility_v10"
+    cur = v10.env.curriculum
+    assert cur.per_gait and cur.min_contact_match > 0 and cur.ungated_gaits == ["trot"]
+    assert sorted(cur.per_gait_restart) == ["bound", "pronk"]
+    gateless = dataclasses.replace(cur, per_gait=False, min_contact_match=0.0, ungated_gaits=[], per_gait_restart=[])
+    assert gateless == v9.env.curriculum
+    assert dataclasses.replace(v10.env, curriculum=v9.env.curriculum) == v9.env and v10.ppo == v9.ppo
+    sampler = CommandSampler(v10.env.commands, cur, np.random.default_rng(0), 4)
+    assert isinstance(sampler.curriculum, GaitwiseCurriculum)
+    assert curriculum_config(apply_env_config(Go2WTWCfg(), v10.env)) == cur

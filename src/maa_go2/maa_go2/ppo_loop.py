@@ -214,6 +214,12 @@ def _gait_matches(sampler) -> dict:
     return {} if cur is None else {f"gait_match_{g}": float(m) for g, m in zip(sampler.ranges.gaits, cur.match)}
 
 
+def _gait_coverages(sampler) -> dict:
+    """``{"coverage_<gait>": open fraction of that gait's grid}`` of a per-gait curriculum (empty otherwise)."""
+    grids = getattr(sampler.curriculum, "grids", None)
+    return {} if grids is None else {f"coverage_{g}": grid.coverage() for g, grid in zip(sampler.ranges.gaits, grids)}
+
+
 def _summary(it1: int, wall: float, n: int, t_steps: int, cfg: Go2TrainConfig, ac: ActorCritic, engine: str,
              metrics: dict, ep_stats: dict) -> dict:
     """``summary.json`` after iteration ``it1``: progress, the last iteration's metrics, episode means since the
@@ -238,6 +244,7 @@ def ppo_iteration(env, ac: ActorCritic, ppo: PPO, cfg: Go2TrainConfig, device, o
     stats = ppo.update(st)
     metrics = {**tally.metrics(t_steps, n), "curriculum_coverage": _coverage(env.sampler),
                "gaits_open": float(env.sampler.gaits_open()), **_gait_matches(env.sampler),
+               **_gait_coverages(env.sampler),
                "gait_frequency_staged": float(env.sampler.frequency_staged()),
                "env_steps_per_s_collect": n * t_steps / collect_s, "update_s": time.time() - tu, **stats}
     return (obs, priv, hist), metrics, tally.episodes

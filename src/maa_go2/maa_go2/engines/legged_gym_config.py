@@ -177,6 +177,10 @@ class Go2WTWCfg(LeggedRobotCfg):
             gait_open_after_env_steps = _CUR.gait_open_after_env_steps  #: 0: the next gait opens by contact match only
             initial_gait_frequency = list(_CUR.initial_gait_frequency)  #: step-frequency stage ([] = none)
             full_gait_frequency_after_env_steps = _CUR.full_gait_frequency_after_env_steps
+            min_contact_match = _CUR.min_contact_match  #: a cell widens only where the gait is walked (0 = off)
+            per_gait = _CUR.per_gait  #: one (vx, yaw) grid per gait
+            per_gait_restart = list(_CUR.per_gait_restart)
+            ungated_gaits = list(_CUR.ungated_gaits)  #: per-gait grids that widen on tracking alone
 
     class init_state(LeggedRobotCfg.init_state):
         pos = [0.0, 0.0, INIT_HEIGHT]  #: reset pose: base at init_height above the env origin, upright, at rest
