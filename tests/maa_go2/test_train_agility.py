@@ -268,3 +268,19 @@ def test_tenth_run_continues_the_eighths_iteration_600_with_per_gait_gated_grids
     sampler = CommandSampler(v10.env.commands, cur, np.random.default_rng(0), 4)
     assert isinstance(sampler.curriculum, GaitwiseCurriculum)
     assert curriculum_config(apply_env_config(Go2WTWCfg(), v10.env)) == cur
+
+
+def test_eleventh_runs_trot_and_pace_teacher_continues_pilot_4_within_the_budget():
+    """The first teacher of the eleventh run: pilot 4 (trot and pace only) continued; pronk and bound stay closed."""
+    pilot = load_train_config(ROOT / "config" / "go2_gait_pilot_v10_trot_pace.yaml")
+    v10 = load_train_config(ROOT / "config" / "go2_agility_v10.yaml")
+    teacher = load_train_config(ROOT / "config" / "go2_agility_v11_trot_pace.yaml")
+    assert pilot.init_from == v10.init_from and pilot.iterations == 900
+    assert teacher.init_from == f"{pilot.run_dir}/checkpoints/ckpt_00900.pt" and teacher.init_curriculum
+    cur = teacher.env.curriculum
+    assert cur.gait_contact_match > 1 - 1e-9 and cur.gait_open_after_env_steps == 0  # pronk and bound never open
+    assert dataclasses.replace(cur, gait_contact_match=v10.env.curriculum.gait_contact_match,
+                               gait_open_after_env_steps=v10.env.curriculum.gait_open_after_env_steps) == \
+        v10.env.curriculum
+    # measured: the eighth run's 600 iterations 662 s, pilot 4 977 s; the rest is for two teachers and the distillation
+    assert 662 + 977 + teacher.max_wall_clock_s <= 10800 - 4000
