@@ -135,3 +135,16 @@ def test_command_line_refuses_a_config_without_teachers(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["--config", str(cfg)])
     assert exc.value.code == 2 and "distill.teachers" in capsys.readouterr().err
+
+
+def test_a_run_directory_stands_for_its_newest_checkpoint(teachers, tmp_path):
+    from pathlib import Path
+
+    from maa_go2.distill import resolve_checkpoint, resolved
+
+    run = Path(teachers["pace"]).parent.parent
+    assert resolve_checkpoint(str(run)) == teachers["pace"] and resolve_checkpoint(teachers["trot"]) == teachers["trot"]
+    dcfg = resolved(DistillConfig(teachers={"pace": str(run)}, student_init=str(run)))
+    assert dcfg.teachers == {"pace": teachers["pace"]} and dcfg.student_init == teachers["pace"]
+    with pytest.raises(ValueError, match="train that teacher first"):
+        resolve_checkpoint(str(tmp_path / "missing_run"))

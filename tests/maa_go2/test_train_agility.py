@@ -284,3 +284,22 @@ def test_eleventh_runs_trot_and_pace_teacher_continues_pilot_4_within_the_budget
         v10.env.curriculum
     # measured: the eighth run's 600 iterations 662 s, pilot 4 977 s; the rest is for two teachers and the distillation
     assert 662 + 977 + teacher.max_wall_clock_s <= 10800 - 4000
+
+
+def test_eleventh_run_distills_three_teachers_within_the_budget():
+    from maa_core.config import load_config
+    from maa_go2.distill import DistillConfig, check_gaits
+
+    path = ROOT / "config" / "go2_agility_v11.yaml"
+    student, distill = load_train_config(path), load_config(DistillConfig, path, [], section="distill")
+    check_gaits(student, distill)  # every commanded gait has a teacher, all open, one grid each
+    assert sorted(distill.teachers) == sorted(student.env.commands.gaits) == ["bound", "pace", "pronk", "trot"]
+    runs = {g: load_train_config(ROOT / "config" / f"go2_agility_v11_{g}.yaml")
+            for g in ("trot_pace", "pronk", "bound")}
+    assert distill.teachers["trot"] == distill.teachers["pace"] == runs["trot_pace"].run_dir == distill.student_init
+    for gait in ("pronk", "bound"):
+        assert distill.teachers[gait] == runs[gait].run_dir and runs[gait].env.commands.gaits == [gait]
+        assert runs[gait].init_from == "runs/go2_agility_v8/checkpoints/ckpt_00600.pt"
+    # measured: the eighth run's first 600 iterations 662 s, pilot 4 977 s
+    total = 662 + 977 + sum(r.max_wall_clock_s for r in runs.values()) + student.max_wall_clock_s
+    assert total <= 10800

@@ -52,9 +52,10 @@ _COMMANDS = obs_slices()["commands"]  # the gait's phase, offset and bound are c
 class DistillConfig:
     """The ``distill:`` section: which checkpoint teaches which gait, and the regression."""
 
-    #: gait name -> teacher checkpoint (``runs/<run>/checkpoints/ckpt_XXXXX.pt`` of a Go2 PPO run)
+    #: gait name -> teacher checkpoint (``runs/<run>/checkpoints/ckpt_XXXXX.pt`` of a Go2 PPO run, or the run
+    #: directory: its newest checkpoint)
     teachers: dict = field(default_factory=dict)
-    #: checkpoint the student starts from (actor, adaptation module, optimizer); must be in a teacher's lineage
+    #: checkpoint (or run directory) the student starts from: its actor and adaptation module
     student_init: str = ""
     lr: float = 3e-4
     epochs: int = 2
@@ -74,6 +75,30 @@ class DistillConfig:
         if self.lr <= 0 or self.epochs < 1 or self.minibatches < 1 or self.teacher_iterations < 0:
             raise ValueError(f"distill: need lr > 0, epochs >= 1, minibatches >= 1, teacher_iterations >= 0; got "
                              f"{self.lr}, {self.epochs}, {self.minibatches}, {self.teacher_iterations}")
+
+
+def resolve_checkpoint(path: str) -> str:
+    """``path`` itself when it is a checkpoint file; for a run directory, its newest checkpoint (a teacher that
+    stopped on its wall-clock budget ends at an iteration no config can name in advance).
+
+    Raises:
+        ValueError: neither a file nor a run directory with checkpoints.
+    """
+    from maa_go2.run_dir import checkpoint_files
+
+    if Path(path).is_file():
+        return str(path)
+    found = checkpoint_files(Path(path) / "checkpoints") if Path(path).is_dir() else []
+    if not found:
+        raise ValueError(f"distill: {path} is neither a checkpoint file nor a run directory with checkpoints/ckpt_*.pt;"
+                         " train that teacher first")
+    return str(found[0])
+
+
+def resolved(dcfg: DistillConfig) -> DistillConfig:
+    """``dcfg`` with every teacher and the student's start as checkpoint files (:func:`resolve_checkpoint`)."""
+    return dataclasses.replace(dcfg, teachers={g: resolve_checkpoint(p) for g, p in dcfg.teachers.items()},
+                               student_init=resolve_checkpoint(dcfg.student_init))
 
 
 def check_gaits(train: Go2TrainConfig, distill: DistillConfig) -> None:
@@ -208,6 +233,7 @@ def run_distill(env, cfg: Go2TrainConfig, dcfg: DistillConfig, device="cpu", pro
     from ``cfg.run_dir``. ``cfg.init_from`` is set to ``dcfg.student_init`` so that the curve carries the student's
     lineage. Returns the final summary (also ``summary.json``)."""
     check_gaits(cfg, dcfg)
+    dcfg = resolved(dcfg)
     cfg = dataclasses.replace(cfg, init_from=dcfg.student_init, init_curriculum=False)
     torch.manual_seed(cfg.seed)
     flush_denormals()
