@@ -8,14 +8,17 @@ Examples::
 
     python training/distill_go2.py --config config/go2_agility_v11.yaml
     python training/distill_go2.py --config config/go2_agility_v11.yaml --set train.iterations=5
+
+On Isaac Gym: ``python -m maa_go2.engines.isaac_runner --config <file> --distill`` (the same regression and run
+directory).
 """
 from __future__ import annotations
 
 import argparse
 import json
 
-from maa_core.config import ConfigError, add_config_arguments, load_config
-from maa_go2.distill import DistillConfig, check_gaits
+from maa_core.config import ConfigError, add_config_arguments
+from maa_go2.distill import check_gaits, load_distill_config
 from maa_go2.train_config import load_train_config
 
 
@@ -26,8 +29,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     try:
         cfg = load_train_config(args.config, [o for o in args.overrides if o.startswith("train.")])
-        dcfg = load_config(DistillConfig, args.config, [o for o in args.overrides if o.startswith("distill.")],
-                           section="distill")
+        dcfg = load_distill_config(args.config, [o for o in args.overrides if o.startswith("distill.")])
         check_gaits(cfg, dcfg)
     except (ConfigError, ValueError) as exc:
         ap.error(str(exc))

@@ -148,3 +148,29 @@ def test_a_run_directory_stands_for_its_newest_checkpoint(teachers, tmp_path):
     assert dcfg.teachers == {"pace": teachers["pace"]} and dcfg.student_init == teachers["pace"]
     with pytest.raises(ValueError, match="train that teacher first"):
         resolve_checkpoint(str(tmp_path / "missing_run"))
+
+
+def test_the_distill_section_loads_the_same_on_the_isaac_boxs_python(tmp_path, monkeypatch):
+    """Python 3.8 (Isaac Gym) reads a resolved ``distill:`` section without ``maa_core.config``, to the same config,
+    and refuses what only the full loader can do."""
+    import sys
+
+    import yaml
+
+    from maa_go2.distill import load_distill_config
+
+    path = tmp_path / "d.yaml"
+    section = {"teachers": {"trot": "a.pt", "pace": "b"}, "student_init": "a.pt", "lr": 1e-3, "epochs": 3}
+    path.write_text(yaml.safe_dump({"train": {"run_dir": "x"}, "distill": section}))
+    full = load_distill_config(path)
+    assert full == DistillConfig(**section)
+    monkeypatch.setattr(sys, "version_info", (3, 8, 10))
+    assert load_distill_config(path) == full
+    with pytest.raises(ValueError, match="needs Python >= 3.10"):
+        load_distill_config(path, ["distill.lr=1"])
+    path.write_text(yaml.safe_dump({"distill": {**section, "learning_rate": 1}}))
+    with pytest.raises(ValueError, match="unknown key"):
+        load_distill_config(path)
+    path.write_text("train: {run_dir: x}\n")
+    with pytest.raises(ValueError, match="no distill: section"):
+        load_distill_config(path)

@@ -182,3 +182,61 @@ def test_command_line_registers_builds_and_trains(tmp_path, isaac_env):
                  "--pipeline", "cpu", "--headless", "--no-resume"])
     summary = json.loads((tmp_path / "cli_run" / "summary.json").read_text())
     assert summary["num_envs"] == 3 and summary["iterations"] == 1 and summary["engine"] == "isaacgym"
+
+
+def _gait_config(run_dir, gaits, iterations=2, seed=1, init_from=""):
+    """:func:`tiny_config` commanding ``gaits``, one command grid per gait (what distillation needs)."""
+    import dataclasses
+
+    from maa_go2.commands import CommandRanges
+    from maa_go2.curriculum import CurriculumConfig
+
+    cfg = tiny_config(run_dir, iterations=iterations, num_envs=4)
+    env = dataclasses.replace(cfg.env, commands=CommandRanges(gaits=list(gaits)),
+                              curriculum=CurriculumConfig(enabled=True, per_gait=True))
+    return dataclasses.replace(cfg, seed=seed, init_from=init_from, env=env)
+
+
+def test_command_line_distills_gait_teachers_on_the_isaac_task_as_on_mujoco(tmp_path, isaac_env):
+    """``isaac_runner --distill``: teachers trained on the Isaac task, distilled there into one actor; the run has the
+    layout a MuJoCo distillation (``training/distill_go2.py``) writes, and the command line refuses bad sections."""
+    import dataclasses
+
+    from maa_go2.distill import DistillConfig, run_distill
+    from maa_go2.engines.mujoco_engine import MujocoGo2Env
+    from maa_go2.train import MujocoTask
+
+    make, runner = isaac_env
+    trot = _gait_config(tmp_path / "trot", ["trot"])
+    runner.train_isaac(make(trot), trot, log=lambda *_: None)
+    pace = _gait_config(tmp_path / "pace", ["pace"], seed=2, init_from=str(tmp_path / "trot/checkpoints/ckpt_00001.pt"))
+    runner.train_isaac(make(pace), pace, log=lambda *_: None)
+    teachers = {"trot": str(tmp_path / "trot"), "pace": str(tmp_path / "pace")}  # run dirs: their newest checkpoint
+    distill = {"teachers": teachers, "student_init": teachers["trot"], "teacher_iterations": 1}
+    student = _gait_config(tmp_path / "isaac_student", ["trot", "pace"])
+    path = tmp_path / "distill.yaml"
+    path.write_text(yaml.safe_dump({"train": dataclasses.asdict(student), "distill": distill}))
+    legged_gym_args = ["--rl_device", "cpu", "--sim_device", "cpu", "--pipeline", "cpu", "--headless"]
+    runner.main(["--config", str(path), "--distill", "--num-envs", "4", *legged_gym_args])
+
+    summary = json.loads((tmp_path / "isaac_student" / "summary.json").read_text())
+    assert summary["engine"] == "isaacgym" and summary["iterations"] == 2 and summary["teacher_wall_clock_s"] > 0
+    assert summary["teachers"] == {g: str(tmp_path / g / "checkpoints" / "ckpt_00002.pt") for g in teachers}
+    rows = read_curve(tmp_path / "isaac_student")
+    assert all(r["distill_mse_after"] < r["distill_mse"] for r in rows)  # the student fits the teachers' labels
+    on_mujoco = dataclasses.replace(student, run_dir=str(tmp_path / "mujoco_student"))
+    run_distill(MujocoTask(MujocoGo2Env(on_mujoco.env, seed=1)), on_mujoco, DistillConfig(**distill), progress=False)
+    (mujoco, _), (isaac, engine) = _layout(tmp_path / "mujoco_student"), _layout(tmp_path / "isaac_student")
+    assert mujoco == isaac and engine == "isaacgym" and isaac["curriculum"]["weights"] == (2, 10, 12)
+
+    bad = tmp_path / "bad.yaml"
+    for teachers_, match in (({}, "distill.teachers"), ({"trot": teachers["trot"]}, "no teacher for commanded gait")):
+        bad.write_text(yaml.safe_dump({"train": dataclasses.asdict(student),
+                                       "distill": {**distill, "teachers": teachers_}}))
+        with pytest.raises(ValueError, match=match):
+            runner.main(["--config", str(bad), "--distill", *legged_gym_args])
+    missing = f"distill.teachers.pace={tmp_path / 'no_such_run'}"
+    with pytest.raises(ValueError, match="train that teacher first"):
+        runner.main(["--config", str(path), "--distill", "--set", missing, *legged_gym_args])
+    with pytest.raises(SystemExit, match="always resumes"):
+        runner.main(["--config", str(path), "--distill", "--no-resume", *legged_gym_args])

@@ -20,6 +20,7 @@ training once (:func:`teacher_cost`), so the evaluation reports the whole cost.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,7 @@ from maa_go2.run_dir import (
     save_run,
     truncate_curve,
 )
-from maa_go2.train_config import Go2TrainConfig
+from maa_go2.train_config import Go2TrainConfig, dataclass_from_plain
 
 _COMMANDS = obs_slices()["commands"]  # the gait's phase, offset and bound are commands 5-7, scale 1
 
@@ -75,6 +76,29 @@ class DistillConfig:
         if self.lr <= 0 or self.epochs < 1 or self.minibatches < 1 or self.teacher_iterations < 0:
             raise ValueError(f"distill: need lr > 0, epochs >= 1, minibatches >= 1, teacher_iterations >= 0; got "
                              f"{self.lr}, {self.epochs}, {self.minibatches}, {self.teacher_iterations}")
+
+
+def load_distill_config(path: str | Path, overrides=()) -> DistillConfig:
+    """The ``distill:`` section of a YAML file -> :class:`DistillConfig` (as
+    :func:`maa_go2.train_config.load_train_config` reads the ``train:`` section): on Python >= 3.10 through
+    ``maa_core.config`` (``base:`` composition, ``distill.KEY=VALUE`` overrides, unknown keys refused); on Python 3.8
+    (the Isaac Gym box) from a resolved file.
+
+    Raises:
+        ValueError: no ``distill:`` section, an unknown key or a bad value (``ConfigError`` is a ``ValueError``).
+    """
+    if sys.version_info >= (3, 10):  # noqa: UP036 - the Isaac runner also imports this module on Python 3.8
+        from maa_core.config import load_config
+
+        return load_config(DistillConfig, path, list(overrides), section="distill")
+    if overrides:
+        raise ValueError("--set needs Python >= 3.10; resolve the config with --dump-config first")
+    import yaml
+
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    if "distill" not in data:
+        raise ValueError(f"{path}: no distill: section (teachers, student_init, ...)")
+    return dataclass_from_plain(DistillConfig, data["distill"] or {}, "distill")
 
 
 def resolve_checkpoint(path: str) -> str:

@@ -14,6 +14,11 @@ with ``extras["time_outs"]`` and ``sampler``.
 GPU box (Python 3.8; see docs/go2.md, "Isaac Gym runbook")::
 
     python -m maa_go2.engines.isaac_runner --config run.yaml --sim_device cuda:0 --rl_device cuda:0 --headless
+    python -m maa_go2.engines.isaac_runner --config distill.yaml --distill ...   # gait teachers -> one actor
+
+``--distill`` runs :func:`maa_go2.distill.run_distill` (the ``distill:`` section of the same file: teachers per gait,
+the student's start) on the Isaac task instead of PPO: the same regression and run directory as
+``training/distill_go2.py`` on MuJoCo.
 
 ``--config`` is a resolved ``train:`` YAML (the ``config.yaml`` every run writes, or ``--dump-config`` of a
 composed file); on Python >= 3.10 any file ``maa_core.config`` reads (``base:`` composition, ``--set``) works.
@@ -46,6 +51,14 @@ def train_isaac(env, cfg: Go2TrainConfig, device="cpu", resume_run: bool = True,
     from maa_go2.ppo_loop import run_ppo
 
     return run_ppo(env, cfg, device=device, resume=resume_run, progress=False, log=log, engine="isaacgym")
+
+
+def distill_isaac(env, cfg: Go2TrainConfig, dcfg, device="cpu") -> dict:
+    """Distill ``dcfg``'s gait teachers (:class:`maa_go2.distill.DistillConfig`) into one actor on ``env``;
+    resumes from ``cfg.run_dir``; returns the final summary (``engine: "isaacgym"``)."""
+    from maa_go2.distill import run_distill
+
+    return run_distill(env, cfg, dcfg, device=device, progress=False, engine="isaacgym")
 
 
 # ------------------------------------------------------------------------------------------ measurement / CLI
@@ -89,7 +102,10 @@ def time_update(num_envs: int, steps: int, history_len: int, device="cpu", repea
 def _parse(argv=None):
     ap = argparse.ArgumentParser(description="Train the Go2 task on Isaac Gym with the project's PPO.")
     ap.add_argument("--config", required=True, help="YAML with a train: section (resolved on Python 3.8)")
-    ap.add_argument("--set", action="append", default=[], help="train.KEY=VALUE override (Python >= 3.10)")
+    ap.add_argument("--set", action="append", default=[],
+                    help="train.KEY=VALUE or distill.KEY=VALUE override (Python >= 3.10)")
+    ap.add_argument("--distill", action="store_true",
+                    help="distill the file's distill: section's gait teachers into one actor instead of PPO")
     ap.add_argument("--num-envs", type=int, default=None, help="Isaac envs (default: train.env.num_envs)")
     ap.add_argument("--rl_device", default="cuda:0", help="device of the actor-critic and the PPO update")
     ap.add_argument("--no-resume", action="store_true")
@@ -100,17 +116,36 @@ def _parse(argv=None):
 def main(argv=None) -> None:
     """CLI: unknown options (``--sim_device``, ``--headless``, ``--pipeline`` ...) go to legged_gym's get_args."""
     args, rest = _parse(argv)
-    cfg = load_train_config(args.config, args.set)
+    if args.distill and args.no_resume:
+        raise SystemExit("--distill always resumes its run directory; remove it (or name a new train.run_dir)")
+    cfg = load_train_config(args.config, [o for o in args.set if not o.startswith("distill.")])
     if args.dump_config:
+        import dataclasses
+
         import yaml
 
-        print(yaml.safe_dump({"train": config_dict(cfg)}, sort_keys=False))
+        out = {"train": config_dict(cfg)}
+        if args.distill:
+            from maa_go2.distill import load_distill_config
+
+            out["distill"] = dataclasses.asdict(load_distill_config(args.config, args.set))
+        print(yaml.safe_dump(out, sort_keys=False))
         return
     from maa_go2.engines.register_isaac import TASK_NAME, make_env, register  # imports isaacgym before torch
 
+    dcfg = None
+    if args.distill:  # checked (and the teachers found) before the simulator starts
+        from maa_go2.distill import check_gaits, load_distill_config, resolved
+
+        dcfg = load_distill_config(args.config, args.set)
+        check_gaits(cfg, dcfg)
+        dcfg = resolved(dcfg)
     register(env_cfg=isaac_env_cfg(cfg, args.num_envs))
     env = make_env(TASK_NAME, [*rest, "--task", TASK_NAME])
-    train_isaac(env, cfg, device=args.rl_device, resume_run=not args.no_resume)
+    if dcfg is not None:
+        distill_isaac(env, cfg, dcfg, device=args.rl_device)
+    else:
+        train_isaac(env, cfg, device=args.rl_device, resume_run=not args.no_resume)
 
 
 if __name__ == "__main__":  # pragma: no cover
