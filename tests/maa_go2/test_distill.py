@@ -171,6 +171,9 @@ def test_the_distill_section_loads_the_same_on_the_isaac_boxs_python(tmp_path, m
     path.write_text(yaml.safe_dump({"distill": {**section, "learning_rate": 1}}))
     with pytest.raises(ValueError, match="unknown key"):
         load_distill_config(path)
+    path.write_text(yaml.safe_dump({"base": "go2_agility_v10.yaml", "distill": section}))
+    with pytest.raises(ValueError, match="composed on base files"):
+        load_distill_config(path)
     path.write_text("train: {run_dir: x}\n")
     with pytest.raises(ValueError, match="no distill: section"):
         load_distill_config(path)

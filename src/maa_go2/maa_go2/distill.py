@@ -33,7 +33,7 @@ from maa_go2.commands import GAITS
 from maa_go2.curriculum import gait_index
 from maa_go2.observation import obs_slices
 from maa_go2.ppo import PPO
-from maa_go2.ppo_loop import Tally, flush_denormals
+from maa_go2.ppo_loop import Tally, command_metrics, flush_denormals
 from maa_go2.run_dir import (
     CURVE_KEYS,
     append_curve,
@@ -44,7 +44,7 @@ from maa_go2.run_dir import (
     save_run,
     truncate_curve,
 )
-from maa_go2.train_config import Go2TrainConfig, dataclass_from_plain
+from maa_go2.train_config import Go2TrainConfig, dataclass_from_plain, read_resolved_yaml
 
 _COMMANDS = obs_slices()["commands"]  # the gait's phase, offset and bound are commands 5-7, scale 1
 
@@ -85,17 +85,14 @@ def load_distill_config(path: str | Path, overrides=()) -> DistillConfig:
     (the Isaac Gym box) from a resolved file.
 
     Raises:
-        ValueError: no ``distill:`` section, an unknown key or a bad value (``ConfigError`` is a ``ValueError``).
+        ValueError: no ``distill:`` section, an unknown key or a bad value (``ConfigError`` is a ``ValueError``);
+            on Python 3.8 also overrides or a composed file (:func:`~maa_go2.train_config.read_resolved_yaml`).
     """
     if sys.version_info >= (3, 10):  # noqa: UP036 - the Isaac runner also imports this module on Python 3.8
         from maa_core.config import load_config
 
         return load_config(DistillConfig, path, list(overrides), section="distill")
-    if overrides:
-        raise ValueError("--set needs Python >= 3.10; resolve the config with --dump-config first")
-    import yaml
-
-    data = yaml.safe_load(Path(path).read_text()) or {}
+    data = read_resolved_yaml(path, overrides)
     if "distill" not in data:
         raise ValueError(f"{path}: no distill: section (teachers, student_init, ...)")
     return dataclass_from_plain(DistillConfig, data["distill"] or {}, "distill")
@@ -291,8 +288,7 @@ def run_distill(env, cfg: Go2TrainConfig, dcfg: DistillConfig, device="cpu", pro
         (obs, hist), metrics, (loss, fitted) = distill_iteration(env, student, teachers, ppo.opt, dcfg, steps, obs,
                                                                  hist, use_teacher=teacher_steps)
         it1, wall = it + 1, wall0 + time.time() - t0
-        metrics.update(curriculum_coverage=env.sampler.curriculum.coverage() if env.sampler.curriculum else 1.0,
-                       gaits_open=float(env.sampler.gaits_open()), distill_mse=loss, distill_mse_after=fitted)
+        metrics.update(**command_metrics(env.sampler), distill_mse=loss, distill_mse_after=fitted)
         append_curve(run, {"iteration": it1, "env_steps": it1 * n * steps + extra_steps,
                            "wall_clock_s": round(wall + extra_wall, 2), "distill_mse": round(loss, 6),
                            "distill_mse_after": round(fitted, 6),

@@ -220,6 +220,15 @@ def _gait_coverages(sampler) -> dict:
     return {} if grids is None else {f"coverage_{g}": grid.coverage() for g, grid in zip(sampler.ranges.gaits, grids)}
 
 
+def command_metrics(sampler) -> dict:
+    """What the command sampler's curricula have reached: ``curriculum_coverage``, ``gaits_open``,
+    ``gait_match_<gait>`` and ``coverage_<gait>`` (where those curricula exist), ``gait_frequency_staged``; the
+    metrics every training loop on the task (PPO, :mod:`maa_go2.distill`) reports."""
+    return {"curriculum_coverage": _coverage(sampler), "gaits_open": float(sampler.gaits_open()),
+            **_gait_matches(sampler), **_gait_coverages(sampler),
+            "gait_frequency_staged": float(sampler.frequency_staged())}
+
+
 def _summary(it1: int, wall: float, n: int, t_steps: int, cfg: Go2TrainConfig, ac: ActorCritic, engine: str,
              metrics: dict, ep_stats: dict) -> dict:
     """``summary.json`` after iteration ``it1``: progress, the last iteration's metrics, episode means since the
@@ -242,10 +251,7 @@ def ppo_iteration(env, ac: ActorCritic, ppo: PPO, cfg: Go2TrainConfig, device, o
     st.compute_returns(last_v, cfg.ppo.gamma, cfg.ppo.lam)
     tu = time.time()
     stats = ppo.update(st)
-    metrics = {**tally.metrics(t_steps, n), "curriculum_coverage": _coverage(env.sampler),
-               "gaits_open": float(env.sampler.gaits_open()), **_gait_matches(env.sampler),
-               **_gait_coverages(env.sampler),
-               "gait_frequency_staged": float(env.sampler.frequency_staged()),
+    metrics = {**tally.metrics(t_steps, n), **command_metrics(env.sampler),
                "env_steps_per_s_collect": n * t_steps / collect_s, "update_s": time.time() - tu, **stats}
     return (obs, priv, hist), metrics, tally.episodes
 

@@ -107,8 +107,12 @@ def load_train_config(path: str | Path, overrides=()) -> Go2TrainConfig:
     return load_resolved_train_config(path, overrides)
 
 
-def load_resolved_train_config(path: str | Path, overrides=()) -> Go2TrainConfig:
-    """Python 3.8 path of :func:`load_train_config`: a resolved YAML, no composition, no overrides."""
+def read_resolved_yaml(path: str | Path, overrides=()) -> dict:
+    """Python 3.8 (the Isaac Gym box): the mapping of a resolved YAML, which needs no ``maa_core.config``.
+
+    Raises:
+        ValueError: overrides, or a file composed on ``base:`` files (both need Python >= 3.10).
+    """
     if overrides:
         raise ValueError("--set needs Python >= 3.10; resolve the config with --dump-config first")
     import yaml
@@ -116,6 +120,12 @@ def load_resolved_train_config(path: str | Path, overrides=()) -> Go2TrainConfig
     data = yaml.safe_load(Path(path).read_text()) or {}
     if "base" in data:
         raise ValueError(f"{path} is composed on base files; resolve it with --dump-config on Python >= 3.10")
+    return data
+
+
+def load_resolved_train_config(path: str | Path, overrides=()) -> Go2TrainConfig:
+    """Python 3.8 path of :func:`load_train_config`: a resolved YAML, no composition, no overrides."""
+    data = read_resolved_yaml(path, overrides)
     return dataclass_from_plain(Go2TrainConfig, data.get("train", data))
 
 
