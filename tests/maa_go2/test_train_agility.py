@@ -186,10 +186,10 @@ def test_reproduce_script_accepts_every_agility_run_with_its_configs():
     case = re.search(r'case "\$AGILITY" in ([\w|]+)\)', script)
     assert case, "the AGILITY case statement moved"
     runs = case.group(1).split("|")
-    assert runs == ["v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11"]
+    assert runs == ["v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12"]
     for run in runs:
         assert (ROOT / "config" / f"go2_agility_{run}.yaml").is_file()
-    for run in runs[:-5]:  # the seventh to eleventh runs' actors were not made into a zoo: their collect step says so
+    for run in runs[:-6]:  # the seventh to twelfth runs' actors were not made into a zoo: their collect step says so
         assert (ROOT / "config" / f"go2_collect_agility_{run}.yaml").is_file()
     assert "no config/go2_collect_agility_$AGILITY.yaml" in script
 
@@ -302,4 +302,32 @@ def test_eleventh_run_distills_three_teachers_within_the_budget():
         assert runs[gait].init_from == "runs/go2_agility_v8/checkpoints/ckpt_00600.pt"
     # measured: the eighth run's first 600 iterations 662 s, pilot 4 977 s
     total = 662 + 977 + sum(r.max_wall_clock_s for r in runs.values()) + student.max_wall_clock_s
+    assert total <= 10800
+
+
+def test_twelfth_run_continues_two_eleventh_teachers_and_distills_within_the_budget():
+    """The twelfth run: the eleventh run's trot-and-pace and pronk teachers trained longer (optimizer and grids kept),
+    its bound teacher as it is, distilled as in the eleventh run."""
+    from maa_core.config import load_config
+    from maa_go2.distill import DistillConfig, check_gaits
+
+    path = ROOT / "config" / "go2_agility_v12.yaml"
+    student, distill = load_train_config(path), load_config(DistillConfig, path, [], section="distill")
+    check_gaits(student, distill)
+    v11 = load_train_config(ROOT / "config" / "go2_agility_v11.yaml")
+    assert dataclasses.replace(student, run_dir=v11.run_dir, max_wall_clock_s=v11.max_wall_clock_s) == v11
+    eleventh = {g: load_train_config(ROOT / "config" / f"go2_agility_v11_{g}.yaml")
+                for g in ("trot_pace", "pronk", "bound")}
+    twelfth = {g: load_train_config(ROOT / "config" / f"go2_agility_v12_{g}.yaml") for g in ("trot_pace", "pronk")}
+    for gait, run in twelfth.items():
+        source = eleventh[gait]
+        assert run.init_from.startswith(f"{source.run_dir}/checkpoints/ckpt_") and run.init_curriculum
+        assert dataclasses.replace(run, run_dir=source.run_dir, init_from=source.init_from,
+                                   init_curriculum=source.init_curriculum, iterations=source.iterations,
+                                   max_wall_clock_s=source.max_wall_clock_s) == source
+    assert distill.teachers == {"trot": twelfth["trot_pace"].run_dir, "pace": twelfth["trot_pace"].run_dir,
+                                "pronk": twelfth["pronk"].run_dir, "bound": eleventh["bound"].run_dir}
+    assert distill.student_init == twelfth["trot_pace"].run_dir
+    # measured: the eighth run's first 600 iterations 662-682 s, pilot 4 945-977 s
+    total = 682 + 977 + sum(r.max_wall_clock_s for r in [*eleventh.values(), *twelfth.values(), student])
     assert total <= 10800
