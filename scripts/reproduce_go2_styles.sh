@@ -7,11 +7,11 @@
 #   3. generator: config/go2_small_styles.yaml on that zoo (runs/go2_small_styles);
 #   4. evaluate: training/evaluate_go2_styles.py -> results/go2/summary.json, styles_eval.{md,png};
 #   5. bundle: models/go2/generator from step 3 and the demo's two style prompts (prompts/go2_style_*.npz).
-# Usage: [AGILITY=v2|v6|v7] scripts/reproduce_go2_styles.sh [all|styles|collect|generator|evaluate|bundle]
+# Usage: [AGILITY=v2|v6|v7|v12] scripts/reproduce_go2_styles.sh [all|styles|collect|generator|evaluate|bundle]
 #   (default: all, AGILITY=v2: the specialists start from the second agility run, config/go2_styles.yaml and
-#   config/go2_collect_styles.yaml; AGILITY=v6 / v7 from the sixth / seventh, config/go2_{styles,collect_styles}_v6.yaml
-#   / _v7.yaml, with run folders and the evaluation under their own _v6 / _v7 names and that run's own adaptation
-#   module)
+#   config/go2_collect_styles.yaml; AGILITY=v6 / v7 / v12 from the sixth / seventh / twelfth, with
+#   config/go2_{styles,collect_styles}_<run>.yaml, run folders and the evaluation under their own _<run> names and
+#   that run's own adaptation module)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck disable=SC1091
@@ -23,7 +23,7 @@ SUFFIX=""; EVAL_OUT=results/go2
 STYLES_CFG="config/go2_styles$SUFFIX.yaml"
 COLLECT_CFG="config/go2_collect_styles$SUFFIX.yaml"
 for f in "$STYLES_CFG" "$COLLECT_CFG"; do
-  [ -f "$f" ] || { echo "AGILITY=$AGILITY: no $f (style configs exist for v2, v6 and v7)" >&2; exit 2; }
+  [ -f "$f" ] || { echo "AGILITY=$AGILITY: no $f (style configs exist for v2, v6, v7 and v12)" >&2; exit 2; }
 done
 STYLES_DIR="runs/go2_styles$SUFFIX"
 ZOO="runs/go2_zoo_styles$SUFFIX"

@@ -112,6 +112,31 @@ def test_seventh_run_styles_start_from_its_last_checkpoint_without_its_curriculu
         ".pt", ".safetensors")
 
 
+
+def test_twelfth_run_styles_start_from_the_distilled_student():
+    """The twelfth run is a distillation (its own config, with a distill: section); its specialists fine-tune the
+    student's final checkpoint with PPO, one gait each, and its zoo is collected with the student's adaptation module."""
+    import dataclasses
+
+    from maa_core.config import load_config
+    from maa_go2.collect import load_collect_config
+    from maa_go2.train_config import load_train_config
+
+    v2 = load_config(StyleSetConfig, ROOT / "config/go2_styles.yaml", section="styles")
+    v12 = load_config(StyleSetConfig, ROOT / "config/go2_styles_v12.yaml", section="styles")
+    assert dataclasses.replace(v12, base_config=v2.base_config, init_from=v2.init_from, out=v2.out) == v2
+    run = load_train_config(ROOT / v12.base_config)
+    assert v12.init_from == f"{run.run_dir}/checkpoints/ckpt_{run.iterations:05d}.pt"
+    spec = dataclasses.replace(v12, base_config=str(ROOT / v12.base_config))
+    for style in spec.zoo_styles():
+        train = spec.train_config(style, 0)
+        assert train.init_from == v12.init_from and train.init_curriculum is False
+        assert train.env.commands.gaits == [style.gait] and train.env.domain_rand == run.env.domain_rand
+    c12 = load_collect_config(ROOT / "config/go2_collect_styles_v12.yaml")
+    assert [str(r) for r in c12.runs] == [run.run_dir] and c12.styles_index == f"{v12.out}/styles.json"
+    assert c12.adaptation == v12.init_from.replace("checkpoints/ckpt_", "adaptation/adaptation_").replace(
+        ".pt", ".safetensors")
+
 def _run(args, cwd):
     return subprocess.run([sys.executable, str(ROOT / "training/finetune_go2_styles.py"), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=600)
