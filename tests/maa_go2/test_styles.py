@@ -115,7 +115,8 @@ def test_seventh_run_styles_start_from_its_last_checkpoint_without_its_curriculu
 
 def test_twelfth_run_styles_start_from_the_distilled_student():
     """The twelfth run is a distillation (its own config, with a distill: section); its specialists fine-tune the
-    student's final checkpoint with PPO, one gait each, and its zoo is collected with the student's adaptation module."""
+    student's final checkpoint with PPO, one gait each, and its zoo is collected with the student's adaptation
+    module."""
     import dataclasses
 
     from maa_core.config import load_config
