@@ -88,8 +88,10 @@ def test_sixth_run_styles_start_from_its_final_checkpoint_with_the_same_grid():
     assert str(c6.out) != str(c2.out)
 
 
-def test_seventh_run_styles_start_from_its_last_checkpoint_without_its_curriculum():
-    """The seventh run fine-tunes with init_curriculum; its specialists must not inherit that (their gaits are one)."""
+def _style_set_on_agility_run(name: str):
+    """``config/go2_styles_<name>.yaml`` and its base run's train config, after the checks every such set shares: the
+    second run's grid, specialists of one gait each that start from ``init_from`` without its curriculum and on the
+    run's randomization, and a zoo collected from the run with the adaptation module saved beside ``init_from``."""
     import dataclasses
 
     from maa_core.config import load_config
@@ -97,46 +99,33 @@ def test_seventh_run_styles_start_from_its_last_checkpoint_without_its_curriculu
     from maa_go2.train_config import load_train_config
 
     v2 = load_config(StyleSetConfig, ROOT / "config/go2_styles.yaml", section="styles")
-    v7 = load_config(StyleSetConfig, ROOT / "config/go2_styles_v7.yaml", section="styles")
-    assert dataclasses.replace(v7, base_config=v2.base_config, init_from=v2.init_from, out=v2.out) == v2
-    run = load_train_config(ROOT / v7.base_config)
-    assert run.init_curriculum and v7.init_from.startswith(f"{run.run_dir}/checkpoints/ckpt_")
-    spec = dataclasses.replace(v7, base_config=str(ROOT / v7.base_config))
-    style = spec.zoo_styles()[0]
-    train = spec.train_config(style, 0)
-    assert train.init_from == v7.init_from and train.init_curriculum is False
-    assert train.env.commands.gaits == [style.gait] and train.env.domain_rand == run.env.domain_rand
-    c7 = load_collect_config(ROOT / "config/go2_collect_styles_v7.yaml")
-    assert [str(r) for r in c7.runs] == [run.run_dir] and c7.styles_index == f"{v7.out}/styles.json"
-    assert c7.adaptation == v7.init_from.replace("checkpoints/ckpt_", "adaptation/adaptation_").replace(
+    styles = load_config(StyleSetConfig, ROOT / f"config/go2_styles_{name}.yaml", section="styles")
+    assert dataclasses.replace(styles, base_config=v2.base_config, init_from=v2.init_from, out=v2.out) == v2
+    run = load_train_config(ROOT / styles.base_config)
+    spec = dataclasses.replace(styles, base_config=str(ROOT / styles.base_config))
+    for style in spec.zoo_styles():
+        train = spec.train_config(style, 0)
+        assert train.init_from == styles.init_from and train.init_curriculum is False
+        assert train.env.commands.gaits == [style.gait] and train.env.domain_rand == run.env.domain_rand
+    zoo = load_collect_config(ROOT / f"config/go2_collect_styles_{name}.yaml")
+    assert [str(r) for r in zoo.runs] == [run.run_dir] and zoo.styles_index == f"{styles.out}/styles.json"
+    assert zoo.adaptation == styles.init_from.replace("checkpoints/ckpt_", "adaptation/adaptation_").replace(
         ".pt", ".safetensors")
+    return styles, run
 
+
+def test_seventh_run_styles_start_from_its_last_checkpoint_without_its_curriculum():
+    """The seventh run fine-tunes with init_curriculum; its specialists must not inherit that (their gaits are one)."""
+    styles, run = _style_set_on_agility_run("v7")
+    assert run.init_curriculum and styles.init_from.startswith(f"{run.run_dir}/checkpoints/ckpt_")
 
 
 def test_twelfth_run_styles_start_from_the_distilled_student():
     """The twelfth run is a distillation (its own config, with a distill: section); its specialists fine-tune the
-    student's final checkpoint with PPO, one gait each, and its zoo is collected with the student's adaptation
-    module."""
-    import dataclasses
+    student's final checkpoint with PPO."""
+    styles, run = _style_set_on_agility_run("v12")
+    assert styles.init_from == f"{run.run_dir}/checkpoints/ckpt_{run.iterations:05d}.pt"
 
-    from maa_core.config import load_config
-    from maa_go2.collect import load_collect_config
-    from maa_go2.train_config import load_train_config
-
-    v2 = load_config(StyleSetConfig, ROOT / "config/go2_styles.yaml", section="styles")
-    v12 = load_config(StyleSetConfig, ROOT / "config/go2_styles_v12.yaml", section="styles")
-    assert dataclasses.replace(v12, base_config=v2.base_config, init_from=v2.init_from, out=v2.out) == v2
-    run = load_train_config(ROOT / v12.base_config)
-    assert v12.init_from == f"{run.run_dir}/checkpoints/ckpt_{run.iterations:05d}.pt"
-    spec = dataclasses.replace(v12, base_config=str(ROOT / v12.base_config))
-    for style in spec.zoo_styles():
-        train = spec.train_config(style, 0)
-        assert train.init_from == v12.init_from and train.init_curriculum is False
-        assert train.env.commands.gaits == [style.gait] and train.env.domain_rand == run.env.domain_rand
-    c12 = load_collect_config(ROOT / "config/go2_collect_styles_v12.yaml")
-    assert [str(r) for r in c12.runs] == [run.run_dir] and c12.styles_index == f"{v12.out}/styles.json"
-    assert c12.adaptation == v12.init_from.replace("checkpoints/ckpt_", "adaptation/adaptation_").replace(
-        ".pt", ".safetensors")
 
 def _run(args, cwd):
     return subprocess.run([sys.executable, str(ROOT / "training/finetune_go2_styles.py"), *args], cwd=cwd,
