@@ -42,14 +42,12 @@ if run train; then
                    config/go2_agility_v11_pronk.yaml config/go2_agility_v11_bound.yaml; do
       python training/train_go2.py --config "$teacher"
     done
-  fi
-  if [[ $AGILITY == v12 ]]; then  # two teachers continued from where their eleventh-run budgets stopped them
-    for teacher in trot_pace pronk; do
-      python training/train_go2.py --config "config/go2_agility_v12_$teacher.yaml" \
-        --set "train.init_from=$(newest "runs/go2_agility_v11_$teacher/checkpoints" 'ckpt_*.pt')"
-    done
-  fi
-  if [[ $AGILITY == v11 || $AGILITY == v12 ]]; then
+    if [[ $AGILITY == v12 ]]; then  # two teachers continued from where their eleventh-run budgets stopped them
+      for teacher in trot_pace pronk; do
+        python training/train_go2.py --config "config/go2_agility_v12_$teacher.yaml" \
+          --set "train.init_from=$(newest "runs/go2_agility_v11_$teacher/checkpoints" 'ckpt_*.pt')"
+      done
+    fi
     python training/distill_go2.py --config "config/go2_agility_$AGILITY.yaml"
   else
     python training/train_go2.py --config "config/go2_agility_$AGILITY.yaml"

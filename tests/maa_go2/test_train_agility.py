@@ -308,11 +308,10 @@ def test_eleventh_run_distills_three_teachers_within_the_budget():
 def test_twelfth_run_continues_two_eleventh_teachers_and_distills_within_the_budget():
     """The twelfth run: the eleventh run's trot-and-pace and pronk teachers trained longer (optimizer and grids kept),
     its bound teacher as it is, distilled as in the eleventh run."""
-    from maa_core.config import load_config
-    from maa_go2.distill import DistillConfig, check_gaits
+    from maa_go2.distill import check_gaits, load_distill_config
 
     path = ROOT / "config" / "go2_agility_v12.yaml"
-    student, distill = load_train_config(path), load_config(DistillConfig, path, [], section="distill")
+    student, distill = load_train_config(path), load_distill_config(path)
     check_gaits(student, distill)
     v11 = load_train_config(ROOT / "config" / "go2_agility_v11.yaml")
     assert dataclasses.replace(student, run_dir=v11.run_dir, max_wall_clock_s=v11.max_wall_clock_s) == v11
