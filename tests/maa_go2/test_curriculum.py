@@ -50,8 +50,44 @@ def test_state_round_trip_and_shape_check():
         _cur(cells_vx=4).load_state_dict(cur.state_dict())
 
 
+def test_error_priority_draws_more_where_tracking_is_worse():
+    """Two open cells: one tracked at the thresholds' sum 1.6, one at 0.2. With the whole draw prioritized the ratio
+    of draws follows the errors (8:1); without priority the draws stay even and the errors change nothing."""
+    # vx cells 3 and 4, yaw cell 6; the contact gate keeps the box from widening
+    kw = dict(initial_vx=[-0.3, 0.2], initial_yaw=[0.1, 0.2], error_ema=1.0, min_contact_match=0.9)
+    for priority, expected in ((1.0, 8.0), (0.0, 1.0)):
+        cur = _cur(error_priority=priority, **kw)
+        assert cur.weights.sum() == 2
+        bad, good = (-0.2, 0.15), (0.1, 0.15)
+        cur.update(np.array([bad[0], good[0]]), np.array([bad[1], good[1]]),
+                   lin_error=np.array([0.16, 0.02]), yaw_error=np.array([0.24, 0.03]),  # 0.8 + 0.8, 0.1 + 0.1
+                   contact_match=np.zeros(2))
+        s = cur.sample(np.random.default_rng(3), 40000)
+        ratio = (s[:, 0] < 0).sum() / (s[:, 0] >= 0).sum()
+        assert ratio == pytest.approx(expected, rel=0.08)
+
+
+def test_cell_error_is_smoothed_capped_and_kept_in_the_state():
+    cur = _cur(error_priority=0.5, error_ema=0.5)
+    np.testing.assert_array_equal(cur.cell_error, 1.0)  # before any segment: as if at the thresholds
+    for _ in range(20):
+        cur.update(np.array([0.0]), np.array([0.0]), lin_error=np.array([5.0]), yaw_error=np.array([5.0]))
+    i, j = cur._cell_index(np.array([0.0]), np.array([0.0]))
+    assert cur.cell_error[i, j] == pytest.approx(2.0, abs=1e-4)  # capped, however badly it tracks
+    assert (cur.cell_error == 1.0).sum() == cur.cell_error.size - 1  # other cells untouched
+    again = _cur(error_priority=0.5)
+    again.load_state_dict(cur.state_dict())
+    np.testing.assert_array_equal(again.cell_error, cur.cell_error)
+    old = _cur(error_priority=0.5)
+    old.load_state_dict({"weights": cur.weights})  # a checkpoint written before cell errors existed
+    np.testing.assert_array_equal(old.cell_error, 1.0)
+    with pytest.raises(ValueError, match="cell errors"):
+        old.load_state_dict({"weights": cur.weights, "cell_error": np.ones(3)})
+
+
 @pytest.mark.parametrize("kw, match", [({"cells_vx": 0}, "cells_vx"), ({"step": 0.0}, "step"),
-                                       ({"initial_vx": [1.0, -1.0]}, "initial_vx")])
+                                       ({"initial_vx": [1.0, -1.0]}, "initial_vx"),
+                                       ({"error_priority": 1.5}, "error_priority"), ({"error_ema": 0.0}, "error_ema")])
 def test_config_errors(kw, match):
     with pytest.raises(ValueError, match=match):
         CurriculumConfig(enabled=True, **kw)

@@ -59,6 +59,11 @@ class CurriculumConfig:
     per_gait_restart: list[str] = field(default_factory=list)
     #: with ``per_gait``, the gaits whose grid widens on tracking alone, without ``min_contact_match``
     ungated_gaits: list[str] = field(default_factory=list)
+    #: fraction of the (vx, yaw) draws taken in proportion to a cell's weight times its smoothed tracking error
+    #: (see :class:`CommandCurriculum`), so that training dwells where the opened box is tracked worst; 0: in
+    #: proportion to the weights alone (walk-these-ways' rule)
+    error_priority: float = 0.0
+    error_ema: float = 0.1  #: weight of each update's segments in a cell's smoothed tracking error
 
     def __post_init__(self) -> None:
         if self.cells_vx < 1 or self.cells_yaw < 1:
@@ -86,6 +91,9 @@ class CurriculumConfig:
         if not 0.0 <= self.min_contact_match <= 1.0:
             raise ValueError(f"curriculum.min_contact_match: expected a fraction in [0, 1] (0 = off), "
                              f"got {self.min_contact_match}")
+        if not (0.0 <= self.error_priority <= 1.0 and 0.0 < self.error_ema <= 1.0):
+            raise ValueError(f"curriculum: need 0 <= error_priority <= 1 and 0 < error_ema <= 1, got "
+                             f"error_priority={self.error_priority}, error_ema={self.error_ema}")
         from maa_go2.commands import GAITS  # local: commands imports nothing from here
 
         for name in ("per_gait_restart", "ungated_gaits"):
@@ -94,8 +102,18 @@ class CurriculumConfig:
                 raise ValueError(f"curriculum.{name}: unknown gait(s) {unknown}; expected names of {sorted(GAITS)}")
 
 
+#: cap of a cell's smoothed normalized tracking error (:class:`CommandCurriculum`)
+MAX_CELL_ERROR = 2.0
+
+
 class CommandCurriculum:
-    """Cell weights over the (vx, yaw) box ``vx_range x yaw_range``; see the module docstring."""
+    """Cell weights over the (vx, yaw) box ``vx_range x yaw_range``; see the module docstring.
+
+    Each cell also keeps a smoothed tracking error of its segments, ``|v_xy error| / max_lin_error + |yaw error| /
+    max_yaw_error`` (1 = at the success thresholds; capped at :data:`MAX_CELL_ERROR` so that a command the robot
+    cannot reach does not draw every sample; 1 before a cell's first segment). With ``error_priority`` > 0 that
+    fraction of the draws is in proportion to weight x error instead of weight alone.
+    """
 
     def __init__(self, cfg: CurriculumConfig, vx_range: list[float], yaw_range: list[float]):
         self.cfg = cfg
@@ -108,15 +126,26 @@ class CommandCurriculum:
         if not inside.any():  # an initial box narrower than one cell: start from the cell holding its centre
             inside[self._cell_index(np.array([np.mean(cfg.initial_vx)]), np.array([np.mean(cfg.initial_yaw)]))] = True
         self.weights = inside.astype(np.float64)  #: [cells_vx, cells_yaw] in [0, 1]
+        self.cell_error = np.ones_like(self.weights)  #: [cells_vx, cells_yaw] smoothed normalized tracking error
 
     def _cell_index(self, vx: np.ndarray, yaw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         i = np.clip(np.searchsorted(self.vx_edges, vx, side="right") - 1, 0, self.cfg.cells_vx - 1)
         j = np.clip(np.searchsorted(self.yaw_edges, yaw, side="right") - 1, 0, self.cfg.cells_yaw - 1)
         return i, j
 
+    def cell_probabilities(self) -> np.ndarray:
+        """``[cells_vx * cells_yaw]`` probability of drawing each cell (flattened row-major)."""
+        p = self.weights / self.weights.sum()
+        f = self.cfg.error_priority
+        if f > 0:
+            q = self.weights * self.cell_error
+            if q.sum() > 0:
+                p = (1.0 - f) * p + f * q / q.sum()
+        return p.ravel()
+
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """``[n, 2]`` (vx, yaw) drawn from cells in proportion to their weights, uniform inside a cell."""
-        p = self.weights.ravel() / self.weights.sum()
+        """``[n, 2]`` (vx, yaw) drawn from cells by :meth:`cell_probabilities`, uniform inside a cell."""
+        p = self.cell_probabilities()
         cells = rng.choice(p.size, size=n, p=p)
         i, j = np.unravel_index(cells, self.weights.shape)
         vx = rng.uniform(self.vx_edges[i], self.vx_edges[i + 1])
@@ -134,7 +163,10 @@ class CommandCurriculum:
             contact_match: ``[M]`` mean contact match of each segment; with ``min_contact_match`` > 0 a segment
                 also needs this to reach it.
         """
-        ok = (np.asarray(lin_error) < self.cfg.max_lin_error) & (np.asarray(yaw_error) < self.cfg.max_yaw_error)
+        lin_error, yaw_error = np.asarray(lin_error, dtype=np.float64), np.asarray(yaw_error, dtype=np.float64)
+        self._smooth_cell_error(np.asarray(vx_cmd), np.asarray(yaw_cmd),
+                                lin_error / self.cfg.max_lin_error + yaw_error / self.cfg.max_yaw_error)
+        ok = (lin_error < self.cfg.max_lin_error) & (yaw_error < self.cfg.max_yaw_error)
         if self.cfg.min_contact_match > 0 and contact_match is not None:
             ok &= np.asarray(contact_match) >= self.cfg.min_contact_match
         if not ok.any():
@@ -147,18 +179,37 @@ class CommandCurriculum:
                 np.add.at(self.weights, (ii, jj), self.cfg.step)
         np.minimum(self.weights, 1.0, out=self.weights)
 
+    def _smooth_cell_error(self, vx_cmd: np.ndarray, yaw_cmd: np.ndarray, error: np.ndarray) -> None:
+        """Move each cell's smoothed error toward the mean ``error [M]`` of this update's segments in it."""
+        if not error.size:
+            return
+        i, j = self._cell_index(vx_cmd, yaw_cmd)
+        flat = np.ravel_multi_index((i, j), self.weights.shape)
+        counts = np.bincount(flat, minlength=self.weights.size)
+        sums = np.bincount(flat, weights=np.minimum(error, MAX_CELL_ERROR), minlength=self.weights.size)
+        seen = counts > 0
+        cell_error = self.cell_error.reshape(-1)  # a view: edits land in self.cell_error
+        cell_error[seen] += self.cfg.error_ema * (sums[seen] / counts[seen] - cell_error[seen])
+
     def coverage(self) -> float:
         """Fraction of the command box's cells with full weight (1.0 = the whole box is trained)."""
         return float((self.weights >= 1.0).mean())
 
     def state_dict(self) -> dict:
-        return {"weights": self.weights.copy()}
+        return {"weights": self.weights.copy(), "cell_error": self.cell_error.copy()}
 
     def load_state_dict(self, state: dict) -> None:
+        """Weights, and the smoothed cell errors where the state has them (older checkpoints: 1 everywhere)."""
         w = np.asarray(state["weights"], dtype=np.float64)
         if w.shape != self.weights.shape:
             raise ValueError(f"curriculum state has {list(w.shape)} cells, this config has {list(self.weights.shape)}")
         self.weights = w.copy()
+        if "cell_error" in state:
+            e = np.asarray(state["cell_error"], dtype=np.float64)
+            if e.shape != w.shape:
+                raise ValueError(f"curriculum state has cell errors of shape {list(e.shape)}, its weights "
+                                 f"{list(w.shape)}")
+            self.cell_error = e.copy()
 
 
 class GaitwiseCurriculum:
@@ -194,7 +245,8 @@ class GaitwiseCurriculum:
         return float(np.mean([grid.coverage() for grid in self.grids]))
 
     def state_dict(self) -> dict:
-        return {"weights": np.stack([grid.weights for grid in self.grids])}
+        return {"weights": np.stack([grid.weights for grid in self.grids]),
+                "cell_error": np.stack([grid.cell_error for grid in self.grids])}
 
     def load_state_dict(self, state: dict) -> None:
         """Per-gait weights ``[G, cells_vx, cells_yaw]``, or one shared grid ``[cells_vx, cells_yaw]`` (a run without
@@ -207,8 +259,9 @@ class GaitwiseCurriculum:
             return
         if w.shape[0] != len(self.grids):
             raise ValueError(f"curriculum state has grids for {w.shape[0]} gaits, this config has {len(self.grids)}")
-        for grid, weights in zip(self.grids, w):
-            grid.load_state_dict({"weights": weights})
+        errors = state.get("cell_error")
+        for g, (grid, weights) in enumerate(zip(self.grids, w)):
+            grid.load_state_dict({"weights": weights, **({"cell_error": errors[g]} if errors is not None else {})})
 
 
 def gait_index(commands: np.ndarray, table: np.ndarray) -> np.ndarray:

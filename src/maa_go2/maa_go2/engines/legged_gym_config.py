@@ -181,6 +181,8 @@ class Go2WTWCfg(LeggedRobotCfg):
             per_gait = _CUR.per_gait  #: one (vx, yaw) grid per gait
             per_gait_restart = list(_CUR.per_gait_restart)
             ungated_gaits = list(_CUR.ungated_gaits)  #: per-gait grids that widen on tracking alone
+            error_priority = _CUR.error_priority  #: fraction of draws weighted by a cell's tracking error (0 = off)
+            error_ema = _CUR.error_ema
 
     class init_state(LeggedRobotCfg.init_state):
         pos = [0.0, 0.0, INIT_HEIGHT]  #: reset pose: base at init_height above the env origin, upright, at rest
