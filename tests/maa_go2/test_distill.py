@@ -140,13 +140,14 @@ def test_command_line_refuses_a_config_without_teachers(tmp_path, capsys):
 def test_a_run_directory_stands_for_its_newest_checkpoint(teachers, tmp_path):
     from pathlib import Path
 
-    from maa_go2.distill import resolve_checkpoint, resolved
+    from maa_go2.distill import resolved
+    from maa_go2.run_dir import resolve_checkpoint
 
     run = Path(teachers["pace"]).parent.parent
     assert resolve_checkpoint(str(run)) == teachers["pace"] and resolve_checkpoint(teachers["trot"]) == teachers["trot"]
     dcfg = resolved(DistillConfig(teachers={"pace": str(run)}, student_init=str(run)))
     assert dcfg.teachers == {"pace": teachers["pace"]} and dcfg.student_init == teachers["pace"]
-    with pytest.raises(ValueError, match="train that teacher first"):
+    with pytest.raises(ValueError, match="train that run first"):
         resolve_checkpoint(str(tmp_path / "missing_run"))
 
 

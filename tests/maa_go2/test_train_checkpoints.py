@@ -223,3 +223,30 @@ def test_lineage_curve_puts_the_source_stages_in_front(tmp_path):
     _fake_run(tmp_path / "d", [row(1, 1.0)], init_from=str(tmp_path / "gone/checkpoints/ckpt_00005.pt"))
     assert [r["iteration"] for r in lineage_curve(tmp_path / "d")] == [1]
     assert len(lineage_curve(tmp_path / "a")) == 3
+
+
+def test_a_run_directory_as_init_from_is_pinned_to_its_newest_checkpoint_once(base_run, tmp_path):
+    """init_from naming a run folder starts from its newest checkpoint, recorded in config.yaml; when the source trains
+    on, the fine-tuning run resumes with the checkpoint it started from, so its lineage (and cost) stays put."""
+    import yaml
+
+    from maa_go2.run_dir import lineage_curve
+
+    source = tmp_path / "source"
+    shutil.copytree(base_run, source)
+    cfg = from_dict(Go2TrainConfig, {**TINY, "run_dir": str(tmp_path / "ft"), "init_from": str(source),
+                                     "iterations": 1})
+    train(cfg, progress=False)
+    pinned = str(source / "checkpoints" / "ckpt_00002.pt")
+    saved = lambda: yaml.safe_load((tmp_path / "ft" / "config.yaml").read_text())["train"]["init_from"]  # noqa: E731
+    assert saved() == pinned
+    train(from_dict(Go2TrainConfig, {**TINY, "run_dir": str(source), "iterations": 3}), progress=False)
+    cfg.iterations = 2
+    assert train(cfg, progress=False)["iterations"] == 2
+    assert saved() == pinned  # not the source's new ckpt_00003
+    rows = lineage_curve(tmp_path / "ft")
+    assert [(Path(r["stage"]).name, r["stage_iteration"]) for r in rows] == \
+        [("source", 1), ("source", 2), ("ft", 1), ("ft", 2)]
+    with pytest.raises(ValueError, match="train that run first"):
+        train(from_dict(Go2TrainConfig, {**TINY, "run_dir": str(tmp_path / "x"), "init_from": str(tmp_path)}),
+              progress=False)

@@ -40,6 +40,7 @@ from maa_go2.run_dir import (
     lineage_curve,
     load_initial_weights,
     prepare_run,
+    resolve_checkpoint,
     resume_checkpoint,
     save_run,
     truncate_curve,
@@ -96,24 +97,6 @@ def load_distill_config(path: str | Path, overrides=()) -> DistillConfig:
     if "distill" not in data:
         raise ValueError(f"{path}: no distill: section (teachers, student_init, ...)")
     return dataclass_from_plain(DistillConfig, data["distill"] or {}, "distill")
-
-
-def resolve_checkpoint(path: str) -> str:
-    """``path`` itself when it is a checkpoint file; for a run directory, its newest checkpoint (a teacher that
-    stopped on its wall-clock budget ends at an iteration no config can name in advance).
-
-    Raises:
-        ValueError: neither a file nor a run directory with checkpoints.
-    """
-    from maa_go2.run_dir import checkpoint_files
-
-    if Path(path).is_file():
-        return str(path)
-    found = checkpoint_files(Path(path) / "checkpoints") if Path(path).is_dir() else []
-    if not found:
-        raise ValueError(f"distill: {path} is neither a checkpoint file nor a run directory with checkpoints/ckpt_*.pt;"
-                         " train that teacher first")
-    return str(found[0])
 
 
 def resolved(dcfg: DistillConfig) -> DistillConfig:

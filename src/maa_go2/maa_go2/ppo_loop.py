@@ -34,6 +34,7 @@ from maa_go2.run_dir import (
     CURVE_KEYS,
     append_curve,
     load_initial_weights,
+    pin_init_from,
     prepare_run,
     resume_checkpoint,
     save_run,
@@ -280,6 +281,7 @@ def run_ppo(env, cfg: Go2TrainConfig, device="cpu", resume: bool = True, progres
     """
     torch.manual_seed(cfg.seed)
     flush_denormals()
+    cfg = pin_init_from(cfg)
     run = prepare_run(cfg)
     ac, ppo = build_learner(cfg, device)
     start_it, wall0 = restore(run, ac, ppo, env.sampler, resume, cfg.init_from, cfg.init_curriculum)

@@ -18,6 +18,7 @@ other's run. No MuJoCo, no rclpy: this module also runs on the Isaac Gym box (Py
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 import warnings
@@ -56,6 +57,37 @@ def checkpoint_files(folder: str | Path) -> list[Path]:
     """``ckpt_<iteration>.pt`` files in ``folder``, newest (highest iteration) first."""
     found = [(int(m.group(1)), p) for p in Path(folder).glob("ckpt_*.pt") if (m := _CKPT_RE.match(p.name))]
     return [p for _, p in sorted(found, reverse=True)]
+
+
+def resolve_checkpoint(path: str | Path, what: str = "distill") -> str:
+    """``path`` itself when it is a checkpoint file; for a run directory, its newest checkpoint (a run that stopped
+    on its wall-clock budget ends at an iteration no config can name in advance).
+
+    Raises:
+        ValueError: neither a file nor a run directory with checkpoints (``what`` names the setting).
+    """
+    if Path(path).is_file():
+        return str(path)
+    found = checkpoint_files(Path(path) / "checkpoints") if Path(path).is_dir() else []
+    if not found:
+        raise ValueError(f"{what}: {path} is neither a checkpoint file nor a run directory with checkpoints/ckpt_*.pt;"
+                         " train that run first")
+    return str(found[0])
+
+
+def pin_init_from(cfg: Go2TrainConfig) -> Go2TrainConfig:
+    """``cfg`` with ``train.init_from`` as a checkpoint file. A run directory stands for its newest checkpoint, chosen
+    once: a run that has checkpoints of its own and whose ``config.yaml`` (written when it started) names a
+    checkpoint of that directory keeps it on resume, so its lineage (:func:`lineage_curve`, the cost of what it
+    started from) does not move when the source run trains on."""
+    if not cfg.init_from or Path(cfg.init_from).is_file():
+        return cfg
+    saved_cfg = Path(cfg.run_dir) / "config.yaml"
+    if saved_cfg.is_file() and checkpoint_files(Path(cfg.run_dir) / "checkpoints"):
+        saved = ((yaml.safe_load(saved_cfg.read_text()) or {}).get("train") or {}).get("init_from") or ""
+        if saved and Path(saved).is_file() and Path(saved).parent.parent == Path(cfg.init_from):
+            return dataclasses.replace(cfg, init_from=str(saved))
+    return dataclasses.replace(cfg, init_from=resolve_checkpoint(cfg.init_from, "train.init_from"))
 
 
 def load_checkpoint(path: Path, ac, ppo) -> dict:

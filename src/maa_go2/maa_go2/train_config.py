@@ -60,7 +60,9 @@ class Go2TrainConfig:
     #: path of a pretrained adaptation module (safetensors): loaded and kept frozen; "" trains one concurrently
     adaptation_init: str = ""
     #: a Go2 PPO checkpoint (``ckpt_*.pt``, either engine) whose actor-critic and optimizer state start a *fresh*
-    #: run: fine-tuning (the iteration count starts over; ignored once the run has checkpoints of its own)
+    #: run: fine-tuning (the iteration count starts over; ignored once the run has checkpoints of its own). A run
+    #: directory stands for its newest checkpoint when the run starts, recorded in its ``config.yaml`` and kept on
+    #: resume (:func:`maa_go2.run_dir.pin_init_from`)
     init_from: str = ""
     #: with ``init_from``: also start from its command / gait curriculum state (the opened command box and gaits, the
     #: env-step count of the gait-frequency stage), so the fine-tuning continues that run's training under changed
