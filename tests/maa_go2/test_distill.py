@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
@@ -100,6 +101,35 @@ def test_distillation_runs_fits_the_teachers_labels_and_resumes(tmp_path, teache
     assert [r["iteration"] for r in read_curve(run)] == [1, 2, 3, 4]
 
 
+def test_teacher_run_folders_are_pinned_when_the_student_starts(tmp_path, teachers):
+    """Teachers named by run folder: their newest checkpoints are recorded when the distillation starts and kept on
+    resume, so a teacher that trains on changes neither the labels nor the cost."""
+    import shutil
+
+    import yaml
+
+    from maa_go2.distill import PINNED_FILE
+    from maa_go2.engines.mujoco_engine import MujocoGo2Env
+    from maa_go2.train import MujocoTask, train
+
+    runs = {g: tmp_path / g for g in teachers}
+    for g, ckpt in teachers.items():
+        shutil.copytree(Path(ckpt).parent.parent, runs[g])
+    cfg = _cfg(tmp_path / "student", ["trot", "pace"], iterations=1)
+    dcfg = DistillConfig(teachers={g: str(r) for g, r in runs.items()}, student_init=str(runs["trot"]))
+    first = run_distill(MujocoTask(MujocoGo2Env(cfg.env, seed=cfg.seed)), cfg, dcfg, progress=False)
+    pinned = yaml.safe_load((tmp_path / "student" / PINNED_FILE).read_text())
+    newest = {g: str(r / "checkpoints" / "ckpt_00002.pt") for g, r in runs.items()}
+    assert pinned == {"teachers": newest, "student_init": newest["trot"]}
+    source = str(Path(teachers["trot"]).parent / "ckpt_00001.pt")  # as in the fixture: its lineage stays the same
+    train(_cfg(runs["pace"], ["pace"], iterations=3, init_from=source, seed=2), progress=False)  # it trains on
+    again = run_distill(MujocoTask(MujocoGo2Env(cfg.env, seed=cfg.seed)), dataclasses.replace(cfg, iterations=2),
+                        dcfg, progress=False)
+    assert again["iterations"] == 2 and again["teachers"] == newest
+    assert again["teacher_wall_clock_s"] == first["teacher_wall_clock_s"]
+    assert yaml.safe_load((tmp_path / "student" / PINNED_FILE).read_text()) == pinned
+
+
 @pytest.mark.parametrize("kw, match", [({"teachers": {}}, "teachers"), ({"teachers": {"gallop": "x"}}, "gallop"),
                                        ({"student_init": ""}, "student_init"), ({"lr": 0.0}, "lr")])
 def test_bad_distill_configs_say_what_is_expected(kw, match):
@@ -138,8 +168,6 @@ def test_command_line_refuses_a_config_without_teachers(tmp_path, capsys):
 
 
 def test_a_run_directory_stands_for_its_newest_checkpoint(teachers, tmp_path):
-    from pathlib import Path
-
     from maa_go2.distill import resolved
     from maa_go2.run_dir import resolve_checkpoint
 

@@ -27,7 +27,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
+from maa_core.atomic_io import atomic_write_text
 from maa_go2.actor_critic import ActorCritic
 from maa_go2.commands import GAITS
 from maa_go2.curriculum import gait_index
@@ -39,14 +41,17 @@ from maa_go2.run_dir import (
     append_curve,
     lineage_curve,
     load_initial_weights,
+    checkpoint_files,
+    pinned_checkpoint,
     prepare_run,
-    resolve_checkpoint,
     resume_checkpoint,
     save_run,
     truncate_curve,
 )
 from maa_go2.train_config import Go2TrainConfig, dataclass_from_plain, read_resolved_yaml
 
+#: in a distillation run's folder: the teacher and student-start checkpoints it uses (:func:`pin_checkpoints`)
+PINNED_FILE = "distill_checkpoints.yaml"
 _COMMANDS = obs_slices()["commands"]  # the gait's phase, offset and bound are commands 5-7, scale 1
 
 
@@ -99,10 +104,28 @@ def load_distill_config(path: str | Path, overrides=()) -> DistillConfig:
     return dataclass_from_plain(DistillConfig, data["distill"] or {}, "distill")
 
 
-def resolved(dcfg: DistillConfig) -> DistillConfig:
-    """``dcfg`` with every teacher and the student's start as checkpoint files (:func:`resolve_checkpoint`)."""
-    return dataclasses.replace(dcfg, teachers={g: resolve_checkpoint(p) for g, p in dcfg.teachers.items()},
-                               student_init=resolve_checkpoint(dcfg.student_init))
+def resolved(dcfg: DistillConfig, saved: dict | None = None) -> DistillConfig:
+    """``dcfg`` with every teacher and the student's start as checkpoint files (:func:`resolve_checkpoint`); where
+    ``saved`` (a run's :data:`PINNED_FILE`) names a checkpoint of the configured run directory, that one."""
+    saved = saved or {}
+    teachers = {g: pinned_checkpoint(p, (saved.get("teachers") or {}).get(g), "distill.teachers")
+                for g, p in dcfg.teachers.items()}
+    return dataclasses.replace(dcfg, teachers=teachers, student_init=pinned_checkpoint(
+        dcfg.student_init, saved.get("student_init"), "distill.student_init"))
+
+
+def pin_checkpoints(dcfg: DistillConfig, run: Path) -> DistillConfig:
+    """:func:`resolved` chosen once per run: the checkpoints are written to ``run``/:data:`PINNED_FILE` when it
+    starts and kept when it resumes (once it has checkpoints of its own), so that the student's labels and its
+    teachers' cost do not move when a teacher run trains on."""
+    path = run / PINNED_FILE
+    saved = None
+    if path.is_file() and checkpoint_files(run / "checkpoints"):
+        saved = yaml.safe_load(path.read_text()) or {}
+    out = resolved(dcfg, saved)
+    run.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, yaml.safe_dump({"teachers": out.teachers, "student_init": out.student_init}))
+    return out
 
 
 def check_gaits(train: Go2TrainConfig, distill: DistillConfig) -> None:
@@ -237,7 +260,7 @@ def run_distill(env, cfg: Go2TrainConfig, dcfg: DistillConfig, device="cpu", pro
     from ``cfg.run_dir``. ``cfg.init_from`` is set to ``dcfg.student_init`` so that the curve carries the student's
     lineage. Returns the final summary (also ``summary.json``)."""
     check_gaits(cfg, dcfg)
-    dcfg = resolved(dcfg)
+    dcfg = pin_checkpoints(dcfg, Path(cfg.run_dir))
     cfg = dataclasses.replace(cfg, init_from=dcfg.student_init, init_curriculum=False)
     torch.manual_seed(cfg.seed)
     flush_denormals()

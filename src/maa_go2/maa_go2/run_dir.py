@@ -75,19 +75,26 @@ def resolve_checkpoint(path: str | Path, what: str = "distill") -> str:
     return str(found[0])
 
 
+def pinned_checkpoint(configured: str | Path, saved: str | Path | None, what: str) -> str:
+    """The checkpoint ``configured`` (a file, or a run directory) stands for: ``saved`` when that is a checkpoint of
+    the configured run directory (chosen earlier, kept), else :func:`resolve_checkpoint` of ``configured``."""
+    if saved and Path(saved).is_file() and Path(saved).parent.parent == Path(configured):
+        return str(saved)
+    return resolve_checkpoint(configured, what)
+
+
 def pin_init_from(cfg: Go2TrainConfig) -> Go2TrainConfig:
     """``cfg`` with ``train.init_from`` as a checkpoint file. A run directory stands for its newest checkpoint, chosen
-    once: a run that has checkpoints of its own and whose ``config.yaml`` (written when it started) names a
-    checkpoint of that directory keeps it on resume, so its lineage (:func:`lineage_curve`, the cost of what it
-    started from) does not move when the source run trains on."""
+    once: a run that has checkpoints of its own keeps the one its ``config.yaml`` (written when it started) names, so
+    its lineage (:func:`lineage_curve`, the cost of what it started from) does not move when the source run trains
+    on."""
     if not cfg.init_from or Path(cfg.init_from).is_file():
         return cfg
+    saved = None
     saved_cfg = Path(cfg.run_dir) / "config.yaml"
     if saved_cfg.is_file() and checkpoint_files(Path(cfg.run_dir) / "checkpoints"):
-        saved = ((yaml.safe_load(saved_cfg.read_text()) or {}).get("train") or {}).get("init_from") or ""
-        if saved and Path(saved).is_file() and Path(saved).parent.parent == Path(cfg.init_from):
-            return dataclasses.replace(cfg, init_from=str(saved))
-    return dataclasses.replace(cfg, init_from=resolve_checkpoint(cfg.init_from, "train.init_from"))
+        saved = ((yaml.safe_load(saved_cfg.read_text()) or {}).get("train") or {}).get("init_from")
+    return dataclasses.replace(cfg, init_from=pinned_checkpoint(cfg.init_from, saved, "train.init_from"))
 
 
 def load_checkpoint(path: Path, ac, ppo) -> dict:
