@@ -39,9 +39,9 @@ from maa_go2.ppo_loop import Tally, command_metrics, flush_denormals
 from maa_go2.run_dir import (
     CURVE_KEYS,
     append_curve,
+    checkpoint_files,
     lineage_curve,
     load_initial_weights,
-    checkpoint_files,
     pinned_checkpoint,
     prepare_run,
     resume_checkpoint,
