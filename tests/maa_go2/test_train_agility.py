@@ -186,10 +186,10 @@ def test_reproduce_script_accepts_every_agility_run_with_its_configs():
     case = re.search(r'case "\$AGILITY" in ([\w|]+)\)', script)
     assert case, "the AGILITY case statement moved"
     runs = case.group(1).split("|")
-    assert runs == ["v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13"]
+    assert runs == ["v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", "v14"]
     for run in runs:
         assert (ROOT / "config" / f"go2_agility_{run}.yaml").is_file()
-    for run in runs[:-7]:  # the seventh to thirteenth runs' actors were not made into a zoo: their collect step says so
+    for run in runs[:-8]:  # the seventh to fourteenth runs' actors were not made into a zoo: their collect step says so
         assert (ROOT / "config" / f"go2_collect_agility_{run}.yaml").is_file()
     assert "no config/go2_collect_agility_$AGILITY.yaml" in script
 
@@ -332,26 +332,30 @@ def test_twelfth_run_continues_two_eleventh_teachers_and_distills_within_the_bud
     assert total <= 10800
 
 
-def test_thirteenth_run_drops_the_bound_teacher_and_gives_its_time_to_error_weighted_trot_and_pace():
-    """The thirteenth run: the twelfth trot-and-pace teacher trained on with error-weighted command draws; it also
-    labels bound, whose own teacher taught nothing; the pronk teacher is the twelfth run's."""
+@pytest.mark.parametrize("run, section, key, value", [("v13", "curriculum", "error_priority", 0.5),
+                                                     ("v14", "commands", "single_axis_fraction", 0.6)])
+def test_thirteenth_and_fourteenth_runs_give_the_bound_teachers_time_to_trot_and_pace(run, section, key, value):
+    """The thirteenth (fourteenth) run: the twelfth trot-and-pace teacher trained on with one change (error-weighted
+    draws; more single-axis commands); it also labels bound, whose own teacher taught nothing; the pronk teacher is the
+    twelfth run's; the student is distilled as in the twelfth run."""
     from maa_go2.distill import check_gaits, load_distill_config
 
-    path = ROOT / "config" / "go2_agility_v13.yaml"
+    path = ROOT / "config" / f"go2_agility_{run}.yaml"
     student, distill = load_train_config(path), load_distill_config(path)
     check_gaits(student, distill)
     v12 = load_train_config(ROOT / "config" / "go2_agility_v12.yaml")
     assert dataclasses.replace(student, run_dir=v12.run_dir) == v12
     cfg = lambda name: load_train_config(ROOT / "config" / f"go2_agility_{name}.yaml")  # noqa: E731
-    tp12, tp13 = cfg("v12_trot_pace"), cfg("v13_trot_pace")
-    assert tp13.init_from == tp12.run_dir and tp13.init_curriculum
-    assert tp13.env.curriculum.error_priority == 0.5 and tp12.env.curriculum.error_priority == 0.0
-    same = dataclasses.replace(tp13.env, curriculum=tp12.env.curriculum)
-    assert dataclasses.replace(tp13, run_dir=tp12.run_dir, init_from=tp12.init_from, env=same,
+    tp12, teacher = cfg("v12_trot_pace"), cfg(f"{run}_trot_pace")
+    assert teacher.init_from == tp12.run_dir and teacher.init_curriculum
+    changed = dataclasses.replace(getattr(tp12.env, section), **{key: value})
+    assert getattr(teacher.env, section) == changed != getattr(tp12.env, section)
+    assert dataclasses.replace(teacher, run_dir=tp12.run_dir, init_from=tp12.init_from,
+                               env=dataclasses.replace(teacher.env, **{section: getattr(tp12.env, section)}),
                                max_wall_clock_s=tp12.max_wall_clock_s) == tp12
-    assert distill.teachers == {"trot": tp13.run_dir, "pace": tp13.run_dir, "bound": tp13.run_dir,
+    assert distill.teachers == {"trot": teacher.run_dir, "pace": teacher.run_dir, "bound": teacher.run_dir,
                                 "pronk": cfg("v12_pronk").run_dir}
-    assert distill.student_init == tp13.run_dir
-    stages = [cfg(n) for n in ("v11_trot_pace", "v12_trot_pace", "v13_trot_pace", "v11_pronk", "v12_pronk")]
+    assert distill.student_init == teacher.run_dir
+    stages = [cfg(n) for n in ("v11_trot_pace", "v12_trot_pace", f"{run}_trot_pace", "v11_pronk", "v12_pronk")]
     # measured: the eighth run's first 600 iterations 662-682 s, pilot 4 945-977 s
     assert 682 + 977 + sum(r.max_wall_clock_s for r in [*stages, student]) <= 10800
