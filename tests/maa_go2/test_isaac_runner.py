@@ -236,7 +236,7 @@ def test_command_line_distills_gait_teachers_on_the_isaac_task_as_on_mujoco(tmp_
         with pytest.raises(ValueError, match=match):
             runner.main(["--config", str(bad), "--distill", *legged_gym_args])
     missing = f"distill.teachers.pace={tmp_path / 'no_such_run'}"
-    with pytest.raises(ValueError, match="train that teacher first"):
+    with pytest.raises(ValueError, match="train that run first"):
         runner.main(["--config", str(path), "--distill", "--set", missing, *legged_gym_args])
     with pytest.raises(SystemExit, match="always resumes"):
         runner.main(["--config", str(path), "--distill", "--no-resume", *legged_gym_args])
