@@ -163,13 +163,19 @@ def _disturb(mj):
 @pytest.mark.parametrize("curriculum", [CurriculumConfig(enabled=True),
                                         CurriculumConfig(enabled=True, gaits_initial=1, gait_contact_match=0.3,
                                                          gait_ema=1.0, initial_gait_frequency=[2.5, 3.5],
-                                                         full_gait_frequency_after_env_steps=5 * N)],
-                         ids=["velocity", "velocity+gaits+frequency stage"])
+                                                         full_gait_frequency_after_env_steps=5 * N),
+                                        CurriculumConfig(enabled=True, error_priority=1.0, error_ema=1.0)],
+                         ids=["velocity", "velocity+gaits+frequency stage", "error-weighted draws"])
 @pytest.mark.parametrize("single_axis_fraction", [0.0, 0.5], ids=["all axes", "single-axis commands"])
 def test_steps_give_the_same_torques_rewards_terminations_observations(pair, curriculum, single_axis_fraction):
     commands = dataclasses.replace(env_config().commands, single_axis_fraction=single_axis_fraction)
     mj, task, recorder, torques = pair(env_config(curriculum=curriculum, commands=commands))
     assert task.sampler.ranges == mj.sampler.ranges  # every command setting reaches the Isaac task
+    if curriculum.error_priority:  # unequal cell errors over an open box, so the weighted draws are not uniform ones
+        errors = np.random.default_rng(1).uniform(0.1, 2.0, mj.sampler.curriculum.cell_error.shape)
+        for sampler in (mj.sampler, task.sampler):
+            sampler.curriculum.weights[:] = 1.0
+            sampler.curriculum.cell_error = errors.copy()
     _disturb(mj)
     rng = np.random.default_rng(0)
     seen = {"fell": 0, "time_out": 0, "single_axis": 0}
@@ -197,6 +203,7 @@ def test_steps_give_the_same_torques_rewards_terminations_observations(pair, cur
     assert seen["single_axis"] > 0 or not single_axis_fraction, seen
     if mj.sampler.curriculum is not None:
         np.testing.assert_array_equal(task.sampler.curriculum.weights, mj.sampler.curriculum.weights)
+        np.testing.assert_array_equal(task.sampler.curriculum.cell_error, mj.sampler.curriculum.cell_error)
         close(task.sampler.err_sum, mj.sampler.err_sum, atol=1e-4)  # tracking errors and contact match
     if curriculum.gaits_initial:  # segments here are shorter than a curriculum update needs: the inputs are compared
         assert mj.sampler.err_sum[:, 2].sum() > 0 and mj.sampler.gaits_open() == task.sampler.gaits_open() == 1
