@@ -172,11 +172,12 @@ def test_a_run_directory_stands_for_its_newest_checkpoint(teachers, tmp_path):
     from maa_go2.run_dir import resolve_checkpoint
 
     run = Path(teachers["pace"]).parent.parent
-    assert resolve_checkpoint(str(run)) == teachers["pace"] and resolve_checkpoint(teachers["trot"]) == teachers["trot"]
+    assert resolve_checkpoint(str(run), "distill.teachers") == teachers["pace"]
+    assert resolve_checkpoint(teachers["trot"], "distill.teachers") == teachers["trot"]
     dcfg = resolved(DistillConfig(teachers={"pace": str(run)}, student_init=str(run)))
     assert dcfg.teachers == {"pace": teachers["pace"]} and dcfg.student_init == teachers["pace"]
     with pytest.raises(ValueError, match="train that run first"):
-        resolve_checkpoint(str(tmp_path / "missing_run"))
+        resolve_checkpoint(str(tmp_path / "missing_run"), "distill.teachers")
 
 
 def test_the_distill_section_loads_the_same_on_the_isaac_boxs_python(tmp_path, monkeypatch):

@@ -39,10 +39,10 @@ from maa_go2.ppo_loop import Tally, command_metrics, flush_denormals
 from maa_go2.run_dir import (
     CURVE_KEYS,
     append_curve,
-    checkpoint_files,
     lineage_curve,
     load_initial_weights,
     pinned_checkpoint,
+    pinned_record,
     prepare_run,
     resume_checkpoint,
     save_run,
@@ -118,13 +118,9 @@ def pin_checkpoints(dcfg: DistillConfig, run: Path) -> DistillConfig:
     """:func:`resolved` chosen once per run: the checkpoints are written to ``run``/:data:`PINNED_FILE` when it
     starts and kept when it resumes (once it has checkpoints of its own), so that the student's labels and its
     teachers' cost do not move when a teacher run trains on."""
-    path = run / PINNED_FILE
-    saved = None
-    if path.is_file() and checkpoint_files(run / "checkpoints"):
-        saved = yaml.safe_load(path.read_text()) or {}
-    out = resolved(dcfg, saved)
+    out = resolved(dcfg, pinned_record(run, PINNED_FILE))
     run.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, yaml.safe_dump({"teachers": out.teachers, "student_init": out.student_init}))
+    atomic_write_text(run / PINNED_FILE, yaml.safe_dump({"teachers": out.teachers, "student_init": out.student_init}))
     return out
 
 

@@ -59,7 +59,7 @@ def checkpoint_files(folder: str | Path) -> list[Path]:
     return [p for _, p in sorted(found, reverse=True)]
 
 
-def resolve_checkpoint(path: str | Path, what: str = "distill") -> str:
+def resolve_checkpoint(path: str | Path, what: str) -> str:
     """``path`` itself when it is a checkpoint file; for a run directory, its newest checkpoint (a run that stopped
     on its wall-clock budget ends at an iteration no config can name in advance).
 
@@ -83,6 +83,15 @@ def pinned_checkpoint(configured: str | Path, saved: str | Path | None, what: st
     return resolve_checkpoint(configured, what)
 
 
+def pinned_record(run: Path, name: str) -> dict:
+    """The YAML file ``run``/``name`` where the run already has checkpoints of its own (what it chose when it
+    started, kept on resume); ``{}`` for a fresh run, which chooses again."""
+    path = run / name
+    if path.is_file() and checkpoint_files(run / "checkpoints"):
+        return yaml.safe_load(path.read_text()) or {}
+    return {}
+
+
 def pin_init_from(cfg: Go2TrainConfig) -> Go2TrainConfig:
     """``cfg`` with ``train.init_from`` as a checkpoint file. A run directory stands for its newest checkpoint, chosen
     once: a run that has checkpoints of its own keeps the one its ``config.yaml`` (written when it started) names, so
@@ -90,10 +99,7 @@ def pin_init_from(cfg: Go2TrainConfig) -> Go2TrainConfig:
     on."""
     if not cfg.init_from or Path(cfg.init_from).is_file():
         return cfg
-    saved = None
-    saved_cfg = Path(cfg.run_dir) / "config.yaml"
-    if saved_cfg.is_file() and checkpoint_files(Path(cfg.run_dir) / "checkpoints"):
-        saved = ((yaml.safe_load(saved_cfg.read_text()) or {}).get("train") or {}).get("init_from")
+    saved = (pinned_record(Path(cfg.run_dir), "config.yaml").get("train") or {}).get("init_from")
     return dataclasses.replace(cfg, init_from=pinned_checkpoint(cfg.init_from, saved, "train.init_from"))
 
 
