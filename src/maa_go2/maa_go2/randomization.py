@@ -18,8 +18,12 @@ PASSIVE_PARAMS = ("joint_damping", "joint_friction")  #: per-env passive joint l
 #: per-env actuation limits: a factor on the motor torque limits, and a delay [ms] inside a policy step (rounded to
 #: physics steps by the engines, :func:`delay_substeps`)
 ACTUATION_PARAMS = ("torque_limit_scale", "actuation_delay_ms")
+#: per-model-variant passive joint damping left to the physics engine (see ``RandomizationConfig``)
+ENGINE_PASSIVE_PARAMS = ("engine_joint_damping",)
+#: parameters drawn per model variant (``num_model_variants`` of them) rather than per env: an env takes its variant's
+VARIANT_PARAMS = ("friction", "restitution", "added_mass") + ENGINE_PASSIVE_PARAMS
 #: drawn after the others and only where a range is non-empty, so configs without them keep their random streams
-OPTIONAL_PARAMS = PASSIVE_PARAMS + ACTUATION_PARAMS
+OPTIONAL_PARAMS = PASSIVE_PARAMS + ACTUATION_PARAMS + ENGINE_PASSIVE_PARAMS
 LIN_VEL_SCALE = 2.0
 MAX_DELAY_MS = 1000.0 * SIM_DT * DECIMATION  #: one policy step
 TORQUE_LIMIT_SCALE_BOUNDS = (0.1, 1.5)  #: sane factors on the motor torque limits (training and model error)
@@ -45,6 +49,12 @@ class RandomizationConfig:
     #: actuation delay [ms] inside a policy step (the previous target is held that long), on top of ``latency_prob``'s
     #: whole-step latency; [0, 0] = none, at most one policy step (20 ms)
     actuation_delay_ms: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    #: passive joint damping [N.m.s/rad] that the physics engine integrates itself, drawn per model variant (like
+    #: friction and mass) and added to ``joint_damping``'s explicit torque. MuJoCo: the variant's ``dof_damping``,
+    #: integrated implicitly by its Euler integrator, which robots trained only on the explicit term fall under
+    #: (``maa_go2.mismatch``'s joint-damping case); Isaac Gym: added to the explicit term, as its effort-mode DOF
+    #: damping does not act. [0, 0] = none.
+    engine_joint_damping: list[float] = field(default_factory=lambda: [0.0, 0.0])
     latency_prob: float = 0.5  #: probability that an episode runs with 1 policy step of action latency
     push_interval_s: float = 15.0
     push_max_vel: float = 0.5  #: [m/s] added to the base xy velocity at each push
@@ -56,7 +66,7 @@ class RandomizationConfig:
             lo, hi = getattr(self, name)
             if lo > hi:
                 raise ValueError(f"domain_rand.{name}: expected [lo, hi] with lo <= hi, got {[lo, hi]}")
-        for name in PASSIVE_PARAMS:
+        for name in PASSIVE_PARAMS + ENGINE_PASSIVE_PARAMS:
             if getattr(self, name)[0] < 0:
                 raise ValueError(f"domain_rand.{name}: expected a range of values >= 0, got {getattr(self, name)}")
         lo, hi = self.torque_limit_scale
@@ -75,13 +85,13 @@ class RandomizationConfig:
 
 NOMINAL = {"friction": 1.0, "restitution": 0.0, "added_mass": 0.0, "motor_strength": 1.0, "kp_factor": 1.0,
            "kd_factor": 1.0, "latency": 0.0, "joint_damping": 0.0, "joint_friction": 0.0, "torque_limit_scale": 1.0,
-           "actuation_delay_ms": 0.0}
+           "actuation_delay_ms": 0.0, "engine_joint_damping": 0.0}
 
 
 def sample_params(rng: np.random.Generator, n: int, cfg: RandomizationConfig) -> dict[str, np.ndarray]:
     """Per-env physical parameters, each ``[n]``: friction, restitution, added_mass, motor_strength, kp_factor,
     kd_factor, latency (0 or 1 policy steps), joint_damping [N.m.s/rad], joint_friction [N.m], torque_limit_scale,
-    actuation_delay_ms [ms]."""
+    actuation_delay_ms [ms], engine_joint_damping [N.m.s/rad] (used per model variant by the engines)."""
     if not cfg.enabled:
         return {k: np.full(n, v) for k, v in NOMINAL.items()}
     out = {k: rng.uniform(*getattr(cfg, k), size=n) for k in NOMINAL if k != "latency" and k not in OPTIONAL_PARAMS}

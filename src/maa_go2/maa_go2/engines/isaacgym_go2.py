@@ -41,7 +41,7 @@ from maa_go2.engines.legged_gym_config import (
 from maa_go2.env_config import staggered_episode_steps
 from maa_go2.joint_order import LEGS_POLICY
 from maa_go2.observation import NOISE_VECTOR, OBS_DIM, build_observation
-from maa_go2.randomization import LIN_VEL_SCALE, PRIV_NAMES, delay_substeps, sample_params
+from maa_go2.randomization import LIN_VEL_SCALE, PRIV_NAMES, VARIANT_PARAMS, delay_substeps, sample_params
 from maa_go2.rewards import REWARD_FUNCTIONS, RewardState, compute_rewards
 
 try:  # pragma: no cover - requires a GPU machine with Isaac Gym Preview 4 and legged_gym (tests use a stand-in)
@@ -63,8 +63,9 @@ MISSING_MSG = ("the Isaac Gym backend needs the 'isaacgym' (Isaac Gym Preview 4,
 #: parameters whose per-env values live on the device (the PD law and the latency use them every physics step)
 DEVICE_PARAMS = ("motor_strength", "kp_factor", "kd_factor", "latency", "joint_damping", "joint_friction",
                  "torque_limit_scale", "actuation_delay_ms")
-#: parameters applied through the simulator's shape / body properties at every reset
-PHYSICAL_PARAMS = ("friction", "restitution", "added_mass")
+#: parameters drawn per model variant: friction, restitution and mass go through the simulator's shape / body
+#: properties at every reset; the engine-integrated joint damping joins the explicit passive torque
+PHYSICAL_PARAMS = VARIANT_PARAMS
 
 
 # ------------------------------------------------------------------------------------------ pure tensor helpers
@@ -250,11 +251,13 @@ class Go2WTW(LeggedRobot):  # type: ignore[misc,valid-type]
 
     def _compute_torques(self, actions):
         """The shared PD law with this env's Kp/Kd factors, motor strength and passive joint losses (explicit
-        torques, as in MuJoCo: in effort mode Isaac Gym's DOF drive damping does not act)."""
+        torques, as in MuJoCo: in effort mode Isaac Gym's DOF drive damping does not act, so the damping that MuJoCo
+        integrates in its model variants, ``engine_joint_damping``, is explicit here too)."""
         p = self.device_params
         return pd_torque(action_to_target(actions), self.dof_pos, self.dof_vel, self.p_gains * p["kp_factor"][:, None],
                          self.d_gains * p["kd_factor"][:, None], p["motor_strength"][:, None],
-                         p["torque_limit_scale"][:, None], damping=p["joint_damping"][:, None],
+                         p["torque_limit_scale"][:, None],
+                         damping=(p["joint_damping"] + p["engine_joint_damping"])[:, None],
                          friction=p["joint_friction"][:, None])
 
     def post_physics_step(self):

@@ -229,8 +229,10 @@ class Go2WTWCfg(LeggedRobotCfg):
         torque_limit_scale_range = list(_DR.torque_limit_scale)
         randomize_actuation_delay = True
         actuation_delay_ms_range = list(_DR.actuation_delay_ms)
+        randomize_engine_joint_damping = True  #: per model variant; explicit here (effort-mode DOF damping is inert)
+        engine_joint_damping_range = list(_DR.engine_joint_damping)
         latency_prob = _DR.latency_prob
-        num_model_variants = _DR.num_model_variants  #: friction/restitution/mass sets drawn at reset (as MuJoCo)
+        num_model_variants = _DR.num_model_variants  #: friction/restitution/mass/damping sets drawn at reset (as MuJoCo)
         push_robots = True
         push_interval_s = _DR.push_interval_s
         max_push_vel_xy = _DR.push_max_vel
@@ -370,7 +372,8 @@ _DR_FLAGS = {"friction": "randomize_friction", "restitution": "randomize_restitu
              "added_mass": "randomize_base_mass", "motor_strength": "randomize_motor_strength",
              "kp_factor": "randomize_kp_factor", "kd_factor": "randomize_kd_factor",
              "joint_damping": "randomize_joint_damping", "joint_friction": "randomize_joint_friction",
-             "torque_limit_scale": "randomize_torque_limit_scale", "actuation_delay_ms": "randomize_actuation_delay"}
+             "torque_limit_scale": "randomize_torque_limit_scale", "actuation_delay_ms": "randomize_actuation_delay",
+             "engine_joint_damping": "randomize_engine_joint_damping"}
 
 
 def cfg_members(obj) -> dict:

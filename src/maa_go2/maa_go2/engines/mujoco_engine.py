@@ -21,7 +21,8 @@ from maa_go2.curriculum import CommandSampler
 from maa_go2.env_config import EnvConfig, staggered_episode_steps
 from maa_go2.joint_order import JOINT_NAMES
 from maa_go2.observation import NOISE_VECTOR, OBS_DIM, ObservationHistory, build_observation
-from maa_go2.randomization import PRIV_DIM, delay_substeps, privileged_obs, restitution_to_dampratio, sample_params
+from maa_go2.randomization import (PRIV_DIM, VARIANT_PARAMS, delay_substeps, privileged_obs, restitution_to_dampratio,
+                                   sample_params)
 from maa_go2.rewards import RewardState, compute_rewards
 
 STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS
@@ -94,7 +95,8 @@ class MujocoGo2Env:
         self.reset()
 
     def _make_variants(self) -> None:
-        """Model variants for the per-model parameters (friction, restitution, added mass): each env uses one of
+        """Model variants for the per-model parameters (friction, restitution, added mass, the engine-integrated joint
+        damping): each env uses one of
         ``domain_rand.num_model_variants`` randomized model copies, drawn at every reset (cache-friendly)."""
         dr = self.cfg.domain_rand
         nv = dr.num_model_variants if dr.enabled else 1
@@ -106,6 +108,7 @@ class MujocoGo2Env:
             mod.geom_friction[self.foot_geoms, 0] = self.variant_params["friction"][j]
             mod.geom_solref[self.foot_geoms, 1] = damp[j]
             mod.body_mass[self.base_body] = BASE_MASS + self.variant_params["added_mass"][j]
+            mod.dof_damping[6:] = self.base_model.dof_damping[6:] + self.variant_params["engine_joint_damping"][j]
             self.variants.append(mod)
         self.variant_of_env = np.zeros(self.num_envs, dtype=np.int64)
 
@@ -132,7 +135,7 @@ class MujocoGo2Env:
             self.params[key][ids] = val
         var = self.rng.integers(0, len(self.variants), size=k)
         self.variant_of_env[ids] = var
-        for key in ("friction", "restitution", "added_mass"):
+        for key in VARIANT_PARAMS:
             self.params[key][ids] = self.variant_params[key][var]
         for j, i in enumerate(ids):
             self.models[i] = self.variants[var[j]]
