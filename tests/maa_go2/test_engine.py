@@ -102,3 +102,25 @@ def test_randomized_torque_limits_and_actuation_delay_reach_the_physics():
     still.step(np.zeros((6, 12)))
     np.testing.assert_allclose(held.qpos, still.qpos, atol=1e-9)  # the first step acted on the previous (zero) target
     assert np.abs(prompt.qpos - still.qpos).max() > 1e-3
+
+
+def test_engine_joint_damping_lives_in_the_model_variants():
+    """Each model variant carries its own ``dof_damping`` on the leg joints (the base and the floating base keep
+    theirs); an env's ``engine_joint_damping`` is its variant's."""
+    from maa_go2.randomization import RandomizationConfig
+
+    cfg = EnvConfig(num_envs=8, domain_rand=RandomizationConfig(num_model_variants=4, engine_joint_damping=[1.0, 3.0],
+                                                                push_interval_s=1e6))
+    env = MujocoGo2Env(cfg, seed=2)
+    env.reset()
+    base = env.base_model.dof_damping.copy()
+    for j, model in enumerate(env.variants):
+        np.testing.assert_allclose(model.dof_damping[6:], base[6:] + env.variant_params["engine_joint_damping"][j])
+        np.testing.assert_array_equal(model.dof_damping[:6], base[:6])
+    assert len(set(env.variant_params["engine_joint_damping"])) == 4
+    for i in range(env.num_envs):
+        assert env.models[i] is env.variants[env.variant_of_env[i]]
+        variant_value = env.variant_params["engine_joint_damping"][env.variant_of_env[i]]
+        assert env.params["engine_joint_damping"][i] == variant_value
+    with pytest.raises(ValueError, match="engine_joint_damping"):
+        RandomizationConfig(engine_joint_damping=[2.0, 1.0])

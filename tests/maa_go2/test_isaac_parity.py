@@ -65,7 +65,8 @@ def replay_into(task, recorder: Recorder, torques: list):
 
     def hook(sim):
         st, sd, tau = recorder.frames.pop(0)
-        torques.append((sim.actuation.view(N, 12).double().numpy().copy(), tau))
+        qd_used = sim.dof_at_step_start.view(N, 12, 2)[..., 1].double().numpy()  # what the torques were computed at
+        torques.append((sim.actuation.view(N, 12).double().numpy().copy(), tau, qd_used))
         qpos, qvel = st[:, 1:20], st[:, 20:38]
         rot = quat_to_rot(qpos[:, 3:7])
         root = np.zeros((N, 13))
@@ -184,7 +185,7 @@ def test_steps_give_the_same_torques_rewards_terminations_observations(pair, cur
         obs, priv, rew, done, info = mj.step(actions)
         obs_i, priv_i, rew_i, done_i, extras = task.step(torch.as_tensor(actions, dtype=torch.float))
         assert not recorder.frames, "every recorded MuJoCo physics step is replayed"
-        for ours, theirs in torques[-4:]:
+        for ours, theirs, _ in torques[-4:]:
             close(ours, theirs, atol=2e-3, what=f"PD torques, step {step}")
         close(rew_i, rew, atol=1e-5, rtol=1e-3, what=f"reward, step {step}")
         np.testing.assert_array_equal(done_i.numpy(), done, err_msg=f"done, step {step}")
@@ -207,6 +208,31 @@ def test_steps_give_the_same_torques_rewards_terminations_observations(pair, cur
         close(task.sampler.err_sum, mj.sampler.err_sum, atol=1e-4)  # tracking errors and contact match
     if curriculum.gaits_initial:  # segments here are shorter than a curriculum update needs: the inputs are compared
         assert mj.sampler.err_sum[:, 2].sum() > 0 and mj.sampler.gaits_open() == task.sampler.gaits_open() == 1
+
+
+def test_engine_joint_damping_is_the_model_damping_in_mujoco_and_an_explicit_torque_in_isaac(pair):
+    """``domain_rand.engine_joint_damping``: one value per model variant, the same in both engines. MuJoCo's variant
+    models carry it as ``dof_damping`` (its integrator applies it; the control torques leave it out); the Isaac task
+    adds ``-d qd`` to its explicit torques. Both count it in the torque penalty, so the rewards still match."""
+    dr = dataclasses.replace(env_config().domain_rand, engine_joint_damping=[0.5, 1.5])
+    mj, task, recorder, torques = pair(env_config(domain_rand=dr))
+    assert_same_reset(mj, task)
+    d = mj.params["engine_joint_damping"]
+    assert 0.5 <= d.min() and d.max() <= 1.5 and len(set(d)) > 1
+    for model, value in zip(mj.models, d):
+        np.testing.assert_allclose(model.dof_damping[6:], mj.base_model.dof_damping[6:] + value)
+    rng = np.random.default_rng(0)
+    for step in range(6):
+        d = mj.params["engine_joint_damping"].copy()
+        actions = rng.normal(0.0, 0.5, (N, 12))
+        _, _, rew, _, _ = mj.step(actions)
+        _, _, rew_i, _, _ = task.step(torch.as_tensor(actions, dtype=torch.float))
+        for ours, theirs, qd in torques[-4:]:
+            close(ours, theirs - d[:, None] * qd, atol=2e-3, what=f"PD torques with engine damping, step {step}")
+        assert np.abs(torques[-1][2]).max() > 0.5  # the joints move, so the damping term is not zero
+        close(rew_i, rew, atol=1e-5, rtol=1e-3, what=f"reward, step {step}")
+        for key in mj.params:
+            np.testing.assert_array_equal(task.params[key], mj.params[key], err_msg=f"{key}, step {step}")
 
 
 def test_reward_inputs_match_including_the_yaw_frame_after_a_turn(pair):

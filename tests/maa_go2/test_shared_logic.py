@@ -1,4 +1,6 @@
 """Shared WTW logic: control, observation layout, commands, rewards, randomization (numpy and torch agree)."""
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -94,6 +96,25 @@ def test_actuation_randomization_is_drawn_last_and_validated():
         RandomizationConfig(torque_limit_scale=[0.05, 1.0])
     with pytest.raises(ValueError, match=r"actuation_delay_ms.*\[0, 20\] ms"):
         RandomizationConfig(actuation_delay_ms=[0.0, 25.0])
+
+
+def test_engine_joint_damping_is_drawn_last_and_only_when_set():
+    """``engine_joint_damping`` (per model variant, integrated by the engine): configs without it keep every value
+    they drew before it existed; a negative range says what is expected."""
+    full_cfg = RandomizationConfig(joint_damping=[0.0, 1.0], joint_friction=[0.05, 0.2],
+                                   torque_limit_scale=[0.7, 1.0], actuation_delay_ms=[0.0, 20.0])
+    before = sample_params(np.random.default_rng(7), 128, full_cfg)
+    after = sample_params(np.random.default_rng(7), 128,
+                          dataclasses.replace(full_cfg, engine_joint_damping=[0.2, 1.5]))
+    for key, val in before.items():
+        if key == "engine_joint_damping":
+            assert np.all(val == 0.0)
+        else:
+            np.testing.assert_array_equal(val, after[key], err_msg=key)
+    assert 0.2 <= after["engine_joint_damping"].min() and after["engine_joint_damping"].max() <= 1.5
+    assert after["engine_joint_damping"].std() > 0.2
+    with pytest.raises(ValueError, match="engine_joint_damping.*>= 0"):
+        RandomizationConfig(engine_joint_damping=[-0.5, 1.0])
 
 
 def test_observation_layout_and_scales():

@@ -359,3 +359,27 @@ def test_thirteenth_and_fourteenth_runs_give_the_bound_teachers_time_to_trot_and
     stages = [cfg(n) for n in ("v11_trot_pace", "v12_trot_pace", f"{run}_trot_pace", "v11_pronk", "v12_pronk")]
     # measured: the eighth run's first 600 iterations 662-682 s, pilot 4 945-977 s
     assert 682 + 977 + sum(r.max_wall_clock_s for r in [*stages, student]) <= 10800
+
+
+def test_fifteenth_run_trains_teacher_and_student_on_engine_integrated_damping():
+    """The fifteenth run: the fourteenth with ``engine_joint_damping`` in the teacher's and the student's robots, and
+    nothing else changed; both engines get the range; the budget is the fourteenth run's."""
+    from maa_go2.distill import check_gaits, load_distill_config
+    from maa_go2.engines.legged_gym_config import Go2WTWCfg, apply_env_config, randomization_config
+
+    cfg = lambda name: load_train_config(ROOT / "config" / f"go2_agility_{name}.yaml")  # noqa: E731
+    for new, old in (("v15_trot_pace", "v14_trot_pace"), ("v15", "v14")):
+        a, b = cfg(new), cfg(old)
+        assert a.env.domain_rand.engine_joint_damping == [0.0, 1.5] and b.env.domain_rand.engine_joint_damping == [0, 0]
+        same = dataclasses.replace(a.env.domain_rand, engine_joint_damping=[0.0, 0.0])
+        assert dataclasses.replace(a, run_dir=b.run_dir, env=dataclasses.replace(a.env, domain_rand=same)) == b
+        isaac = apply_env_config(Go2WTWCfg(), a.env)
+        assert isaac.domain_rand.engine_joint_damping_range == [0.0, 1.5]
+        assert randomization_config(isaac) == a.env.domain_rand
+    path = ROOT / "config" / "go2_agility_v15.yaml"
+    student, distill = load_train_config(path), load_distill_config(path)
+    check_gaits(student, distill)
+    teacher = cfg("v15_trot_pace").run_dir
+    assert distill.teachers == {"trot": teacher, "pace": teacher, "bound": teacher, "pronk": cfg("v12_pronk").run_dir}
+    assert distill.student_init == teacher
+    assert cfg("v15_trot_pace").max_wall_clock_s == cfg("v14_trot_pace").max_wall_clock_s == 1500

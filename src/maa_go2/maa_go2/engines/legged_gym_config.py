@@ -232,7 +232,7 @@ class Go2WTWCfg(LeggedRobotCfg):
         randomize_engine_joint_damping = True  #: per model variant; explicit here (effort-mode DOF damping is inert)
         engine_joint_damping_range = list(_DR.engine_joint_damping)
         latency_prob = _DR.latency_prob
-        num_model_variants = _DR.num_model_variants  #: friction/restitution/mass/damping sets drawn at reset (as MuJoCo)
+        num_model_variants = _DR.num_model_variants  #: friction/restitution/mass/damping sets drawn at reset (MuJoCo)
         push_robots = True
         push_interval_s = _DR.push_interval_s
         max_push_vel_xy = _DR.push_max_vel

@@ -16,13 +16,27 @@ from mujoco import rollout
 
 from maa_core.rotations import quat_to_rot
 from maa_go2 import commands as cmds
-from maa_go2.control import DECIMATION, DEFAULT_JOINT_POS, POLICY_DT, SIM_DT, action_to_target, pd_torque
+from maa_go2.control import (
+    DECIMATION,
+    DEFAULT_JOINT_POS,
+    POLICY_DT,
+    SIM_DT,
+    action_to_target,
+    passive_torque,
+    pd_torque,
+)
 from maa_go2.curriculum import CommandSampler
 from maa_go2.env_config import EnvConfig, staggered_episode_steps
 from maa_go2.joint_order import JOINT_NAMES
 from maa_go2.observation import NOISE_VECTOR, OBS_DIM, ObservationHistory, build_observation
-from maa_go2.randomization import (PRIV_DIM, VARIANT_PARAMS, delay_substeps, privileged_obs, restitution_to_dampratio,
-                                   sample_params)
+from maa_go2.randomization import (
+    PRIV_DIM,
+    VARIANT_PARAMS,
+    delay_substeps,
+    privileged_obs,
+    restitution_to_dampratio,
+    sample_params,
+)
 from maa_go2.rewards import RewardState, compute_rewards
 
 STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS
@@ -225,7 +239,8 @@ class MujocoGo2Env:
         limit = (p["torque_limit_scale"] * self.torque_limit_scale)[:, None]
         for i in range(DECIMATION):
             tgt = np.where((i < delay)[:, None], previous, target) if delayed.any() else target
-            tau = pd_torque(tgt, self.state[:, 8:20], self.state[:, 26:38], kp, kd, strength, limit, damping, friction)
+            qd = self.state[:, 26:38].copy()
+            tau = pd_torque(tgt, self.state[:, 8:20], qd, kp, kd, strength, limit, damping, friction)
             rollout.rollout(self.models, self.datas, self.state, tau[:, None, :], nstep=1, state=self._st,
                             sensordata=self._sd, skip_checks=True)
             self.state[:] = self._st[:, 0]
@@ -233,7 +248,9 @@ class MujocoGo2Env:
         self.sensordata[:] = self._sd[:, 0]
         self.sensordata[:, 24:37] = force_max  # contact forces: max over the 4 physics steps
         self.last_applied[:] = actions
-        self.torques[:] = tau
+        # the model's own damping (engine_joint_damping) acts on the joints too: it counts in the torque penalty as in
+        # Isaac Gym, where it is an explicit torque
+        self.torques[:] = tau + passive_torque(qd, p["engine_joint_damping"][:, None])
 
     def step(self, actions: np.ndarray):
         actions = np.asarray(actions, dtype=np.float64)

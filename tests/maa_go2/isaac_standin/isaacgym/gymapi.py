@@ -230,6 +230,7 @@ class Sim:
     # -------------------------------------------------------------------------- toy dynamics
     def step(self) -> None:
         dt = float(self.params.dt)
+        self.dof_at_step_start = self.dof.clone()  # for tests: the DOF state the step's actuation was computed from
         vel = self.dof[:, 1] + dt * self.actuation / self.JOINT_INERTIA
         self.dof[:, 1] = vel
         self.dof[:, 0] += dt * vel
