@@ -1,0 +1,65 @@
+#!/usr/bin/env python
+"""Survival of one agility run's newest actor under extra passive joint damping in two forms, on the same robots:
+in the MuJoCo model (``dof_damping``, integrated implicitly; what ``maa_go2.mismatch``'s joint-damping case adds) and
+as the explicit torque ``-d qd`` that ``domain_rand.joint_damping`` trains with (its range shifted by the same amount).
+
+    python scripts/damping_form_check.py --run runs/go2_agility_v14 --extra 1.0 --seeds 4 5 6 7 \\
+        --randomization config/go2_agility_v2.yaml
+
+Prints one markdown row per form: survival on the agility sweep (``maa_go2.agility.tracking``, 20 s) for each seed.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from maa_core.weights_io import load_weights_file
+from maa_go2.agility import tracking
+from maa_go2.checkpoints import load_adaptation
+from maa_go2.evaluation import ActorRunner
+from maa_go2.randomization import RandomizationConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
+from evaluate_go2_agility import evaluation_randomization, newest  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", required=True, help="agility run folder (its newest actor and adaptation module)")
+    ap.add_argument("--extra", type=float, default=1.0, help="added joint damping [N.m.s/rad]")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[4, 5, 6, 7])
+    ap.add_argument("--num-envs", type=int, default=96)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--randomization", default=None, metavar="CONFIG",
+                    help="train config whose env.domain_rand the robots draw from (as evaluate_go2_agility.py)")
+    args = ap.parse_args()
+    if args.extra < 0:
+        ap.error(f"--extra must be >= 0 N.m.s/rad, got {args.extra}")
+    run = Path(args.run)
+    weights = load_weights_file(newest(run / "actors", "actor_*.safetensors"))
+    runner = ActorRunner(weights.layout, weights.flat,
+                         load_adaptation(newest(run / "adaptation", "adaptation_*.safetensors")))
+    domain_rand, source = evaluation_randomization(args.randomization, run)
+    dr = domain_rand or RandomizationConfig()
+    lo, hi = dr.joint_damping
+    if hi <= lo:
+        raise SystemExit(f"the robots' joint_damping range {[lo, hi]} is empty: shifting it would draw other robots; "
+                         "choose --randomization with a range such as [0.0, 1.0]")
+    forms = {"none": (dr, None),
+             f"model dof_damping +{args.extra:g}": (dr, {"joint_damping": args.extra}),
+             f"explicit torque, range +{args.extra:g}":
+                 (dataclasses.replace(dr, joint_damping=[lo + args.extra, hi + args.extra]), None)}
+    print(f"{run}, robots from {source} (joint_damping {[lo, hi]}), {args.num_envs} robots, {args.seconds:g} s\n")
+    print("| damping | " + " | ".join(f"seed {s}" for s in args.seeds) + " | mean |")
+    print("|---|" + "---|" * (len(args.seeds) + 1))
+    for label, (robots, knobs) in forms.items():
+        rates = [tracking(runner, args.num_envs, args.seconds, seed, knobs=knobs, domain_rand=robots)["survival_rate"]
+                 for seed in args.seeds]
+        print(f"| {label} | " + " | ".join(f"{r:.3f}" for r in rates) + f" | {sum(rates) / len(rates):.3f} |",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
