@@ -6,7 +6,9 @@ as the explicit torque ``-d qd`` that ``domain_rand.joint_damping`` trains with 
     python scripts/damping_form_check.py --run runs/go2_agility_v14 --extra 1.0 --seeds 4 5 6 7 \\
         --randomization config/go2_agility_v2.yaml
 
-Prints one markdown row per form: survival on the agility sweep (``maa_go2.agility.tracking``, 20 s) for each seed.
+Prints one markdown row per form: survival on the agility sweep (``maa_go2.agility.tracking``, 20 s) for each seed;
+first, how much of a joint's velocity one explicit physics step of damping removes, ``(KD + d) SIM_DT / I`` (1 = all
+of it, beyond 1 it flips sign), with ``I`` the hip / thigh / calf diagonal of the mass matrix at the default pose.
 """
 from __future__ import annotations
 
@@ -15,14 +17,31 @@ import dataclasses
 import sys
 from pathlib import Path
 
+import mujoco
+import numpy as np
+
 from maa_core.weights_io import load_weights_file
 from maa_go2.agility import tracking
 from maa_go2.checkpoints import load_adaptation
+from maa_go2.control import DEFAULT_JOINT_POS, KD, SIM_DT
+from maa_go2.engines.mujoco_engine import load_model
 from maa_go2.evaluation import ActorRunner
 from maa_go2.randomization import RandomizationConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
 from evaluate_go2_agility import evaluation_randomization, newest  # noqa: E402
+
+
+def explicit_step_fraction(dampings: list[float]) -> dict[float, np.ndarray]:
+    """``{d: [3]}``: ``(KD + d) SIM_DT / I`` for the hip, thigh and calf of one leg standing at the default pose."""
+    model = load_model()
+    data = mujoco.MjData(model)
+    data.qpos[2], data.qpos[3], data.qpos[7:19] = 0.3, 1.0, DEFAULT_JOINT_POS
+    mujoco.mj_forward(model, data)
+    full = np.zeros((model.nv, model.nv))
+    mujoco.mj_fullM(model, full, data.qM)
+    inertia = np.diag(full)[6:9]
+    return {d: (KD + d) * SIM_DT / inertia for d in dampings}
 
 
 def main() -> None:
@@ -52,6 +71,10 @@ def main() -> None:
              f"explicit torque, range +{args.extra:g}":
                  (dataclasses.replace(dr, joint_damping=[lo + args.extra, hi + args.extra]), None)}
     print(f"{run}, robots from {source} (joint_damping {[lo, hi]}), {args.num_envs} robots, {args.seconds:g} s\n")
+    print("Velocity removed by one explicit physics step of damping, hip / thigh / calf:")
+    for d, frac in explicit_step_fraction([0.0, hi, hi + args.extra, 2.5]).items():
+        print(f"* d = {d:g} N.m.s/rad: " + " / ".join(f"{x:.2f}" for x in frac))
+    print()
     print("| damping | " + " | ".join(f"seed {s}" for s in args.seeds) + " | mean |")
     print("|---|" + "---|" * (len(args.seeds) + 1))
     for label, (robots, knobs) in forms.items():
