@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Survival of one agility run's newest actor under extra passive joint damping in two forms, on the same robots:
 in the MuJoCo model (``dof_damping``, integrated implicitly; what ``maa_go2.mismatch``'s joint-damping case adds) and
-as the explicit torque ``-d qd`` that ``domain_rand.joint_damping`` trains with (its range shifted by the same amount).
+as the explicit torque ``-d qd`` that ``domain_rand.joint_damping`` trains with (its range shifted by the same amount);
+and in the model with the robots' explicit damping removed.
 
     python scripts/damping_form_check.py --run runs/go2_agility_v14 --extra 1.0 --seeds 4 5 6 7 \\
         --randomization config/go2_agility_v2.yaml
@@ -69,7 +70,10 @@ def main() -> None:
     forms = {"none": (dr, None),
              f"model dof_damping +{args.extra:g}": (dr, {"joint_damping": args.extra}),
              f"explicit torque, range +{args.extra:g}":
-                 (dataclasses.replace(dr, joint_damping=[lo + args.extra, hi + args.extra]), None)}
+                 (dataclasses.replace(dr, joint_damping=[lo + args.extra, hi + args.extra]), None),
+             # a range of width 1e-9 is still drawn, so the robots stay the same, with (almost) no explicit damping
+             f"model dof_damping +{args.extra:g}, explicit removed":
+                 (dataclasses.replace(dr, joint_damping=[0.0, 1e-9]), {"joint_damping": args.extra})}
     print(f"{run}, robots from {source} (joint_damping {[lo, hi]}), {args.num_envs} robots, {args.seconds:g} s\n")
     print("Velocity removed by one explicit physics step of damping, hip / thigh / calf:")
     for d, frac in explicit_step_fraction([0.0, hi, hi + args.extra, 2.5]).items():
