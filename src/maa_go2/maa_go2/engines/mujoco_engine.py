@@ -110,8 +110,8 @@ class MujocoGo2Env:
 
     def _make_variants(self) -> None:
         """Model variants for the per-model parameters (friction, restitution, added mass, the engine-integrated joint
-        damping): each env uses one of
-        ``domain_rand.num_model_variants`` randomized model copies, drawn at every reset (cache-friendly)."""
+        damping): each env uses one of ``domain_rand.num_model_variants`` randomized model copies, drawn at every
+        reset (cache-friendly)."""
         dr = self.cfg.domain_rand
         nv = dr.num_model_variants if dr.enabled else 1
         self.variant_params = sample_params(self.rng, nv, dr)
