@@ -7,7 +7,8 @@ and in the model with the robots' explicit damping removed.
     python scripts/damping_form_check.py --run runs/go2_agility_v14 --extra 1.0 --seeds 4 5 6 7 \\
         --randomization config/go2_agility_v2.yaml
 
-Prints one markdown row per form: survival on the agility sweep (``maa_go2.agility.tracking``, 20 s) for each seed;
+Prints one markdown row per form: survival on the agility sweep (``maa_go2.agility.tracking``, 20 s) for each seed,
+and how many of the falls come in the first second after the robots are dropped in at reset;
 first, how much of a joint's velocity one explicit physics step of damping removes, ``(KD + d) SIM_DT / I`` (1 = all
 of it, beyond 1 it flips sign), with ``I`` the hip / thigh / calf diagonal of the mass matrix at the default pose.
 """
@@ -79,13 +80,16 @@ def main() -> None:
     for d, frac in explicit_step_fraction([0.0, hi, hi + args.extra, 2.5]).items():
         print(f"* d = {d:g} N.m.s/rad: " + " / ".join(f"{x:.2f}" for x in frac))
     print()
-    print("| damping | " + " | ".join(f"seed {s}" for s in args.seeds) + " | mean |")
-    print("|---|" + "---|" * (len(args.seeds) + 1))
+    print("| damping | " + " | ".join(f"seed {s}" for s in args.seeds) + " | mean | falls in the first 1 s / all |")
+    print("|---|" + "---|" * (len(args.seeds) + 2))
     for label, (robots, knobs) in forms.items():
-        rates = [tracking(runner, args.num_envs, args.seconds, seed, knobs=knobs, domain_rand=robots)["survival_rate"]
-                 for seed in args.seeds]
-        print(f"| {label} | " + " | ".join(f"{r:.3f}" for r in rates) + f" | {sum(rates) / len(rates):.3f} |",
-              flush=True)
+        runs = [tracking(runner, args.num_envs, args.seconds, seed, knobs=knobs, domain_rand=robots)
+                for seed in args.seeds]
+        rates = [r["survival_rate"] for r in runs]
+        falls = [t for r in runs for t in r["fall_times_s"]]
+        early = sum(t <= 1.0 for t in falls)
+        print(f"| {label} | " + " | ".join(f"{r:.3f}" for r in rates) + f" | {sum(rates) / len(rates):.3f} | "
+              f"{early} / {len(falls)} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -263,3 +263,13 @@ def test_rate_intervals_count_robots_or_episodes_per_rate():
     lo, hi = got["turn_in_place_success"]["interval_95"]
     assert 0.6 < lo < 0.7 and 0.94 < hi < 0.97  # 17 of 20: the 0.9 target is inside
     assert rate_intervals({"survival_rate": 1.0}) == {}  # no count, no interval
+
+
+def test_tracking_reports_when_the_fallen_robots_fell(runner):
+    """``fall_times_s``: one time per robot that fell, inside the episode, sorted; none for the survivors."""
+    from maa_go2.agility import tracking
+
+    out = tracking(runner, num_envs=6, seconds=2.0, seed=0, knobs={"payload_kg": 20.0, "torque_limit_scale": 0.3})
+    times = out["fall_times_s"]
+    assert len(times) == round((1.0 - out["survival_rate"]) * 6) and len(times) > 0
+    assert times == sorted(times) and all(0.0 < t <= 2.0 for t in times)

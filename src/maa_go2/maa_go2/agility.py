@@ -73,13 +73,16 @@ def _sweep_errors(cmd: np.ndarray, group: np.ndarray, r: dict) -> dict:
 
 def tracking(runner: ActorRunner, num_envs: int, seconds: float, seed: int, knobs: dict | None = None,
              domain_rand=None) -> dict:
-    """Tracking errors and survival over the :data:`AGILITY_SWEEP` sweeps, optionally under model error."""
+    """Tracking errors and survival over the :data:`AGILITY_SWEEP` sweeps, optionally under model error;
+    ``fall_times_s``: when each robot that fell first fell [s], sorted."""
     env = _env(runner, num_envs, seconds, seed, domain_rand=domain_rand)
     if knobs:
         apply_mismatch(env, knobs, seed)
     cmd, group = sweep_commands(num_envs, ranges=AGILITY_SWEEP)
     r = _run_fixed(env, runner, cmd, seconds, WARMUP_S)
-    return {**_sweep_errors(cmd, group, r), "survival_rate": float(r["alive"].mean())}
+    fell = ~r["alive"].astype(bool)
+    return {**_sweep_errors(cmd, group, r), "survival_rate": float(r["alive"].mean()),
+            "fall_times_s": sorted(float(t) for t in r["first_fall"][fell])}
 
 
 def push_recovery(runner: ActorRunner, num_envs: int, seconds: float, seed: int, domain_rand=None) -> float:
