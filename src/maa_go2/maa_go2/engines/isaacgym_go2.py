@@ -63,9 +63,6 @@ MISSING_MSG = ("the Isaac Gym backend needs the 'isaacgym' (Isaac Gym Preview 4,
 #: parameters whose per-env values live on the device (the PD law and the latency use them every physics step)
 DEVICE_PARAMS = ("motor_strength", "kp_factor", "kd_factor", "latency", "joint_damping", "joint_friction",
                  "torque_limit_scale", "actuation_delay_ms")
-#: parameters drawn per model variant: friction, restitution and mass go through the simulator's shape / body
-#: properties at every reset; the engine-integrated joint damping joins the explicit passive torque
-PHYSICAL_PARAMS = VARIANT_PARAMS
 
 
 # ------------------------------------------------------------------------------------------ pure tensor helpers
@@ -144,7 +141,7 @@ class Go2WTW(LeggedRobot):  # type: ignore[misc,valid-type]
         self.last_last_actions = torch.zeros_like(self.actions)
         self.last_applied = torch.zeros_like(self.actions)  #: the previous policy step's applied actions
         self.device_params = {k: torch.as_tensor(self.params[k], dtype=torch.float, device=dev).clone()
-                              for k in DEVICE_PARAMS + PHYSICAL_PARAMS}
+                              for k in DEVICE_PARAMS + VARIANT_PARAMS}
         #: physics steps per policy step that still apply the previous target (``actuation_delay_ms``), ``[N]``
         self.delay_substeps = torch.as_tensor(delay_substeps(self.params["actuation_delay_ms"]), device=dev)
         self._init_body_groups()
@@ -359,7 +356,7 @@ class Go2WTW(LeggedRobot):  # type: ignore[misc,valid-type]
         for key, val in sample_params(self.rng, k, self.dr_cfg).items():
             self.params[key][ids] = val
         var = self.rng.integers(0, len(self.variant_params["friction"]), size=k)
-        for key in PHYSICAL_PARAMS:
+        for key in VARIANT_PARAMS:  # friction, restitution, mass: shape / body properties below
             self.params[key][ids] = self.variant_params[key][var]
         for key, t in self.device_params.items():
             t[ids] = torch.as_tensor(self.params[key][ids], dtype=torch.float, device=self.device)
