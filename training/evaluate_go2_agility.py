@@ -8,8 +8,9 @@ Example (the committed report)::
 curve (``curve.jsonl`` -> ``<out>_curve.png``); or give ``--actor`` and ``--adaptation`` files directly.
 Keys and definitions: :mod:`maa_go2.agility`. ``--tiny`` runs a seconds-long smoke version (CI). The robots draw
 their physics from the run's own training randomization (``--randomization`` to choose another, or ``default``).
-``--mismatch-ablation`` runs only the model-error evaluation, with every change at once and with each change left
-out in turn (:func:`maa_go2.mismatch.ablation_cases`), into ``<out>.json`` / ``<out>.md``.
+``--mismatch-ablation`` runs only the model-error evaluation, each change alone, every change at once and with each
+change left out in turn (:func:`maa_go2.mismatch.ablation_cases`), into ``<out>.json`` / ``<out>.md``; with
+``--physics-substeps K`` on a K times finer MuJoCo step (a convergence check of the physics).
 """
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ from maa_core.weights_io import load_weights_file
 from maa_go2.agility import agility_report, mismatch, rate_intervals
 from maa_go2.agility_plots import plot_agility, plot_curve
 from maa_go2.checkpoints import load_adaptation
+from maa_go2.control import SIM_DT
 from maa_go2.evaluation import ActorRunner
-from maa_go2.mismatch import ablation_cases
+from maa_go2.mismatch import MISMATCH_CASES, ablation_cases
 from maa_go2.randomization import RandomizationConfig
 from maa_go2.run_dir import lineage_curve
 from maa_go2.train_config import load_train_config
@@ -182,15 +184,21 @@ def markdown(report: dict, command: str) -> str:
 
 def write_ablation(runner: ActorRunner, args, sizes: dict, domain_rand, randomization: dict, actor: Path,
                    t0: float) -> None:
-    """``--mismatch-ablation``: :func:`maa_go2.agility.mismatch` over :func:`ablation_cases` -> <out>.json / .md."""
-    report = mismatch(runner, sizes["num_envs"], sizes["seconds"], args.seed, ablation_cases(), domain_rand)
+    """``--mismatch-ablation``: :func:`maa_go2.agility.mismatch` over each single case, :func:`ablation_cases`
+    -> <out>.json / .md."""
+    cases = {**{k: v for k, v in MISMATCH_CASES.items() if k != "all"}, **ablation_cases()}
+    report = mismatch(runner, sizes["num_envs"], sizes["seconds"], args.seed, cases, domain_rand,
+                      physics_substeps=args.physics_substeps)
     report.update({"randomization": randomization, "actor": str(actor), "num_envs": sizes["num_envs"],
-                   "seconds": sizes["seconds"], "seed": args.seed, "eval_wall_clock_s": round(time.time() - t0, 1)})
+                   "seconds": sizes["seconds"], "seed": args.seed, "physics_substeps": args.physics_substeps,
+                   "eval_wall_clock_s": round(time.time() - t0, 1)})
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out.with_suffix(".json"), json.dumps(report, indent=2))
     lines = [f"Command: `python {' '.join(sys.argv)}`", "", f"Actor: `{actor}`.", "", robots_text(report), "",
-             "Every model-error change at once (`all`) and with one change left out (`all_but_<case>`):", "",
+             f"Physics: {args.physics_substeps} MuJoCo step(s) per {SIM_DT * 1000:g} ms physics step.", "",
+             "Each model-error change alone, every change at once (`all`) and with one change left out "
+             "(`all_but_<case>`):", "",
              *mismatch_table(report["mismatch"]), ""]
     atomic_write_text(out.with_suffix(".md"), "\n".join(lines))
     print(json.dumps({k: v["survival_rate"] for k, v in report["mismatch"].items()}))
@@ -209,12 +217,18 @@ def main() -> None:
     ap.add_argument("--tiny", action="store_true", help="6 envs, 3 s, 2 episodes, two model-error cases (CI)")
     ap.add_argument("--mismatch-ablation", action="store_true",
                     help="only the model-error evaluation: every change at once and each change left out in turn")
+    ap.add_argument("--physics-substeps", type=int, default=1, metavar="K",
+                    help="with --mismatch-ablation: K MuJoCo steps per physics step (a convergence check of the "
+                         "physics step; figures that move with K measure the discretization)")
     ap.add_argument("--randomization", default=None, metavar="CONFIG",
                     help="train config (YAML) whose env.domain_rand the evaluated robots draw from; default: the "
                          "run's own config.yaml with --run, else the library defaults; 'default' forces those")
     args = ap.parse_args()
     if not args.run and not (args.actor and args.adaptation):
         ap.error("give --run, or both --actor and --adaptation")
+    if args.physics_substeps < 1 or (args.physics_substeps != 1 and not args.mismatch_ablation):
+        ap.error(f"--physics-substeps must be >= 1 and is only used with --mismatch-ablation, got "
+                 f"{args.physics_substeps}")
     run = Path(args.run) if args.run else None
     actor = Path(args.actor) if args.actor else newest(run / "actors", "actor_*.safetensors")
     adaptation = Path(args.adaptation) if args.adaptation else newest(run / "adaptation", "adaptation_*.safetensors")

@@ -124,12 +124,24 @@ def test_mismatch_ablation_command(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(out.with_suffix(".json").read_text())
-    assert set(report["mismatch"]) == set(ablation_cases()) and "vx_error" not in report
+    singles = {k for k in MISMATCH_CASES if k != "all"}
+    assert set(report["mismatch"]) == singles | set(ablation_cases()) and "vx_error" not in report
     assert all(0.0 <= r["survival_rate"] <= 1.0 for r in report["mismatch"].values())
     assert report["mismatch_survival_rate"] == min(r["survival_rate"] for r in report["mismatch"].values())
+    assert report["physics_substeps"] == 1
     md = out.with_suffix(".md").read_text()
-    assert "| all_but_payload |" in md and "library defaults" in md
+    assert "| all_but_payload |" in md and "| payload |" in md and "library defaults" in md
+    assert "Physics: 1 MuJoCo step(s) per 5 ms" in md
     assert json.loads(proc.stdout.strip().splitlines()[-1]).keys() == report["mismatch"].keys()
+
+
+def test_physics_substeps_is_only_for_the_mismatch_ablation(tmp_path):
+    base = [sys.executable, str(ROOT / "training" / "evaluate_go2_agility.py"), "--actor", str(ACTOR),
+            "--adaptation", str(ADAPTATION), "--out", str(tmp_path / "x"), "--tiny"]
+    for extra in (["--physics-substeps", "2"], ["--mismatch-ablation", "--physics-substeps", "0"]):
+        proc = subprocess.run(base + extra, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and "--physics-substeps must be >= 1" in proc.stderr
+        assert not list(tmp_path.iterdir())
 
 
 def test_torque_limit_and_delay_act_on_the_physics():

@@ -124,3 +124,23 @@ def test_engine_joint_damping_lives_in_the_model_variants():
         assert env.params["engine_joint_damping"][i] == variant_value
     with pytest.raises(ValueError, match="engine_joint_damping"):
         RandomizationConfig(engine_joint_damping=[2.0, 1.0])
+
+
+def test_physics_substeps_refine_the_step_without_touching_the_callers_model():
+    """K MuJoCo steps of SIM_DT / K per physics step: the robots do (nearly) what they do at K = 1, on a finer step."""
+    from maa_go2.engines.mujoco_engine import load_model
+
+    model = load_model()
+    cfg = EnvConfig(num_envs=3, history_len=3)
+    coarse, fine = MujocoGo2Env(cfg, seed=4, base_model=model), MujocoGo2Env(cfg, seed=4, base_model=model,
+                                                                              physics_substeps=4)
+    assert model.opt.timestep == pytest.approx(0.005) and fine.base_model.opt.timestep == pytest.approx(0.00125)
+    assert all(m.opt.timestep == pytest.approx(0.00125) for m in fine.variants)
+    _roll(coarse, 10)
+    assert np.all(np.isfinite(_roll(fine, 10)))
+    gap = np.abs(coarse.qpos - fine.qpos).max()
+    assert 1e-6 < gap < 0.05, gap  # another integration of the same robots and actions, not another robot
+    assert np.abs(fine.sensordata[:, 24:37]).max() > 0  # contact forces still recorded (max over the sub-steps)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="physics_substeps"):
+            MujocoGo2Env(cfg, seed=0, physics_substeps=bad)

@@ -1,4 +1,6 @@
-"""Go2 MJCF facts: mass, joint order/limits, torque limits, standing under PD."""
+"""Go2 MJCF facts: mass, joint order/limits, torque limits, standing under PD, explicit joint damping."""
+import copy
+
 import mujoco
 import numpy as np
 import pytest
@@ -57,3 +59,41 @@ def test_standing_under_default_pd_is_stable(model):
     assert h.max() - h.min() < 0.03
     assert abs(d.qpos[0]) < 0.1 and abs(d.qpos[1]) < 0.1
     assert d.qpos[3] > 0.98  # upright quaternion
+
+
+def _standing_data(model):
+    d = mujoco.MjData(model)
+    d.qpos[2], d.qpos[3], d.qpos[7:] = 0.33, 1.0, control.DEFAULT_JOINT_POS
+    target = control.action_to_target(np.zeros((1, 12)))[0]
+    for _ in range(200):
+        d.ctrl[:] = control.pd_torque(target[None], d.qpos[None, 7:], d.qvel[None, 6:])[0]
+        mujoco.mj_step(model, d)
+    return d
+
+
+def _step_with_damping(model, data, damping, in_model):
+    """qvel after one step from ``data`` with ``damping`` [N.m.s/rad] on the legs, in the model or as torque."""
+    m, d = copy.copy(model), copy.copy(data)
+    rng = np.random.default_rng(0)
+    d.qvel[6:] = rng.uniform(-4.0, 4.0, 12)
+    tau = rng.uniform(-5.0, 5.0, 12)
+    m.dof_damping[6:] = damping if in_model else 0.0
+    d.ctrl[:] = tau if in_model else tau - damping * d.qvel[6:]
+    mujoco.mj_step(m, d)
+    return d.qvel.copy()
+
+
+def test_model_joint_damping_acts_as_the_explicit_torque(model):
+    """Damping in the model (the model-error case, ``engine_joint_damping``) is the torque ``-d qd`` of the training's
+    ``joint_damping``, feet in contact: no implicit re-solve after the contact forces (``eulerdamp`` off)."""
+    assert model.opt.disableflags & mujoco.mjtDisableBit.mjDSBL_EULERDAMP
+    data = _standing_data(model)
+    assert data.ncon >= 4  # on its feet
+    for d in (0.5, 2.0):
+        np.testing.assert_allclose(_step_with_damping(model, data, d, True), _step_with_damping(model, data, d, False),
+                                   atol=1e-9)
+    # what the flag changes: Euler's implicit damping moves the velocities away from the explicit torque's
+    implicit = copy.copy(model)
+    implicit.opt.disableflags &= ~int(mujoco.mjtDisableBit.mjDSBL_EULERDAMP)
+    gap = np.abs(_step_with_damping(implicit, data, 2.0, True) - _step_with_damping(implicit, data, 2.0, False)).max()
+    assert gap > 1e-3

@@ -46,10 +46,10 @@ RATE_SAMPLES = {"survival_rate": "num_envs", "push_recovery_rate": "num_envs", "
 
 
 def _env(runner: ActorRunner, num_envs: int, seconds: float, seed: int, push_interval_s: float = 1e6,
-         push_max_vel: float = 0.5, domain_rand=None) -> MujocoGo2Env:
+         push_max_vel: float = 0.5, domain_rand=None, physics_substeps: int = 1, base_model=None) -> MujocoGo2Env:
     cfg = evaluation_env_config(num_envs, seconds, runner.adaptation.history_len, push_interval_s, push_max_vel,
                                 domain_rand)
-    return MujocoGo2Env(cfg, seed=seed)
+    return MujocoGo2Env(cfg, seed=seed, base_model=base_model, physics_substeps=physics_substeps)
 
 
 def _run_fixed(env: MujocoGo2Env, runner: ActorRunner, cmd: np.ndarray, seconds: float, warmup_s: float) -> dict:
@@ -72,10 +72,13 @@ def _sweep_errors(cmd: np.ndarray, group: np.ndarray, r: dict) -> dict:
 
 
 def tracking(runner: ActorRunner, num_envs: int, seconds: float, seed: int, knobs: dict | None = None,
-             domain_rand=None) -> dict:
+             domain_rand=None, physics_substeps: int = 1, base_model=None) -> dict:
     """Tracking errors and survival over the :data:`AGILITY_SWEEP` sweeps, optionally under model error;
-    ``fall_times_s``: when each robot that fell first fell [s], sorted."""
-    env = _env(runner, num_envs, seconds, seed, domain_rand=domain_rand)
+    ``fall_times_s``: when each robot that fell first fell [s], sorted. ``physics_substeps`` and ``base_model`` (a
+    MuJoCo model with other integrator settings; default: the shipped one): as in :class:`MujocoGo2Env`, for checks
+    of the physics itself."""
+    env = _env(runner, num_envs, seconds, seed, domain_rand=domain_rand, physics_substeps=physics_substeps,
+               base_model=base_model)
     if knobs:
         apply_mismatch(env, knobs, seed)
     cmd, group = sweep_commands(num_envs, ranges=AGILITY_SWEEP)
@@ -138,14 +141,17 @@ def gait_styles(runner: ActorRunner, envs_per_gait: int, seconds: float, seed: i
     return {"gait_lags_measured": measured, "gait_lags_commanded": commanded, "gait_lag_error": error}
 
 
-def mismatch(runner: ActorRunner, num_envs: int, seconds: float, seed: int, cases=None, domain_rand=None) -> dict:
+def mismatch(runner: ActorRunner, num_envs: int, seconds: float, seed: int, cases=None, domain_rand=None,
+             physics_substeps: int = 1) -> dict:
     """Survival and tracking under each model-error case (on top of the ``domain_rand`` draws); the lowest survival
     is ``mismatch_survival_rate``. ``cases``: names of :data:`MISMATCH_CASES` (default: all of them), or a
-    ``{name: knobs}`` dict such as :func:`maa_go2.mismatch.ablation_cases`."""
+    ``{name: knobs}`` dict such as :func:`maa_go2.mismatch.ablation_cases`. ``physics_substeps``: as in
+    :func:`tracking`."""
     table = cases if isinstance(cases, dict) else {n: MISMATCH_CASES[n] for n in (cases or MISMATCH_CASES)}
     out = {}
     for name, knobs in table.items():
-        res = tracking(runner, num_envs, seconds, seed + 3, knobs=knobs, domain_rand=domain_rand)
+        res = tracking(runner, num_envs, seconds, seed + 3, knobs=knobs, domain_rand=domain_rand,
+                       physics_substeps=physics_substeps)
         out[name] = {k: res[k] for k in ("survival_rate", "vx_error", "vy_error", "yaw_error")}
     return {"mismatch": out, "mismatch_survival_rate": min(v["survival_rate"] for v in out.values())}
 

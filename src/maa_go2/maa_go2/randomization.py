@@ -50,9 +50,9 @@ class RandomizationConfig:
     #: whole-step latency; [0, 0] = none, at most one policy step (20 ms)
     actuation_delay_ms: list[float] = field(default_factory=lambda: [0.0, 0.0])
     #: passive joint damping [N.m.s/rad] that the physics engine integrates itself, drawn per model variant (like
-    #: friction and mass) and added to ``joint_damping``'s explicit torque. MuJoCo: the variant's ``dof_damping``,
-    #: integrated implicitly by its Euler integrator (the form of ``maa_go2.mismatch``'s joint-damping case); Isaac
-    #: Gym: added to the explicit term, as its effort-mode DOF damping does not act. [0, 0] = none.
+    #: friction and mass) and added to ``joint_damping``'s explicit torque. MuJoCo: the variant's ``dof_damping`` (the
+    #: form of ``maa_go2.mismatch``'s joint-damping case; integrated explicitly, ``eulerdamp`` is off in go2.xml);
+    #: Isaac Gym: added to the explicit term, as its effort-mode DOF damping does not act. [0, 0] = none.
     engine_joint_damping: list[float] = field(default_factory=lambda: [0.0, 0.0])
     latency_prob: float = 0.5  #: probability that an episode runs with 1 policy step of action latency
     push_interval_s: float = 15.0

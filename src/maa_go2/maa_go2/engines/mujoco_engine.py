@@ -67,10 +67,20 @@ class MujocoGo2Env:
     reset automatically (their returned obs is the first of the new episode)."""
 
     def __init__(self, cfg: EnvConfig, seed: int = 0, xml_path: str | None = None, nthread: int = 1,
-                 base_model: mujoco.MjModel | None = None):
+                 base_model: mujoco.MjModel | None = None, physics_substeps: int = 1):
+        """``physics_substeps``: MuJoCo steps of ``SIM_DT / physics_substeps`` per physics step of ``SIM_DT``, each
+        with the torque of that physics step. 1 (training and evaluation) or more for a convergence check: a figure
+        that changes when the integrator's step shrinks measures the discretization, not the robot."""
+        if not isinstance(physics_substeps, (int, np.integer)) or isinstance(physics_substeps, bool) \
+                or physics_substeps < 1:
+            raise ValueError(f"physics_substeps: expected an integer >= 1, got {physics_substeps!r}")
         self.cfg, self.num_envs = cfg, cfg.num_envs
         self.rng = np.random.default_rng(seed)
         self.base_model = check_joint_order(base_model) if base_model is not None else load_model(xml_path)
+        self.physics_substeps = int(physics_substeps)
+        if self.physics_substeps > 1:
+            self.base_model = copy.copy(self.base_model)  # the caller's model keeps its step
+            self.base_model.opt.timestep = self.base_model.opt.timestep / self.physics_substeps
         n = self.num_envs
         #: model-error knobs (evaluation only, :mod:`maa_go2.mismatch`): actuation delay inside a policy step in
         #: physics substeps of SIM_DT (0..DECIMATION), and a factor on the motor torque limits, both ``[N]``, on top
@@ -87,8 +97,8 @@ class MujocoGo2Env:
         self.resample_steps = max(1, int(round(cfg.resampling_time_s / POLICY_DT)))
         self.push_steps = max(1, int(round(cfg.domain_rand.push_interval_s / POLICY_DT)))
         self.state = np.zeros((n, self.nstate))
-        self._st = np.zeros((n, 1, self.nstate))
-        self._sd = np.zeros((n, 1, m.nsensordata))
+        self._st = np.zeros((n, self.physics_substeps, self.nstate))
+        self._sd = np.zeros((n, self.physics_substeps, m.nsensordata))
         self.sensordata = np.zeros((n, m.nsensordata))
         self.actions = np.zeros((n, 12))
         self.last_actions = np.zeros((n, 12))
@@ -241,11 +251,13 @@ class MujocoGo2Env:
             tgt = np.where((i < delay)[:, None], previous, target) if delayed.any() else target
             qd = self.state[:, 26:38].copy()
             tau = pd_torque(tgt, self.state[:, 8:20], qd, kp, kd, strength, limit, damping, friction)
-            rollout.rollout(self.models, self.datas, self.state, tau[:, None, :], nstep=1, state=self._st,
+            k = self.physics_substeps
+            control = np.repeat(tau[:, None, :], k, axis=1) if k > 1 else tau[:, None, :]
+            rollout.rollout(self.models, self.datas, self.state, control, nstep=k, state=self._st,
                             sensordata=self._sd, skip_checks=True)
-            self.state[:] = self._st[:, 0]
-            force_max = np.maximum(force_max, self._sd[:, 0, 24:37])
-        self.sensordata[:] = self._sd[:, 0]
+            self.state[:] = self._st[:, -1]
+            force_max = np.maximum(force_max, self._sd[:, :, 24:37].max(axis=1))
+        self.sensordata[:] = self._sd[:, -1]
         self.sensordata[:, 24:37] = force_max  # contact forces: max over the 4 physics steps
         self.last_applied[:] = actions
         # the model's own damping (engine_joint_damping) acts on the joints too: it counts in the torque penalty as in
