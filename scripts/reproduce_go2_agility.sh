@@ -7,13 +7,14 @@
 #      module;
 #   4. generator: config/go2_small.yaml on that zoo (runs/go2_small_agility);
 #   5. bundle: models/go2/{generator,adaptation.safetensors} and prompts/go2_walk.npz from the newest actor.
-# Usage: [AGILITY=v2|v3|v4|v5|v6|v7|v8|v9|v10|v11|v12|v13|v14|v15] scripts/reproduce_go2_agility.sh [all|train|evaluate|collect|generator|bundle]
-#   (default: all, AGILITY=v2, the run behind the bundled models; v3 to v15 are the third to fifteenth runs,
+# Usage: [AGILITY=v2|v3|v4|v5|v6|v7|v8|v9|v10|v11|v12|v13|v14|v15|v16] scripts/reproduce_go2_agility.sh [all|train|evaluate|collect|generator|bundle]
+#   (default: all, AGILITY=v2, the run behind the bundled models; v3 to v16 are the third to sixteenth runs,
 #   docs/go2_agility.md; v7 continues v6's final checkpoint, v9 v8's and v10 v8's iteration 600, so their train
 #   step trains v6 / v8 first; v11 trains three gait teachers, then distills them into one actor; v12 trains the
 #   eleventh run's teachers, continues two of them and distills again; v13 continues the twelfth trot-and-pace
 #   teacher with error-weighted command draws, drops the bound teacher and distills again; v14 as v13 with more
-#   single-axis commands instead; v15 as v14 with joint damping in the physics model too, for teacher and student)
+#   single-axis commands instead; v15 as v14 with joint damping in the physics model too, for teacher and student;
+#   v16 as v14 with a tighter velocity-tracking width for the teacher)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck disable=SC1091
@@ -22,7 +23,7 @@ STEP="${1:-all}"
 # The first run (config/go2_agility.yaml, runs/go2_agility, zoo config/go2_collect_agility.yaml) is superseded by
 # the second (WTW's reward combination, docs/go2_agility.md).
 AGILITY="${AGILITY:-v2}"
-case "$AGILITY" in v2|v3|v4|v5|v6|v7|v8|v9|v10|v11|v12|v13|v14|v15) ;; *) echo "AGILITY must be one of v2 v3 v4 v5 v6 v7 v8 v9 v10 v11 v12 v13 v14 v15, got '$AGILITY'" >&2; exit 2 ;; esac
+case "$AGILITY" in v2|v3|v4|v5|v6|v7|v8|v9|v10|v11|v12|v13|v14|v15|v16) ;; *) echo "AGILITY must be one of v2 v3 v4 v5 v6 v7 v8 v9 v10 v11 v12 v13 v14 v15 v16, got '$AGILITY'" >&2; exit 2 ;; esac
 RUN=runs/go2_agility_$AGILITY
 ADAPT=results/go2/agility_adaptation.safetensors
 ACTOR=results/go2/agility_actor.safetensors
@@ -36,17 +37,17 @@ if run train; then
   # returns at once
   [[ $AGILITY == v7 ]] && python training/train_go2.py --config config/go2_agility_v6.yaml
   [[ $AGILITY == v9 ]] && python training/train_go2.py --config config/go2_agility_v8.yaml
-  if [[ $AGILITY =~ ^v1[0-5]$ ]] && [[ ! -f runs/go2_agility_v8/checkpoints/ckpt_00600.pt ]]; then
+  if [[ $AGILITY =~ ^v1[0-6]$ ]] && [[ ! -f runs/go2_agility_v8/checkpoints/ckpt_00600.pt ]]; then
     python training/train_go2.py --config config/go2_agility_v8.yaml --iterations 600
   fi
-  if [[ $AGILITY =~ ^v1[1-5]$ ]]; then  # gait teachers, then the student (maa_go2.distill)
+  if [[ $AGILITY =~ ^v1[1-6]$ ]]; then  # gait teachers, then the student (maa_go2.distill)
     teachers=(config/go2_gait_pilot_v10_trot_pace.yaml config/go2_agility_v11_trot_pace.yaml
               config/go2_agility_v11_pronk.yaml)
-    # the bound teacher taught nothing (contact match 0.55); the thirteenth to fifteenth runs spend its time elsewhere
+    # the bound teacher taught nothing (contact match 0.55); the thirteenth to sixteenth runs spend its time elsewhere
     [[ $AGILITY =~ ^v1[12]$ ]] && teachers+=(config/go2_agility_v11_bound.yaml)
     # teachers continued from where the earlier budgets stopped them (init_from: the earlier teacher's run folder)
     [[ $AGILITY != v11 ]] && teachers+=(config/go2_agility_v12_trot_pace.yaml config/go2_agility_v12_pronk.yaml)
-    [[ $AGILITY =~ ^v1[345]$ ]] && teachers+=("config/go2_agility_${AGILITY}_trot_pace.yaml")
+    [[ $AGILITY =~ ^v1[3-6]$ ]] && teachers+=("config/go2_agility_${AGILITY}_trot_pace.yaml")
     for teacher in "${teachers[@]}"; do
       python training/train_go2.py --config "$teacher"
     done

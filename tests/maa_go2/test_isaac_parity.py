@@ -235,6 +235,23 @@ def test_engine_joint_damping_is_the_model_damping_in_mujoco_and_an_explicit_tor
             np.testing.assert_array_equal(task.params[key], mj.params[key], err_msg=f"{key}, step {step}")
 
 
+def test_tracking_sigma_reaches_both_engines_rewards(pair):
+    """A YAML ``rewards.tracking_sigma`` (legged_gym's ``rewards.tracking_sigma``) gives the same tracking terms in both
+    engines, and other ones than the default width."""
+    from maa_go2.rewards import RewardConfig
+
+    tight = RewardConfig(scales={"tracking_lin_vel": 1.0, "tracking_ang_vel": 0.5}, tracking_sigma=0.05)
+    mj, task, _, _ = pair(env_config(rewards=tight))
+    wide, _, _, _ = pair(env_config(rewards=dataclasses.replace(tight, tracking_sigma=0.25)))
+    assert task.reward_cfg.tracking_sigma == 0.05 and task.cfg.rewards.tracking_sigma == 0.05
+    actions = np.random.default_rng(3).normal(0.0, 0.5, (N, 12))
+    _, _, rew, _, _ = mj.step(actions)
+    _, _, rew_wide, _, _ = wide.step(actions)
+    _, _, rew_i, _, _ = task.step(torch.as_tensor(actions, dtype=torch.float))
+    close(rew_i, rew, atol=1e-5, rtol=1e-3, what="reward with tracking_sigma 0.05")
+    assert np.all(rew < rew_wide)  # the same robots and errors cost more under the tighter width
+
+
 def test_reward_inputs_match_including_the_yaw_frame_after_a_turn(pair):
     """Feet relative to the base in the yaw frame (the Raibert term), substep-max contact forces, body velocities."""
     mj, task, _, _ = pair(env_config(domain_rand=RandomizationConfig(enabled=False)))

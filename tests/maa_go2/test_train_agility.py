@@ -120,6 +120,7 @@ def test_agility_config_covers_the_command_space_for_both_engines(name):
                                                           for k, v in vars(cfg.env.curriculum).items()}
     assert cfg_members(isaac.rewards.scales) == cfg.env.rewards.scales
     assert isaac.rewards.sigma_rew_neg == cfg.env.rewards.sigma_rew_neg
+    assert isaac.rewards.tracking_sigma == cfg.env.rewards.tracking_sigma
     assert isaac.domain_rand.friction_range == cfg.env.domain_rand.friction
     from maa_go2.engines.legged_gym_config import randomization_config
     assert randomization_config(isaac) == cfg.env.domain_rand  # passive joint losses included
@@ -186,10 +187,10 @@ def test_reproduce_script_accepts_every_agility_run_with_its_configs():
     case = re.search(r'case "\$AGILITY" in ([\w|]+)\)', script)
     assert case, "the AGILITY case statement moved"
     runs = case.group(1).split("|")
-    assert runs == ["v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15"]
+    assert runs == ["v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15", "v16"]
     for run in runs:
         assert (ROOT / "config" / f"go2_agility_{run}.yaml").is_file()
-    for run in runs[:-9]:  # the seventh to fifteenth runs' actors were not made into a zoo: their collect step says so
+    for run in runs[:-10]:  # the seventh to sixteenth runs' actors were not made into a zoo: their collect step says so
         assert (ROOT / "config" / f"go2_collect_agility_{run}.yaml").is_file()
     assert "no config/go2_collect_agility_$AGILITY.yaml" in script
 
@@ -383,3 +384,24 @@ def test_fifteenth_run_trains_teacher_and_student_on_engine_integrated_damping()
     assert distill.teachers == {"trot": teacher, "pace": teacher, "bound": teacher, "pronk": cfg("v12_pronk").run_dir}
     assert distill.student_init == teacher
     assert cfg("v15_trot_pace").max_wall_clock_s == cfg("v14_trot_pace").max_wall_clock_s == 1500
+
+
+def test_sixteenth_run_tightens_the_teachers_tracking_width_and_nothing_else():
+    """The sixteenth run: the fourteenth with ``rewards.tracking_sigma`` 0.1 for the trot-and-pace teacher (both
+    engines get it), the same student recipe on the new teacher, and the fourteenth run's budget."""
+    from maa_go2.distill import check_gaits, load_distill_config
+    from maa_go2.engines.legged_gym_config import Go2WTWCfg, apply_env_config
+
+    cfg = lambda name: load_train_config(ROOT / "config" / f"go2_agility_{name}.yaml")  # noqa: E731
+    a, b = cfg("v16_trot_pace"), cfg("v14_trot_pace")
+    assert a.env.rewards.tracking_sigma == 0.1 and b.env.rewards.tracking_sigma == 0.25
+    same = dataclasses.replace(a.env.rewards, tracking_sigma=0.25)
+    assert dataclasses.replace(a, run_dir=b.run_dir, env=dataclasses.replace(a.env, rewards=same)) == b
+    assert apply_env_config(Go2WTWCfg(), a.env).rewards.tracking_sigma == 0.1
+    assert dataclasses.replace(cfg("v16"), run_dir="runs/go2_agility_v14") == cfg("v14")
+    path = ROOT / "config" / "go2_agility_v16.yaml"
+    student, distill = load_train_config(path), load_distill_config(path)
+    check_gaits(student, distill)
+    teacher = a.run_dir
+    assert distill.teachers == {"trot": teacher, "pace": teacher, "bound": teacher, "pronk": cfg("v12_pronk").run_dir}
+    assert distill.student_init == teacher and a.max_wall_clock_s == b.max_wall_clock_s == 1500

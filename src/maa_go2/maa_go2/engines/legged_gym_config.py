@@ -241,6 +241,7 @@ class Go2WTWCfg(LeggedRobotCfg):
         only_positive_rewards = True
         only_positive_rewards_ji22_style = True
         sigma_rew_neg = 0.02
+        tracking_sigma = 0.25  #: legged_gym's own field; the shared RewardConfig.tracking_sigma
         soft_dof_pos_limit = 0.9
         base_height_target = 0.30
 
@@ -345,6 +346,7 @@ def apply_env_config(cfg: Go2WTWCfg, env) -> Go2WTWCfg:
     for key, value in env.rewards.scales.items():
         setattr(cfg.rewards.scales, key, value)
     cfg.rewards.sigma_rew_neg = env.rewards.sigma_rew_neg
+    cfg.rewards.tracking_sigma = env.rewards.tracking_sigma
     cfg.rewards.only_positive_rewards_ji22_style = env.rewards.only_positive_ji22
     _apply_domain_rand(cfg.domain_rand, env.domain_rand)
     cfg.init_state.pos = [0.0, 0.0, float(env.init_height)]
@@ -394,9 +396,10 @@ def curriculum_config(cfg) -> CurriculumConfig:
 
 
 def reward_config(cfg) -> RewardConfig:
-    """The shared :class:`RewardConfig` of ``cfg.rewards`` (scales, sigma_rew_neg, ji22 combination)."""
+    """The shared :class:`RewardConfig` of ``cfg.rewards`` (scales, sigma_rew_neg, ji22 combination, tracking sigma)."""
     return RewardConfig(scales=dict(cfg_members(cfg.rewards.scales)), sigma_rew_neg=cfg.rewards.sigma_rew_neg,
-                        only_positive_ji22=bool(cfg.rewards.only_positive_rewards_ji22_style))
+                        only_positive_ji22=bool(cfg.rewards.only_positive_rewards_ji22_style),
+                        tracking_sigma=float(cfg.rewards.tracking_sigma))
 
 
 def randomization_config(cfg) -> RandomizationConfig:
