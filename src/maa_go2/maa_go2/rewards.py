@@ -159,7 +159,7 @@ TRACKING_TERMS = ("tracking_lin_vel", "tracking_ang_vel")
 
 @dataclass
 class RewardConfig:
-    """Reward scales (unknown names are errors), the ji22-style negative-reward sigma and the velocity-tracking sigma."""
+    """Reward scales (unknown names are errors), the ji22-style negative-reward sigma, the velocity-tracking width."""
 
     scales: dict = field(default_factory=lambda: dict(DEFAULT_SCALES))
     sigma_rew_neg: float = 0.02
