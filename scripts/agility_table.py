@@ -23,7 +23,7 @@ from maa_go2.agility import RATE_SAMPLES
 
 HEADER = ("| actor | robots | vx / vy / yaw error (worst yaw) | survival | push recovery | contact match trot / pace / "
           "pronk / bound | turn in place | fast backward | open loop: turn / backward | slalom | model error, all at "
-          "once | episodes / robots |")
+          "once | model error, lowest case | episodes / robots |")
 
 
 def load_report(spec: str) -> tuple[str, dict]:
@@ -58,6 +58,8 @@ def row(label: str, report: dict) -> str:
     gaits = " / ".join(f"{match[g]:.2f}" if g in match else "-" for g in ("trot", "pace", "pronk", "bound"))
     robots = str(report.get("randomization", {}).get("source", "?"))
     every = report["mismatch"].get("all", {}).get("survival_rate")  # the all-at-once case, not the lowest case
+    cases = {name: r["survival_rate"] for name, r in report["mismatch"].items()}
+    lowest = min(cases, key=cases.get) if cases else None
     return " | ".join([
         f"| {label}", robots,
         f"{report['vx_error']:.3f} / {report['vy_error']:.3f} / {report['yaw_error']:.3f} "
@@ -65,6 +67,7 @@ def row(label: str, report: dict) -> str:
         of("survival_rate"), of("push_recovery_rate"), gaits, of("turn_in_place_success"), of("fast_backward_success"),
         " / ".join(of(f"{task}_open_loop_success") for task in ("turn_in_place", "fast_backward")),
         of("slalom_mat_success"), rate(every, report[RATE_SAMPLES["mismatch_survival_rate"]]),
+        f"{of('mismatch_survival_rate')} ({lowest})" if lowest else "-",
         f"{report['episodes']} / {report['num_envs']} |"])
 
 

@@ -26,6 +26,8 @@ def test_table_quotes_the_committed_report_with_intervals():
     assert report["episodes"] == 20 and f"{report['turn_in_place_success']:.2f} ({lo:.2f}-{hi:.2f})" in row
     every = report["mismatch"]["all"]["survival_rate"]
     assert f"| {every:.2f} (" in row and row.endswith(f"| {report['episodes']} / {report['num_envs']} |")
+    lowest = min(report["mismatch"], key=lambda k: report["mismatch"][k]["survival_rate"])
+    assert f"{report['mismatch_survival_rate']:.2f} (" in row and f") ({lowest}) |" in row
 
 
 def test_table_marks_rates_a_report_lacks(tmp_path):
