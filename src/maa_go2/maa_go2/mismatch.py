@@ -5,9 +5,9 @@ the robot) differ from the training model, outside or at the edge of the trainin
 
 * ``joint_damping``: 1.0 N.m.s/rad of passive joint damping in the MuJoCo model (training: an explicit torque term of
   ``domain_rand.joint_damping``, 0 by default, 0-1.0 in the agility run, which this adds to, and from the fifteenth
-  agility run also ``domain_rand.engine_joint_damping`` in the model itself; Menagerie's Go2 model uses 2.0). The
-  agility actors fall more often under this case than under the same damping as an explicit torque, also after
-  training on ``engine_joint_damping`` (``scripts/damping_form_check.py``).
+  agility run also ``domain_rand.engine_joint_damping`` in the model itself; Menagerie's Go2 model uses 2.0).
+  go2.xml turns MuJoCo's implicit Euler damping (``eulerdamp``) off: at the 5 ms step it felled robots that a 1 ms
+  step or RK4 shows walking (``scripts/damping_form_check.py``).
 * ``joint_friction``: 0.2 N.m of joint friction loss in the MuJoCo model (training: ``domain_rand.joint_friction``,
   0 by default, 0-0.2 in the agility run, which this adds to; Menagerie: 0.2).
 * ``link_mass_inertia``: every link's mass and inertia scaled by a fixed factor drawn in [0.85, 1.15].

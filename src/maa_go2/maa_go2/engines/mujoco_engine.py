@@ -258,7 +258,7 @@ class MujocoGo2Env:
             self.state[:] = self._st[:, -1]
             force_max = np.maximum(force_max, self._sd[:, :, 24:37].max(axis=1))
         self.sensordata[:] = self._sd[:, -1]
-        self.sensordata[:, 24:37] = force_max  # contact forces: max over the 4 physics steps
+        self.sensordata[:, 24:37] = force_max  # contact forces: max over the 4 physics steps (and their sub-steps)
         self.last_applied[:] = actions
         # the model's own damping (engine_joint_damping) acts on the joints too: it counts in the torque penalty as in
         # Isaac Gym, where it is an explicit torque
