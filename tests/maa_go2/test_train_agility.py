@@ -193,6 +193,9 @@ def test_reproduce_script_accepts_every_agility_run_with_its_configs():
     for run in runs[:-10]:  # the seventh to sixteenth runs' actors were not made into a zoo: their collect step says so
         assert (ROOT / "config" / f"go2_collect_agility_{run}.yaml").is_file()
     assert "no config/go2_collect_agility_$AGILITY.yaml" in script
+    # the report of record is the sixteenth run's, on the protocol the runs are compared on
+    assert "OUT=results/go2/agility_$AGILITY; [[ $AGILITY == v16 ]] && OUT=results/go2/agility" in script
+    assert "--num-envs 96 --episodes 100 --seed 1" in script and "--randomization config/go2_agility_v2.yaml" in script
 
 
 def test_seventh_run_continues_the_sixth_over_the_evaluated_model_error():
