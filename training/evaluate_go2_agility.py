@@ -1,8 +1,9 @@
 """The Go2 agility report (issue 12): one command writes ``<out>.json`` and ``<out>.png`` (+ the learning curve).
 
-Example (the committed report)::
+Example (the committed report, the sixteenth agility run's)::
 
-    python training/evaluate_go2_agility.py --run runs/go2_agility --out results/go2/agility
+    python training/evaluate_go2_agility.py --run runs/go2_agility_v16 --num-envs 96 --episodes 100 --seed 1 \\
+        --randomization config/go2_agility_v2.yaml --out results/go2/agility
 
 ``--run`` takes the run's newest actor and adaptation module and its training cost (``summary.json``) and learning
 curve (``curve.jsonl`` -> ``<out>_curve.png``); or give ``--actor`` and ``--adaptation`` files directly.
