@@ -356,7 +356,8 @@ class Go2WTW(LeggedRobot):  # type: ignore[misc,valid-type]
         for key, val in sample_params(self.rng, k, self.dr_cfg).items():
             self.params[key][ids] = val
         var = self.rng.integers(0, len(self.variant_params["friction"]), size=k)
-        for key in VARIANT_PARAMS:  # friction, restitution, mass: shape / body properties below
+        # friction, restitution, mass: shape / body properties below; engine_joint_damping: the explicit torque
+        for key in VARIANT_PARAMS:
             self.params[key][ids] = self.variant_params[key][var]
         for key, t in self.device_params.items():
             t[ids] = torch.as_tensor(self.params[key][ids], dtype=torch.float, device=self.device)
